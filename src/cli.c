@@ -1,0 +1,256 @@
+/* argv -> struct evf_options.  Options are a table whose rows point at struct fields, so
+ * parsing, range checks and --help all come from one place. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "partition.h"
+#include "task.h"
+
+#define IO_MAX_SECONDS 3600.0 /* planned delays are stored in uint32 microseconds */
+
+enum opt_type { T_U32, T_U64, T_SECONDS, T_FRACTION, T_STRING, T_FORMAT, T_FLAG, T_HELP, T_VERSION };
+
+struct opt_def {
+  const char *name;      /* without the leading "--" */
+  enum opt_type type;
+  size_t offset;         /* field in struct evf_options */
+  double min, max;       /* accepted range for numbers */
+  const char *metavar;
+  const char *help;      /* ends with the default and unit */
+};
+
+#define OFF(f) offsetof(struct evf_options, f)
+static const struct opt_def opt_table[] = {
+  {"tasks", T_U32, OFF(tasks), 1, EVF_TASKS_MAX, "N",
+   "number of tasks, ids 1..N (default 10000)"},
+  {"seed", T_U64, OFF(seed), 0, 0, "S",
+   "generator seed; same seed, same tasks at any rank count (default 1)"},
+  {"io-min", T_SECONDS, OFF(io_min), 0, IO_MAX_SECONDS, "SEC",
+   "shortest planned I/O delay, seconds, rounded to 10 ms (default 0.2)"},
+  {"io-max", T_SECONDS, OFF(io_max), 0, IO_MAX_SECONDS, "SEC",
+   "longest planned I/O delay, seconds, rounded to 10 ms (default 1.0)"},
+  {"cpu-min", T_U32, OFF(cpu_min), 0, 4294967295.0, "N",
+   "fewest CPU-phase iterations per task (default 100000)"},
+  {"cpu-max", T_U32, OFF(cpu_max), 0, 4294967295.0, "N",
+   "most CPU-phase iterations per task (default 500000)"},
+  {"inflight", T_U32, OFF(inflight), 0, 4294967295.0, "K",
+   "most tasks in flight per rank; 0 = all of the rank's tasks (default 0)"},
+  {"batch-size", T_U32, OFF(batch_size), 0, EVF_TASKS_MAX, "B",
+   "batches of B tasks dealt to ranks round-robin; 0 = one batch per rank (default 0)"},
+  {"kind", T_STRING, OFF(kind), 0, 0, "NAME", "task kind (default sim, the simulated crawler)"},
+  {"fail-rate", T_FRACTION, OFF(fail_rate), 0, 1, "P",
+   "fraction of sim tasks whose I/O phase fails, chosen by the generator (default 0)"},
+  {"output", T_STRING, OFF(output), 0, 0, "FILE",
+   "write every task's record to FILE, in task-id order (default: none)"},
+  {"format", T_FORMAT, OFF(format), 0, 0, "FMT",
+   "format of --output: csv or jsonl (default: from the extension; .jsonl/.ndjson/.json "
+   "give jsonl, anything else csv)"},
+  {"json", T_STRING, OFF(json), 0, 0, "FILE", "write the run summary as JSON to FILE (default: none)"},
+  {"progress", T_SECONDS, OFF(progress), 0, 86400, "SEC",
+   "print rank 0's progress to stderr every SEC seconds; 0 = never (default 10)"},
+  {"quiet", T_FLAG, OFF(quiet), 0, 0, NULL, "do not print the summary on stdout"},
+  {"help", T_HELP, 0, 0, 0, NULL, "print this help and exit"},
+  {"version", T_VERSION, 0, 0, 0, NULL, "print the version and exit"},
+};
+#undef OFF
+#define NOPTS (sizeof opt_table / sizeof opt_table[0])
+
+static void set_defaults(struct evf_options *o)
+{
+  memset(o, 0, sizeof *o);
+  o->tasks = 10000;
+  o->seed = 1;
+  o->io_min = 0.2;
+  o->io_max = 1.0;
+  o->cpu_min = 100000;
+  o->cpu_max = 500000;
+  o->progress = 10;
+  o->kind = "sim";
+}
+
+/* Whole numbers: decimal digits only, no sign, no spaces, within [min, max]. */
+static int parse_uint(const char *name, const char *s, double min, double max, uint64_t *out,
+                      char *msg)
+{
+  if (*s == '-')
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' must not be negative", name, s);
+  for (const char *c = s; ; c++) {
+    if (*c == '\0' && c != s)
+      break;
+    if (*c < '0' || *c > '9')
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a whole number", name, s);
+  }
+  errno = 0;
+  unsigned long long v = strtoull(s, NULL, 10);
+  if (errno == ERANGE || (double)v > max || (double)v < min)
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is out of range (%.0f to %.0f)", name, s, min,
+                      max);
+  *out = v;
+  return 0;
+}
+
+/* Real numbers in decimal notation, finite, within [min, max]. */
+static int parse_real(const char *name, const char *s, double min, double max, double *out,
+                      char *msg)
+{
+  char *end = NULL;
+  if (*s == '\0' || strchr(" \t\n", *s) || strpbrk(s, "xXnNiI"))
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a number", name, s);
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end != '\0')
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a number", name, s);
+  if (v < 0 || (v == 0 && *s == '-'))
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' must not be negative", name, s);
+  if (errno == ERANGE || !isfinite(v) || v < min || v > max)
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is out of range (%g to %g)", name, s, min, max);
+  *out = v;
+  return 0;
+}
+
+static int set_value(const struct opt_def *d, const char *val, struct evf_options *o, char *msg)
+{
+  char *field = (char *)o + d->offset;
+  uint64_t u = 0;
+  double r = 0;
+  int rc = 0;
+  switch (d->type) {
+  case T_U32:
+    if ((rc = parse_uint(d->name, val, d->min, d->max, &u, msg)) == 0)
+      *(uint32_t *)(void *)field = (uint32_t)u;
+    break;
+  case T_U64:
+    if ((rc = parse_uint(d->name, val, 0, 18446744073709551615.0, &u, msg)) == 0)
+      *(uint64_t *)(void *)field = u;
+    break;
+  case T_SECONDS:
+  case T_FRACTION:
+    if ((rc = parse_real(d->name, val, d->min, d->max, &r, msg)) == 0)
+      *(double *)(void *)field = r;
+    break;
+  case T_STRING:
+    if (*val == '\0')
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: empty value", d->name);
+    *(const char **)(void *)field = val;
+    break;
+  case T_FORMAT:
+    if (strcmp(val, "csv") == 0)
+      o->format = EVF_FORMAT_CSV;
+    else if (strcmp(val, "jsonl") == 0)
+      o->format = EVF_FORMAT_JSONL;
+    else
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a format (csv or jsonl)", d->name, val);
+    break;
+  default:
+    break;
+  }
+  return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Checks that involve more than one option. */
+static int validate(struct evf_options *o, char *msg)
+{
+  if (o->io_min > o->io_max)
+    return evf_seterr(msg, EVF_EUSAGE, "--io-min: %g is greater than --io-max %g", o->io_min,
+                      o->io_max);
+  if (o->cpu_min > o->cpu_max)
+    return evf_seterr(msg, EVF_EUSAGE, "--cpu-min: %u is greater than --cpu-max %u",
+                      (unsigned)o->cpu_min, (unsigned)o->cpu_max);
+  if (!evf_task_kind_find(o->kind))
+    return evf_seterr(msg, EVF_EUSAGE, "--kind: '%s' is not a task kind (%s)", o->kind,
+                      evf_task_kind_names());
+  if (o->format != EVF_FORMAT_AUTO && !o->output)
+    return evf_seterr(msg, EVF_EUSAGE, "--format: needs --output");
+  if (o->output && o->format == EVF_FORMAT_AUTO)
+    o->format = (ends_with(o->output, ".jsonl") || ends_with(o->output, ".ndjson") ||
+                 ends_with(o->output, ".json"))
+                    ? EVF_FORMAT_JSONL
+                    : EVF_FORMAT_CSV;
+  if (o->output && o->json && strcmp(o->output, o->json) == 0)
+    return evf_seterr(msg, EVF_EUSAGE, "--json: '%s' is also the --output file", o->json);
+  return 0;
+}
+
+int evf_cli_parse(int argc, char **argv, struct evf_options *opt, enum evf_cli_action *action,
+                  char *msg)
+{
+  set_defaults(opt);
+  *action = EVF_CLI_RUN;
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
+      return evf_seterr(msg, EVF_EUSAGE, "'%s': unexpected argument (options start with --)", arg);
+    const char *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const struct opt_def *d = NULL;
+    for (size_t k = 0; k < NOPTS; k++)
+      if (strlen(opt_table[k].name) == len && strncmp(opt_table[k].name, name, len) == 0)
+        d = &opt_table[k];
+    if (!d)
+      return evf_seterr(msg, EVF_EUSAGE, "--%.*s: unknown option", (int)len, name);
+    if (d->type == T_HELP || d->type == T_VERSION || d->type == T_FLAG) {
+      if (eq)
+        return evf_seterr(msg, EVF_EUSAGE, "--%s: takes no value", d->name);
+      if (d->type == T_FLAG)
+        *(int *)(void *)((char *)opt + d->offset) = 1;
+      else if (*action == EVF_CLI_RUN)
+        *action = d->type == T_HELP ? EVF_CLI_HELP : EVF_CLI_VERSION;
+      continue;
+    }
+    const char *val;
+    if (eq)
+      val = eq + 1;
+    else if (i + 1 < argc)
+      val = argv[++i];
+    else
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: missing value", d->name);
+    int rc = set_value(d, val, opt, msg);
+    if (rc)
+      return rc;
+  }
+  if (*action != EVF_CLI_RUN)
+    return 0;
+  return validate(opt, msg);
+}
+
+void evf_cli_usage(FILE *out)
+{
+  fputs("Usage: mpirun -np RANKS evfarm [OPTION]...\n"
+        "Run N tasks (a simulated crawler by default) with one libev event loop per MPI rank.\n"
+        "Each task waits on I/O (a timer), then runs a CPU phase; rank 0 gathers every task's\n"
+        "record and prints a summary with the wall time, the lower bound and the efficiency.\n"
+        "\nOptions (--opt VALUE or --opt=VALUE):\n",
+        out);
+  for (size_t k = 0; k < NOPTS; k++) {
+    const struct opt_def *d = &opt_table[k];
+    char left[48];
+    snprintf(left, sizeof left, "--%s%s%s", d->name, d->metavar ? " " : "",
+             d->metavar ? d->metavar : "");
+    fprintf(out, "  %-20s %s\n", left, d->help);
+  }
+  fputs("\nTask parameters come from a generator keyed by (seed, task id): the planned I/O\n"
+        "delay is uniform in [io-min, io-max] in steps of 10 ms, the iterations uniform in\n"
+        "[cpu-min, cpu-max]; the CPU phase computes sum(i, 0 <= i < iterations).\n"
+        "\nExit status:\n"
+        "  0  every task finished with status ok\n"
+        "  1  the job ran, but some task failed (see the status column of --output)\n"
+        "  2  bad input: an option, a value or an output file (one line on stderr)\n"
+        "  3  runtime error: the job could not run or its results could not be written\n"
+        "\nAs root, Open MPI needs --allow-run-as-root, and more ranks than cores need\n"
+        "--oversubscribe; scripts/evfarm-mpirun adds both when they are needed.\n"
+        "\nExample: mpirun -np 4 evfarm --tasks 100000 --output results.csv --json summary.json\n",
+        out);
+}

@@ -1,0 +1,37 @@
+/* comm: the only module that calls MPI.  Every function is collective over `comm` unless it
+ * says otherwise; the rest of evfarm sees plain arrays. */
+#ifndef EVF_COMM_H
+#define EVF_COMM_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "partition.h"
+#include "record.h"
+
+int evf_comm_rank(MPI_Comm comm);   /* not collective */
+int evf_comm_size(MPI_Comm comm);   /* not collective */
+
+/* All ranks agree on a status: returns the minimum of `status` over the ranks, so any error
+ * (negative) anywhere wins over 0 and the most severe (most negative) error wins over others. */
+int evf_comm_agree(MPI_Comm comm, int status);
+
+/* Broadcast an int from rank 0. */
+int evf_comm_bcast_int(MPI_Comm comm, int value);
+
+/* Scatter batch descriptors: rank 0 passes its partition `p`; every rank receives its batches
+ * in *batches (malloc'ed, caller frees) and their number in *nbatches.  Rank 0 must already
+ * have agreed with the others that `p` exists.  Returns 0 or EVF_ENOMEM (agreed on all ranks). */
+int evf_comm_scatter_batches(MPI_Comm comm, const struct evf_partition *p,
+                             struct evf_batch **batches, size_t *nbatches);
+
+/* Barrier, then the local monotonic clock: the common t0 of the run. */
+double evf_comm_start_clock(MPI_Comm comm);
+
+/* Gather the records to rank 0.  On rank 0 `records` is the whole array (N records, rank-major,
+ * with its own records already in place at offset 0) and p gives counts and displacements; on
+ * the other ranks `records` holds `count` local records and p is unused. */
+void evf_comm_gather_records(MPI_Comm comm, struct evf_record *records, int count,
+                             const struct evf_partition *p);
+
+#endif

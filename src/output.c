@@ -1,0 +1,116 @@
+/* Record files and the write-to-temporary-then-rename discipline for every file rank 0 writes. */
+#include "output.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+
+int evf_outfile_open(struct evf_outfile *f, const char *option, const char *path, char *msg)
+{
+  struct stat st;
+  memset(f, 0, sizeof *f);
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return evf_seterr(msg, EVF_EUSAGE, "%s: '%s' is a directory", option, path);
+  size_t len = strlen(path);
+  f->path = strdup(path);
+  f->tmp = malloc(len + sizeof ".tmp.XXXXXX");
+  if (!f->path || !f->tmp) {
+    evf_outfile_discard(f);
+    return evf_seterr(msg, EVF_ENOMEM, "%s: out of memory", option);
+  }
+  memcpy(f->tmp, path, len);
+  memcpy(f->tmp + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+  int fd = mkstemp(f->tmp);
+  if (fd < 0) {
+    int e = errno;
+    free(f->tmp);
+    f->tmp = NULL;
+    evf_outfile_discard(f);
+    return evf_seterr(msg, EVF_EUSAGE, "%s: cannot create '%s': %s", option, path, strerror(e));
+  }
+  /* mkstemp makes the file 0600; give the result the mode a plain fopen would. */
+  mode_t mask = umask(0);
+  umask(mask);
+  if (fchmod(fd, 0666 & ~mask) != 0 || !(f->fp = fdopen(fd, "w"))) {
+    int e = errno;
+    close(fd);
+    evf_outfile_discard(f);
+    return evf_seterr(msg, EVF_EUSAGE, "%s: cannot open '%s': %s", option, path, strerror(e));
+  }
+  return 0;
+}
+
+int evf_outfile_commit(struct evf_outfile *f, char *msg)
+{
+  if (!f->fp)
+    return 0;
+  int bad = ferror(f->fp);
+  bad |= fflush(f->fp) != 0;
+  bad |= fsync(fileno(f->fp)) != 0 && errno != EINVAL;
+  int e = errno;
+  bad |= fclose(f->fp) != 0;
+  f->fp = NULL;
+  if (!bad && rename(f->tmp, f->path) != 0) {
+    bad = 1;
+    e = errno;
+  }
+  if (bad) {
+    evf_seterr(msg, EVF_EIO, "%s: cannot write: %s", f->path, strerror(e));
+    evf_outfile_discard(f);
+    return EVF_EIO;
+  }
+  free(f->tmp);
+  f->tmp = NULL;
+  evf_outfile_discard(f);
+  return 0;
+}
+
+void evf_outfile_discard(struct evf_outfile *f)
+{
+  if (f->fp)
+    fclose(f->fp);
+  if (f->tmp)
+    unlink(f->tmp);
+  free(f->tmp);
+  free(f->path);
+  memset(f, 0, sizeof *f);
+}
+
+void evf_output_header(FILE *fp, enum evf_format fmt)
+{
+  if (fmt == EVF_FORMAT_CSV)
+    fputs("id,rank,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status\n", fp);
+}
+
+void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r)
+{
+  if (fmt == EVF_FORMAT_JSONL)
+    fprintf(fp,
+            "{\"id\":%" PRIu32 ",\"rank\":%" PRId32 ",\"batch\":%" PRIu32 ",\"iterations\":%" PRIu32
+            ",\"value\":%" PRIu64 ",\"io_delay\":%.6f,\"t_start\":%.6f,\"t_io_done\":%.6f"
+            ",\"t_end\":%.6f,\"cpu_time\":%.9f,\"status\":\"%s\"}\n",
+            r->id, r->rank, r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start,
+            r->t_io_done, r->t_end, r->cpu_time, evf_status_name(r->status));
+  else
+    fprintf(fp,
+            "%" PRIu32 ",%" PRId32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%.6f,%.6f,%.6f,%.6f,%.9f,%s\n",
+            r->id, r->rank, r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start,
+            r->t_io_done, r->t_end, r->cpu_time, evf_status_name(r->status));
+}
+
+int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_record *recs,
+                       const struct evf_partition *p)
+{
+  evf_output_header(fp, fmt);
+  for (size_t b = 0; b < p->nbatches; b++) {
+    const struct evf_record *r = &recs[p->batch_offset[b]];
+    for (uint32_t k = evf_partition_batch_len(p, b); k > 0; k--)
+      evf_output_record(fp, fmt, r++);
+  }
+  return ferror(fp) ? EVF_EIO : 0;
+}

@@ -1,0 +1,94 @@
+/* The run summary: a text block on stdout and the --json file. */
+#include "report.h"
+
+#include <inttypes.h>
+
+#include "record.h"
+
+void evf_json_string(FILE *out, const char *s)
+{
+  if (!s) {
+    fputs("null", out);
+    return;
+  }
+  fputc('"', out);
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c == '"' || *c == '\\')
+      fprintf(out, "\\%c", *c);
+    else if (*c < 0x20)
+      fprintf(out, "\\u%04x", *c);
+    else
+      fputc(*c, out);
+  }
+  fputc('"', out);
+}
+
+void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_summary *s)
+{
+  fprintf(out, "evfarm %s: %" PRIu64 " %s tasks, %d ranks, %" PRIu64 " batches, seed %" PRIu64 "\n",
+          EVF_VERSION_STRING, s->tasks, opt->kind, s->ranks, s->batches, opt->seed);
+  fprintf(out, "  wall          %10.4f s    t0 (after a barrier) to gather complete, rank 0\n",
+          s->wall);
+  fprintf(out, "  throughput    %10.1f tasks/s\n", s->tasks_per_second);
+  fprintf(out, "  lower bound   %10.4f s    max(task %.4f s, cpu backlog %.4f s from t=%.2f s)\n",
+          s->bound.t_lb, s->bound.task_term, s->bound.backlog_term, s->bound.backlog_at);
+  fprintf(out, "  efficiency    %10.2f %%    lower bound / wall\n", 100 * s->efficiency);
+  fprintf(out, "  cpu total     %10.4f s    sum of measured CPU phases\n", s->cpu_total);
+  fprintf(out, "  tasks/rank    min %.0f  mean %.1f  max %.0f\n", s->rank_tasks.min,
+          s->rank_tasks.mean, s->rank_tasks.max);
+  fprintf(out, "  busy/rank     min %.4f  mean %.4f  max %.4f s\n", s->rank_busy.min,
+          s->rank_busy.mean, s->rank_busy.max);
+  fprintf(out, "  idle/rank     min %.4f  mean %.4f  max %.4f s\n", s->rank_idle.min,
+          s->rank_idle.mean, s->rank_idle.max);
+  fprintf(out, "  imbalance     %10.3f      max busy / mean busy\n", s->imbalance);
+  fprintf(out, "  status       ");
+  for (int k = 0; k < EVF_STATUS_COUNT; k++)
+    if (s->status_count[k] || k == EVF_STATUS_OK)
+      fprintf(out, " %" PRIu64 " %s", s->status_count[k], evf_status_name(k));
+  fputc('\n', out);
+  fflush(out);
+}
+
+static void json_minmax(FILE *out, const char *name, struct evf_minmax m)
+{
+  fprintf(out, "  \"%s\": {\"min\": %.9g, \"mean\": %.9g, \"max\": %.9g},\n", name, m.min, m.mean,
+          m.max);
+}
+
+void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_summary *s,
+                     int exit_code)
+{
+  fprintf(out, "{\n  \"schema\": \"%s\",\n  \"evfarm_version\": \"%s\",\n", EVF_SUMMARY_SCHEMA,
+          EVF_VERSION_STRING);
+  fprintf(out, "  \"options\": {\"kind\": ");
+  evf_json_string(out, opt->kind);
+  fprintf(out,
+          ", \"tasks\": %" PRIu32 ", \"seed\": %" PRIu64 ", \"io_min\": %.6g, \"io_max\": %.6g"
+          ", \"cpu_min\": %" PRIu32 ", \"cpu_max\": %" PRIu32 ", \"inflight\": %" PRIu32
+          ", \"batch_size\": %" PRIu32 ", \"fail_rate\": %.6g, \"output\": ",
+          opt->tasks, opt->seed, opt->io_min, opt->io_max, opt->cpu_min, opt->cpu_max,
+          opt->inflight, opt->batch_size, opt->fail_rate);
+  evf_json_string(out, opt->output);
+  fprintf(out, "},\n");
+  fprintf(out, "  \"tasks\": %" PRIu64 ",\n  \"ranks\": %d,\n  \"batches\": %" PRIu64 ",\n",
+          s->tasks, s->ranks, s->batches);
+  fprintf(out, "  \"wall_s\": %.9g,\n  \"tasks_per_s\": %.9g,\n", s->wall, s->tasks_per_second);
+  fprintf(out,
+          "  \"lower_bound\": {\"t_lb_s\": %.9g, \"task_term_s\": %.9g, \"backlog_term_s\": %.9g"
+          ", \"backlog_at_s\": %.9g},\n",
+          s->bound.t_lb, s->bound.task_term, s->bound.backlog_term, s->bound.backlog_at);
+  fprintf(out, "  \"efficiency\": %.9g,\n  \"cpu_total_s\": %.9g,\n  \"max_io_s\": %.9g,\n",
+          s->efficiency, s->cpu_total, s->max_io);
+  json_minmax(out, "rank_tasks", s->rank_tasks);
+  json_minmax(out, "rank_busy_s", s->rank_busy);
+  json_minmax(out, "rank_idle_s", s->rank_idle);
+  fprintf(out, "  \"imbalance\": %.9g,\n  \"per_rank\": [", s->imbalance);
+  for (int r = 0; r < s->ranks; r++)
+    fprintf(out, "%s\n    {\"rank\": %d, \"tasks\": %" PRIu64 ", \"busy_s\": %.9g, \"idle_s\": %.9g}",
+            r ? "," : "", r, s->per_rank_tasks[r], s->per_rank_busy[r],
+            s->wall - s->per_rank_busy[r]);
+  fprintf(out, "\n  ],\n  \"status\": {");
+  for (int k = 0; k < EVF_STATUS_COUNT; k++)
+    fprintf(out, "%s\"%s\": %" PRIu64, k ? ", " : "", evf_status_name(k), s->status_count[k]);
+  fprintf(out, "},\n  \"failed\": %" PRIu64 ",\n  \"exit_code\": %d\n}\n", s->failed, exit_code);
+}

@@ -1,0 +1,57 @@
+/* stats: what rank 0 computes from the gathered records: per-rank load, the lower bound on
+ * the wall time and the efficiency.  Pure functions of the records. */
+#ifndef EVF_STATS_H
+#define EVF_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+/* The lower bound on the wall time of P ranks, from the planned I/O delays io_i and the measured
+ * CPU times c_i:
+ *   T_lb = max( max_i (io_i + c_i),  max_t ( t + sum_{j: io_j >= t} c_j / P ) )
+ * The first term: no task can end before its own I/O and CPU phases.  The second: at time t,
+ * the CPU work of every task whose I/O ends at or after t is still to be done, and P cores do
+ * it no faster than its sum over P (the maximum is taken at t = one of the io_j). */
+struct evf_bound {
+  double t_lb;            /* seconds: the larger of the two terms */
+  double task_term;       /* seconds: max_i (io_i + c_i) */
+  double backlog_term;    /* seconds: max_t (t + sum c_j / P) */
+  double backlog_at;      /* seconds: the t at which the backlog term peaks */
+};
+
+/* Compute the bound of n records on nranks ranks.  Returns 0 or EVF_ENOMEM. */
+int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struct evf_bound *b);
+
+struct evf_minmax {
+  double min, mean, max;
+};
+
+struct evf_summary {
+  uint64_t tasks;
+  int ranks;
+  uint64_t batches;
+  double wall;                          /* seconds, rank 0: t0 -> gather complete */
+  double tasks_per_second;              /* tasks / wall */
+  struct evf_bound bound;
+  double efficiency;                    /* bound.t_lb / wall */
+  double max_io;                        /* seconds: the largest planned I/O delay */
+  double cpu_total;                     /* seconds: the sum of the measured CPU times */
+  uint64_t status_count[EVF_STATUS_COUNT];
+  uint64_t failed;                      /* tasks whose status is not ok */
+  struct evf_minmax rank_tasks;         /* tasks per rank */
+  struct evf_minmax rank_busy;          /* seconds of CPU phases per rank */
+  struct evf_minmax rank_idle;          /* seconds per rank: wall - busy */
+  double imbalance;                     /* max busy / mean busy (1 when no busy time) */
+  uint64_t *per_rank_tasks;             /* [ranks] */
+  double *per_rank_busy;                /* [ranks] */
+};
+
+/* Summarise n gathered records of a run on nranks ranks that took `wall` seconds.
+ * Returns 0 or EVF_ENOMEM; release with evf_summary_free(). */
+int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, size_t n,
+                        int nranks, uint64_t batches, double wall);
+void evf_summary_free(struct evf_summary *s);
+
+#endif

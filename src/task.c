@@ -1,0 +1,34 @@
+/* The registry of task kinds and the status names shared by all kinds. */
+#include "task.h"
+
+#include <string.h>
+
+#include "record.h"
+
+static const struct evf_task_kind *const kinds[] = {
+  &evf_task_kind_sim,
+  NULL,
+};
+
+const struct evf_task_kind *evf_task_kind_find(const char *name)
+{
+  for (size_t i = 0; kinds[i]; i++)
+    if (strcmp(kinds[i]->name, name) == 0)
+      return kinds[i];
+  return NULL;
+}
+
+const char *evf_task_kind_names(void)
+{
+  return "sim";
+}
+
+const char *evf_status_name(int status)
+{
+  switch (status) {
+#define EVF_X_NAME(name, val, str) case name: return str;
+  EVF_STATUS_MAP(EVF_X_NAME)
+#undef EVF_X_NAME
+  }
+  return "unknown";
+}

@@ -1,0 +1,84 @@
+/* The simulated crawler: the I/O phase is an ev_timer for the planned delay, the CPU phase a
+ * real summation loop.  Parameters come from the counter-based generator (gen.h). */
+#include <ev.h>
+#include <math.h>
+#include <stddef.h>
+
+#include "cli.h"
+#include "gen.h"
+#include "record.h"
+#include "task.h"
+
+#define TICK_US 10000u /* planned delays are whole multiples of 10 ms */
+
+static void sim_plan(const struct evf_options *opt, struct evf_record *rec)
+{
+  uint64_t lo = (uint64_t)llround(opt->io_min * 100.0);
+  uint64_t hi = (uint64_t)llround(opt->io_max * 100.0);
+  uint64_t ticks = evf_gen_range(evf_gen_bits(opt->seed, rec->id, EVF_STREAM_IO), lo, hi);
+  rec->io_delay_us = (uint32_t)(ticks * TICK_US);
+  rec->iterations =
+      (uint32_t)evf_gen_range(evf_gen_bits(opt->seed, rec->id, EVF_STREAM_CPU), opt->cpu_min,
+                              opt->cpu_max);
+}
+
+/* Does the generator fail this task's I/O?  Decided at the end of the I/O phase, as a real
+ * fetch would only learn it then. */
+static int sim_fails(const struct evf_options *opt, uint32_t id)
+{
+  return opt->fail_rate > 0 &&
+         evf_gen_unit(evf_gen_bits(opt->seed, id, EVF_STREAM_FAIL)) < opt->fail_rate;
+}
+
+static void sim_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct evf_task *t = w->data;
+  int status = sim_fails(evf_task_options(t), t->rec->id) ? EVF_STATUS_IO_ERROR : EVF_STATUS_OK;
+  evf_task_io_done(t, status);
+}
+
+static int sim_io_start(struct evf_task *t)
+{
+  ev_timer *w = evf_task_state(t);
+  ev_timer_init(w, sim_timer_cb, t->rec->io_delay_us * 1e-6, 0.);
+  w->data = t;
+  ev_timer_start(evf_task_loop(t), w);
+  return EVF_STATUS_OK;
+}
+
+/* sum(i, 0 <= i < n), one addition per i.  The empty asm makes the partial sums opaque to the
+ * optimiser on every step, so neither gcc nor clang can replace the loop by n*(n-1)/2 (clang
+ * does, without it): the CPU phase really costs time proportional to n.  Four independent
+ * partial sums keep the adder busy, about as fast as gcc's own vectorised loop. */
+static uint64_t sim_sum(uint64_t n)
+{
+  uint64_t a = 0, b = 0, c = 0, d = 0, i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a += i;
+    b += i + 1;
+    c += i + 2;
+    d += i + 3;
+    __asm__ volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d));
+  }
+  for (; i < n; i++) {
+    a += i;
+    __asm__ volatile("" : "+r"(a));
+  }
+  return a + b + c + d;
+}
+
+static int sim_cpu_run(struct evf_task *t)
+{
+  t->rec->value = sim_sum(t->rec->iterations);
+  return EVF_STATUS_OK;
+}
+
+const struct evf_task_kind evf_task_kind_sim = {
+  .name = "sim",
+  .state_size = sizeof(ev_timer),
+  .plan = sim_plan,
+  .io_start = sim_io_start,
+  .cpu_run = sim_cpu_run,
+};
