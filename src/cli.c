@@ -32,13 +32,13 @@ static const struct opt_def opt_table[] = {
   {"seed", T_U64, OFF(seed), 0, 0, "S",
    "generator seed; same seed, same tasks at any rank count (default 1)"},
   {"io-min", T_SECONDS, OFF(io_min), 0, IO_MAX_SECONDS, "SEC",
-   "shortest planned I/O delay, seconds, rounded to 10 ms (default 0.2)"},
+   "shortest planned I/O delay, seconds, rounded to 10 ms (default 0.2, or --io-max if less)"},
   {"io-max", T_SECONDS, OFF(io_max), 0, IO_MAX_SECONDS, "SEC",
-   "longest planned I/O delay, seconds, rounded to 10 ms (default 1.0)"},
+   "longest planned I/O delay, seconds, rounded to 10 ms (default 1.0, or --io-min if more)"},
   {"cpu-min", T_U32, OFF(cpu_min), 0, 4294967295.0, "N",
-   "fewest CPU-phase iterations per task (default 100000)"},
+   "fewest CPU-phase iterations per task (default 100000, or --cpu-max if less)"},
   {"cpu-max", T_U32, OFF(cpu_max), 0, 4294967295.0, "N",
-   "most CPU-phase iterations per task (default 500000)"},
+   "most CPU-phase iterations per task (default 500000, or --cpu-min if more)"},
   {"inflight", T_U32, OFF(inflight), 0, 4294967295.0, "K",
    "most tasks in flight per rank; 0 = all of the rank's tasks (default 0)"},
   {"batch-size", T_U32, OFF(batch_size), 0, EVF_TASKS_MAX, "B",
@@ -159,9 +159,27 @@ static int ends_with(const char *s, const char *suffix)
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Checks that involve more than one option. */
-static int validate(struct evf_options *o, char *msg)
+static int was_set(const unsigned char *set, size_t offset)
 {
+  for (size_t k = 0; k < NOPTS; k++)
+    if (opt_table[k].offset == offset && set[k])
+      return 1;
+  return 0;
+}
+
+/* Checks that involve more than one option.  A range bound left at its default follows the
+ * other bound when they cross (--io-max 0 alone means delays of 0); two explicit bounds that
+ * cross are an error. */
+static int validate(struct evf_options *o, const unsigned char *set, char *msg)
+{
+  if (o->io_min > o->io_max && !was_set(set, offsetof(struct evf_options, io_min)))
+    o->io_min = o->io_max;
+  if (o->io_min > o->io_max && !was_set(set, offsetof(struct evf_options, io_max)))
+    o->io_max = o->io_min;
+  if (o->cpu_min > o->cpu_max && !was_set(set, offsetof(struct evf_options, cpu_min)))
+    o->cpu_min = o->cpu_max;
+  if (o->cpu_min > o->cpu_max && !was_set(set, offsetof(struct evf_options, cpu_max)))
+    o->cpu_max = o->cpu_min;
   if (o->io_min > o->io_max)
     return evf_seterr(msg, EVF_EUSAGE, "--io-min: %g is greater than --io-max %g", o->io_min,
                       o->io_max);
@@ -186,6 +204,7 @@ static int validate(struct evf_options *o, char *msg)
 int evf_cli_parse(int argc, char **argv, struct evf_options *opt, enum evf_cli_action *action,
                   char *msg)
 {
+  unsigned char set[NOPTS] = {0}; /* which options the command line gave */
   set_defaults(opt);
   *action = EVF_CLI_RUN;
   for (int i = 1; i < argc; i++) {
@@ -201,6 +220,7 @@ int evf_cli_parse(int argc, char **argv, struct evf_options *opt, enum evf_cli_a
         d = &opt_table[k];
     if (!d)
       return evf_seterr(msg, EVF_EUSAGE, "--%.*s: unknown option", (int)len, name);
+    set[d - opt_table] = 1;
     if (d->type == T_HELP || d->type == T_VERSION || d->type == T_FLAG) {
       if (eq)
         return evf_seterr(msg, EVF_EUSAGE, "--%s: takes no value", d->name);
@@ -223,7 +243,7 @@ int evf_cli_parse(int argc, char **argv, struct evf_options *opt, enum evf_cli_a
   }
   if (*action != EVF_CLI_RUN)
     return 0;
-  return validate(opt, msg);
+  return validate(opt, set, msg);
 }
 
 void evf_cli_usage(FILE *out)

@@ -1,0 +1,79 @@
+"""Bad input under mpirun: each case must exit 2 (every rank), print exactly one 'evfarm:'
+line naming the option or file, finish within its deadline, and leave no file behind.
+
+usage: check_bad_input.py --mpirun M --evfarm E --outdir D
+"""
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+DEADLINE = 60  # seconds per case; a hang is a failure, not a stuck suite
+
+
+def cases(d):
+    missing = "/nonexistent-evfarm-dir/r.csv"
+    return [
+        (2, ["--tasks", "abc"], r"^evfarm: --tasks: 'abc' is not a whole number \(try 'evfarm --help'\)$"),
+        (3, ["--tasks", "0"], r"^evfarm: --tasks: '0' is out of range"),
+        (2, ["--tasks", "2147483648"], r"^evfarm: --tasks: '2147483648' is out of range"),
+        (2, ["--tasks", "-7"], r"^evfarm: --tasks: '-7' must not be negative"),
+        (4, ["--io-max", "1.5x"], r"^evfarm: --io-max: '1.5x' is not a number"),
+        (2, ["--io-min", "0.8", "--io-max", "0.5"], r"^evfarm: --io-min: 0.8 is greater than --io-max 0.5"),
+        (2, ["--cpu-min", "9", "--cpu-max", "4"], r"^evfarm: --cpu-min: 9 is greater than --cpu-max 4"),
+        (2, ["--bogus"], r"^evfarm: --bogus: unknown option"),
+        (2, ["--tasks"], r"^evfarm: --tasks: missing value"),
+        (1, ["extra"], r"^evfarm: 'extra': unexpected argument"),
+        (2, ["--format", "xml", "--output", os.path.join(d, "bad.x")], r"^evfarm: --format: 'xml'"),
+        # Only rank 0 opens the files: the other ranks learn of it through the agreement.
+        (3, ["--output", missing], r"^evfarm: --output: cannot create '%s': No such file" % re.escape(missing)),
+        (2, ["--json", d], r"^evfarm: --json: '%s' is a directory" % re.escape(d)),
+        (5, ["--tasks", "3", "--output", os.path.join(d, "bad_ok.csv"), "--json", missing],
+         r"^evfarm: --json: cannot create"),
+    ]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mpirun", required=True)
+    ap.add_argument("--evfarm", required=True)
+    ap.add_argument("--outdir", required=True)
+    a = ap.parse_args()
+    d = os.path.join(a.outdir, "bad_input")
+    os.makedirs(d, exist_ok=True)
+    passed = failed = 0
+    for np_, args, pattern in cases(d):
+        cmd = [a.mpirun, "-np", str(np_), a.evfarm] + args
+        t = time.monotonic()
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=DEADLINE)
+            code, err = p.returncode, p.stderr
+        except subprocess.TimeoutExpired:
+            code, err = None, "(hung for %d s)" % DEADLINE
+        ours = [l for l in err.splitlines() if l.startswith("evfarm:")]
+        leftovers = os.listdir(d)
+        problems = []
+        if code != 2:
+            problems.append("exit %s, want 2" % code)
+        if len(ours) != 1 or not re.search(pattern, ours[0]):
+            problems.append("stderr lines %r do not match %r" % (ours, pattern))
+        if leftovers:
+            problems.append("files left behind: %r" % leftovers)
+        if problems:
+            failed += 1
+            print("FAIL np=%d %s: %s\nfull stderr:\n%s" % (np_, args, "; ".join(problems), err))
+        else:
+            passed += 1
+            print("ok   np=%d %-50s %.1f s  %s" % (np_, " ".join(args)[:50], time.monotonic() - t,
+                                                  ours[0]))
+        for f in leftovers:
+            os.unlink(os.path.join(d, f))
+    print("check_bad_input: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Run evfarm under mpirun and check everything it wrote against the oracle.
+
+usage: check_run.py --mpirun M --evfarm E --outdir D --name N --np P [--format csv|jsonl]
+                    [--expect-exit C] -- [evfarm options]
+
+Checks: the exit code; every id exactly once, in order; every record's planned parameters,
+value and status equal the oracle's (so the records minus rank, batch and times are
+byte-identical to the oracle's canonical text, hence across rank counts and batch sizes); ranks
+and batches follow the partition rules; times are ordered and the I/O phase lasted at least its
+planned delay; the JSON summary parses and agrees with the records; wall >= the largest delay.
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle  # noqa: E402
+
+EPS = 2e-3  # seconds: clock reads around timers, and the 6 decimals of the output
+
+
+class Checker:
+    def __init__(self, name):
+        self.name, self.passed, self.failed = name, 0, 0
+
+    def __call__(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            if self.failed <= 20:
+                print("FAIL %s: %s" % (self.name, what))
+        return cond
+
+
+def evfarm_options(opts):
+    """The options that decide the tasks, with evfarm's defaults."""
+    o = {"tasks": 10000, "seed": 1, "io-min": 0.2, "io-max": 1.0, "cpu-min": 100000,
+         "cpu-max": 500000, "fail-rate": 0.0, "batch-size": 0}
+    i = 0
+    while i < len(opts):
+        key, val = opts[i][2:], None
+        if "=" in key:
+            key, val = key.split("=", 1)
+        elif key in o:
+            i += 1
+            val = opts[i]
+        if key in o:
+            o[key] = type(o[key])(float(val)) if isinstance(o[key], int) else float(val)
+        i += 1
+    # A bound left at its default follows the other bound when they cross (evfarm --help).
+    given = {x[2:].split("=")[0] for x in opts if x.startswith("--")}
+    for lo, hi in (("io-min", "io-max"), ("cpu-min", "cpu-max")):
+        if o[lo] > o[hi]:
+            if lo not in given:
+                o[lo] = o[hi]
+            elif hi not in given:
+                o[hi] = o[lo]
+    return o
+
+
+def expected_placement(task_id, n, np_, batch_size):
+    """(batch, rank) of a task under evfarm's partition rules."""
+    if batch_size == 0:
+        nb = min(np_, n)
+        base, extra = divmod(n, nb)
+        # The first `extra` batches have base+1 ids.
+        big = extra * (base + 1)
+        b = (task_id - 1) // (base + 1) if task_id <= big else extra + (task_id - 1 - big) // base
+        return b, b
+    b = (task_id - 1) // batch_size
+    return b, b % np_
+
+
+def read_records(path, fmt):
+    with open(path) as f:
+        if fmt == "jsonl":
+            return [json.loads(line) for line in f]
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k in ("id", "rank", "batch", "iterations", "value"):
+            r[k] = int(r[k])
+        for k in ("io_delay", "t_start", "t_io_done", "t_end", "cpu_time"):
+            r[k] = float(r[k])
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mpirun", required=True)
+    ap.add_argument("--evfarm", required=True)
+    ap.add_argument("--outdir", required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--np", type=int, required=True)
+    ap.add_argument("--format", default="csv")
+    ap.add_argument("--expect-exit", type=int, default=0)
+    ap.add_argument("opts", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    opts = [x for x in a.opts if x != "--"]
+    o = evfarm_options(opts)
+    check = Checker(a.name)
+
+    out = os.path.join(a.outdir, a.name + ("." + a.format))
+    summ = os.path.join(a.outdir, a.name + ".summary.json")
+    for p in (out, summ):
+        if os.path.exists(p):
+            os.unlink(p)
+    cmd = [a.mpirun, "-np", str(a.np), a.evfarm] + opts + ["--output", out, "--json", summ]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired:
+        check(False, "timed out: " + " ".join(cmd))
+        return 1
+    check(p.returncode == a.expect_exit,
+          "exit %d, want %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, a.expect_exit, p.stdout,
+                                                          p.stderr))
+    check("efficiency" in p.stdout and "lower bound" in p.stdout, "no summary on stdout")
+    if not check(os.path.exists(out) and os.path.exists(summ), "output files missing"):
+        return 1
+
+    recs = read_records(out, a.format)
+    n = o["tasks"]
+    check(len(recs) == n, "%d records, want %d" % (len(recs), n))
+    check([r["id"] for r in recs] == list(range(1, len(recs) + 1)), "ids not 1..N in order")
+
+    # The oracle: planned parameters, value, status; and the canonical text.
+    canon, want_canon, failed = [], [], 0
+    for r in recs:
+        t = oracle.task(o["seed"], r["id"], o["io-min"], o["io-max"], o["cpu-min"],
+                        o["cpu-max"], o["fail-rate"])
+        failed += t["status"] != "ok"
+        canon.append("%d,%d,%d,%.6f,%s" % (r["id"], r["iterations"], r["value"], r["io_delay"],
+                                           r["status"]))
+        want_canon.append(oracle.canonical_line(t))
+        check(r["value"] == r["iterations"] * (r["iterations"] - 1) // 2 or r["status"] != "ok",
+              "id %d: value %d is not n(n-1)/2 for n=%d" % (r["id"], r["value"], r["iterations"]))
+        b, rank = expected_placement(r["id"], n, a.np, int(o["batch-size"]))
+        check((r["batch"], r["rank"]) == (b, rank),
+              "id %d: batch/rank %s, want %s" % (r["id"], (r["batch"], r["rank"]), (b, rank)))
+        check(0 <= r["t_start"] <= r["t_io_done"] <= r["t_end"] + 1e-6,
+              "id %d: times out of order" % r["id"])
+        check(r["t_io_done"] - r["t_start"] >= r["io_delay"] - EPS,
+              "id %d: I/O phase %.6f s shorter than planned %.6f s"
+              % (r["id"], r["t_io_done"] - r["t_start"], r["io_delay"]))
+        check(abs((r["t_end"] - r["t_io_done"]) - r["cpu_time"]) <= EPS,
+              "id %d: cpu_time disagrees with its times" % r["id"])
+    text = "\n".join(canon) + "\n"
+    with open(os.path.join(a.outdir, a.name + ".canonical"), "w") as f:
+        f.write(text)
+    check(text == "\n".join(want_canon) + "\n",
+          "records differ from the oracle's (first: %r)"
+          % (next(((x, y) for x, y in zip(canon, want_canon) if x != y), None),))
+
+    s = json.load(open(summ))
+    check(s["schema"] == "evfarm.summary/1", "schema %r" % s.get("schema"))
+    check(s["tasks"] == n and s["ranks"] == a.np, "summary tasks/ranks")
+    check(s["failed"] == failed, "summary failed %d, oracle %d" % (s["failed"], failed))
+    check(s["exit_code"] == a.expect_exit, "summary exit_code")
+    max_io = max(r["io_delay"] for r in recs)
+    check(s["wall_s"] >= max_io, "wall %.6f < largest I/O delay %.6f" % (s["wall_s"], max_io))
+    check(abs(s["max_io_s"] - max_io) < 1e-6, "max_io_s")
+    check(s["lower_bound"]["t_lb_s"] <= s["wall_s"] + EPS,
+          "lower bound %.6f above wall %.6f" % (s["lower_bound"]["t_lb_s"], s["wall_s"]))
+    per_rank = [0] * a.np
+    for r in recs:
+        per_rank[r["rank"]] += 1
+    check([x["tasks"] for x in s["per_rank"]] == per_rank, "per-rank task counts")
+    check(abs(s["cpu_total_s"] - sum(r["cpu_time"] for r in recs)) < 1e-3 + 1e-6 * n,
+          "cpu_total_s")
+    print("check_run %s: %d passed, %d failed" % (a.name, check.passed, check.failed))
+    return 1 if check.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

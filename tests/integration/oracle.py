@@ -1,0 +1,64 @@
+"""The test oracle: an independent Python implementation of evfarm's task generator
+(src/gen.h documents the formula) and of the expected result of every sim task."""
+
+M64 = (1 << 64) - 1
+STREAM_IO, STREAM_CPU, STREAM_FAIL = 0, 1, 2
+TICK_US = 10000
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def bits(seed, task_id, stream):
+    key = mix64(seed ^ ((stream * 0xD1B54A32D192ED03) & M64))
+    return mix64((key + task_id * 0x9E3779B97F4A7C15) & M64)
+
+
+def uniform(b, lo, hi):
+    span = (hi - lo + 1) & M64
+    if span == 0:
+        return b
+    return lo + ((b * span) >> 64)
+
+
+def unit(b):
+    return (b >> 11) * 2.0 ** -53
+
+
+def c_round(x):
+    """C's llround (halves away from zero) for the non-negative values we use."""
+    import math
+    return int(math.floor(x + 0.5))
+
+
+def task(seed, task_id, io_min=0.2, io_max=1.0, cpu_min=100000, cpu_max=500000, fail_rate=0.0):
+    """The planned parameters and expected result of one sim task."""
+    lo, hi = c_round(io_min * 100.0), c_round(io_max * 100.0)
+    io_us = uniform(bits(seed, task_id, STREAM_IO), lo, hi) * TICK_US
+    n = uniform(bits(seed, task_id, STREAM_CPU), cpu_min, cpu_max)
+    failed = fail_rate > 0 and unit(bits(seed, task_id, STREAM_FAIL)) < fail_rate
+    return {
+        "id": task_id,
+        "iterations": n,
+        "value": 0 if failed else n * (n - 1) // 2,
+        "io_delay_us": io_us,
+        "status": "io_error" if failed else "ok",
+    }
+
+
+def canonical_line(t):
+    """A record without its placement and timing fields (rank, batch, times): identical for
+    every rank count and batch size."""
+    return "%d,%d,%d,%.6f,%s" % (t["id"], t["iterations"], t["value"], t["io_delay_us"] / 1e6,
+                                 t["status"])
+
+
+if __name__ == "__main__":
+    # Print reference values for the C unit test of the generator.
+    for seed, tid, stream in [(1, 1, 0), (1, 1, 1), (1, 2, 0), (42, 7, 2), (0, 0, 0),
+                              (M64, 2147483647, 1)]:
+        print(seed, tid, stream, hex(bits(seed, tid, stream)))
+    print(task(1, 1), task(1, 2), task(7, 12345, 0, 0.05, 0, 10))

@@ -1,0 +1,122 @@
+/* output and report: the CSV header and lines, JSON Lines records, the JSON summary (parsed by
+ * a second test, unit_output_json_parses), record order through batches, and the
+ * temporary-file-then-rename discipline. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "error.h"
+#include "output.h"
+#include "partition.h"
+#include "report.h"
+#include "stats.h"
+
+static char *capture(void (*fn)(FILE *, void *), void *arg)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  fn(f, arg);
+  fclose(f);
+  return text;
+}
+
+struct rec_arg {
+  enum evf_format fmt;
+  const struct evf_record *recs;
+  const struct evf_partition *p;
+};
+
+static void write_recs(FILE *f, void *arg)
+{
+  struct rec_arg *a = arg;
+  CHECK_EQ_U64(evf_output_records(f, a->fmt, a->recs, a->p), 0);
+}
+
+int main(int argc, char **argv)
+{
+  const char *dir = argc > 1 ? argv[1] : ".";
+  /* 5 tasks in batches of 2 on 2 ranks: rank 0 has batches 0 (ids 1,2) and 2 (id 5), rank 1
+   * batch 1 (ids 3,4).  Gathered rank-major: 1,2,5,3,4.  Output must be in id order. */
+  struct evf_partition p;
+  CHECK_EQ_U64(evf_partition_plan(&p, 5, 2, 2), 0);
+  struct evf_record recs[5] = {0};
+  uint32_t ids[5] = {1, 2, 5, 3, 4};
+  for (int i = 0; i < 5; i++) {
+    recs[i].id = ids[i];
+    recs[i].rank = i < 3 ? 0 : 1;
+    recs[i].batch = (ids[i] - 1) / 2;
+    recs[i].iterations = ids[i] * 10;
+    recs[i].value = (uint64_t)recs[i].iterations * (recs[i].iterations - 1) / 2;
+    recs[i].io_delay_us = 250000;
+    recs[i].t_start = 0.5;
+    recs[i].t_io_done = 0.75;
+    recs[i].t_end = 1.0;
+    recs[i].cpu_time = 0.25;
+    recs[i].status = ids[i] == 4 ? EVF_STATUS_IO_ERROR : EVF_STATUS_OK;
+  }
+  struct rec_arg ra = {EVF_FORMAT_CSV, recs, &p};
+  char *csv = capture(write_recs, &ra);
+  CHECK_STR(csv,
+            "id,rank,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status\n"
+            "1,0,0,10,45,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
+            "2,0,0,20,190,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
+            "3,1,1,30,435,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
+            "4,1,1,40,780,0.250000,0.500000,0.750000,1.000000,0.250000000,io_error\n"
+            "5,0,2,50,1225,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n");
+  free(csv);
+  ra.fmt = EVF_FORMAT_JSONL;
+  char *jsonl = capture(write_recs, &ra);
+  const char *first = "{\"id\":1,\"rank\":0,\"batch\":0,\"iterations\":10,\"value\":45,";
+  CHECK(strncmp(jsonl, first, strlen(first)) == 0);
+  CHECK(strstr(jsonl, "\"status\":\"io_error\"}\n{\"id\":5") != NULL);
+
+  /* Files: the JSON Lines records and the summary go to `dir` for the parse test. */
+  char path[1024], jpath[1024];
+  snprintf(path, sizeof path, "%s/unit_output.jsonl", dir);
+  snprintf(jpath, sizeof jpath, "%s/unit_output_summary.json", dir);
+  unlink(path);
+  struct evf_outfile f;
+  char msg[EVF_ERRMSG_LEN];
+  CHECK_EQ_U64(evf_outfile_open(&f, "--output", path, msg), 0);
+  CHECK(access(path, F_OK) != 0); /* nothing under the final name until the commit */
+  fputs(jsonl, f.fp);
+  CHECK_EQ_U64(evf_outfile_commit(&f, msg), 0);
+  CHECK(access(path, F_OK) == 0);
+  free(jsonl);
+
+  struct evf_options opt = {.tasks = 5, .seed = 3, .kind = "sim\"quoted\\", .output = "a\tb"};
+  struct evf_summary s;
+  CHECK_EQ_U64(evf_summary_compute(&s, recs, 5, 2, p.nbatches, 2.0), 0);
+  CHECK_EQ_U64(evf_outfile_open(&f, "--json", jpath, msg), 0);
+  evf_report_json(f.fp, &opt, &s, 1);
+  CHECK_EQ_U64(evf_outfile_commit(&f, msg), 0);
+
+  /* The text summary names the numbers a person looks for. */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *tf = open_memstream(&text, &len);
+  evf_report_text(tf, &opt, &s);
+  fclose(tf);
+  CHECK(strstr(text, "wall") && strstr(text, "lower bound") && strstr(text, "efficiency") &&
+        strstr(text, "imbalance") && strstr(text, "4 ok 1 io_error"));
+  free(text);
+  evf_summary_free(&s);
+
+  /* Unwritable paths are bad input, found at open time; a discarded file leaves nothing. */
+  CHECK_EQ_U64(evf_outfile_open(&f, "--output", "/nonexistent-dir/x.csv", msg),
+               (uint64_t)(int64_t)EVF_EUSAGE);
+  CHECK(strstr(msg, "--output: cannot create '/nonexistent-dir/x.csv'") != NULL);
+  CHECK_EQ_U64(evf_outfile_open(&f, "--json", dir, msg), (uint64_t)(int64_t)EVF_EUSAGE);
+  CHECK(strstr(msg, "is a directory") != NULL);
+  snprintf(path, sizeof path, "%s/unit_output_discarded.csv", dir);
+  CHECK_EQ_U64(evf_outfile_open(&f, "--output", path, msg), 0);
+  char *tmp = strdup(f.tmp);
+  CHECK(access(tmp, F_OK) == 0);
+  evf_outfile_discard(&f);
+  CHECK(access(tmp, F_OK) != 0 && access(path, F_OK) != 0);
+  free(tmp);
+  evf_partition_free(&p);
+  return check_done("test_output");
+}

@@ -1,0 +1,86 @@
+/* stats: the lower bound and the per-rank summary on hand-made records whose answers are
+ * worked out by hand in the comments. */
+#include "check.h"
+#include "stats.h"
+
+static struct evf_record rec(uint32_t id, int rank, double io, double cpu)
+{
+  struct evf_record r = {0};
+  r.id = id;
+  r.rank = rank;
+  r.io_delay_us = (uint32_t)(io * 1e6 + 0.5);
+  r.cpu_time = cpu;
+  r.status = EVF_STATUS_OK;
+  return r;
+}
+
+static double bound(const struct evf_record *r, size_t n, int ranks)
+{
+  struct evf_bound b;
+  CHECK_EQ_U64(evf_bound_compute(r, n, ranks, &b), 0);
+  CHECK_NEAR(b.t_lb, b.task_term > b.backlog_term ? b.task_term : b.backlog_term, 0);
+  return b.t_lb;
+}
+
+int main(void)
+{
+  /* Two tasks both ready at 0.2 s with 0.5 s of CPU each: one rank does 1.0 s of CPU after
+   * 0.2 s -> 1.2 s; two ranks run them side by side -> 0.7 s (the task term). */
+  struct evf_record a[] = {rec(1, 0, 0.2, 0.5), rec(2, 0, 0.2, 0.5)};
+  CHECK_NEAR(bound(a, 2, 1), 1.2, 1e-12);
+  CHECK_NEAR(bound(a, 2, 2), 0.7, 1e-12);
+  CHECK_NEAR(bound(a, 2, 8), 0.7, 1e-12);
+
+  /* A long I/O dominates: io 1.0 + cpu 0.01 beats 0 + (0.3 + 0.01)/1. */
+  struct evf_record b[] = {rec(1, 0, 0.0, 0.3), rec(2, 0, 1.0, 0.01)};
+  CHECK_NEAR(bound(b, 2, 1), 1.01, 1e-12);
+
+  /* The backlog peaks at an interior t: tasks at t=0.1 (cpu 0.1), t=0.5 (3 x cpu 0.2),
+   * t=0.6 (cpu 0.05).  P=1: t=0.1 -> 0.1+0.75=0.85; t=0.5 -> 0.5+0.65=1.15; t=0.6 -> 0.65.
+   * Task term: 0.5+0.2 = 0.7.  So 1.15, reached at t=0.5. */
+  struct evf_record c[] = {rec(1, 0, 0.1, 0.1), rec(2, 0, 0.5, 0.2), rec(3, 0, 0.5, 0.2),
+                           rec(4, 0, 0.5, 0.2), rec(5, 0, 0.6, 0.05)};
+  struct evf_bound bc;
+  CHECK_EQ_U64(evf_bound_compute(c, 5, 1, &bc), 0);
+  CHECK_NEAR(bc.t_lb, 1.15, 1e-12);
+  CHECK_NEAR(bc.backlog_at, 0.5, 1e-12);
+  CHECK_NEAR(bc.task_term, 0.7, 1e-12);
+  /* P=2: t=0.1 -> 0.1+0.375=0.475; t=0.5 -> 0.5+0.325=0.825; t=0.6 -> 0.625; task term 0.7. */
+  CHECK_NEAR(bound(c, 5, 2), 0.825, 1e-12);
+  /* P=4: t=0.5 -> 0.6625 < task term 0.7. */
+  CHECK_NEAR(bound(c, 5, 4), 0.7, 1e-12);
+
+  /* No CPU at all: the bound is the longest I/O. */
+  struct evf_record d[] = {rec(1, 0, 0.3, 0), rec(2, 0, 0.9, 0), rec(3, 0, 0.0, 0)};
+  CHECK_NEAR(bound(d, 3, 3), 0.9, 1e-12);
+  CHECK_NEAR(bound(d, 0, 3), 0.0, 0);
+
+  /* The summary of c on 2 ranks, records 1-2 on rank 0, 3-5 on rank 1, wall 1.0 s;
+   * task 5 failed. */
+  c[2].rank = c[3].rank = c[4].rank = 1;
+  c[4].status = EVF_STATUS_IO_ERROR;
+  struct evf_summary s;
+  CHECK_EQ_U64(evf_summary_compute(&s, c, 5, 2, 2, 1.0), 0);
+  CHECK_EQ_U64(s.tasks, 5);
+  CHECK_NEAR(s.tasks_per_second, 5.0, 1e-12);
+  CHECK_EQ_U64(s.per_rank_tasks[0], 2);
+  CHECK_EQ_U64(s.per_rank_tasks[1], 3);
+  CHECK_NEAR(s.per_rank_busy[0], 0.3, 1e-12);
+  CHECK_NEAR(s.per_rank_busy[1], 0.45, 1e-12);
+  CHECK_NEAR(s.rank_busy.min, 0.3, 1e-12);
+  CHECK_NEAR(s.rank_busy.mean, 0.375, 1e-12);
+  CHECK_NEAR(s.rank_busy.max, 0.45, 1e-12);
+  CHECK_NEAR(s.rank_idle.min, 0.55, 1e-12);
+  CHECK_NEAR(s.rank_idle.max, 0.7, 1e-12);
+  CHECK_NEAR(s.imbalance, 1.2, 1e-12);
+  CHECK_NEAR(s.rank_tasks.mean, 2.5, 1e-12);
+  CHECK_NEAR(s.bound.t_lb, 0.825, 1e-12);
+  CHECK_NEAR(s.efficiency, 0.825, 1e-12);
+  CHECK_NEAR(s.max_io, 0.6, 1e-12);
+  CHECK_NEAR(s.cpu_total, 0.75, 1e-12);
+  CHECK_EQ_U64(s.status_count[EVF_STATUS_OK], 4);
+  CHECK_EQ_U64(s.status_count[EVF_STATUS_IO_ERROR], 1);
+  CHECK_EQ_U64(s.failed, 1);
+  evf_summary_free(&s);
+  return check_done("test_stats");
+}
