@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up evfarm on a Debian 12 machine: install the packages that are missing (as root, or
+# through sudo), then configure and build.  Safe to run again: it installs nothing that is
+# there and rebuilds only what changed.
+#   usage: scripts/setup.sh [BUILD_DIR [extra cmake arguments]]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}
+shift || true
+
+# What evfarm needs to build, run and test: Open MPI, libev (its static archive), CMake and a C
+# compiler, Python for the test oracle, binutils for the static-link check.
+packages=(openmpi-bin libopenmpi-dev libev-dev cmake make gcc libc6-dev python3 binutils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    echo "setup: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$build" -j"$(nproc)"
