@@ -41,6 +41,8 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  idle/rank     min %.4f  mean %.4f  max %.4f s\n", s->rank_idle.min,
           s->rank_idle.mean, s->rank_idle.max);
   fprintf(out, "  imbalance     %10.3f      max busy / mean busy\n", s->imbalance);
+  fprintf(out, "  rank 0        %10.1f MiB  peak resident memory, %.3f s process CPU\n",
+          s->rank0_maxrss_kib / 1024.0, s->rank0_process_cpu);
   fprintf(out, "  status       ");
   for (int k = 0; k < EVF_STATUS_COUNT; k++)
     if (s->status_count[k] || k == EVF_STATUS_OK)
@@ -82,7 +84,10 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   json_minmax(out, "rank_tasks", s->rank_tasks);
   json_minmax(out, "rank_busy_s", s->rank_busy);
   json_minmax(out, "rank_idle_s", s->rank_idle);
-  fprintf(out, "  \"imbalance\": %.9g,\n  \"per_rank\": [", s->imbalance);
+  fprintf(out, "  \"imbalance\": %.9g,\n", s->imbalance);
+  fprintf(out, "  \"rank0_maxrss_kib\": %ld,\n  \"rank0_process_cpu_s\": %.9g,\n", s->rank0_maxrss_kib,
+          s->rank0_process_cpu);
+  fprintf(out, "  \"per_rank\": [");
   for (int r = 0; r < s->ranks; r++)
     fprintf(out, "%s\n    {\"rank\": %d, \"tasks\": %" PRIu64 ", \"busy_s\": %.9g, \"idle_s\": %.9g}",
             r ? "," : "", r, s->per_rank_tasks[r], s->per_rank_busy[r],

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "clock.h"
 #include "cli.h"
@@ -176,6 +177,12 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
       evf_errorf(err, "cannot summarise: %s", evf_strerror(rc));
       code = EVF_EXIT_RUNTIME;
     } else {
+      struct rusage ru;
+      if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        s.rank0_maxrss_kib = ru.ru_maxrss;
+        s.rank0_process_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+                              (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+      }
       code = s.failed ? EVF_EXIT_TASKS : EVF_EXIT_OK;
       if (!j.opt.quiet)
         evf_report_text(out, &j.opt, &s);

@@ -6,14 +6,52 @@
 
 #include "error.h"
 
-struct io_cpu {
+/* The CPU work of all tasks that share one planned I/O delay.  The bound only needs these sums,
+ * one per distinct delay: the sim kind has at most (io-max - io-min) / 10 ms + 1 of them, so
+ * the table stays tiny even for millions of records (no per-task copy on rank 0). */
+struct io_work {
   uint32_t io_us;
+  uint32_t used;
   double cpu;
 };
 
+struct io_table {
+  struct io_work *slot;
+  size_t cap, len;  /* cap is a power of two, kept at least twice len */
+};
+
+static size_t io_hash(uint32_t io_us, size_t cap)
+{
+  return (size_t)((io_us * 0x9e3779b97f4a7c15ULL) >> 20) & (cap - 1);
+}
+
+static int io_table_add(struct io_table *t, uint32_t io_us, double cpu)
+{
+  if (2 * (t->len + 1) > t->cap) {
+    struct io_table g = {calloc(t->cap ? 2 * t->cap : 256, sizeof *g.slot), t->cap ? 2 * t->cap : 256, 0};
+    if (!g.slot)
+      return EVF_ENOMEM;
+    for (size_t i = 0; i < t->cap; i++)
+      if (t->slot[i].used)
+        io_table_add(&g, t->slot[i].io_us, t->slot[i].cpu);
+    free(t->slot);
+    *t = g;
+  }
+  size_t i = io_hash(io_us, t->cap);
+  while (t->slot[i].used && t->slot[i].io_us != io_us)
+    i = (i + 1) & (t->cap - 1);
+  if (!t->slot[i].used) {
+    t->slot[i].used = 1;
+    t->slot[i].io_us = io_us;
+    t->len++;
+  }
+  t->slot[i].cpu += cpu;
+  return 0;
+}
+
 static int by_io_desc(const void *a, const void *b)
 {
-  uint32_t x = ((const struct io_cpu *)a)->io_us, y = ((const struct io_cpu *)b)->io_us;
+  uint32_t x = ((const struct io_work *)a)->io_us, y = ((const struct io_work *)b)->io_us;
   return (x < y) - (x > y);
 }
 
@@ -22,31 +60,33 @@ int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struc
   memset(b, 0, sizeof *b);
   if (n == 0)
     return 0;
-  struct io_cpu *v = malloc(n * sizeof *v);
-  if (!v)
-    return EVF_ENOMEM;
+  struct io_table t = {0};
   for (size_t i = 0; i < n; i++) {
-    v[i].io_us = recs[i].io_delay_us;
-    v[i].cpu = recs[i].cpu_time;
     double own = recs[i].io_delay_us * 1e-6 + recs[i].cpu_time;
     if (own > b->task_term)
       b->task_term = own;
+    if (io_table_add(&t, recs[i].io_delay_us, recs[i].cpu_time)) {
+      free(t.slot);
+      return EVF_ENOMEM;
+    }
   }
-  qsort(v, n, sizeof *v, by_io_desc);
+  size_t d = 0; /* compact the used slots to the front, then sort them by delay, longest first */
+  for (size_t i = 0; i < t.cap; i++)
+    if (t.slot[i].used)
+      t.slot[d++] = t.slot[i];
+  qsort(t.slot, d, sizeof *t.slot, by_io_desc);
   /* Sweep t down through the distinct delays, accumulating the CPU work still to do. */
   double work = 0;
   b->backlog_term = -1;
-  for (size_t i = 0; i < n;) {
-    uint32_t t = v[i].io_us;
-    for (; i < n && v[i].io_us == t; i++)
-      work += v[i].cpu;
-    double cand = t * 1e-6 + work / nranks;
+  for (size_t i = 0; i < d; i++) {
+    work += t.slot[i].cpu;
+    double cand = t.slot[i].io_us * 1e-6 + work / nranks;
     if (cand > b->backlog_term) {
       b->backlog_term = cand;
-      b->backlog_at = t * 1e-6;
+      b->backlog_at = t.slot[i].io_us * 1e-6;
     }
   }
-  free(v);
+  free(t.slot);
   b->t_lb = b->task_term > b->backlog_term ? b->task_term : b->backlog_term;
   return 0;
 }

@@ -44,6 +44,8 @@ struct evf_summary {
   struct evf_minmax rank_busy;          /* seconds of CPU phases per rank */
   struct evf_minmax rank_idle;          /* seconds per rank: wall - busy */
   double imbalance;                     /* max busy / mean busy (1 when no busy time) */
+  long rank0_maxrss_kib;                /* rank 0's peak resident memory (getrusage), KiB */
+  double rank0_process_cpu;             /* seconds of CPU rank 0's process used (user + sys) */
   uint64_t *per_rank_tasks;             /* [ranks] */
   double *per_rank_busy;                /* [ranks] */
 };

@@ -98,10 +98,17 @@ int main(int argc, char **argv)
   snprintf(path, sizeof path, "%s/split_self%d.csv", outdir, rank);
   check_csv(path, 123);
 
-  /* Bad input on the world: every rank gets 2 back, nobody hangs. */
-  char *bad[] = {"evfarm", "--tasks", "-3", NULL};
-  code = evf_run(3, bad, MPI_COMM_WORLD, stdout, stderr);
-  EXPECT(code == 2, "bad input: exit %d on rank %d", code, rank);
+  /* Bad input on the world: every rank gets 2 back, nobody hangs -- also when only rank 0
+   * can see the problem (it alone opens the output files). */
+  char *bad[][4] = {
+    {"evfarm", "--tasks", "-3", NULL},
+    {"evfarm", "--output", "/nonexistent-evfarm-dir/r.csv", NULL},
+    {"evfarm", "--json", (char *)outdir, NULL},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    code = evf_run(3, bad[k], MPI_COMM_WORLD, stdout, stderr);
+    EXPECT(code == 2, "bad input %s %s: exit %d on rank %d", bad[k][1], bad[k][2], code, rank);
+  }
 
   int all = 0;
   MPI_Allreduce(&failures, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""evfarm benchmarks: prints figures, asserts nothing.
+
+  bench/bench.py [--runs 5] [--build build] [--only default,cpu,overhead]
+
+default   the default job (10,000 sim tasks) at np = 1 and 2: median in-program wall, the lower
+          bound T_lb, efficiency = T_lb / wall, and the whole-process time including mpirun.
+cpu       the CPU phase really runs: CPU time of 2,000 tasks for growing --cpu-max (io 0).
+overhead  1,000,000 empty tasks (--io-max 0 --cpu-max 0) on one rank: runtime overhead per task,
+          and rank 0's peak memory per task (peak RSS of the run minus that of a 1-task run).
+Medians over --runs runs; the spread is min..max.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+
+
+def run(build, np_, args, tmp):
+    """One evfarm run; returns (summary dict, whole-process seconds)."""
+    summary = os.path.join(tmp, "summary.json")
+    cmd = [os.path.join(TOP, "scripts", "evfarm-mpirun"), "-np", str(np_),
+           os.path.join(build, "evfarm"), "--quiet", "--progress", "0", "--json", summary] + args
+    t = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    whole = time.monotonic() - t
+    if p.returncode != 0:
+        sys.exit("bench: %s failed (%d):\n%s" % (" ".join(cmd), p.returncode, p.stderr))
+    with open(summary) as f:
+        return json.load(f), whole
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def spread(xs, fmt):
+    return ("%s..%s" % (fmt, fmt)) % (min(xs), max(xs))
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mpi = subprocess.run(["mpirun", "--version"], capture_output=True, text=True).stdout
+    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout
+    return "%d cores, %s, Linux %s, %s, %s" % (os.cpu_count(), cpu, platform.release(),
+                                               mpi.splitlines()[0] if mpi else "mpirun ?",
+                                               cc.splitlines()[0] if cc else "cc ?")
+
+
+def bench_default(build, runs, tmp):
+    print("\n## Default job: 10,000 sim tasks, io 0.2-1.0 s, cpu 100k-500k iterations")
+    print("%-4s %-22s %-10s %-22s %-20s %s" % ("np", "wall s (median, range)", "T_lb s",
+                                              "efficiency (median)", "whole process s", "imbalance"))
+    for np_ in (1, 2):
+        walls, lbs, effs, wholes, imb = [], [], [], [], []
+        run(build, np_, [], tmp)  # warm-up: page cache, Open MPI's first start
+        for _ in range(runs):
+            s, whole = run(build, np_, [], tmp)
+            walls.append(s["wall_s"])
+            lbs.append(s["lower_bound"]["t_lb_s"])
+            effs.append(s["efficiency"])
+            wholes.append(whole)
+            imb.append(s["imbalance"])
+        print("%-4d %.4f (%-14s) %.4f     %6.2f %% (%-12s) %.3f (%s)  %.3f" % (
+            np_, med(walls), spread(walls, "%.4f"), med(lbs), 100 * med(effs),
+            spread([100 * e for e in effs], "%.2f"), med(wholes), spread(wholes, "%.2f"),
+            med(imb)))
+        print("     wall / T_lb = %.4f (median of per-run ratios)" % med(
+            [w / l for w, l in zip(walls, lbs)]))
+
+
+def bench_cpu(build, runs, tmp):
+    print("\n## CPU phase: 2,000 tasks, io 0, cpu-min = cpu-max = K iterations, np 1")
+    print("%-10s %-14s %-14s %s" % ("K", "cpu total s", "ns/iteration", "ratio to K/2"))
+    prev = None
+    for k in (0, 62500, 125000, 250000, 500000, 1000000):
+        cpus = []
+        for _ in range(runs):
+            s, _ = run(build, 1, ["--tasks", "2000", "--io-max", "0", "--cpu-min", str(k),
+                                  "--cpu-max", str(k)], tmp)
+            cpus.append(s["cpu_total_s"])
+        c = med(cpus)
+        print("%-10d %-14.4f %-14s %s" % (k, c, "%.3f" % (c / (2000.0 * k) * 1e9) if k else "-",
+                                          "%.2f" % (c / prev) if prev else "-"))
+        prev = c
+
+
+def bench_overhead(build, runs, tmp):
+    n = 1000000
+    print("\n## Overhead: %d empty tasks (--io-max 0 --cpu-max 0), np 1" % n)
+    base, _ = run(build, 1, ["--tasks", "1", "--io-max", "0", "--cpu-max", "0"], tmp)
+    for inflight in (0, 1000):
+        walls, rss = [], []
+        for _ in range(runs):
+            s, _ = run(build, 1, ["--tasks", str(n), "--io-max", "0", "--cpu-max", "0",
+                                  "--inflight", str(inflight)], tmp)
+            walls.append(s["wall_s"])
+            rss.append(s["rank0_maxrss_kib"])
+        per_task_us = med(walls) / n * 1e6
+        per_task_b = (med(rss) - base["rank0_maxrss_kib"]) * 1024.0 / n
+        print("inflight %-6s overhead %.3f us/task (wall %.4f s, range %s); rank-0 peak memory "
+              "%.1f bytes/task (records: 64)" % (inflight if inflight else "all", per_task_us,
+                                                 med(walls), spread(walls, "%.4f"), per_task_b))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--build", default=os.path.join(TOP, "build"))
+    ap.add_argument("--only", default="default,cpu,overhead")
+    a = ap.parse_args()
+    print("# evfarm benchmark, %s" % time.strftime("%Y-%m-%d"))
+    print("machine: %s" % machine())
+    print("runs per figure: %d" % a.runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        for part in a.only.split(","):
+            {"default": bench_default, "cpu": bench_cpu, "overhead": bench_overhead}[part](
+                a.build, a.runs, tmp)
+
+
+if __name__ == "__main__":
+    main()
