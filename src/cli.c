@@ -259,7 +259,24 @@ void evf_cli_usage(FILE *out)
     char left[48];
     snprintf(left, sizeof left, "--%s%s%s", d->name, d->metavar ? " " : "",
              d->metavar ? d->metavar : "");
-    fprintf(out, "  %-20s %s\n", left, d->help);
+    fprintf(out, "  %-20s", left);
+    /* Wrap the description at 79 columns, continuation lines under its first word. */
+    const char *h = d->help;
+    int col = 22;
+    while (*h) {
+      const char *sp = strchr(h, ' ');
+      int w = sp ? (int)(sp - h) : (int)strlen(h);
+      if (col + 1 + w > 79) {
+        fputs("\n                      ", out);
+        col = 22;
+      }
+      fprintf(out, " %.*s", w, h);
+      col += 1 + w;
+      h += w;
+      while (*h == ' ')
+        h++;
+    }
+    fputc('\n', out);
   }
   fputs("\nTask parameters come from a generator keyed by (seed, task id): the planned I/O\n"
         "delay is uniform in [io-min, io-max] in steps of 10 ms, the iterations uniform in\n"
@@ -270,7 +287,7 @@ void evf_cli_usage(FILE *out)
         "  2  bad input: an option, a value or an output file (one line on stderr)\n"
         "  3  runtime error: the job could not run or its results could not be written\n"
         "\nAs root, Open MPI needs --allow-run-as-root, and more ranks than cores need\n"
-        "--oversubscribe; scripts/evfarm-mpirun adds both when they are needed.\n"
+        "--oversubscribe; scripts/evfarm-mpirun adds both.\n"
         "\nExample: mpirun -np 4 evfarm --tasks 100000 --output results.csv --json summary.json\n",
         out);
 }
