@@ -1,7 +1,8 @@
 """Bad input under mpirun: each case must exit 2 (every rank), print exactly one 'evfarm:'
 line naming the option or file, finish within its deadline, and leave no file behind.
 
-usage: check_bad_input.py --mpirun M --evfarm E --outdir D
+usage: check_bad_input.py --mpirun M --evfarm E --outdir D [--case K]
+       check_bad_input.py --count        (how many cases there are, for CMake)
 """
 import argparse
 import glob
@@ -38,14 +39,22 @@ def cases(d):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mpirun", required=True)
-    ap.add_argument("--evfarm", required=True)
-    ap.add_argument("--outdir", required=True)
+    ap.add_argument("--mpirun")
+    ap.add_argument("--evfarm")
+    ap.add_argument("--outdir")
+    ap.add_argument("--case", type=int, help="run only case K (0-based)")
+    ap.add_argument("--count", action="store_true")
     a = ap.parse_args()
-    d = os.path.join(a.outdir, "bad_input")
+    if a.count:
+        print(len(cases("")))
+        return 0
+    d = os.path.join(a.outdir, "bad_input%s" % ("" if a.case is None else "_%d" % a.case))
     os.makedirs(d, exist_ok=True)
     passed = failed = 0
-    for np_, args, pattern in cases(d):
+    todo = cases(d)
+    if a.case is not None:
+        todo = [todo[a.case]]
+    for np_, args, pattern in todo:
         cmd = [a.mpirun, "-np", str(np_), a.evfarm] + args
         t = time.monotonic()
         try:
