@@ -46,7 +46,20 @@ def spread(xs, fmt):
     return ("%s..%s" % (fmt, fmt)) % (min(xs), max(xs))
 
 
-def machine():
+def compiler(build):
+    """The C compiler of the build directory, from its CMake cache."""
+    try:
+        for line in open(os.path.join(build, "CMakeCache.txt")):
+            if line.startswith("CMAKE_C_COMPILER:"):
+                cc = line.split("=", 1)[1].strip()
+                out = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
+                return out.splitlines()[0] if out else cc
+    except OSError:
+        pass
+    return "unknown compiler"
+
+
+def machine(build):
     cpu = "unknown"
     try:
         for line in open("/proc/cpuinfo"):
@@ -56,10 +69,9 @@ def machine():
     except OSError:
         pass
     mpi = subprocess.run(["mpirun", "--version"], capture_output=True, text=True).stdout
-    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout
-    return "%d cores, %s, Linux %s, %s, %s" % (os.cpu_count(), cpu, platform.release(),
-                                               mpi.splitlines()[0] if mpi else "mpirun ?",
-                                               cc.splitlines()[0] if cc else "cc ?")
+    return "%d cores, %s, Linux %s, %s, built with %s" % (
+        os.cpu_count(), cpu, platform.release(), mpi.splitlines()[0] if mpi else "mpirun ?",
+        compiler(build))
 
 
 def bench_default(build, runs, tmp):
@@ -125,7 +137,7 @@ def main():
     ap.add_argument("--only", default="default,cpu,overhead")
     a = ap.parse_args()
     print("# evfarm benchmark, %s" % time.strftime("%Y-%m-%d"))
-    print("machine: %s" % machine())
+    print("machine: %s" % machine(a.build))
     print("runs per figure: %d" % a.runs)
     with tempfile.TemporaryDirectory() as tmp:
         for part in a.only.split(","):

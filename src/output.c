@@ -3,12 +3,65 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
+
+/* Temporary files that are open, so an interrupted job (Ctrl-C on mpirun, which sends SIGTERM
+ * to the ranks; scancel; a batch system's time limit) leaves no half-written file behind.  A
+ * signal handler reaches only globals, hence this table; the previous handlers are restored
+ * when the last file closes, so evf_run() does not keep a process-wide handler. */
+#define MAX_TEMPS 8
+static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define NSIGNALS (sizeof cleanup_signals / sizeof cleanup_signals[0])
+static char *volatile temps[MAX_TEMPS];
+static int ntemps;
+static struct sigaction previous[NSIGNALS];
+
+static void remove_temps_and_reraise(int sig)
+{
+  for (int i = 0; i < MAX_TEMPS; i++)
+    if (temps[i])
+      unlink(temps[i]);
+  for (size_t k = 0; k < NSIGNALS; k++)
+    if (cleanup_signals[k] == sig)
+      sigaction(sig, &previous[k], NULL);
+  raise(sig);
+}
+
+static void track_temp(char *path)
+{
+  int i = 0;
+  while (i < MAX_TEMPS && temps[i])
+    i++;
+  if (i == MAX_TEMPS)
+    return; /* more open files than evf_run() ever has: this one is just not cleaned up */
+  temps[i] = path;
+  if (ntemps++ == 0) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = remove_temps_and_reraise;
+    sigemptyset(&sa.sa_mask);
+    for (size_t k = 0; k < NSIGNALS; k++)
+      sigaction(cleanup_signals[k], &sa, &previous[k]);
+  }
+}
+
+static void untrack_temp(const char *path)
+{
+  for (int i = 0; i < MAX_TEMPS; i++)
+    if (temps[i] == path) {
+      temps[i] = NULL;
+      if (--ntemps == 0)
+        for (size_t k = 0; k < NSIGNALS; k++)
+          sigaction(cleanup_signals[k], &previous[k], NULL);
+      return;
+    }
+}
 
 int evf_outfile_open(struct evf_outfile *f, const char *option, const char *path, char *msg)
 {
@@ -36,6 +89,7 @@ int evf_outfile_open(struct evf_outfile *f, const char *option, const char *path
   /* mkstemp makes the file 0600; give the result the mode a plain fopen would. */
   mode_t mask = umask(0);
   umask(mask);
+  track_temp(f->tmp);
   if (fchmod(fd, 0666 & ~mask) != 0 || !(f->fp = fdopen(fd, "w"))) {
     int e = errno;
     close(fd);
@@ -55,6 +109,8 @@ int evf_outfile_commit(struct evf_outfile *f, char *msg)
   int e = errno;
   bad |= fclose(f->fp) != 0;
   f->fp = NULL;
+  if (!bad)
+    untrack_temp(f->tmp);
   if (!bad && rename(f->tmp, f->path) != 0) {
     bad = 1;
     e = errno;
@@ -74,8 +130,10 @@ void evf_outfile_discard(struct evf_outfile *f)
 {
   if (f->fp)
     fclose(f->fp);
-  if (f->tmp)
+  if (f->tmp) {
+    untrack_temp(f->tmp);
     unlink(f->tmp);
+  }
   free(f->tmp);
   free(f->path);
   memset(f, 0, sizeof *f);
