@@ -12,8 +12,7 @@
   X(EVF_EUSAGE, -1, 2, "bad input")                                       \
   X(EVF_ENOMEM, -2, 3, "out of memory")                                   \
   X(EVF_EIO, -3, 3, "input/output error")                                 \
-  X(EVF_ELOOP, -4, 3, "event loop error")                                 \
-  X(EVF_EPEER, -5, 3, "another rank failed")
+  X(EVF_ELOOP, -4, 3, "event loop error")
 
 enum evf_errno {
 #define EVF_X_ENUM(name, val, exitcode, desc) name = (val),

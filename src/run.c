@@ -159,9 +159,8 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
     .tick = progress_tick,
     .tick_arg = &prog,
   };
-  struct evf_runner_stats stats;
   cfg.t0 = evf_comm_start_clock(comm);
-  rc = evf_runner_run(&cfg, j.batches, j.nbatches, j.records, &stats, j.msg);
+  rc = evf_runner_run(&cfg, j.batches, j.nbatches, j.records, j.msg);
   if ((code = agree_or_report(&j, rc, 0)))
     goto done;
 

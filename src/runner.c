@@ -118,12 +118,9 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 int evf_runner_run(const struct evf_runner_config *cfg, const struct evf_batch *batches,
-                   size_t nbatches, struct evf_record *records, struct evf_runner_stats *stats,
-                   char *msg)
+                   size_t nbatches, struct evf_record *records, char *msg)
 {
   struct evf_runner r = {.cfg = cfg, .batches = batches, .nbatches = nbatches, .records = records};
-  stats->loop_end = 0;
-  stats->loop_iterations = 0;
   for (size_t b = 0; b < nbatches; b++)
     r.total += batches[b].count;
   if (r.total == 0)
@@ -158,8 +155,6 @@ int evf_runner_run(const struct evf_runner_config *cfg, const struct evf_batch *
   if (r.done < r.total)
     ev_run(r.loop, 0);
 
-  stats->loop_end = evf_clock_now() - cfg->t0;
-  stats->loop_iterations = ev_iteration(r.loop);
   if (cfg->tick && cfg->tick_interval > 0) {
     ev_ref(r.loop);
     ev_timer_stop(r.loop, &r.tick);

@@ -26,16 +26,10 @@ struct evf_runner_config {
   void *tick_arg;
 };
 
-struct evf_runner_stats {
-  double loop_end;            /* seconds since t0 when the last task finished */
-  uint64_t loop_iterations;   /* ev_iteration() at the end */
-};
-
 /* Run the tasks of batches[0..nbatches) in order; the record of the k-th task (counting through
  * the batches) goes to records[k].  Returns 0 when every task has a record (whatever its
  * status), or a negative EVF_E* code with `msg` set. */
 int evf_runner_run(const struct evf_runner_config *cfg, const struct evf_batch *batches,
-                   size_t nbatches, struct evf_record *records, struct evf_runner_stats *stats,
-                   char *msg);
+                   size_t nbatches, struct evf_record *records, char *msg);
 
 #endif

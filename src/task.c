@@ -1,6 +1,7 @@
 /* The registry of task kinds and the status names shared by all kinds. */
 #include "task.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "record.h"
@@ -20,7 +21,12 @@ const struct evf_task_kind *evf_task_kind_find(const char *name)
 
 const char *evf_task_kind_names(void)
 {
-  return "sim";
+  static char names[128];
+  if (!names[0])
+    for (size_t i = 0; kinds[i]; i++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+               kinds[i]->name);
+  return names;
 }
 
 const char *evf_status_name(int status)
