@@ -139,36 +139,60 @@ void evf_outfile_discard(struct evf_outfile *f)
   memset(f, 0, sizeof *f);
 }
 
+void evf_json_string(FILE *out, const char *s)
+{
+  if (!s) {
+    fputs("null", out);
+    return;
+  }
+  fputc('"', out);
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c == '"' || *c == '\\')
+      fprintf(out, "\\%c", *c);
+    else if (*c < 0x20)
+      fprintf(out, "\\u%04x", *c);
+    else
+      fputc(*c, out);
+  }
+  fputc('"', out);
+}
+
 void evf_output_header(FILE *fp, enum evf_format fmt)
 {
   if (fmt == EVF_FORMAT_CSV)
-    fputs("id,rank,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status\n", fp);
+    fputs("id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status\n", fp);
 }
 
-void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r)
+void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r,
+                       const char *host)
 {
-  if (fmt == EVF_FORMAT_JSONL)
+  if (fmt == EVF_FORMAT_JSONL) {
+    fprintf(fp, "{\"id\":%" PRIu32 ",\"rank\":%" PRId32 ",\"host\":", r->id, r->rank);
+    evf_json_string(fp, host);
     fprintf(fp,
-            "{\"id\":%" PRIu32 ",\"rank\":%" PRId32 ",\"batch\":%" PRIu32 ",\"iterations\":%" PRIu32
-            ",\"value\":%" PRIu64 ",\"io_delay\":%.6f,\"t_start\":%.6f,\"t_io_done\":%.6f"
-            ",\"t_end\":%.6f,\"cpu_time\":%.9f,\"status\":\"%s\"}\n",
-            r->id, r->rank, r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start,
-            r->t_io_done, r->t_end, r->cpu_time, evf_status_name(r->status));
-  else
+            ",\"batch\":%" PRIu32 ",\"iterations\":%" PRIu32 ",\"value\":%" PRIu64
+            ",\"io_delay\":%.6f,\"t_start\":%.6f,\"t_io_done\":%.6f,\"t_end\":%.6f"
+            ",\"cpu_time\":%.9f,\"status\":\"%s\"}\n",
+            r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start, r->t_io_done,
+            r->t_end, r->cpu_time, evf_status_name(r->status));
+  } else {
+    /* Node names hold no commas or quotes (RFC 1123 letters, digits, '-', '.'). */
     fprintf(fp,
-            "%" PRIu32 ",%" PRId32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%.6f,%.6f,%.6f,%.6f,%.9f,%s\n",
-            r->id, r->rank, r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start,
-            r->t_io_done, r->t_end, r->cpu_time, evf_status_name(r->status));
+            "%" PRIu32 ",%" PRId32 ",%s,%" PRIu32 ",%" PRIu32 ",%" PRIu64
+            ",%.6f,%.6f,%.6f,%.6f,%.9f,%s\n",
+            r->id, r->rank, host, r->batch, r->iterations, r->value, r->io_delay_us * 1e-6,
+            r->t_start, r->t_io_done, r->t_end, r->cpu_time, evf_status_name(r->status));
+  }
 }
 
 int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_record *recs,
-                       const struct evf_partition *p)
+                       const struct evf_partition *p, const char (*hosts)[EVF_HOST_LEN])
 {
   evf_output_header(fp, fmt);
   for (size_t b = 0; b < p->nbatches; b++) {
     const struct evf_record *r = &recs[p->batch_offset[b]];
-    for (uint32_t k = evf_partition_batch_len(p, b); k > 0; k--)
-      evf_output_record(fp, fmt, r++);
+    for (uint32_t k = evf_partition_batch_len(p, b); k > 0; k--, r++)
+      evf_output_record(fp, fmt, r, r->rank >= 0 && r->rank < p->nranks ? hosts[r->rank] : "");
   }
   return ferror(fp) ? EVF_EIO : 0;
 }

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "partition.h"
+#include "placement.h"
 #include "record.h"
 
 struct evf_outfile {
@@ -27,9 +28,13 @@ void evf_outfile_discard(struct evf_outfile *f);
  * rank-major, so we walk the batches by global index through p->batch_offset.
  * Returns 0 or EVF_EIO. */
 int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_record *recs,
-                       const struct evf_partition *p);
-/* One record, no header (for tests and tools). */
-void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r);
+                       const struct evf_partition *p, const char (*hosts)[EVF_HOST_LEN]);
+/* One record, no header; `host` is the node name of the record's rank. */
+void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r,
+                       const char *host);
+
+/* Write `s` as a JSON string literal, quotes included (NULL gives null). */
+void evf_json_string(FILE *out, const char *s);
 void evf_output_header(FILE *fp, enum evf_format fmt);
 
 #endif

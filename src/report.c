@@ -2,25 +2,72 @@
 #include "report.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "output.h"
 #include "record.h"
 
-void evf_json_string(FILE *out, const char *s)
+/* Ranks grouped by node: `order` lists the ranks sorted by node name (then rank); the groups are
+ * its runs of equal names.  Returns the number of distinct nodes, or -1 without names. */
+static const char (*sort_hosts)[EVF_HOST_LEN];
+
+static int by_host(const void *a, const void *b)
 {
-  if (!s) {
-    fputs("null", out);
-    return;
+  int x = *(const int *)a, y = *(const int *)b;
+  int c = strcmp(sort_hosts[x], sort_hosts[y]);
+  return c ? c : (x > y) - (x < y);
+}
+
+static int *group_by_host(const struct evf_summary *s, int *nhosts)
+{
+  *nhosts = 0;
+  if (!s->rank_host)
+    return NULL;
+  int *order = malloc((size_t)s->ranks * sizeof *order);
+  if (!order)
+    return NULL;
+  for (int r = 0; r < s->ranks; r++)
+    order[r] = r;
+  sort_hosts = s->rank_host;
+  qsort(order, (size_t)s->ranks, sizeof *order, by_host);
+  for (int i = 0; i < s->ranks; i++)
+    *nhosts += i == 0 || strcmp(s->rank_host[order[i]], s->rank_host[order[i - 1]]) != 0;
+  return order;
+}
+
+/* Calls fn for each node with its name, rank count, tasks and busy seconds. */
+static void for_each_host(const struct evf_summary *s, const int *order,
+                          void (*fn)(void *, int, const char *, int, uint64_t, double), void *arg)
+{
+  for (int i = 0, k = 0; i < s->ranks; k++) {
+    const char *h = s->rank_host[order[i]];
+    int n = 0;
+    uint64_t tasks = 0;
+    double busy = 0;
+    for (; i < s->ranks && strcmp(s->rank_host[order[i]], h) == 0; i++, n++) {
+      tasks += s->per_rank_tasks[order[i]];
+      busy += s->per_rank_busy[order[i]];
+    }
+    fn(arg, k, h, n, tasks, busy);
   }
-  fputc('"', out);
-  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-    if (*c == '"' || *c == '\\')
-      fprintf(out, "\\%c", *c);
-    else if (*c < 0x20)
-      fprintf(out, "\\u%04x", *c);
-    else
-      fputc(*c, out);
-  }
-  fputc('"', out);
+}
+
+static void text_host(void *arg, int k, const char *h, int n, uint64_t tasks, double busy)
+{
+  (void)tasks;
+  (void)busy;
+  if (k < 8)
+    fprintf(arg, "%s%s (%d rank%s)", k ? ", " : " ", h, n, n == 1 ? "" : "s");
+  else if (k == 8)
+    fputs(", ...", arg);
+}
+
+static void json_host(void *arg, int k, const char *h, int n, uint64_t tasks, double busy)
+{
+  fprintf(arg, "%s\n    {\"host\": ", k ? "," : "");
+  evf_json_string(arg, h);
+  fprintf(arg, ", \"ranks\": %d, \"tasks\": %" PRIu64 ", \"busy_s\": %.9g}", n, tasks, busy);
 }
 
 void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_summary *s)
@@ -43,6 +90,18 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  imbalance     %10.3f      max busy / mean busy\n", s->imbalance);
   fprintf(out, "  rank 0        %10.1f MiB  peak resident memory, %.3f s process CPU\n",
           s->rank0_maxrss_kib / 1024.0, s->rank0_process_cpu);
+  int nhosts;
+  int *order = group_by_host(s, &nhosts);
+  if (order) {
+    fprintf(out, "  nodes         %d    ", nhosts);
+    for_each_host(s, order, text_host, out);
+    fputc('\n', out);
+    free(order);
+  }
+  if (s->slurm.job_id)
+    fprintf(out, "  slurm         job %s, %s node(s) %s, tasks per node %s\n", s->slurm.job_id,
+            s->slurm.nodes ? s->slurm.nodes : "?", s->slurm.node_list ? s->slurm.node_list : "?",
+            s->slurm.tasks_per_node ? s->slurm.tasks_per_node : "?");
   fprintf(out, "  status       ");
   for (int k = 0; k < EVF_STATUS_COUNT; k++)
     if (s->status_count[k] || k == EVF_STATUS_OK)
@@ -88,11 +147,35 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  \"rank0_maxrss_kib\": %ld,\n  \"rank0_process_cpu_s\": %.9g,\n", s->rank0_maxrss_kib,
           s->rank0_process_cpu);
   fprintf(out, "  \"per_rank\": [");
-  for (int r = 0; r < s->ranks; r++)
-    fprintf(out, "%s\n    {\"rank\": %d, \"tasks\": %" PRIu64 ", \"busy_s\": %.9g, \"idle_s\": %.9g}",
-            r ? "," : "", r, s->per_rank_tasks[r], s->per_rank_busy[r],
-            s->wall - s->per_rank_busy[r]);
-  fprintf(out, "\n  ],\n  \"status\": {");
+  for (int r = 0; r < s->ranks; r++) {
+    fprintf(out, "%s\n    {\"rank\": %d, \"host\": ", r ? "," : "", r);
+    evf_json_string(out, s->rank_host ? s->rank_host[r] : NULL);
+    fprintf(out, ", \"tasks\": %" PRIu64 ", \"busy_s\": %.9g, \"idle_s\": %.9g}",
+            s->per_rank_tasks[r], s->per_rank_busy[r], s->wall - s->per_rank_busy[r]);
+  }
+  fprintf(out, "\n  ],\n  \"hosts\": [");
+  int nhosts;
+  int *order = group_by_host(s, &nhosts);
+  if (order) {
+    for_each_host(s, order, json_host, out);
+    free(order);
+  }
+  fprintf(out, "\n  ],\n  \"slurm\": ");
+  if (s->slurm.job_id) {
+    const char *keys[] = {"job_id", "job_name", "nodes", "node_list", "tasks_per_node", "ntasks",
+                          "partition"};
+    const char *vals[] = {s->slurm.job_id, s->slurm.job_name, s->slurm.nodes,
+                          s->slurm.node_list, s->slurm.tasks_per_node, s->slurm.ntasks,
+                          s->slurm.partition};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+      fprintf(out, "%s\"%s\": ", k ? ", " : "{", keys[k]);
+      evf_json_string(out, vals[k]);
+    }
+    fputs("},\n", out);
+  } else {
+    fputs("null,\n", out);
+  }
+  fprintf(out, "  \"status\": {");
   for (int k = 0; k < EVF_STATUS_COUNT; k++)
     fprintf(out, "%s\"%s\": %" PRIu64, k ? ", " : "", evf_status_name(k), s->status_count[k]);
   fprintf(out, "},\n  \"failed\": %" PRIu64 ",\n  \"exit_code\": %d\n}\n", s->failed, exit_code);

@@ -15,7 +15,4 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
 void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_summary *s,
                      int exit_code);
 
-/* Write `s` as a JSON string literal, quotes included (NULL gives null). */
-void evf_json_string(FILE *out, const char *s);
-
 #endif

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "output.h"
 #include "partition.h"
+#include "placement.h"
 #include "report.h"
 #include "runner.h"
 #include "stats.h"
@@ -47,6 +48,7 @@ struct job {
   struct evf_batch *batches;      /* this rank's batches */
   size_t nbatches;
   struct evf_record *records;     /* rank 0: all N; others: their own */
+  char (*hosts)[EVF_HOST_LEN];    /* rank 0: the node name of every rank */
   size_t nlocal;                  /* this rank's task count */
   char msg[EVF_ERRMSG_LEN];
 };
@@ -58,6 +60,7 @@ static void job_free(struct job *j)
   evf_partition_free(&j->part);
   free(j->batches);
   free(j->records);
+  free(j->hosts);
 }
 
 /* Agree on `rc` across ranks.  On an agreed failure, the rank that has a message prints it
@@ -85,7 +88,8 @@ static int write_outputs(struct job *j, const struct evf_summary *s, int code)
 {
   int rc = 0;
   if (j->records_file.fp) {
-    rc = evf_output_records(j->records_file.fp, j->opt.format, j->records, &j->part);
+    rc = evf_output_records(j->records_file.fp, j->opt.format, j->records, &j->part,
+                            (const char(*)[EVF_HOST_LEN])j->hosts);
     if (rc)
       evf_seterr(j->msg, rc, "%s: cannot write", j->records_file.path);
     else
@@ -143,9 +147,16 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
     j.nlocal += j.batches[b].count;
   size_t nrec = j.rank == 0 ? j.opt.tasks : j.nlocal;
   j.records = malloc((nrec ? nrec : 1) * sizeof *j.records);
-  rc = j.records ? 0 : evf_seterr(j.msg, EVF_ENOMEM, "cannot allocate %zu records", nrec);
+  if (j.rank == 0)
+    j.hosts = calloc((size_t)j.size, EVF_HOST_LEN);
+  rc = j.records && (j.rank != 0 || j.hosts)
+           ? 0
+           : evf_seterr(j.msg, EVF_ENOMEM, "cannot allocate %zu records", nrec);
   if ((code = agree_or_report(&j, rc, 0)))
     goto done;
+  char host[EVF_HOST_LEN];
+  evf_placement_host(host);
+  evf_comm_gather_hosts(comm, host, j.hosts);
 
   /* 3. The run: t0 after a barrier, one event loop per rank. */
   const struct evf_task_kind *kind = evf_task_kind_find(j.opt.kind);
@@ -182,6 +193,8 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
         s.rank0_process_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
                               (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
       }
+      s.rank_host = (const char(*)[EVF_HOST_LEN])j.hosts;
+      evf_placement_slurm(&s.slurm);
       code = s.failed ? EVF_EXIT_TASKS : EVF_EXIT_OK;
       if (!j.opt.quiet)
         evf_report_text(out, &j.opt, &s);

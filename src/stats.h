@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "placement.h"
 #include "record.h"
 
 /* The lower bound on the wall time of P ranks, from the planned I/O delays io_i and the measured
@@ -46,6 +47,8 @@ struct evf_summary {
   double imbalance;                     /* max busy / mean busy (1 when no busy time) */
   long rank0_maxrss_kib;                /* rank 0's peak resident memory (getrusage), KiB */
   double rank0_process_cpu;             /* seconds of CPU rank 0's process used (user + sys) */
+  const char (*rank_host)[EVF_HOST_LEN]; /* [ranks] node of each rank, or NULL; not owned */
+  struct evf_slurm slurm;               /* the Slurm job around rank 0 (all NULL outside) */
   uint64_t *per_rank_tasks;             /* [ranks] */
   double *per_rank_busy;                /* [ranks] */
 };

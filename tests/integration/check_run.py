@@ -2,17 +2,21 @@
 
 usage: check_run.py --mpirun M --evfarm E --outdir D --name N --np P [--format csv|jsonl]
                     [--expect-exit C] -- [evfarm options]
+       check_run.py --records R --summary S --outdir D --name N --np P [--hosts h1,h2]
+                    -- [evfarm options]          (check files a run elsewhere wrote, e.g. Slurm)
 
 Checks: the exit code; every id exactly once, in order; every record's planned parameters,
 value and status equal the oracle's (so the records minus rank, batch and times are
 byte-identical to the oracle's canonical text, hence across rank counts and batch sizes); ranks
 and batches follow the partition rules; times are ordered and the I/O phase lasted at least its
-planned delay; the JSON summary parses and agrees with the records; wall >= the largest delay.
+planned delay; the JSON summary parses and agrees with the records; wall >= the largest delay;
+every record names its rank's node (this host's name, or one of --hosts) as the summary does.
 """
 import argparse
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -90,8 +94,11 @@ def read_records(path, fmt):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mpirun", required=True)
-    ap.add_argument("--evfarm", required=True)
+    ap.add_argument("--mpirun")
+    ap.add_argument("--evfarm")
+    ap.add_argument("--records", help="check this file instead of running evfarm")
+    ap.add_argument("--summary")
+    ap.add_argument("--hosts", help="comma-separated node names the ranks may run on")
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--np", type=int, required=True)
@@ -103,23 +110,30 @@ def main():
     o = evfarm_options(opts)
     check = Checker(a.name)
 
-    out = os.path.join(a.outdir, a.name + ("." + a.format))
-    summ = os.path.join(a.outdir, a.name + ".summary.json")
-    for p in (out, summ):
-        if os.path.exists(p):
-            os.unlink(p)
-    cmd = [a.mpirun, "-np", str(a.np), a.evfarm] + opts + ["--output", out, "--json", summ]
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
-    except subprocess.TimeoutExpired:
-        check(False, "timed out: " + " ".join(cmd))
-        return 1
-    check(p.returncode == a.expect_exit,
-          "exit %d, want %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, a.expect_exit, p.stdout,
-                                                          p.stderr))
-    check("efficiency" in p.stdout and "lower bound" in p.stdout, "no summary on stdout")
+    if a.records:
+        out, summ = a.records, a.summary
+        a.format = "jsonl" if out.endswith(".jsonl") else "csv"
+    else:
+        out = os.path.join(a.outdir, a.name + ("." + a.format))
+        summ = os.path.join(a.outdir, a.name + ".summary.json")
+        for p in (out, summ):
+            if os.path.exists(p):
+                os.unlink(p)
+        cmd = [a.mpirun, "-np", str(a.np), a.evfarm] + opts + ["--output", out, "--json", summ]
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+        except subprocess.TimeoutExpired:
+            check(False, "timed out: " + " ".join(cmd))
+            return 1
+        check(p.returncode == a.expect_exit,
+              "exit %d, want %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, a.expect_exit,
+                                                              p.stdout, p.stderr))
+        check("efficiency" in p.stdout and "lower bound" in p.stdout, "no summary on stdout")
     if not check(os.path.exists(out) and os.path.exists(summ), "output files missing"):
         return 1
+    hosts = set(a.hosts.split(",")) if a.hosts else {socket.gethostname()[:63]}
+    s = json.load(open(summ))
+    rank_host = {x["rank"]: x["host"] for x in s.get("per_rank", [])}
 
     recs = read_records(out, a.format)
     n = o["tasks"]
@@ -147,6 +161,9 @@ def main():
               % (r["id"], r["t_io_done"] - r["t_start"], r["io_delay"]))
         check(abs((r["t_end"] - r["t_io_done"]) - r["cpu_time"]) <= EPS,
               "id %d: cpu_time disagrees with its times" % r["id"])
+        check(r["host"] in hosts and r["host"] == rank_host.get(r["rank"]),
+              "id %d: host %r of rank %d: summary says %r, allowed %r"
+              % (r["id"], r["host"], r["rank"], rank_host.get(r["rank"]), sorted(hosts)))
     text = "\n".join(canon) + "\n"
     with open(os.path.join(a.outdir, a.name + ".canonical"), "w") as f:
         f.write(text)
@@ -154,7 +171,6 @@ def main():
           "records differ from the oracle's (first: %r)"
           % (next(((x, y) for x, y in zip(canon, want_canon) if x != y), None),))
 
-    s = json.load(open(summ))
     check(s["schema"] == "evfarm.summary/1", "schema %r" % s.get("schema"))
     check(s["tasks"] == n and s["ranks"] == a.np, "summary tasks/ranks")
     check(s["failed"] == failed, "summary failed %d, oracle %d" % (s["failed"], failed))
@@ -170,6 +186,9 @@ def main():
     check([x["tasks"] for x in s["per_rank"]] == per_rank, "per-rank task counts")
     check(abs(s["cpu_total_s"] - sum(r["cpu_time"] for r in recs)) < 1e-3 + 1e-6 * n,
           "cpu_total_s")
+    check(sorted(h["host"] for h in s["hosts"]) == sorted(set(rank_host.values())),
+          "summary hosts %r" % s["hosts"])
+    check(sum(h["ranks"] for h in s["hosts"]) == a.np, "summary hosts' rank counts")
     print("check_run %s: %d passed, %d failed" % (a.name, check.passed, check.failed))
     return 1 if check.failed else 0
 

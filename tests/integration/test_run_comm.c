@@ -32,13 +32,14 @@ static void check_csv(const char *path, unsigned n)
   while (fgets(line, sizeof line, f)) {
     unsigned id, batch;
     int rank;
+    char host[64];
     unsigned long long it, value;
     char status[32];
     double d[5];
-    int got = sscanf(line, "%u,%d,%u,%llu,%llu,%lf,%lf,%lf,%lf,%lf,%31s", &id, &rank, &batch, &it,
-                     &value, &d[0], &d[1], &d[2], &d[3], &d[4], status);
+    int got = sscanf(line, "%u,%d,%63[^,],%u,%llu,%llu,%lf,%lf,%lf,%lf,%lf,%31s", &id, &rank, host,
+                     &batch, &it, &value, &d[0], &d[1], &d[2], &d[3], &d[4], status);
     rows++;
-    EXPECT(got == 11 && id == rows, "%s: bad row %u: %s", path, rows, line);
+    EXPECT(got == 12 && id == rows, "%s: bad row %u: %s", path, rows, line);
     EXPECT(value == it * (it ? it - 1 : 0) / 2, "%s: id %u: value %llu for %llu iterations", path,
            id, value, it);
     EXPECT(strcmp(status, "ok") == 0, "%s: id %u: status %s", path, id, status);

@@ -28,10 +28,12 @@ struct rec_arg {
   const struct evf_partition *p;
 };
 
+static const char hosts[2][EVF_HOST_LEN] = {"node-a", "node-b"};
+
 static void write_recs(FILE *f, void *arg)
 {
   struct rec_arg *a = arg;
-  CHECK_EQ_U64(evf_output_records(f, a->fmt, a->recs, a->p), 0);
+  CHECK_EQ_U64(evf_output_records(f, a->fmt, a->recs, a->p, hosts), 0);
 }
 
 int main(int argc, char **argv)
@@ -59,16 +61,16 @@ int main(int argc, char **argv)
   struct rec_arg ra = {EVF_FORMAT_CSV, recs, &p};
   char *csv = capture(write_recs, &ra);
   CHECK_STR(csv,
-            "id,rank,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status\n"
-            "1,0,0,10,45,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
-            "2,0,0,20,190,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
-            "3,1,1,30,435,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
-            "4,1,1,40,780,0.250000,0.500000,0.750000,1.000000,0.250000000,io_error\n"
-            "5,0,2,50,1225,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n");
+            "id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status\n"
+            "1,0,node-a,0,10,45,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
+            "2,0,node-a,0,20,190,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
+            "3,1,node-b,1,30,435,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
+            "4,1,node-b,1,40,780,0.250000,0.500000,0.750000,1.000000,0.250000000,io_error\n"
+            "5,0,node-a,2,50,1225,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n");
   free(csv);
   ra.fmt = EVF_FORMAT_JSONL;
   char *jsonl = capture(write_recs, &ra);
-  const char *first = "{\"id\":1,\"rank\":0,\"batch\":0,\"iterations\":10,\"value\":45,";
+  const char *first = "{\"id\":1,\"rank\":0,\"host\":\"node-a\",\"batch\":0,\"iterations\":10,\"value\":45,";
   CHECK(strncmp(jsonl, first, strlen(first)) == 0);
   CHECK(strstr(jsonl, "\"status\":\"io_error\"}\n{\"id\":5") != NULL);
 
@@ -89,6 +91,9 @@ int main(int argc, char **argv)
   struct evf_options opt = {.tasks = 5, .seed = 3, .kind = "sim\"quoted\\", .output = "a\tb"};
   struct evf_summary s;
   CHECK_EQ_U64(evf_summary_compute(&s, recs, 5, 2, p.nbatches, 2.0), 0);
+  s.rank_host = hosts;
+  s.slurm.job_id = "4242";
+  s.slurm.node_list = "node-[a-b]";
   CHECK_EQ_U64(evf_outfile_open(&f, "--json", jpath, msg), 0);
   evf_report_json(f.fp, &opt, &s, 1);
   CHECK_EQ_U64(evf_outfile_commit(&f, msg), 0);
@@ -101,6 +106,8 @@ int main(int argc, char **argv)
   fclose(tf);
   CHECK(strstr(text, "wall") && strstr(text, "lower bound") && strstr(text, "efficiency") &&
         strstr(text, "imbalance") && strstr(text, "4 ok 1 io_error"));
+  CHECK(strstr(text, "nodes         2     node-a (1 rank), node-b (1 rank)") != NULL);
+  CHECK(strstr(text, "slurm         job 4242") != NULL);
   free(text);
   evf_summary_free(&s);
 
