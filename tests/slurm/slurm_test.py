@@ -1,0 +1,227 @@
+"""evfarm's Slurm tests, on a throw-away cluster that tests/slurm/cluster.sh starts on this
+machine (two slurmd "nodes" n1 and n2 of 4 CPUs each).  One subcommand per ctest:
+
+  start       start the cluster (a ctest fixture setup); its directory goes to --state
+  stop        stop it and remove its directory (the fixture cleanup: runs even after failures)
+  single      sbatch jobs/evfarm.sbatch on one node: COMPLETED, records checked by the oracle,
+              the summary names the job and the node
+  two-nodes   the same job on two nodes: ranks on both, records identical to the one-node run's
+  mpirun      the same job launched by mpirun inside the allocation instead of srun
+  bad-input   a bad option: the job ends FAILED with exit code 2 and evfarm's line in its output,
+              and no job is left
+  scaling     jobs/scaling-strong.sh and jobs/scaling-weak.sh at 1 and 2 nodes: one summary per size
+
+Every wait has a deadline.  usage: slurm_test.py CMD --state F --evfarm E --outdir D --repo R
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+DEADLINE = 60  # seconds for any one job
+TASKS = ["--tasks", "1500", "--io-min", "0", "--io-max", "0.2", "--cpu-max", "50000"]
+
+
+class Ctx:
+    def __init__(self, a):
+        self.a = a
+        self.failures = 0
+        self.passed = 0
+
+    def check(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failures += 1
+            print("FAIL %s: %s" % (self.a.cmd, what))
+        return cond
+
+    def cluster_dir(self):
+        with open(self.a.state) as f:
+            return f.read().strip()
+
+    def env(self):
+        e = dict(os.environ)
+        e["SLURM_CONF"] = os.path.join(self.cluster_dir(), "etc", "slurm.conf")
+        e["EVF_BIN"] = self.a.evfarm
+        # Two slurmd "nodes" on one host share /dev/shm and the host name: keep Open MPI off its
+        # shared-memory transport between them.
+        e["OMPI_MCA_btl"] = "self,tcp"
+        return e
+
+    def run(self, cmd, timeout=DEADLINE, **kw):
+        return subprocess.run(cmd, env=self.env(), capture_output=True, text=True,
+                              timeout=timeout, **kw)
+
+    def sbatch(self, args, workdir, extra_env=None):
+        env = self.env()
+        env.update(extra_env or {})
+        p = subprocess.run(["sbatch", "--parsable"] + args, env=env, cwd=workdir,
+                           capture_output=True, text=True, timeout=DEADLINE)
+        if not self.check(p.returncode == 0, "sbatch failed: %s" % p.stderr):
+            return None
+        return p.stdout.strip().split(";")[0]
+
+    def wait(self, job):
+        """Poll scontrol until the job ends; returns (state, exit code string)."""
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end:
+            out = self.run(["scontrol", "show", "job", job]).stdout
+            fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+            state = fields.get("JobState", "")
+            if state in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL",
+                         "OUT_OF_MEMORY", "BOOT_FAIL"):
+                return state, fields.get("ExitCode", "")
+            time.sleep(0.1)
+        self.run(["scancel", job])
+        return "STILL RUNNING after %d s (cancelled)" % DEADLINE, ""
+
+    def job_dir(self, name):
+        d = os.path.join(self.a.outdir, "slurm", name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        return d
+
+
+def sbatch_script(a):
+    return os.path.join(a.repo, "jobs", "evfarm.sbatch")
+
+
+def run_job(c, name, sbatch_args, evfarm_args, np_, hosts, extra_env=None):
+    """Submit evfarm.sbatch, wait, and check its results with the oracle."""
+    d = c.job_dir(name)
+    job = c.sbatch(sbatch_args + [sbatch_script(c.a)] + evfarm_args, d, extra_env)
+    if not job:
+        return None
+    state, code = c.wait(job)
+    out = os.path.join(d, "evfarm-%s.out" % job)
+    log = open(out).read() if os.path.exists(out) else "(no output file)"
+    c.check(state == "COMPLETED" and code == "0:0",
+            "job %s ended %s %s:\n%s" % (job, state, code, log))
+    records = os.path.join(d, "evfarm-%s.csv" % job)
+    summary = os.path.join(d, "evfarm-%s.json" % job)
+    p = subprocess.run([sys.executable, os.path.join(a_repo_tests(c), "check_run.py"),
+                        "--records", records, "--summary", summary, "--outdir", d,
+                        "--name", name, "--np", str(np_), "--hosts", ",".join(hosts), "--"]
+                       + evfarm_args, capture_output=True, text=True, timeout=DEADLINE)
+    print(p.stdout.strip())
+    c.check(p.returncode == 0, "records of job %s fail the oracle" % job)
+    if os.path.exists(summary):
+        s = json.load(open(summary))
+        slurm = s.get("slurm") or {}
+        c.check(slurm.get("job_id") == job, "summary job id %r, want %s" % (slurm.get("job_id"), job))
+        c.check(slurm.get("nodes") == str(len(hosts)), "summary nodes %r" % slurm.get("nodes"))
+        c.check(sorted(h["host"] for h in s["hosts"]) == sorted(hosts),
+                "summary hosts %r, want %r" % (s["hosts"], hosts))
+        want = "n1" if len(hosts) == 1 else "n[1-%d]" % len(hosts)
+        c.check(slurm.get("node_list") == want, "node list %r, want %r" % (slurm.get("node_list"), want))
+    return os.path.join(d, name + ".canonical")
+
+
+def a_repo_tests(c):
+    return os.path.join(c.a.repo, "tests", "integration")
+
+
+def cmd_start(c):
+    d = tempfile.mkdtemp(prefix="evfarm-slurm.")  # short path: munge's socket name is limited
+    with open(c.a.state, "w") as f:
+        f.write(d)
+    p = subprocess.run(["bash", os.path.join(c.a.repo, "tests", "slurm", "cluster.sh"), "start",
+                        d, "2", "4"], capture_output=True, text=True, timeout=DEADLINE)
+    print(p.stdout + p.stderr)
+    c.check(p.returncode == 0, "cluster did not start")
+
+
+def cmd_stop(c):
+    if not os.path.exists(c.a.state):
+        return
+    d = c.cluster_dir()
+    p = subprocess.run(["bash", os.path.join(c.a.repo, "tests", "slurm", "cluster.sh"), "stop", d],
+                       capture_output=True, text=True, timeout=DEADLINE)
+    print(p.stdout + p.stderr)
+    c.check(p.returncode == 0, "cluster did not stop")
+    shutil.rmtree(d, ignore_errors=True)
+    os.unlink(c.a.state)
+
+
+def cmd_single(c):
+    run_job(c, "single", ["--nodes=1", "--ntasks-per-node=4"], TASKS, 4, ["n1"])
+
+
+def cmd_two_nodes(c):
+    one = run_job(c, "two-nodes-ref", ["--nodes=1", "--ntasks-per-node=2"], TASKS, 2, ["n1"])
+    two = run_job(c, "two-nodes", ["--nodes=2", "--ntasks-per-node=2"], TASKS, 4, ["n1", "n2"])
+    if one and two and os.path.exists(one) and os.path.exists(two):
+        c.check(open(one).read() == open(two).read(),
+                "two-node records differ from the one-node run's")
+
+
+def cmd_mpirun(c):
+    run_job(c, "mpirun", ["--nodes=2", "--ntasks-per-node=2"], TASKS, 4, ["n1", "n2"],
+            {"EVF_LAUNCHER": "mpirun"})
+
+
+def cmd_bad_input(c):
+    d = c.job_dir("bad-input")
+    job = c.sbatch([sbatch_script(c.a), "--tasks", "abc"], d)
+    if not job:
+        return
+    state, code = c.wait(job)
+    out = os.path.join(d, "evfarm-%s.out" % job)
+    log = open(out).read() if os.path.exists(out) else ""
+    c.check(state == "FAILED" and code == "2:0", "job ended %s %s, want FAILED 2:0" % (state, code))
+    line = "evfarm: --tasks: 'abc' is not a whole number (try 'evfarm --help')"
+    c.check(log.splitlines().count(line) == 1, "want one line %r in the output:\n%s" % (line, log))
+    left = c.run(["squeue", "-h", "-o", "%i %T"]).stdout.strip()
+    c.check(left == "", "jobs left in the queue: %s" % left)
+    c.check(not any(f.endswith((".csv", ".json")) or ".tmp." in f for f in os.listdir(d)),
+            "result files left: %r" % os.listdir(d))
+
+
+def cmd_scaling(c):
+    for mode, sizes in (("strong", ["--tasks", "600"]), ("weak", ["--tasks-per-rank", "150"])):
+        d = c.job_dir("scaling-" + mode)
+        p = c.run([os.path.join(c.a.repo, "jobs", "scaling-%s.sh" % mode), "--nodes", "1 2",
+                   "--ranks-per-node", "2", "--out", d, "--wait", "--timeout", str(DEADLINE)]
+                  + sizes + ["--", "--io-min", "0", "--io-max", "0.1", "--cpu-max", "20000"],
+                  timeout=3 * DEADLINE)
+        if not c.check(p.returncode == 0, "%s sweep failed: %s %s" % (mode, p.stdout, p.stderr)):
+            continue
+        rows = [l.split("\t") for l in open(os.path.join(d, "sweep.tsv")).read().splitlines()]
+        c.check([(r[0], r[1], r[2]) for r in rows] == [(mode, "1", "2"), (mode, "2", "4")],
+                "sweep.tsv rows %r" % rows)
+        for r in rows:
+            want_tasks = 600 if mode == "strong" else 150 * int(r[2])
+            ok = os.path.exists(r[5])
+            if c.check(ok, "summary %s missing" % r[5]):
+                s = json.load(open(r[5]))
+                c.check(s["ranks"] == int(r[2]) and s["tasks"] == want_tasks == int(r[3]),
+                        "%s: ranks %d tasks %d" % (r[5], s["ranks"], s["tasks"]))
+                c.check(s["slurm"]["job_id"] == r[4] and s["slurm"]["nodes"] == r[1],
+                        "%s: slurm context %r" % (r[5], s["slurm"]))
+        c.check(len([f for f in os.listdir(d) if f.endswith(".json")]) == 2,
+                "want one summary per size in %s: %r" % (d, os.listdir(d)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cmd", choices=["start", "stop", "single", "two-nodes", "mpirun",
+                                    "bad-input", "scaling"])
+    ap.add_argument("--state", required=True)
+    ap.add_argument("--evfarm", required=True)
+    ap.add_argument("--outdir", required=True)
+    ap.add_argument("--repo", required=True)
+    a = ap.parse_args()
+    c = Ctx(a)
+    {"start": cmd_start, "stop": cmd_stop, "single": cmd_single, "two-nodes": cmd_two_nodes,
+     "mpirun": cmd_mpirun, "bad-input": cmd_bad_input, "scaling": cmd_scaling}[a.cmd](c)
+    print("slurm_test %s: %d passed, %d failed" % (a.cmd, c.passed, c.failures))
+    return 1 if c.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
