@@ -73,9 +73,11 @@ double evf_comm_start_clock(MPI_Comm comm)
   return evf_clock_now();
 }
 
-void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN], char (*all)[EVF_HOST_LEN])
+void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN], int cpus,
+                           char (*all)[EVF_HOST_LEN], int *all_cpus)
 {
   MPI_Gather(mine, EVF_HOST_LEN, MPI_CHAR, all, EVF_HOST_LEN, MPI_CHAR, 0, comm);
+  MPI_Gather(&cpus, 1, MPI_INT, all_cpus, 1, MPI_INT, 0, comm);
 }
 
 void evf_comm_gather_records(MPI_Comm comm, struct evf_record *records, int count,

@@ -29,8 +29,10 @@ int evf_comm_scatter_batches(MPI_Comm comm, const struct evf_partition *p,
 /* Barrier, then the local monotonic clock: the common t0 of the run. */
 double evf_comm_start_clock(MPI_Comm comm);
 
-/* Gather every rank's node name to rank 0: on rank 0 `all` holds size * EVF_HOST_LEN bytes. */
-void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN], char (*all)[EVF_HOST_LEN]);
+/* Gather every rank's node name and CPU count to rank 0, into `all` (size * EVF_HOST_LEN bytes)
+ * and `all_cpus` (size ints); both are unused on other ranks. */
+void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN], int cpus,
+                           char (*all)[EVF_HOST_LEN], int *all_cpus);
 
 /* Gather the records to rank 0.  On rank 0 `records` is the whole array (N records, rank-major,
  * with its own records already in place at offset 0) and p gives counts and displacements; on

@@ -16,6 +16,12 @@ void evf_placement_host(char name[EVF_HOST_LEN])
   name[EVF_HOST_LEN - 1] = '\0';
 }
 
+int evf_placement_cpus(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
 void evf_placement_slurm(struct evf_slurm *s)
 {
   memset(s, 0, sizeof *s);

@@ -24,4 +24,7 @@ struct evf_slurm {
 
 void evf_placement_slurm(struct evf_slurm *s);
 
+/* CPUs online on this node (at least 1). */
+int evf_placement_cpus(void);
+
 #endif

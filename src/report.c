@@ -8,34 +8,6 @@
 #include "output.h"
 #include "record.h"
 
-/* Ranks grouped by node: `order` lists the ranks sorted by node name (then rank); the groups are
- * its runs of equal names.  Returns the number of distinct nodes, or -1 without names. */
-static const char (*sort_hosts)[EVF_HOST_LEN];
-
-static int by_host(const void *a, const void *b)
-{
-  int x = *(const int *)a, y = *(const int *)b;
-  int c = strcmp(sort_hosts[x], sort_hosts[y]);
-  return c ? c : (x > y) - (x < y);
-}
-
-static int *group_by_host(const struct evf_summary *s, int *nhosts)
-{
-  *nhosts = 0;
-  if (!s->rank_host)
-    return NULL;
-  int *order = malloc((size_t)s->ranks * sizeof *order);
-  if (!order)
-    return NULL;
-  for (int r = 0; r < s->ranks; r++)
-    order[r] = r;
-  sort_hosts = s->rank_host;
-  qsort(order, (size_t)s->ranks, sizeof *order, by_host);
-  for (int i = 0; i < s->ranks; i++)
-    *nhosts += i == 0 || strcmp(s->rank_host[order[i]], s->rank_host[order[i - 1]]) != 0;
-  return order;
-}
-
 /* Calls fn for each node with its name, rank count, tasks and busy seconds. */
 static void for_each_host(const struct evf_summary *s, const int *order,
                           void (*fn)(void *, int, const char *, int, uint64_t, double), void *arg)
@@ -79,7 +51,11 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  throughput    %10.1f tasks/s\n", s->tasks_per_second);
   fprintf(out, "  lower bound   %10.4f s    max(task %.4f s, cpu backlog %.4f s from t=%.2f s)\n",
           s->bound.t_lb, s->bound.task_term, s->bound.backlog_term, s->bound.backlog_at);
-  fprintf(out, "  efficiency    %10.2f %%    lower bound / wall\n", 100 * s->efficiency);
+  fprintf(out, "  efficiency    %10.2f %%    lower bound / wall; %s\n", 100 * s->efficiency,
+          s->io_bound ? "I/O-bound: the longest I/O delay sets the pace"
+                      : "CPU-bound: more ranks would shorten it");
+  fprintf(out, "  overheads     %10.4f s    set-up before t0; %.4f s collecting after the last task\n",
+          s->setup, s->collect);
   fprintf(out, "  cpu total     %10.4f s    sum of measured CPU phases\n", s->cpu_total);
   fprintf(out, "  tasks/rank    min %.0f  mean %.1f  max %.0f\n", s->rank_tasks.min,
           s->rank_tasks.mean, s->rank_tasks.max);
@@ -91,11 +67,11 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  rank 0        %10.1f MiB  peak resident memory, %.3f s process CPU\n",
           s->rank0_maxrss_kib / 1024.0, s->rank0_process_cpu);
   int nhosts;
-  int *order = group_by_host(s, &nhosts);
+  int *order = evf_summary_host_order(s, &nhosts);
   if (order) {
     fprintf(out, "  nodes         %d    ", nhosts);
     for_each_host(s, order, text_host, out);
-    fputc('\n', out);
+    fputs(s->oversubscribed ? "; more ranks than CPUs\n" : "\n", out);
     free(order);
   }
   if (s->slurm.job_id)
@@ -140,6 +116,18 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
           s->bound.t_lb, s->bound.task_term, s->bound.backlog_term, s->bound.backlog_at);
   fprintf(out, "  \"efficiency\": %.9g,\n  \"cpu_total_s\": %.9g,\n  \"max_io_s\": %.9g,\n",
           s->efficiency, s->cpu_total, s->max_io);
+  fprintf(out, "  \"bound_by\": \"%s\",\n", s->io_bound ? "io" : "cpu");
+  fprintf(out, "  \"setup_s\": %.9g,\n  \"last_end_s\": %.9g,\n  \"collect_s\": %.9g,\n", s->setup,
+          s->last_end, s->collect);
+  fprintf(out, "  \"nodes\": %d,\n  \"oversubscribed\": %s,\n", s->nodes,
+          s->oversubscribed ? "true" : "false");
+  fprintf(out, "  \"model\": {\"ranks\": [");
+  for (int k = 0; k < EVF_MODEL_POINTS; k++)
+    fprintf(out, "%s%d", k ? ", " : "", s->model_ranks[k]);
+  fprintf(out, "], \"t_lb_s\": [");
+  for (int k = 0; k < EVF_MODEL_POINTS; k++)
+    fprintf(out, "%s%.9g", k ? ", " : "", s->model_t_lb[k]);
+  fprintf(out, "]},\n");
   json_minmax(out, "rank_tasks", s->rank_tasks);
   json_minmax(out, "rank_busy_s", s->rank_busy);
   json_minmax(out, "rank_idle_s", s->rank_idle);
@@ -150,12 +138,14 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   for (int r = 0; r < s->ranks; r++) {
     fprintf(out, "%s\n    {\"rank\": %d, \"host\": ", r ? "," : "", r);
     evf_json_string(out, s->rank_host ? s->rank_host[r] : NULL);
+    if (s->rank_cpus)
+      fprintf(out, ", \"node_cpus\": %d", s->rank_cpus[r]);
     fprintf(out, ", \"tasks\": %" PRIu64 ", \"busy_s\": %.9g, \"idle_s\": %.9g}",
             s->per_rank_tasks[r], s->per_rank_busy[r], s->wall - s->per_rank_busy[r]);
   }
   fprintf(out, "\n  ],\n  \"hosts\": [");
   int nhosts;
-  int *order = group_by_host(s, &nhosts);
+  int *order = evf_summary_host_order(s, &nhosts);
   if (order) {
     for_each_host(s, order, json_host, out);
     free(order);

@@ -1,6 +1,7 @@
-/* evf_run(): one whole job on one communicator.  The sequence is parse -> agree -> partition ->
- * scatter -> barrier/t0 -> each rank's loop -> agree -> gather -> rank 0 writes.  Every branch
- * that could differ between ranks is preceded by evf_comm_agree(), so ranks never diverge. */
+/* evf_run() and evf_job_run(): one whole job on one communicator.  The sequence is parse ->
+ * agree -> open files -> agree -> partition -> scatter -> barrier/t0 -> each rank's loop ->
+ * agree -> gather -> rank 0 writes.  Every branch that could differ between ranks is preceded
+ * by evf_comm_agree(), so ranks never diverge. */
 #include "evfarm/evfarm.h"
 
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "cli.h"
 #include "comm.h"
 #include "error.h"
+#include "job.h"
 #include "output.h"
 #include "partition.h"
 #include "placement.h"
@@ -49,6 +51,7 @@ struct job {
   size_t nbatches;
   struct evf_record *records;     /* rank 0: all N; others: their own */
   char (*hosts)[EVF_HOST_LEN];    /* rank 0: the node name of every rank */
+  int *cpus;                      /* rank 0: the online CPUs of every rank's node */
   size_t nlocal;                  /* this rank's task count */
   char msg[EVF_ERRMSG_LEN];
 };
@@ -61,6 +64,7 @@ static void job_free(struct job *j)
   free(j->batches);
   free(j->records);
   free(j->hosts);
+  free(j->cpus);
 }
 
 /* Agree on `rc` across ranks.  On an agreed failure, the rank that has a message prints it
@@ -108,24 +112,42 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
   j.rank = evf_comm_rank(comm);
   j.size = evf_comm_size(comm);
 
-  /* 1. Options, and on rank 0 the output files: bad input is found before any work. */
+  /* Every rank parses the same arguments; they agree before anyone acts on the result. */
   enum evf_cli_action action;
   int rc = evf_cli_parse(argc, argv, &j.opt, &action, j.msg);
-  if (rc == 0 && j.rank == 0 && action == EVF_CLI_RUN) {
+  int code = agree_or_report(&j, rc, 1);
+  if (code)
+    return code;
+  if (action == EVF_CLI_RUN)
+    return evf_job_run(&j.opt, comm, out, err, NULL, NULL);
+  if (j.rank == 0) {
+    if (action == EVF_CLI_HELP)
+      evf_cli_usage(out);
+    else
+      fprintf(out, "evfarm %s\n", EVF_VERSION_STRING);
+    fflush(out);
+  }
+  return 0;
+}
+
+int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *err,
+                evf_job_result_fn on_result, void *arg)
+{
+  struct job j = {.comm = comm, .out = out, .err = err, .opt = *opt};
+  double t_enter = evf_clock_now();
+  j.rank = evf_comm_rank(comm);
+  j.size = evf_comm_size(comm);
+
+  /* 1. Rank 0 creates the output files before any work: an unwritable path is bad input. */
+  int rc = 0;
+  if (j.rank == 0) {
     if (j.opt.output)
       rc = evf_outfile_open(&j.records_file, "--output", j.opt.output, j.msg);
     if (rc == 0 && j.opt.json)
       rc = evf_outfile_open(&j.summary_file, "--json", j.opt.json, j.msg);
   }
   int code = agree_or_report(&j, rc, 1);
-  if (code || action != EVF_CLI_RUN) {
-    if (!code && j.rank == 0) {
-      if (action == EVF_CLI_HELP)
-        evf_cli_usage(out);
-      else
-        fprintf(out, "evfarm %s\n", EVF_VERSION_STRING);
-      fflush(out);
-    }
+  if (code) {
     job_free(&j);
     return code;
   }
@@ -147,16 +169,18 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
     j.nlocal += j.batches[b].count;
   size_t nrec = j.rank == 0 ? j.opt.tasks : j.nlocal;
   j.records = malloc((nrec ? nrec : 1) * sizeof *j.records);
-  if (j.rank == 0)
+  if (j.rank == 0) {
     j.hosts = calloc((size_t)j.size, EVF_HOST_LEN);
-  rc = j.records && (j.rank != 0 || j.hosts)
+    j.cpus = calloc((size_t)j.size, sizeof *j.cpus);
+  }
+  rc = j.records && (j.rank != 0 || (j.hosts && j.cpus))
            ? 0
            : evf_seterr(j.msg, EVF_ENOMEM, "cannot allocate %zu records", nrec);
   if ((code = agree_or_report(&j, rc, 0)))
     goto done;
   char host[EVF_HOST_LEN];
   evf_placement_host(host);
-  evf_comm_gather_hosts(comm, host, j.hosts);
+  evf_comm_gather_hosts(comm, host, evf_placement_cpus(), j.hosts, j.cpus);
 
   /* 3. The run: t0 after a barrier, one event loop per rank. */
   const struct evf_task_kind *kind = evf_task_kind_find(j.opt.kind);
@@ -171,6 +195,7 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
     .tick_arg = &prog,
   };
   cfg.t0 = evf_comm_start_clock(comm);
+  double setup = cfg.t0 - t_enter;
   rc = evf_runner_run(&cfg, j.batches, j.nbatches, j.records, j.msg);
   if ((code = agree_or_report(&j, rc, 0)))
     goto done;
@@ -193,7 +218,8 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
         s.rank0_process_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
                               (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
       }
-      s.rank_host = (const char(*)[EVF_HOST_LEN])j.hosts;
+      s.setup = setup;
+      evf_summary_set_placement(&s, (const char(*)[EVF_HOST_LEN])j.hosts, j.cpus);
       evf_placement_slurm(&s.slurm);
       code = s.failed ? EVF_EXIT_TASKS : EVF_EXIT_OK;
       if (!j.opt.quiet)
@@ -203,6 +229,8 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
         evf_errorf(err, "%s", j.msg);
         code = EVF_EXIT_RUNTIME;
       }
+      if (on_result)
+        on_result(arg, &j.opt, &s);
       evf_summary_free(&s);
     }
   }

@@ -55,16 +55,17 @@ static int by_io_desc(const void *a, const void *b)
   return (x < y) - (x > y);
 }
 
-int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struct evf_bound *b)
+/* The distinct delays with their summed CPU work, longest delay first, and the task term.
+ * Returns the number of entries (in *out, caller frees) or a negative EVF_E* code. */
+static long io_work_sorted(const struct evf_record *recs, size_t n, struct io_work **out,
+                           double *task_term)
 {
-  memset(b, 0, sizeof *b);
-  if (n == 0)
-    return 0;
   struct io_table t = {0};
+  *task_term = 0;
   for (size_t i = 0; i < n; i++) {
     double own = recs[i].io_delay_us * 1e-6 + recs[i].cpu_time;
-    if (own > b->task_term)
-      b->task_term = own;
+    if (own > *task_term)
+      *task_term = own;
     if (io_table_add(&t, recs[i].io_delay_us, recs[i].cpu_time)) {
       free(t.slot);
       return EVF_ENOMEM;
@@ -75,19 +76,54 @@ int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struc
     if (t.slot[i].used)
       t.slot[d++] = t.slot[i];
   qsort(t.slot, d, sizeof *t.slot, by_io_desc);
-  /* Sweep t down through the distinct delays, accumulating the CPU work still to do. */
+  *out = t.slot;
+  return (long)d;
+}
+
+/* Sweep t down through the distinct delays, accumulating the CPU work still to do. */
+static void backlog(const struct io_work *w, long d, int nranks, double *term, double *at)
+{
   double work = 0;
-  b->backlog_term = -1;
-  for (size_t i = 0; i < d; i++) {
-    work += t.slot[i].cpu;
-    double cand = t.slot[i].io_us * 1e-6 + work / nranks;
-    if (cand > b->backlog_term) {
-      b->backlog_term = cand;
-      b->backlog_at = t.slot[i].io_us * 1e-6;
+  *term = 0;
+  *at = 0;
+  for (long i = 0; i < d; i++) {
+    work += w[i].cpu;
+    double cand = w[i].io_us * 1e-6 + work / nranks;
+    if (i == 0 || cand > *term) {
+      *term = cand;
+      *at = w[i].io_us * 1e-6;
     }
   }
-  free(t.slot);
+}
+
+int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struct evf_bound *b)
+{
+  memset(b, 0, sizeof *b);
+  if (n == 0)
+    return 0;
+  struct io_work *w = NULL;
+  long d = io_work_sorted(recs, n, &w, &b->task_term);
+  if (d < 0)
+    return (int)d;
+  backlog(w, d, nranks, &b->backlog_term, &b->backlog_at);
+  free(w);
   b->t_lb = b->task_term > b->backlog_term ? b->task_term : b->backlog_term;
+  return 0;
+}
+
+int evf_bound_curve(const struct evf_record *recs, size_t n, const int *ranks, int k,
+                    double *t_lb)
+{
+  struct io_work *w = NULL;
+  double task_term, term, at;
+  long d = n ? io_work_sorted(recs, n, &w, &task_term) : 0;
+  if (d < 0)
+    return (int)d;
+  for (int i = 0; i < k; i++) {
+    backlog(w, d, ranks[i], &term, &at);
+    t_lb[i] = n == 0 ? 0 : task_term > term ? task_term : term;
+  }
+  free(w);
   return 0;
 }
 
@@ -162,5 +198,64 @@ int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, si
     return rc;
   }
   s->efficiency = wall > 0 ? s->bound.t_lb / wall : 0;
+  s->io_bound = s->bound.t_lb < 1.1 * s->max_io;
+  for (size_t i = 0; i < n; i++)
+    if (recs[i].t_end > s->last_end)
+      s->last_end = recs[i].t_end;
+  s->collect = wall - s->last_end;
+  for (int k = 0; k < EVF_MODEL_POINTS; k++)
+    s->model_ranks[k] = 1 << k;
+  rc = evf_bound_curve(recs, n, s->model_ranks, EVF_MODEL_POINTS, s->model_t_lb);
+  if (rc) {
+    evf_summary_free(s);
+    return rc;
+  }
   return 0;
+}
+
+/* qsort has no context argument in C11: the names being sorted. */
+static const char (*sort_hosts)[EVF_HOST_LEN];
+
+static int by_host(const void *a, const void *b)
+{
+  int x = *(const int *)a, y = *(const int *)b;
+  int c = strcmp(sort_hosts[x], sort_hosts[y]);
+  return c ? c : (x > y) - (x < y);
+}
+
+int *evf_summary_host_order(const struct evf_summary *s, int *nhosts)
+{
+  *nhosts = 0;
+  if (!s->rank_host)
+    return NULL;
+  int *order = malloc((size_t)s->ranks * sizeof *order);
+  if (!order)
+    return NULL;
+  for (int r = 0; r < s->ranks; r++)
+    order[r] = r;
+  sort_hosts = s->rank_host;
+  qsort(order, (size_t)s->ranks, sizeof *order, by_host);
+  for (int i = 0; i < s->ranks; i++)
+    *nhosts += i == 0 || strcmp(s->rank_host[order[i]], s->rank_host[order[i - 1]]) != 0;
+  return order;
+}
+
+void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HOST_LEN],
+                               const int *cpus)
+{
+  s->rank_host = hosts;
+  s->rank_cpus = cpus;
+  s->nodes = 0;
+  s->oversubscribed = 0;
+  int *order = evf_summary_host_order(s, &s->nodes);
+  if (!order)
+    return;
+  for (int i = 0; i < s->ranks;) {
+    int first = order[i], count = 0;
+    for (; i < s->ranks && strcmp(hosts[order[i]], hosts[first]) == 0; i++)
+      count++;
+    if (cpus && count > cpus[first])
+      s->oversubscribed = 1;
+  }
+  free(order);
 }

@@ -25,6 +25,14 @@ struct evf_bound {
 /* Compute the bound of n records on nranks ranks.  Returns 0 or EVF_ENOMEM. */
 int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struct evf_bound *b);
 
+/* T_lb of the same tasks on each of k rank counts ranks[0..k) (the model of larger runs),
+ * into t_lb[0..k).  Returns 0 or EVF_ENOMEM. */
+int evf_bound_curve(const struct evf_record *recs, size_t n, const int *ranks, int k,
+                    double *t_lb);
+
+/* Rank counts of the model curve in the summary: 1, 2, 4, ..., 4096. */
+#define EVF_MODEL_POINTS 13
+
 struct evf_minmax {
   double min, mean, max;
 };
@@ -45,6 +53,17 @@ struct evf_summary {
   struct evf_minmax rank_busy;          /* seconds of CPU phases per rank */
   struct evf_minmax rank_idle;          /* seconds per rank: wall - busy */
   double imbalance;                     /* max busy / mean busy (1 when no busy time) */
+  double setup;                         /* seconds, rank 0: job start -> t0 (files, partition,
+                                           scatter, barrier); set by the caller */
+  double last_end;                      /* seconds since t0: the latest end of any task */
+  double collect;                       /* seconds: wall - last_end, the gather's tail */
+  int io_bound;                         /* T_lb < 1.1 x the longest I/O delay: more ranks
+                                           cannot shorten the run by more than 10 % */
+  int model_ranks[EVF_MODEL_POINTS];    /* 1, 2, 4, ... */
+  double model_t_lb[EVF_MODEL_POINTS];  /* T_lb of these tasks at model_ranks[k] ranks */
+  int nodes;                            /* distinct node names (0 when unknown) */
+  int oversubscribed;                   /* some node runs more ranks than it has CPUs online */
+  const int *rank_cpus;                 /* [ranks] CPUs of each rank's node, or NULL */
   long rank0_maxrss_kib;                /* rank 0's peak resident memory (getrusage), KiB */
   double rank0_process_cpu;             /* seconds of CPU rank 0's process used (user + sys) */
   const char (*rank_host)[EVF_HOST_LEN]; /* [ranks] node of each rank, or NULL; not owned */
@@ -58,5 +77,14 @@ struct evf_summary {
 int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, size_t n,
                         int nranks, uint64_t batches, double wall);
 void evf_summary_free(struct evf_summary *s);
+
+/* The ranks sorted by node name, then rank (malloc'ed; NULL without names or memory); the runs
+ * of equal names are the nodes, *nhosts of them. */
+int *evf_summary_host_order(const struct evf_summary *s, int *nhosts);
+
+/* Attach where the ranks ran (arrays of s->ranks entries, not copied) and derive the node count
+ * and whether any node ran more ranks than it has CPUs. */
+void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HOST_LEN],
+                               const int *cpus);
 
 #endif
