@@ -74,8 +74,7 @@ static void set_defaults(struct evf_options *o)
   o->kind = "sim";
 }
 
-/* Whole numbers: decimal digits only, no sign, no spaces, within [min, max]. */
-static int parse_uint(const char *name, const char *s, double min, double max, uint64_t *out,
+int evf_cli_parse_uint(const char *name, const char *s, double min, double max, uint64_t *out,
                       char *msg)
 {
   if (*s == '-')
@@ -95,8 +94,7 @@ static int parse_uint(const char *name, const char *s, double min, double max, u
   return 0;
 }
 
-/* Real numbers in decimal notation, finite, within [min, max]. */
-static int parse_real(const char *name, const char *s, double min, double max, double *out,
+int evf_cli_parse_real(const char *name, const char *s, double min, double max, double *out,
                       char *msg)
 {
   char *end = NULL;
@@ -122,16 +120,16 @@ static int set_value(const struct opt_def *d, const char *val, struct evf_option
   int rc = 0;
   switch (d->type) {
   case T_U32:
-    if ((rc = parse_uint(d->name, val, d->min, d->max, &u, msg)) == 0)
+    if ((rc = evf_cli_parse_uint(d->name, val, d->min, d->max, &u, msg)) == 0)
       *(uint32_t *)(void *)field = (uint32_t)u;
     break;
   case T_U64:
-    if ((rc = parse_uint(d->name, val, 0, 18446744073709551615.0, &u, msg)) == 0)
+    if ((rc = evf_cli_parse_uint(d->name, val, 0, 18446744073709551615.0, &u, msg)) == 0)
       *(uint64_t *)(void *)field = u;
     break;
   case T_SECONDS:
   case T_FRACTION:
-    if ((rc = parse_real(d->name, val, d->min, d->max, &r, msg)) == 0)
+    if ((rc = evf_cli_parse_real(d->name, val, d->min, d->max, &r, msg)) == 0)
       *(double *)(void *)field = r;
     break;
   case T_STRING:

@@ -31,6 +31,14 @@ struct evf_options {
 int evf_cli_parse(int argc, char **argv, struct evf_options *opt, enum evf_cli_action *action,
                   char *msg);
 
+/* A whole number for option --name: decimal digits only, no sign or spaces, within [min, max].
+ * Returns 0 or EVF_EUSAGE with msg "--name: '<s>' is not a whole number" (or out of range). */
+int evf_cli_parse_uint(const char *name, const char *s, double min, double max, uint64_t *out,
+                       char *msg);
+/* A real number in decimal notation, finite, within [min, max]; messages as above. */
+int evf_cli_parse_real(const char *name, const char *s, double min, double max, double *out,
+                       char *msg);
+
 /* The --help text. */
 void evf_cli_usage(FILE *out);
 

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "clock.h"
 #include "error.h"
@@ -28,6 +29,39 @@ int evf_comm_agree(MPI_Comm comm, int status)
   int all = 0;
   MPI_Allreduce(&status, &all, 1, MPI_INT, MPI_MIN, comm);
   return all;
+}
+
+MPI_Comm evf_comm_subset(MPI_Comm comm, int member)
+{
+  MPI_Comm sub = MPI_COMM_NULL;
+  MPI_Comm_split(comm, member ? 0 : MPI_UNDEFINED, evf_comm_rank(comm), &sub);
+  return sub;
+}
+
+void evf_comm_free(MPI_Comm *comm)
+{
+  if (*comm != MPI_COMM_NULL)
+    MPI_Comm_free(comm);
+}
+
+void evf_comm_allgather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
+                              char (*all)[EVF_HOST_LEN])
+{
+  MPI_Allgather(mine, EVF_HOST_LEN, MPI_CHAR, all, EVF_HOST_LEN, MPI_CHAR, comm);
+}
+
+void evf_comm_quiet_barrier(MPI_Comm comm)
+{
+  MPI_Request req;
+  int done = 0;
+  MPI_Ibarrier(comm, &req);
+  for (;;) {
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done)
+      break;
+    struct timespec ts = {0, 500000};
+    nanosleep(&ts, NULL);
+  }
 }
 
 int evf_comm_bcast_int(MPI_Comm comm, int value)

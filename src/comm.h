@@ -17,6 +17,19 @@ int evf_comm_size(MPI_Comm comm);   /* not collective */
  * (negative) anywhere wins over 0 and the most severe (most negative) error wins over others. */
 int evf_comm_agree(MPI_Comm comm, int status);
 
+/* The ranks of `comm` with member != 0, as a new communicator ordered by rank; MPI_COMM_NULL on
+ * the others.  Release with evf_comm_free(). */
+MPI_Comm evf_comm_subset(MPI_Comm comm, int member);
+void evf_comm_free(MPI_Comm *comm);   /* not collective on a null communicator */
+
+/* Every rank's node name, on every rank: `all` holds size * EVF_HOST_LEN bytes. */
+void evf_comm_allgather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
+                              char (*all)[EVF_HOST_LEN]);
+
+/* A barrier that sleeps while it waits (polling every 0.5 ms), so ranks idle during a sweep
+ * step do not spin on cores the running ranks need. */
+void evf_comm_quiet_barrier(MPI_Comm comm);
+
 /* Broadcast an int from rank 0. */
 int evf_comm_bcast_int(MPI_Comm comm, int value);
 
