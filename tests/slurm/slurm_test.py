@@ -10,6 +10,7 @@ machine (two slurmd "nodes" n1 and n2 of 4 CPUs each).  One subcommand per ctest
   bad-input   a bad option: the job ends FAILED with exit code 2 and evfarm's line in its output,
               and no job is left
   scaling     jobs/scaling-strong.sh and jobs/scaling-weak.sh at 1 and 2 nodes: one summary per size
+  sweep       jobs/sweep.sbatch: one allocation of 2 nodes, sizes of 1 and 2 nodes, the report
 
 Every wait has a deadline.  usage: slurm_test.py CMD --state F --evfarm E --outdir D --repo R
 """
@@ -207,10 +208,35 @@ def cmd_scaling(c):
                 "want one summary per size in %s: %r" % (d, os.listdir(d)))
 
 
+def cmd_sweep(c):
+    d = c.job_dir("sweep")
+    sweep_bin = os.path.join(os.path.dirname(c.a.evfarm), "evfarm-sweep")
+    job = c.sbatch(["--nodes=2", "--ntasks-per-node=2", os.path.join(c.a.repo, "jobs", "sweep.sbatch"),
+                    "--nodes", "1,2", "--preset", "cpu", "--tasks", "200", "--warmup", "0",
+                    "--reps", "1", "--", "--cpu-min", "50000", "--cpu-max", "100000"], d,
+                   {"EVF_SWEEP_BIN": sweep_bin,
+                    "EVF_REPORT": os.path.join(c.a.repo, "scripts", "evfarm-report")})
+    if not job:
+        return
+    state, code = c.wait(job)
+    out = os.path.join(d, "evfarm-sweep-%s.out" % job)
+    log = open(out).read() if os.path.exists(out) else "(no output)"
+    c.check(state == "COMPLETED" and code == "0:0", "sweep job ended %s %s:\n%s" % (state, code, log))
+    base = os.path.join(d, "sweep-%s" % job)
+    if not c.check(os.path.exists(base + ".json"), "no sweep JSON:\n%s" % log):
+        return
+    s = json.load(open(base + ".json"))
+    got = [(r["size"], r["nodes"], r["ranks"], sorted(h["host"] for h in r["summary"]["hosts"]))
+           for r in s["runs"]]
+    c.check(got == [(1, 1, 2, ["n1"]), (2, 2, 4, ["n1", "n2"])], "sizes by node: %r" % got)
+    c.check(s["by"] == "nodes" and s["world_nodes"] == 2, "sweep header %r" % s["by"])
+    c.check(os.path.getsize(base + ".png") > 1000 and "T_lb" in log, "report missing:\n%s" % log)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cmd", choices=["start", "stop", "single", "two-nodes", "mpirun",
-                                    "bad-input", "scaling"])
+                                    "bad-input", "scaling", "sweep"])
     ap.add_argument("--state", required=True)
     ap.add_argument("--evfarm", required=True)
     ap.add_argument("--outdir", required=True)
@@ -218,7 +244,8 @@ def main():
     a = ap.parse_args()
     c = Ctx(a)
     {"start": cmd_start, "stop": cmd_stop, "single": cmd_single, "two-nodes": cmd_two_nodes,
-     "mpirun": cmd_mpirun, "bad-input": cmd_bad_input, "scaling": cmd_scaling}[a.cmd](c)
+     "mpirun": cmd_mpirun, "bad-input": cmd_bad_input, "scaling": cmd_scaling,
+     "sweep": cmd_sweep}[a.cmd](c)
     print("slurm_test %s: %d passed, %d failed" % (a.cmd, c.passed, c.failures))
     return 1 if c.failures else 0
 

@@ -1,0 +1,156 @@
+"""The scaling sweep end to end: evfarm-sweep under mpirun, then evfarm-report.
+
+usage: check_sweep.py strong|weak|bad-input --mpirun M --sweep S --report R --outdir D
+
+strong     sizes 1,2,4 at np 4, 1 warm-up + 2 runs each: the JSON validates, the CSV has one row
+           per size and repetition, the PNG is a valid 1500x500 image, the report's table has a
+           row per size, and its model reproduces the points it was fitted on within tolerance
+weak       sizes 1,2 at np 2: tasks grow with the ranks
+bad-input  bad sweep options: exit 2, one 'evfarm-sweep:' line, no files
+"""
+import argparse
+import csv
+import json
+import os
+import struct
+import subprocess
+import sys
+
+DEADLINE = 240
+
+
+class Check:
+    def __init__(self, name):
+        self.name, self.passed, self.failed = name, 0, 0
+
+    def __call__(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAIL %s: %s" % (self.name, what))
+        return cond
+
+
+def png_size(path):
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", head[16:24])
+
+
+def run_sweep(c, a, np_, args, prefix):
+    for ext in (".json", ".csv", ".png", ".report.json"):
+        if os.path.exists(prefix + ext):
+            os.unlink(prefix + ext)
+    cmd = [a.mpirun, "-np", str(np_), a.sweep, "--out", prefix] + args
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=DEADLINE)
+    if not c(p.returncode == 0, "sweep exit %d:\n%s\n%s" % (p.returncode, p.stdout, p.stderr)):
+        return None
+    r = subprocess.run([a.report, prefix + ".json"], capture_output=True, text=True,
+                       timeout=DEADLINE)
+    print(r.stdout)
+    if not c(r.returncode == 0, "report exit %d: %s" % (r.returncode, r.stderr)):
+        return None
+    return r.stdout
+
+
+def check_files(c, prefix, mode, sizes, warmup, reps, tasks_of):
+    s = json.load(open(prefix + ".json"))
+    c(s["schema"] == "evfarm.sweep/1" and s["mode"] == mode and s["sizes"] == sizes,
+      "sweep header %r" % {k: s.get(k) for k in ("schema", "mode", "sizes")})
+    runs = s["runs"]
+    c(len(runs) == len(sizes) * (warmup + reps), "%d runs" % len(runs))
+    for size in sizes:
+        mine = [r for r in runs if r["size"] == size]
+        c(sum(r["warmup"] for r in mine) == warmup, "size %d warm-ups" % size)
+        c(sorted(r["rep"] for r in mine if not r["warmup"]) == list(range(reps)),
+          "size %d repetitions" % size)
+        for r in mine:
+            m = r["summary"]
+            c(m["schema"] == "evfarm.summary/1" and m["ranks"] == size == r["ranks"],
+              "size %d: summary ranks %d" % (size, m["ranks"]))
+            c(m["tasks"] == tasks_of(size) and m["failed"] == 0 and
+              m["status"]["ok"] == tasks_of(size), "size %d: tasks %d" % (size, m["tasks"]))
+            c(0 < m["lower_bound"]["t_lb_s"] <= m["wall_s"] + 2e-3, "size %d: T_lb vs wall" % size)
+            c(isinstance(m["oversubscribed"], bool) and m["bound_by"] in ("io", "cpu"),
+              "size %d: oversubscribed/bound_by" % size)
+            c(len(m["model"]["ranks"]) == len(m["model"]["t_lb_s"]) == 13, "model curve")
+    rows = list(csv.DictReader(open(prefix + ".csv")))
+    c(len(rows) == len(sizes) * reps, "CSV has %d rows, want %d" % (len(rows), len(sizes) * reps))
+    c(sorted((int(r["size"]), int(r["rep"])) for r in rows) ==
+      sorted((z, k) for z in sizes for k in range(reps)), "CSV rows per size and repetition")
+    for r in rows:
+        c(int(r["ranks"]) == int(r["size"]) and int(r["tasks"]) == tasks_of(int(r["size"])),
+          "CSV row %r" % r)
+    c(png_size(prefix + ".png") == (1500, 500), "PNG size %r" % (png_size(prefix + ".png"),))
+    rep = json.load(open(prefix + ".report.json"))
+    c([r["size"] for r in rep["rows"]] == sizes, "report rows %r" % rep["rows"])
+    c(rep["model"]["within_tolerance"], "model misses its fitted points: %r"
+      % rep["model"]["fitted"])
+    for f in rep["model"]["fitted"]:
+        tol = max(rep["model"]["tolerance"]["relative"] * f["measured_s"],
+                  rep["model"]["tolerance"]["absolute_s"])
+        c(abs(f["model_s"] - f["measured_s"]) <= tol, "fitted point %r" % f)
+    c(any(p["ranks"] > sizes[-1] for p in rep["model"]["predicted"]), "no prediction beyond")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case", choices=["strong", "weak", "bad-input"])
+    ap.add_argument("--mpirun", required=True)
+    ap.add_argument("--sweep", required=True)
+    ap.add_argument("--report", required=True)
+    ap.add_argument("--outdir", required=True)
+    a = ap.parse_args()
+    c = Check("check_sweep " + a.case)
+    d = os.path.join(a.outdir, "sweep")
+    os.makedirs(d, exist_ok=True)
+    small = ["--", "--cpu-min", "50000", "--cpu-max", "150000"]
+    if a.case == "strong":
+        prefix = os.path.join(d, "strong")
+        out = run_sweep(c, a, 4, ["--sizes", "1,2,4", "--preset", "cpu", "--tasks", "200",
+                                  "--warmup", "1", "--reps", "2"] + small, prefix)
+        if out is not None:
+            check_files(c, prefix, "strong", [1, 2, 4], 1, 2, lambda z: 200)
+            for z in (1, 2, 4):
+                c(any(l.split()[:3] == [str(z), "1", str(z)] for l in out.splitlines()),
+                  "no table row for size %d" % z)
+    elif a.case == "weak":
+        prefix = os.path.join(d, "weak")
+        out = run_sweep(c, a, 2, ["--mode", "weak", "--preset", "cpu", "--tasks-per-rank", "100",
+                                  "--warmup", "0", "--reps", "1"] + small, prefix)
+        if out is not None:
+            check_files(c, prefix, "weak", [1, 2], 0, 1, lambda z: 100 * z)
+    else:
+        bad = os.path.join(d, "bad")
+        cases = [
+            (2, ["--sizes", "1,8"], "--sizes: size 8 is more than the 2 ranks here"),
+            (2, ["--sizes", "2,1"], "--sizes: sizes must increase"),
+            (2, ["--mode", "fast"], "--mode: 'fast' is not strong or weak"),
+            (2, ["--reps", "x"], "--reps: 'x' is not a whole number"),
+            (2, ["--", "--tasks", "5"], "--tasks: set by the sweep"),
+            (2, ["--", "--io-max", "-1"], "--io-max: '-1' must not be negative"),
+            (2, ["--out", "/nonexistent-evfarm-dir/s"], "--out: cannot create"),
+        ]
+        for np_, args, want in cases:
+            cmd = [a.mpirun, "-np", str(np_), a.sweep, "--out", bad] + args
+            if "--out" in args:
+                cmd = [a.mpirun, "-np", str(np_), a.sweep] + args
+            try:
+                p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+                code, err = p.returncode, p.stderr
+            except subprocess.TimeoutExpired:
+                code, err = None, "(hung)"
+            ours = [l for l in err.splitlines() if l.startswith("evfarm-sweep:")]
+            c(code == 2 and len(ours) == 1 and want in ours[0],
+              "%s: exit %s, lines %r, want %r" % (args, code, ours, want))
+            left = [f for f in os.listdir(d) if f.startswith("bad")]
+            c(not left, "%s left %r" % (args, left))
+    print("%s: %d passed, %d failed" % (c.name, c.passed, c.failed))
+    return 1 if c.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
