@@ -8,6 +8,9 @@ default   the default job (10,000 sim tasks) at np = 1 and 2: median in-program 
 cpu       the CPU phase really runs: CPU time of 2,000 tasks for growing --cpu-max (io 0).
 overhead  1,000,000 empty tasks (--io-max 0 --cpu-max 0) on one rank: runtime overhead per task,
           and rank 0's peak memory per task (peak RSS of the run minus that of a 1-task run).
+scaling   a CPU-heavy strong-scaling sweep (evfarm-sweep --preset cpu) at 1 and 2 ranks inside
+          one mpirun, 1 warm-up and --runs runs per size, and its report (--png FILE keeps the
+          plot).
 Medians over --runs runs; the spread is min..max.
 """
 import argparse
@@ -130,19 +133,46 @@ def bench_overhead(build, runs, tmp):
                                                  med(walls), spread(walls, "%.4f"), per_task_b))
 
 
+def bench_scaling(build, runs, tmp, png=None):
+    print("\n## CPU-heavy strong scaling: evfarm-sweep --preset cpu --sizes 1,2 (2,000 tasks,"
+          " 0-50 ms I/O, 2-4 M iterations)")
+    prefix = os.path.join(tmp, "scaling")
+    cmd = [os.path.join(TOP, "scripts", "evfarm-mpirun"), "-np", "2",
+           os.path.join(build, "evfarm-sweep"), "--preset", "cpu", "--sizes", "1,2",
+           "--warmup", "1", "--reps", str(runs), "--out", prefix]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if p.returncode != 0:
+        sys.exit("bench: %s failed:\n%s" % (" ".join(cmd), p.stderr))
+    rep = [os.path.join(TOP, "scripts", "evfarm-report"), prefix + ".json"]
+    if png:
+        rep += ["--png", png]
+    r = subprocess.run(rep, capture_output=True, text=True, timeout=120)
+    print(r.stdout.rstrip())
+    report = json.load(open(prefix + ".report.json"))
+    for row in report["rows"]:
+        print("ranks %d: wall median %.4f s (%.4f..%.4f), parallel efficiency %.1f %%, "
+              "efficiency vs T_lb %.1f %%" % (row["ranks"], row["wall_median_s"], row["wall_min_s"],
+                                               row["wall_max_s"], 100 * row["parallel_efficiency"],
+                                               100 * row["efficiency_lb"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
-    ap.add_argument("--only", default="default,cpu,overhead")
+    ap.add_argument("--only", default="default,cpu,overhead,scaling")
+    ap.add_argument("--png", help="scaling: keep the report's plot here")
     a = ap.parse_args()
     print("# evfarm benchmark, %s" % time.strftime("%Y-%m-%d"))
     print("machine: %s" % machine(a.build))
     print("runs per figure: %d" % a.runs)
     with tempfile.TemporaryDirectory() as tmp:
         for part in a.only.split(","):
-            {"default": bench_default, "cpu": bench_cpu, "overhead": bench_overhead}[part](
-                a.build, a.runs, tmp)
+            if part == "scaling":
+                bench_scaling(a.build, a.runs, tmp, a.png)
+            else:
+                {"default": bench_default, "cpu": bench_cpu, "overhead": bench_overhead}[part](
+                    a.build, a.runs, tmp)
 
 
 if __name__ == "__main__":
