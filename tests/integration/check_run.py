@@ -22,22 +22,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle  # noqa: E402
+from testlib import Check  # noqa: E402
 
 EPS = 2e-3  # seconds: clock reads around timers, and the 6 decimals of the output
-
-
-class Checker:
-    def __init__(self, name):
-        self.name, self.passed, self.failed = name, 0, 0
-
-    def __call__(self, cond, what):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            if self.failed <= 20:
-                print("FAIL %s: %s" % (self.name, what))
-        return cond
 
 
 def evfarm_options(opts):
@@ -108,7 +95,7 @@ def main():
     a = ap.parse_args()
     opts = [x for x in a.opts if x != "--"]
     o = evfarm_options(opts)
-    check = Checker(a.name)
+    check = Check("check_run " + a.name)
 
     if a.records:
         out, summ = a.records, a.summary
@@ -189,8 +176,7 @@ def main():
     check(sorted(h["host"] for h in s["hosts"]) == sorted(set(rank_host.values())),
           "summary hosts %r" % s["hosts"])
     check(sum(h["ranks"] for h in s["hosts"]) == a.np, "summary hosts' rank counts")
-    print("check_run %s: %d passed, %d failed" % (a.name, check.passed, check.failed))
-    return 1 if check.failed else 0
+    return check.done()
 
 
 if __name__ == "__main__":

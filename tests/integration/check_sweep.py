@@ -16,20 +16,10 @@ import struct
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import Check  # noqa: E402
+
 DEADLINE = 240
-
-
-class Check:
-    def __init__(self, name):
-        self.name, self.passed, self.failed = name, 0, 0
-
-    def __call__(self, cond, what):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("FAIL %s: %s" % (self.name, what))
-        return cond
 
 
 def png_size(path):
@@ -148,8 +138,7 @@ def main():
               "%s: exit %s, lines %r, want %r" % (args, code, ours, want))
             left = [f for f in os.listdir(d) if f.startswith("bad")]
             c(not left, "%s left %r" % (args, left))
-    print("%s: %d passed, %d failed" % (c.name, c.passed, c.failed))
-    return 1 if c.failed else 0
+    return c.done()
 
 
 if __name__ == "__main__":

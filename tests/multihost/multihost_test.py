@@ -17,21 +17,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from testlib import Check  # noqa: E402
+
 DEADLINE = 120
 HOSTS = ["h1", "h2", "h3"]
-
-
-class Check:
-    def __init__(self, name):
-        self.name, self.passed, self.failed = name, 0, 0
-
-    def __call__(self, cond, what):
-        if cond:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("FAIL %s: %s" % (self.name, what))
-        return cond
 
 
 def state_dir(a):
@@ -137,8 +127,7 @@ def main():
     a = ap.parse_args()
     c = Check("multihost " + a.cmd)
     {"start": cmd_start, "stop": cmd_stop, "run": cmd_run, "sweep": cmd_sweep}[a.cmd](a, c)
-    print("%s: %d passed, %d failed" % (c.name, c.passed, c.failed))
-    return 1 if c.failed else 0
+    return c.done()
 
 
 if __name__ == "__main__":

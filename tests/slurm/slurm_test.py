@@ -23,6 +23,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from testlib import Check  # noqa: E402
+
 DEADLINE = 60  # seconds for any one job
 TASKS = ["--tasks", "1500", "--io-min", "0", "--io-max", "0.2", "--cpu-max", "50000"]
 
@@ -30,16 +33,7 @@ TASKS = ["--tasks", "1500", "--io-min", "0", "--io-max", "0.2", "--cpu-max", "50
 class Ctx:
     def __init__(self, a):
         self.a = a
-        self.failures = 0
-        self.passed = 0
-
-    def check(self, cond, what):
-        if cond:
-            self.passed += 1
-        else:
-            self.failures += 1
-            print("FAIL %s: %s" % (self.a.cmd, what))
-        return cond
+        self.check = Check("slurm_test " + a.cmd)
 
     def cluster_dir(self):
         with open(self.a.state) as f:
@@ -246,8 +240,7 @@ def main():
     {"start": cmd_start, "stop": cmd_stop, "single": cmd_single, "two-nodes": cmd_two_nodes,
      "mpirun": cmd_mpirun, "bad-input": cmd_bad_input, "scaling": cmd_scaling,
      "sweep": cmd_sweep}[a.cmd](c)
-    print("slurm_test %s: %d passed, %d failed" % (a.cmd, c.passed, c.failures))
-    return 1 if c.failures else 0
+    return c.check.done()
 
 
 if __name__ == "__main__":
