@@ -129,7 +129,10 @@ int evf_runner_run(const struct evf_runner_config *cfg, const struct evf_batch *
   uint64_t nslots = cfg->inflight && cfg->inflight < r.total ? cfg->inflight : r.total;
   size_t stride = STATE_OFFSET + cfg->kind->state_size;
   stride = (stride + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t);
-  char *slots = malloc(nslots * stride);
+  /* Slots on cache-line boundaries: a 64-byte slot (sim) is then one line. */
+  char *slots = NULL;
+  if (posix_memalign((void **)&slots, 64, nslots * stride) != 0)
+    slots = NULL;
   if (!slots)
     return evf_seterr(msg, EVF_ENOMEM, "cannot allocate %llu task slots",
                       (unsigned long long)nslots);
