@@ -49,9 +49,10 @@ static void usage(FILE *out)
 {
   fputs("Usage: mpirun -np RANKS evfarm-sweep [OPTION]... [-- EVFARM-OPTION...]\n"
         "Run the same evfarm workload at a series of sizes inside one mpirun (or allocation):\n"
-        "each size runs on the first ranks (or the ranks of the first nodes), with warm-up runs\n"
-        "and repetitions.  Writes PREFIX.json (every run's summary) and PREFIX.csv (one row per\n"
-        "measured run); scripts/evfarm-report draws the report from them.\n"
+        "each size runs on the first ranks (or the ranks of the first nodes).  Warm-up rounds\n"
+        "then measured rounds each run every size, smallest first, so a drifting machine speed\n"
+        "weighs on all sizes alike.  Writes PREFIX.json (every run's summary) and PREFIX.csv\n"
+        "(one row per measured run); scripts/evfarm-report draws the report from them.\n"
         "\nOptions:\n"
         "  --mode MODE          strong (same total tasks at every size) or weak (same tasks\n"
         "                       per rank) (default strong)\n"
@@ -63,8 +64,8 @@ static void usage(FILE *out)
         "                       cpu 2000)\n"
         "  --tasks-per-rank M   weak mode: tasks per rank (default: the preset's; 5000, cpu\n"
         "                       1000)\n"
-        "  --warmup W           unmeasured runs per size before the measured ones (default 1)\n"
-        "  --reps R             measured runs per size (default 3)\n"
+        "  --warmup W           unmeasured rounds before the measured ones (default 1)\n"
+        "  --reps R             measured rounds, one run of every size each (default 3)\n"
         "  --preset NAME        default (the simulated crawler: 0.2-1.0 s of I/O, I/O-bound\n"
         "                       beyond a few ranks) or cpu (0-50 ms of I/O, 2-4 million\n"
         "                       iterations per task: CPU-bound, so scaling shows) (default\n"
@@ -316,30 +317,45 @@ int evf_sweep_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
           c.csv.fp);
   }
 
+  /* Rounds: the warm-ups, then the repetitions; every round runs every size, smallest first.
+   * Interleaving the sizes this way lets a drifting machine speed (a shared or virtual machine)
+   * weigh on every size alike, instead of on whichever size happened to run during a slow
+   * spell. */
   int worst = 0;
-  for (int k = 0; k < o.nsizes && worst < EVF_EXIT_USAGE; k++) {
-    int member = o.by_nodes ? node_of[rank] < o.sizes[k] : rank < o.sizes[k];
-    MPI_Comm sub = evf_comm_subset(comm, member);
-    struct evf_options job = o.job;
-    job.quiet = 1;
-    job.progress = 0;
-    if (sub != MPI_COMM_NULL)
-      job.tasks = o.strong ? o.tasks : o.tasks_per_rank * (uint32_t)evf_comm_size(sub);
-    for (int rep = -(int)o.warmup; rep < (int)o.reps && worst < EVF_EXIT_USAGE; rep++) {
+  MPI_Comm *subs = malloc((size_t)o.nsizes * sizeof *subs);
+  rc = subs ? 0 : EVF_ENOMEM;
+  if (evf_comm_agree(comm, rc)) {
+    if (rank == 0)
+      fprintf(err, "evfarm-sweep: out of memory\n");
+    free(subs);
+    subs = NULL;
+    worst = EVF_EXIT_RUNTIME;
+  }
+  for (int k = 0; subs && k < o.nsizes; k++)
+    subs[k] = evf_comm_subset(comm, o.by_nodes ? node_of[rank] < o.sizes[k] : rank < o.sizes[k]);
+  for (int round = 0; subs && round < (int)(o.warmup + o.reps) && worst < EVF_EXIT_USAGE; round++) {
+    for (int k = 0; k < o.nsizes && worst < EVF_EXIT_USAGE; k++) {
+      struct evf_options job = o.job;
       int code = 0;
+      job.quiet = 1;
+      job.progress = 0;
       c.size = o.sizes[k];
-      c.rep = rep < 0 ? rep + (int)o.warmup : rep;
-      c.warmup = rep < 0;
-      if (sub != MPI_COMM_NULL)
-        code = evf_job_run(&job, sub, out, err, on_result, &c);
+      c.warmup = round < (int)o.warmup;
+      c.rep = c.warmup ? round : round - (int)o.warmup;
+      if (subs[k] != MPI_COMM_NULL) {
+        job.tasks = o.strong ? o.tasks : o.tasks_per_rank * (uint32_t)evf_comm_size(subs[k]);
+        code = evf_job_run(&job, subs[k], out, err, on_result, &c);
+      }
       /* Idle ranks sleep here rather than spin in a collective on cores the run needs. */
       evf_comm_quiet_barrier(comm);
       code = -evf_comm_agree(comm, -code); /* the worst exit code of any rank */
       if (code > worst)
         worst = code;
     }
-    evf_comm_free(&sub);
   }
+  for (int k = 0; subs && k < o.nsizes; k++)
+    evf_comm_free(&subs[k]);
+  free(subs);
 
   if (rank == 0) {
     fputs("\n]\n}\n", c.json.fp);
