@@ -111,22 +111,6 @@ int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struc
   return 0;
 }
 
-int evf_bound_curve(const struct evf_record *recs, size_t n, const int *ranks, int k,
-                    double *t_lb)
-{
-  struct io_work *w = NULL;
-  double task_term, term, at;
-  long d = n ? io_work_sorted(recs, n, &w, &task_term) : 0;
-  if (d < 0)
-    return (int)d;
-  for (int i = 0; i < k; i++) {
-    backlog(w, d, ranks[i], &term, &at);
-    t_lb[i] = n == 0 ? 0 : task_term > term ? task_term : term;
-  }
-  free(w);
-  return 0;
-}
-
 static struct evf_minmax minmax_u64(const uint64_t *x, int n)
 {
   struct evf_minmax m = {(double)x[0], 0, (double)x[0]};
@@ -192,24 +176,30 @@ int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, si
   s->rank_busy = minmax_f(s->per_rank_busy, nranks, 0, 1);
   s->rank_idle = minmax_f(s->per_rank_busy, nranks, wall, -1);
   s->imbalance = s->rank_busy.mean > 0 ? s->rank_busy.max / s->rank_busy.mean : 1;
-  int rc = evf_bound_compute(recs, n, nranks, &s->bound);
-  if (rc) {
+  /* The bound at this run's rank count and, for the model, at 1, 2, 4, ... ranks: one table of
+   * the CPU work per distinct delay serves them all. */
+  struct io_work *w = NULL;
+  long d = n ? io_work_sorted(recs, n, &w, &s->bound.task_term) : 0;
+  if (d < 0) {
     evf_summary_free(s);
-    return rc;
+    return (int)d;
   }
+  backlog(w, d, nranks, &s->bound.backlog_term, &s->bound.backlog_at);
+  s->bound.t_lb = s->bound.task_term > s->bound.backlog_term ? s->bound.task_term
+                                                             : s->bound.backlog_term;
+  for (int k = 0; k < EVF_MODEL_POINTS; k++) {
+    double term, at;
+    s->model_ranks[k] = 1 << k;
+    backlog(w, d, s->model_ranks[k], &term, &at);
+    s->model_t_lb[k] = s->bound.task_term > term ? s->bound.task_term : term;
+  }
+  free(w);
   s->efficiency = wall > 0 ? s->bound.t_lb / wall : 0;
   s->io_bound = s->bound.t_lb < 1.1 * s->max_io;
   for (size_t i = 0; i < n; i++)
     if (recs[i].t_end > s->last_end)
       s->last_end = recs[i].t_end;
   s->collect = wall - s->last_end;
-  for (int k = 0; k < EVF_MODEL_POINTS; k++)
-    s->model_ranks[k] = 1 << k;
-  rc = evf_bound_curve(recs, n, s->model_ranks, EVF_MODEL_POINTS, s->model_t_lb);
-  if (rc) {
-    evf_summary_free(s);
-    return rc;
-  }
   return 0;
 }
 

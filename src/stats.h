@@ -25,11 +25,6 @@ struct evf_bound {
 /* Compute the bound of n records on nranks ranks.  Returns 0 or EVF_ENOMEM. */
 int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struct evf_bound *b);
 
-/* T_lb of the same tasks on each of k rank counts ranks[0..k) (the model of larger runs),
- * into t_lb[0..k).  Returns 0 or EVF_ENOMEM. */
-int evf_bound_curve(const struct evf_record *recs, size_t n, const int *ranks, int k,
-                    double *t_lb);
-
 /* Rank counts of the model curve in the summary: 1, 2, 4, ..., 4096. */
 #define EVF_MODEL_POINTS 13
 

@@ -76,6 +76,15 @@ int main(void)
   CHECK_NEAR(s.rank_tasks.mean, 2.5, 1e-12);
   CHECK_NEAR(s.bound.t_lb, 0.825, 1e-12);
   CHECK_NEAR(s.efficiency, 0.825, 1e-12);
+  /* The model curve: the same tasks on 1, 2, 4, ... ranks (worked out above). */
+  CHECK_EQ_U64(s.model_ranks[0], 1);
+  CHECK_EQ_U64(s.model_ranks[3], 8);
+  CHECK_NEAR(s.model_t_lb[0], 1.15, 1e-12);
+  CHECK_NEAR(s.model_t_lb[1], 0.825, 1e-12);
+  CHECK_NEAR(s.model_t_lb[2], 0.7, 1e-12);
+  CHECK_NEAR(s.model_t_lb[EVF_MODEL_POINTS - 1], 0.7, 1e-12);
+  CHECK(!s.io_bound); /* 0.825 is not within 10 % of the longest delay, 0.6 */
+  CHECK_NEAR(s.last_end, 0, 0);
   CHECK_NEAR(s.max_io, 0.6, 1e-12);
   CHECK_NEAR(s.cpu_total, 0.75, 1e-12);
   CHECK_EQ_U64(s.status_count[EVF_STATUS_OK], 4);
