@@ -53,7 +53,8 @@ static const struct opt_def opt_table[] = {
    "give jsonl, anything else csv)"},
   {"json", T_STRING, OFF(json), 0, 0, "FILE", "write the run summary as JSON to FILE (default: none)"},
   {"progress", T_SECONDS, OFF(progress), 0, 86400, "SEC",
-   "print rank 0's progress to stderr every SEC seconds; 0 = never (default 10)"},
+   "print the job's progress (tasks done over all ranks) to stderr every SEC seconds; "
+   "0 = never (default 10)"},
   {"quiet", T_FLAG, OFF(quiet), 0, 0, NULL, "do not print the summary on stdout"},
   {"help", T_HELP, 0, 0, 0, NULL, "print this help and exit"},
   {"version", T_VERSION, 0, 0, 0, NULL, "print the version and exit"},

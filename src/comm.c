@@ -64,6 +64,100 @@ void evf_comm_quiet_barrier(MPI_Comm comm)
   }
 }
 
+enum { TAG_PROGRESS = 1, TAG_FINAL = 2 };
+
+struct evf_progress {
+  MPI_Comm comm;                   /* private duplicate: progress never meets other traffic */
+  int rank, size;
+  unsigned long long total;        /* tasks of the whole job */
+  unsigned long long *latest;      /* rank 0: the latest count each rank reported */
+  int finals;                      /* rank 0: final reports received */
+  unsigned long long sending;      /* other ranks: the count in flight */
+  MPI_Request req;                 /* other ranks: the report in flight, or MPI_REQUEST_NULL */
+};
+
+struct evf_progress *evf_comm_progress_new(MPI_Comm comm, unsigned long long local_total)
+{
+  struct evf_progress *p = calloc(1, sizeof *p);
+  int rank = evf_comm_rank(comm), size = evf_comm_size(comm);
+  if (p && rank == 0 && !(p->latest = calloc((size_t)size, sizeof *p->latest))) {
+    free(p);
+    p = NULL;
+  }
+  if (evf_comm_agree(comm, p ? 0 : EVF_ENOMEM)) {
+    if (p)
+      free(p->latest);
+    free(p);
+    return NULL;
+  }
+  p->rank = rank;
+  p->size = size;
+  p->req = MPI_REQUEST_NULL;
+  MPI_Allreduce(&local_total, &p->total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
+  MPI_Comm_dup(comm, &p->comm);
+  return p;
+}
+
+unsigned long long evf_comm_progress_total(const struct evf_progress *p)
+{
+  return p->total;
+}
+
+/* Rank 0: take in every report that has arrived; with `until_final`, first wait until every
+ * other rank's final report is in (each rank sends it last, after its loop). */
+static void progress_receive(struct evf_progress *p, int until_final)
+{
+  for (;;) {
+    MPI_Status st;
+    int flag = 1;
+    if (until_final && p->finals < p->size - 1)
+      MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, p->comm, &st);
+    else
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, p->comm, &flag, &st);
+    if (!flag)
+      return;
+    unsigned long long v;
+    MPI_Recv(&v, 1, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, st.MPI_TAG, p->comm, MPI_STATUS_IGNORE);
+    p->latest[st.MPI_SOURCE] = v;
+    p->finals += st.MPI_TAG == TAG_FINAL;
+  }
+}
+
+unsigned long long evf_comm_progress_update(struct evf_progress *p, unsigned long long done)
+{
+  if (p->rank != 0) {
+    int idle = 1;
+    if (p->req != MPI_REQUEST_NULL)
+      MPI_Test(&p->req, &idle, MPI_STATUS_IGNORE);
+    if (idle) {
+      p->sending = done;
+      MPI_Isend(&p->sending, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_PROGRESS, p->comm, &p->req);
+    }
+    return done;
+  }
+  progress_receive(p, 0);
+  p->latest[0] = done;
+  unsigned long long sum = 0;
+  for (int r = 0; r < p->size; r++)
+    sum += p->latest[r];
+  return sum;
+}
+
+void evf_comm_progress_finish(struct evf_progress *p, unsigned long long done)
+{
+  if (!p)
+    return;
+  if (p->rank != 0) {
+    MPI_Wait(&p->req, MPI_STATUS_IGNORE);
+    MPI_Send(&done, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, p->comm);
+  } else {
+    progress_receive(p, 1);
+  }
+  MPI_Comm_free(&p->comm);
+  free(p->latest);
+  free(p);
+}
+
 int evf_comm_bcast_int(MPI_Comm comm, int value)
 {
   MPI_Bcast(&value, 1, MPI_INT, 0, comm);

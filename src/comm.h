@@ -30,6 +30,23 @@ void evf_comm_allgather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
  * step do not spin on cores the running ranks need. */
 void evf_comm_quiet_barrier(MPI_Comm comm);
 
+/* Global progress while the ranks' loops run.  Every rank reports how many of its tasks are
+ * done with point-to-point messages to rank 0 on a private duplicate of the communicator, so no
+ * collective has to be matched from inside the loops; rank 0 sums the latest report of each
+ * rank.  After its loop every rank calls evf_comm_progress_finish(): the others send a final
+ * report, rank 0 receives until it has every rank's, so no message is left in flight. */
+struct evf_progress;
+/* Collective.  NULL (no progress, nothing to finish) on failure. */
+struct evf_progress *evf_comm_progress_new(MPI_Comm comm, unsigned long long local_total);
+/* From a loop timer: ranks other than 0 send `done` (unless their previous report is still in
+ * flight); rank 0 takes in the reports that arrived.  Returns the job-wide count of tasks done
+ * as far as rank 0 knows (on other ranks, their own). */
+unsigned long long evf_comm_progress_update(struct evf_progress *p, unsigned long long done);
+/* The job-wide task count. */
+unsigned long long evf_comm_progress_total(const struct evf_progress *p);
+/* After the loop, on every rank (collective in effect): final reports, then free. */
+void evf_comm_progress_finish(struct evf_progress *p, unsigned long long done);
+
 /* Broadcast an int from rank 0. */
 int evf_comm_bcast_int(MPI_Comm comm, int value);
 

@@ -28,15 +28,23 @@ const char *evf_version(void)
 
 struct progress {
   FILE *err;
+  int rank;
+  struct evf_progress *comm;  /* the job-wide count (comm.c) */
 };
 
+/* Every --progress seconds on every rank's loop: report this rank's count; rank 0 prints the
+ * job's. */
 static void progress_tick(void *arg, uint64_t done, uint64_t total, double elapsed)
 {
   struct progress *p = arg;
-  fprintf(p->err, "evfarm: progress: rank 0 has finished %llu of its %llu tasks (%.0f%%) at %.1f s\n",
-          (unsigned long long)done, (unsigned long long)total, 100.0 * (double)done / (double)total,
-          elapsed);
-  fflush(p->err);
+  (void)total;
+  unsigned long long all = evf_comm_progress_update(p->comm, done);
+  unsigned long long n = evf_comm_progress_total(p->comm);
+  if (p->rank == 0) {
+    fprintf(p->err, "evfarm: progress: %llu of %llu tasks done (%.0f%%) at %.1f s\n", all, n,
+            n ? 100.0 * (double)all / (double)n : 100.0, elapsed);
+    fflush(p->err);
+  }
 }
 
 /* Everything a job holds, so one cleanup path releases it on every branch. */
@@ -184,21 +192,24 @@ int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *e
   evf_placement_host(host);
   evf_comm_gather_hosts(comm, host, evf_placement_cpus(), j.hosts, j.cpus);
 
-  /* 3. The run: t0 after a barrier, one event loop per rank. */
+  /* 3. The run: t0 after a barrier, one event loop per rank, progress across them. */
   const struct evf_task_kind *kind = evf_task_kind_find(j.opt.kind);
-  struct progress prog = {err};
+  struct progress prog = {err, j.rank, NULL};
+  if (j.opt.progress > 0)
+    prog.comm = evf_comm_progress_new(comm, j.nlocal);
   struct evf_runner_config cfg = {
     .kind = kind,
     .opt = &j.opt,
     .rank = j.rank,
     .inflight = j.opt.inflight,
-    .tick_interval = j.rank == 0 ? j.opt.progress : 0,
+    .tick_interval = prog.comm ? j.opt.progress : 0,
     .tick = progress_tick,
     .tick_arg = &prog,
   };
   cfg.t0 = evf_comm_start_clock(comm);
   double setup = cfg.t0 - t_enter;
   rc = evf_runner_run(&cfg, j.batches, j.nbatches, j.records, j.msg);
+  evf_comm_progress_finish(prog.comm, j.nlocal);
   if ((code = agree_or_report(&j, rc, 0)))
     goto done;
 

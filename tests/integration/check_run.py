@@ -66,6 +66,20 @@ def expected_placement(task_id, n, np_, batch_size):
     return b, b % np_
 
 
+def check_progress(check, stderr, n, np_):
+    """Progress lines: several, counts that never fall, out of the job's N, and at some point
+    more than one rank's share (so they are the job's counts, not rank 0's)."""
+    import re
+    got = [(int(m.group(1)), int(m.group(2))) for m in
+           re.finditer(r"^evfarm: progress: (\d+) of (\d+) tasks done", stderr, re.M)]
+    check(len(got) >= 3, "%d progress lines in:\n%s" % (len(got), stderr))
+    check(all(total == n for _, total in got), "progress totals %r, want %d" % (got, n))
+    counts = [c for c, _ in got]
+    check(counts == sorted(counts), "progress went backwards: %r" % counts)
+    check(any(c > (n + np_ - 1) // np_ for c in counts), "progress never beyond one rank's share: %r"
+          % counts)
+
+
 def read_records(path, fmt):
     with open(path) as f:
         if fmt == "jsonl":
@@ -91,6 +105,8 @@ def main():
     ap.add_argument("--np", type=int, required=True)
     ap.add_argument("--format", default="csv")
     ap.add_argument("--expect-exit", type=int, default=0)
+    ap.add_argument("--expect-progress", action="store_true",
+                    help="stderr must carry job-wide progress lines (run with --progress)")
     ap.add_argument("opts", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     opts = [x for x in a.opts if x != "--"]
@@ -116,6 +132,8 @@ def main():
               "exit %d, want %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, a.expect_exit,
                                                               p.stdout, p.stderr))
         check("efficiency" in p.stdout and "lower bound" in p.stdout, "no summary on stdout")
+        if a.expect_progress:
+            check_progress(check, p.stderr, evfarm_options(opts)["tasks"], a.np)
     if not check(os.path.exists(out) and os.path.exists(summ), "output files missing"):
         return 1
     hosts = set(a.hosts.split(",")) if a.hosts else {socket.gethostname()[:63]}
