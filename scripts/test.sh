@@ -13,11 +13,14 @@ jobs=$(nproc)
 echo "== build (-Werror) and test"
 "$here/scripts/setup.sh" "$here/build" -DEVF_WERROR=ON
 (cd "$here/build" && ctest --output-on-failure -j"$jobs")
+count() { (cd "$1" && shift && ctest -N "$@" | sed -n 's/^Total Tests: //p'); }
+total=$(count "$here/build")
 
 echo "== build (ASan + UBSan) and test"
 "$here/scripts/setup.sh" "$here/build-asan" -DEVF_WERROR=ON -DEVF_SANITIZE=ON \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
 (cd "$here/build-asan" && ctest --output-on-failure -j"$jobs" -LE 'slurm|multihost')
+total=$((total + $(count "$here/build-asan" -LE 'slurm|multihost')))
 
 # clang folds a plain summation loop into n(n-1)/2; test_task_sim catches that, so build the
 # unit tests with clang too when it is installed (Debian's clang package; gcc keeps the loop).
@@ -25,6 +28,10 @@ if command -v clang >/dev/null; then
   echo "== build (clang, -Werror) and unit tests"
   "$here/scripts/setup.sh" "$here/build-clang" -DEVF_WERROR=ON -DCMAKE_C_COMPILER=clang
   (cd "$here/build-clang" && ctest --output-on-failure -j"$jobs" -L unit)
+  total=$((total + $(count "$here/build-clang" -L unit)))
 else
   echo "== clang not installed: the clang unit-test pass is skipped"
 fi
+
+# Every pass above stops the script on a failure (set -e), so reaching here means all passed.
+echo "test.sh: $total passed, 0 failed"
