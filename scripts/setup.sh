@@ -11,9 +11,10 @@ shift || true
 # What evfarm needs to build, run and test: Open MPI, libev (its static archive), CMake and a C
 # compiler, Python for the test oracle, binutils for the static-link check, and Slurm with munge
 # for the tests that start a local cluster (the daemons are not started by the install), and
-# gnuplot for the scaling report's plot, iproute2 for the multi-host tests (network namespaces).
+# gnuplot for the scaling report's plot, iproute2 for the multi-host tests (network namespaces),
+# clang for the test pass that checks the CPU phase is not folded away.
 packages=(openmpi-bin libopenmpi-dev libev-dev cmake make gcc libc6-dev python3 binutils
-  slurmctld slurmd slurm-client munge gnuplot-nox iproute2)
+  slurmctld slurmd slurm-client munge gnuplot-nox iproute2 clang)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

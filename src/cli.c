@@ -3,10 +3,13 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "error.h"
 #include "partition.h"
@@ -40,21 +43,27 @@ static const struct opt_def opt_table[] = {
   {"cpu-max", T_U32, OFF(cpu_max), 0, 4294967295.0, "N",
    "most CPU-phase iterations per task (default 500000, or --cpu-min if more)"},
   {"inflight", T_U32, OFF(inflight), 0, 4294967295.0, "K",
-   "most tasks in flight per rank; 0 = all of the rank's tasks (default 0)"},
+   "most tasks in flight per rank; 0 = all of the rank's tasks, however many (default "
+   "65536: the default job keeps all its tasks in flight, and memory stays bounded, about "
+   "200 bytes a slot)"},
   {"batch-size", T_U32, OFF(batch_size), 0, EVF_TASKS_MAX, "B",
    "batches of B tasks dealt to ranks round-robin; 0 = one batch per rank (default 0)"},
   {"kind", T_STRING, OFF(kind), 0, 0, "NAME", "task kind (default sim, the simulated crawler)"},
   {"fail-rate", T_FRACTION, OFF(fail_rate), 0, 1, "P",
    "fraction of sim tasks whose I/O phase fails, chosen by the generator (default 0)"},
   {"output", T_STRING, OFF(output), 0, 0, "FILE",
-   "write every task's record to FILE, in task-id order (default: none)"},
+   "write every task's record to FILE, in task-id order (default: none).  A regular file is "
+   "replaced only when the run succeeds (written beside it, then renamed; its mode is kept); "
+   "a device or FIFO (/dev/stdout) is written in place; a symbolic link is followed.  '-' is "
+   "a file named '-', not standard output: use /dev/stdout with --quiet"},
   {"format", T_FORMAT, OFF(format), 0, 0, "FMT",
-   "format of --output: csv or jsonl (default: from the extension; .jsonl/.ndjson/.json "
-   "give jsonl, anything else csv)"},
-  {"json", T_STRING, OFF(json), 0, 0, "FILE", "write the run summary as JSON to FILE (default: none)"},
+   "format of --output: csv or jsonl (default: from the extension, in any case; "
+   ".jsonl/.ndjson/.json give jsonl, anything else csv)"},
+  {"json", T_STRING, OFF(json), 0, 0, "FILE",
+   "write the run summary as JSON to FILE, written like --output's (default: none)"},
   {"progress", T_SECONDS, OFF(progress), 0, 86400, "SEC",
-   "print the job's progress (tasks done over all ranks) to stderr every SEC seconds; "
-   "0 = never (default 10)"},
+   "print the job's progress (tasks done over all ranks) to stderr every SEC seconds, "
+   "at least " EVF_PROGRESS_FLOOR_TEXT "; 0 = never (default 10)"},
   {"quiet", T_FLAG, OFF(quiet), 0, 0, NULL, "do not print the summary on stdout"},
   {"help", T_HELP, 0, 0, 0, NULL, "print this help and exit"},
   {"version", T_VERSION, 0, 0, 0, NULL, "print the version and exit"},
@@ -72,25 +81,26 @@ static void set_defaults(struct evf_options *o)
   o->cpu_min = 100000;
   o->cpu_max = 500000;
   o->progress = 10;
+  o->inflight = EVF_INFLIGHT_DEFAULT;
   o->kind = "sim";
 }
 
-int evf_cli_parse_uint(const char *name, const char *s, double min, double max, uint64_t *out,
+int evf_cli_parse_uint(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *out,
                       char *msg)
 {
   if (*s == '-')
-    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' must not be negative", name, s);
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' must not be negative", name, evf_clip(s));
   for (const char *c = s; ; c++) {
     if (*c == '\0' && c != s)
       break;
     if (*c < '0' || *c > '9')
-      return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a whole number", name, s);
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a whole number", name, evf_clip(s));
   }
   errno = 0;
   unsigned long long v = strtoull(s, NULL, 10);
-  if (errno == ERANGE || (double)v > max || (double)v < min)
-    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is out of range (%.0f to %.0f)", name, s, min,
-                      max);
+  if (errno == ERANGE || v > max || v < min)
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is out of range (%" PRIu64 " to %" PRIu64 ")",
+                      name, evf_clip(s), min, max);
   *out = v;
   return 0;
 }
@@ -100,15 +110,19 @@ int evf_cli_parse_real(const char *name, const char *s, double min, double max, 
 {
   char *end = NULL;
   if (*s == '\0' || strchr(" \t\n", *s) || strpbrk(s, "xXnNiI"))
-    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a number", name, s);
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a number", name, evf_clip(s));
   errno = 0;
   double v = strtod(s, &end);
   if (end == s || *end != '\0')
-    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a number", name, s);
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a number", name, evf_clip(s));
   if (v < 0 || (v == 0 && *s == '-'))
-    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' must not be negative", name, s);
-  if (errno == ERANGE || !isfinite(v) || v < min || v > max)
-    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is out of range (%g to %g)", name, s, min, max);
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' must not be negative", name, evf_clip(s));
+  /* ERANGE with a tiny result is underflow (1e-320): the value is that tiny number, not out of
+   * range; only overflow is. */
+  int overflow = errno == ERANGE && !(v < DBL_MIN);
+  if (overflow || !isfinite(v) || v < min || v > max)
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is out of range (%g to %g)", name, evf_clip(s),
+                      min, max);
   *out = v;
   return 0;
 }
@@ -121,11 +135,11 @@ static int set_value(const struct opt_def *d, const char *val, struct evf_option
   int rc = 0;
   switch (d->type) {
   case T_U32:
-    if ((rc = evf_cli_parse_uint(d->name, val, d->min, d->max, &u, msg)) == 0)
+    if ((rc = evf_cli_parse_uint(d->name, val, (uint64_t)d->min, (uint64_t)d->max, &u, msg)) == 0)
       *(uint32_t *)(void *)field = (uint32_t)u;
     break;
   case T_U64:
-    if ((rc = evf_cli_parse_uint(d->name, val, 0, 18446744073709551615.0, &u, msg)) == 0)
+    if ((rc = evf_cli_parse_uint(d->name, val, 0, UINT64_MAX, &u, msg)) == 0)
       *(uint64_t *)(void *)field = u;
     break;
   case T_SECONDS:
@@ -144,7 +158,8 @@ static int set_value(const struct opt_def *d, const char *val, struct evf_option
     else if (strcmp(val, "jsonl") == 0)
       o->format = EVF_FORMAT_JSONL;
     else
-      return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a format (csv or jsonl)", d->name, val);
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a format (csv or jsonl)", d->name,
+                        evf_clip(val));
     break;
   default:
     break;
@@ -155,7 +170,7 @@ static int set_value(const struct opt_def *d, const char *val, struct evf_option
 static int ends_with(const char *s, const char *suffix)
 {
   size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && strcmp(s + n - m, suffix) == 0;
+  return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
 static int was_set(const unsigned char *set, size_t offset)
@@ -185,8 +200,12 @@ static int validate(struct evf_options *o, const unsigned char *set, char *msg)
   if (o->cpu_min > o->cpu_max)
     return evf_seterr(msg, EVF_EUSAGE, "--cpu-min: %u is greater than --cpu-max %u",
                       (unsigned)o->cpu_min, (unsigned)o->cpu_max);
+  if (o->progress > 0 && o->progress < EVF_PROGRESS_FLOOR)
+    return evf_seterr(msg, EVF_EUSAGE,
+                      "--progress: %g s is below the floor of " EVF_PROGRESS_FLOOR_TEXT
+                      " (0 turns progress off)", o->progress);
   if (!evf_task_kind_find(o->kind))
-    return evf_seterr(msg, EVF_EUSAGE, "--kind: '%s' is not a task kind (%s)", o->kind,
+    return evf_seterr(msg, EVF_EUSAGE, "--kind: '%s' is not a task kind (%s)", evf_clip(o->kind),
                       evf_task_kind_names());
   if (o->format != EVF_FORMAT_AUTO && !o->output)
     return evf_seterr(msg, EVF_EUSAGE, "--format: needs --output");
@@ -196,7 +215,7 @@ static int validate(struct evf_options *o, const unsigned char *set, char *msg)
                     ? EVF_FORMAT_JSONL
                     : EVF_FORMAT_CSV;
   if (o->output && o->json && strcmp(o->output, o->json) == 0)
-    return evf_seterr(msg, EVF_EUSAGE, "--json: '%s' is also the --output file", o->json);
+    return evf_seterr(msg, EVF_EUSAGE, "--json: '%s' is also the --output file", evf_clip(o->json));
   return 0;
 }
 
@@ -209,7 +228,8 @@ int evf_cli_parse(int argc, char **argv, struct evf_options *opt, enum evf_cli_a
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
-      return evf_seterr(msg, EVF_EUSAGE, "'%s': unexpected argument (options start with --)", arg);
+      return evf_seterr(msg, EVF_EUSAGE, "'%s': unexpected argument (options start with --)",
+                        evf_clip(arg));
     const char *name = arg + 2;
     const char *eq = strchr(name, '=');
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
@@ -218,7 +238,8 @@ int evf_cli_parse(int argc, char **argv, struct evf_options *opt, enum evf_cli_a
       if (strlen(opt_table[k].name) == len && strncmp(opt_table[k].name, name, len) == 0)
         d = &opt_table[k];
     if (!d)
-      return evf_seterr(msg, EVF_EUSAGE, "--%.*s: unknown option", (int)len, name);
+      return evf_seterr(msg, EVF_EUSAGE, "--%.*s: unknown option",
+                        (int)(len < EVF_CLIP_LEN ? len : EVF_CLIP_LEN), name);
     set[d - opt_table] = 1;
     if (d->type == T_HELP || d->type == T_VERSION || d->type == T_FLAG) {
       if (eq)
@@ -285,6 +306,9 @@ void evf_cli_usage(FILE *out)
         "  1  the job ran, but some task failed (see the status column of --output)\n"
         "  2  bad input: an option, a value or an output file (one line on stderr)\n"
         "  3  runtime error: the job could not run or its results could not be written\n"
+        "  128+S  stopped by signal S (130 SIGINT, 143 SIGTERM, 138 SIGUSR1...): nothing is\n"
+        "     written, temporary files are removed.  mpirun itself exits 1 when it is the one\n"
+        "     interrupted (Ctrl-C); each rank's own code is 128+S\n"
         "\nAs root, Open MPI needs --allow-run-as-root, and more ranks than cores need\n"
         "--oversubscribe; scripts/evfarm-mpirun adds both.\n"
         "\nExample: mpirun -np 4 evfarm --tasks 100000 --output results.csv --json summary.json\n",

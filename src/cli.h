@@ -6,6 +6,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Default --inflight: bounded, so memory never grows with N by default, and large enough that
+ * the default job (10,000 tasks) keeps every task in flight on one rank. */
+#define EVF_INFLIGHT_DEFAULT 65536u
+/* Shortest --progress interval, seconds (a smaller one would flood stderr). */
+#define EVF_PROGRESS_FLOOR 0.1
+#define EVF_PROGRESS_FLOOR_TEXT "0.1 s"
+
 enum evf_format { EVF_FORMAT_AUTO = 0, EVF_FORMAT_CSV, EVF_FORMAT_JSONL };
 
 enum evf_cli_action { EVF_CLI_RUN = 0, EVF_CLI_HELP, EVF_CLI_VERSION };
@@ -33,7 +40,7 @@ int evf_cli_parse(int argc, char **argv, struct evf_options *opt, enum evf_cli_a
 
 /* A whole number for option --name: decimal digits only, no sign or spaces, within [min, max].
  * Returns 0 or EVF_EUSAGE with msg "--name: '<s>' is not a whole number" (or out of range). */
-int evf_cli_parse_uint(const char *name, const char *s, double min, double max, uint64_t *out,
+int evf_cli_parse_uint(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *out,
                        char *msg);
 /* A real number in decimal notation, finite, within [min, max]; messages as above. */
 int evf_cli_parse_real(const char *name, const char *s, double min, double max, double *out,

@@ -1,6 +1,7 @@
-/* All MPI collectives of evfarm.  MPI errors keep the default MPI_ERRORS_ARE_FATAL handler: a
- * failed collective leaves the ranks unable to agree on anything, so aborting the job is the
- * only state that cannot hang. */
+/* All MPI calls of evfarm.  A job runs on a duplicate of the caller's communicator with
+ * MPI_ERRORS_ARE_FATAL (evf_comm_dup_fatal): a failed collective leaves the ranks unable to
+ * agree on anything, so aborting the job is the only state that cannot hang, whatever error
+ * handler the caller chose for its own communicator. */
 #include "comm.h"
 
 #include <stdint.h>
@@ -22,6 +23,14 @@ int evf_comm_size(MPI_Comm comm)
   int size = 1;
   MPI_Comm_size(comm, &size);
   return size;
+}
+
+MPI_Comm evf_comm_dup_fatal(MPI_Comm comm)
+{
+  MPI_Comm dup = MPI_COMM_NULL;
+  MPI_Comm_dup(comm, &dup);
+  MPI_Comm_set_errhandler(dup, MPI_ERRORS_ARE_FATAL);
+  return dup;
 }
 
 int evf_comm_agree(MPI_Comm comm, int status)
@@ -74,6 +83,7 @@ struct evf_progress {
   int finals;                      /* rank 0: final reports received */
   unsigned long long sending;      /* other ranks: the count in flight */
   MPI_Request req;                 /* other ranks: the report in flight, or MPI_REQUEST_NULL */
+  int final_sent;                  /* other ranks: the final report went */
 };
 
 struct evf_progress *evf_comm_progress_new(MPI_Comm comm, unsigned long long local_total)
@@ -103,17 +113,13 @@ unsigned long long evf_comm_progress_total(const struct evf_progress *p)
   return p->total;
 }
 
-/* Rank 0: take in every report that has arrived; with `until_final`, first wait until every
- * other rank's final report is in (each rank sends it last, after its loop). */
-static void progress_receive(struct evf_progress *p, int until_final)
+/* Rank 0: take in every report that has arrived. */
+static void progress_receive(struct evf_progress *p)
 {
   for (;;) {
     MPI_Status st;
-    int flag = 1;
-    if (until_final && p->finals < p->size - 1)
-      MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, p->comm, &st);
-    else
-      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, p->comm, &flag, &st);
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, p->comm, &flag, &st);
     if (!flag)
       return;
     unsigned long long v;
@@ -135,7 +141,7 @@ unsigned long long evf_comm_progress_update(struct evf_progress *p, unsigned lon
     }
     return done;
   }
-  progress_receive(p, 0);
+  progress_receive(p);
   p->latest[0] = done;
   unsigned long long sum = 0;
   for (int r = 0; r < p->size; r++)
@@ -143,16 +149,32 @@ unsigned long long evf_comm_progress_update(struct evf_progress *p, unsigned lon
   return sum;
 }
 
-void evf_comm_progress_finish(struct evf_progress *p, unsigned long long done)
+int evf_comm_progress_wait(struct evf_progress *p, unsigned long long done, double until)
+{
+  if (p->rank != 0) {
+    if (!p->final_sent) {
+      MPI_Wait(&p->req, MPI_STATUS_IGNORE);
+      MPI_Send(&done, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, p->comm);
+      p->final_sent = 1;
+    }
+    return 1;
+  }
+  p->latest[0] = done;
+  for (;;) {
+    progress_receive(p);
+    if (p->finals >= p->size - 1)
+      return 1;
+    if (evf_clock_now() >= until)
+      return 0;
+    struct timespec ts = {0, 1000000}; /* an idle rank 0 sleeps between polls */
+    nanosleep(&ts, NULL);
+  }
+}
+
+void evf_comm_progress_free(struct evf_progress *p)
 {
   if (!p)
     return;
-  if (p->rank != 0) {
-    MPI_Wait(&p->req, MPI_STATUS_IGNORE);
-    MPI_Send(&done, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, p->comm);
-  } else {
-    progress_receive(p, 1);
-  }
   MPI_Comm_free(&p->comm);
   free(p->latest);
   free(p);
@@ -201,11 +223,13 @@ double evf_comm_start_clock(MPI_Comm comm)
   return evf_clock_now();
 }
 
-void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN], int cpus,
-                           char (*all)[EVF_HOST_LEN], int *all_cpus)
+void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
+                           const unsigned char mask[EVF_CPUMASK_BYTES], char (*all)[EVF_HOST_LEN],
+                           unsigned char (*all_masks)[EVF_CPUMASK_BYTES])
 {
   MPI_Gather(mine, EVF_HOST_LEN, MPI_CHAR, all, EVF_HOST_LEN, MPI_CHAR, 0, comm);
-  MPI_Gather(&cpus, 1, MPI_INT, all_cpus, 1, MPI_INT, 0, comm);
+  MPI_Gather(mask, EVF_CPUMASK_BYTES, MPI_UNSIGNED_CHAR, all_masks, EVF_CPUMASK_BYTES,
+             MPI_UNSIGNED_CHAR, 0, comm);
 }
 
 void evf_comm_gather_records(MPI_Comm comm, struct evf_record *records, int count,

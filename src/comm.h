@@ -13,6 +13,11 @@
 int evf_comm_rank(MPI_Comm comm);   /* not collective */
 int evf_comm_size(MPI_Comm comm);   /* not collective */
 
+/* A duplicate of `comm` with MPI_ERRORS_ARE_FATAL, for one job: its traffic never meets the
+ * caller's, and a caller's MPI_ERRORS_RETURN cannot turn an MPI error into a silent one.
+ * Release with evf_comm_free(). */
+MPI_Comm evf_comm_dup_fatal(MPI_Comm comm);
+
 /* All ranks agree on a status: returns the minimum of `status` over the ranks, so any error
  * (negative) anywhere wins over 0 and the most severe (most negative) error wins over others. */
 int evf_comm_agree(MPI_Comm comm, int status);
@@ -33,7 +38,7 @@ void evf_comm_quiet_barrier(MPI_Comm comm);
 /* Global progress while the ranks' loops run.  Every rank reports how many of its tasks are
  * done with point-to-point messages to rank 0 on a private duplicate of the communicator, so no
  * collective has to be matched from inside the loops; rank 0 sums the latest report of each
- * rank.  After its loop every rank calls evf_comm_progress_finish(): the others send a final
+ * rank.  After its loop every rank calls evf_comm_progress_wait(): the others send a final
  * report, rank 0 receives until it has every rank's, so no message is left in flight. */
 struct evf_progress;
 /* Collective.  NULL (no progress, nothing to finish) on failure. */
@@ -44,8 +49,13 @@ struct evf_progress *evf_comm_progress_new(MPI_Comm comm, unsigned long long loc
 unsigned long long evf_comm_progress_update(struct evf_progress *p, unsigned long long done);
 /* The job-wide task count. */
 unsigned long long evf_comm_progress_total(const struct evf_progress *p);
-/* After the loop, on every rank (collective in effect): final reports, then free. */
-void evf_comm_progress_finish(struct evf_progress *p, unsigned long long done);
+/* After the loop, on every rank.  Other ranks send their final report and return 1.  Rank 0
+ * receives reports until every other rank's final one is in (returns 1) or the clock passes
+ * `until` (returns 0: print the count so far, and call again), sleeping between polls; so rank 0
+ * keeps reporting while other ranks still run. */
+int evf_comm_progress_wait(struct evf_progress *p, unsigned long long done, double until);
+/* After evf_comm_progress_wait() returned 1 (every rank): release. */
+void evf_comm_progress_free(struct evf_progress *p);
 
 /* Broadcast an int from rank 0. */
 int evf_comm_bcast_int(MPI_Comm comm, int value);
@@ -59,10 +69,11 @@ int evf_comm_scatter_batches(MPI_Comm comm, const struct evf_partition *p,
 /* Barrier, then the local monotonic clock: the common t0 of the run. */
 double evf_comm_start_clock(MPI_Comm comm);
 
-/* Gather every rank's node name and CPU count to rank 0, into `all` (size * EVF_HOST_LEN bytes)
- * and `all_cpus` (size ints); both are unused on other ranks. */
-void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN], int cpus,
-                           char (*all)[EVF_HOST_LEN], int *all_cpus);
+/* Gather every rank's node name and CPU mask to rank 0, into `all` (size * EVF_HOST_LEN bytes)
+ * and `all_masks` (size * EVF_CPUMASK_BYTES); both are unused on other ranks. */
+void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
+                           const unsigned char mask[EVF_CPUMASK_BYTES], char (*all)[EVF_HOST_LEN],
+                           unsigned char (*all_masks)[EVF_CPUMASK_BYTES]);
 
 /* Gather the records to rank 0.  On rank 0 `records` is the whole array (N records, rank-major,
  * with its own records already in place at offset 0) and p gives counts and displacements; on

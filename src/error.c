@@ -2,6 +2,7 @@
 #include "error.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 const char *evf_strerror(int code)
 {
@@ -36,15 +37,31 @@ int evf_seterr(char *msg, int code, const char *fmt, ...)
   return code;
 }
 
+const char *evf_clip(const char *s)
+{
+  static char bufs[4][EVF_CLIP_LEN + 64];
+  static int next;
+  size_t n = strlen(s);
+  if (n <= EVF_CLIP_LEN)
+    return s;
+  char *b = bufs[next++ % 4];
+  size_t half = EVF_CLIP_LEN / 2;
+  snprintf(b, sizeof bufs[0], "%.*s...(%zu bytes)...%s", (int)half, s, n, s + n - half);
+  return b;
+}
+
 void evf_errorf(FILE *err, const char *fmt, ...)
 {
+  char line[EVF_ERRMSG_LEN + 64];
   va_list ap;
   if (!err)
     return;
-  fputs("evfarm: ", err);
+  memcpy(line, "evfarm: ", 8);
   va_start(ap, fmt);
-  vfprintf(err, fmt, ap);
+  int n = vsnprintf(line + 8, sizeof line - 9, fmt, ap);
   va_end(ap);
-  fputc('\n', err);
+  size_t len = 8 + (n < 0 ? 0 : (size_t)n < sizeof line - 9 ? (size_t)n : sizeof line - 10);
+  line[len++] = '\n';
+  fwrite(line, 1, len, err);
   fflush(err);
 }

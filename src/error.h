@@ -20,8 +20,10 @@ enum evf_errno {
 #undef EVF_X_ENUM
 };
 
-/* Length of the message buffers passed around with errors. */
-#define EVF_ERRMSG_LEN 512
+/* Length of the message buffers passed around with errors: room for the reason after an
+ * echoed value, which evf_clip() keeps to EVF_CLIP_LEN bytes. */
+#define EVF_ERRMSG_LEN 2048
+#define EVF_CLIP_LEN 400
 
 /* A short description of `code` ("bad input"). */
 const char *evf_strerror(int code);
@@ -32,7 +34,13 @@ int evf_error_exit_code(int code);
  *   return evf_seterr(msg, EVF_EUSAGE, "--tasks: '%s' is not a number", s); */
 int evf_seterr(char *msg, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Print "evfarm: <formatted>\n" to `err`. */
+/* `s` itself, or when longer than EVF_CLIP_LEN bytes its start and end around "...": for
+ * echoing a user's value in a message without pushing out the reason.  The result lives until
+ * the fourth next call. */
+const char *evf_clip(const char *s);
+
+/* Print "evfarm: <formatted>\n" to `err` in one write, so lines of several ranks sharing a
+ * terminal never interleave mid-line. */
 void evf_errorf(FILE *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -1,129 +1,303 @@
-/* Record files and the write-to-temporary-then-rename discipline for every file rank 0 writes. */
+/* Record files, and how rank 0 writes any file: in place for devices and FIFOs, else through a
+ * temporary file renamed when every output is complete (see output.h). */
 #include "output.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "guard.h"
 
-/* Temporary files that are open, so an interrupted job (Ctrl-C on mpirun, which sends SIGTERM
- * to the ranks; scancel; a batch system's time limit) leaves no half-written file behind.  A
- * signal handler reaches only globals, hence this table; the previous handlers are restored
- * when the last file closes, so evf_run() does not keep a process-wide handler. */
-#define MAX_TEMPS 8
-static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
-#define NSIGNALS (sizeof cleanup_signals / sizeof cleanup_signals[0])
-static char *volatile temps[MAX_TEMPS];
-static int ntemps;
-static struct sigaction previous[NSIGNALS];
-
-static void remove_temps_and_reraise(int sig)
+/* Follow the symbolic links of `path` to the name that is finally written (which need not
+ * exist: '> dangling-link' creates the link's target).  Returns a malloc'ed path or NULL with
+ * errno set (ELOOP after 40 links, as the kernel). */
+static char *follow_links(const char *path)
 {
-  for (int i = 0; i < MAX_TEMPS; i++)
-    if (temps[i])
-      unlink(temps[i]);
-  for (size_t k = 0; k < NSIGNALS; k++)
-    if (cleanup_signals[k] == sig)
-      sigaction(sig, &previous[k], NULL);
-  raise(sig);
-}
-
-static void track_temp(char *path)
-{
-  int i = 0;
-  while (i < MAX_TEMPS && temps[i])
-    i++;
-  if (i == MAX_TEMPS)
-    return; /* more open files than evf_run() ever has: this one is just not cleaned up */
-  temps[i] = path;
-  if (ntemps++ == 0) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = remove_temps_and_reraise;
-    sigemptyset(&sa.sa_mask);
-    for (size_t k = 0; k < NSIGNALS; k++)
-      sigaction(cleanup_signals[k], &sa, &previous[k]);
-  }
-}
-
-static void untrack_temp(const char *path)
-{
-  for (int i = 0; i < MAX_TEMPS; i++)
-    if (temps[i] == path) {
-      temps[i] = NULL;
-      if (--ntemps == 0)
-        for (size_t k = 0; k < NSIGNALS; k++)
-          sigaction(cleanup_signals[k], &previous[k], NULL);
-      return;
+  char *p = strdup(path);
+  for (int hops = 0; p; hops++) {
+    struct stat st;
+    if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
+      return p; /* not a link, or nothing there yet: this is the name */
+    if (hops == 40) {
+      free(p);
+      errno = ELOOP;
+      return NULL;
     }
+    size_t cap = (size_t)st.st_size + 1 > 256 ? (size_t)st.st_size + 1 : 256;
+    char *link = malloc(cap);
+    ssize_t n = link ? readlink(p, link, cap) : -1;
+    if (n < 0 || (size_t)n >= cap) {
+      int e = n < 0 ? errno : ENAMETOOLONG;
+      free(link);
+      free(p);
+      errno = link ? e : ENOMEM;
+      return NULL;
+    }
+    link[n] = '\0';
+    char *next;
+    const char *slash = strrchr(p, '/');
+    if (link[0] == '/' || !slash) {
+      next = link;
+      link = NULL;
+    } else { /* relative to the link's directory */
+      size_t dir = (size_t)(slash - p) + 1;
+      next = malloc(dir + (size_t)n + 1);
+      if (next) {
+        memcpy(next, p, dir);
+        memcpy(next + dir, link, (size_t)n + 1);
+      }
+    }
+    free(link);
+    free(p);
+    p = next;
+  }
+  errno = ENOMEM;
+  return NULL;
+}
+
+/* The directory part of `path` ("." when none), malloc'ed. */
+static char *dir_of(const char *path)
+{
+  const char *slash = strrchr(path, '/');
+  if (!slash)
+    return strdup(".");
+  size_t n = slash == path ? 1 : (size_t)(slash - path);
+  char *d = malloc(n + 1);
+  if (d) {
+    memcpy(d, path, n);
+    d[n] = '\0';
+  }
+  return d;
+}
+
+static uint64_t random_bits(void)
+{
+  uint64_t x = 0;
+  if (getrandom(&x, sizeof x, GRND_NONBLOCK) != (ssize_t)sizeof x) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    x = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
+  }
+  return x;
+}
+
+/* Create a new temporary file in `dir`: ".evfarm-<16 hex digits>.tmp", a name of fixed length
+ * whatever the final name's (a final name of 255 bytes stays legal).  Created with mode 0666
+ * less the umask, as a plain open() of the final name would, without touching the process
+ * umask (other threads may create files meanwhile).  Returns the fd, or -1 with errno. */
+static int create_temp(const char *dir, char **tmp)
+{
+  size_t len = strlen(dir);
+  *tmp = malloc(len + 32);
+  if (!*tmp) {
+    errno = ENOMEM;
+    return -1;
+  }
+  for (int tries = 0; tries < 100; tries++) {
+    snprintf(*tmp, len + 32, "%s/.evfarm-%016" PRIx64 ".tmp", dir, random_bits());
+    int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST)
+      return fd;
+  }
+  return -1;
+}
+
+/* Open an existing non-regular file for writing in place.  A FIFO without a reader is waited
+ * for (as '> fifo' does), at most EVF_FIFO_WAIT seconds: no rank waits without a deadline. */
+static int open_in_place(const char *path, const struct stat *st)
+{
+  if (!S_ISFIFO(st->st_mode))
+    return open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  for (int waited = 0;; waited++) {
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      int fl = fcntl(fd, F_GETFL);
+      if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+      return fd;
+    }
+    if (errno != ENXIO || waited >= EVF_FIFO_WAIT * 20)
+      return -1;
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);
+  }
 }
 
 int evf_outfile_open(struct evf_outfile *f, const char *option, const char *path, char *msg)
 {
-  struct stat st;
   memset(f, 0, sizeof *f);
-  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-    return evf_seterr(msg, EVF_EUSAGE, "%s: '%s' is a directory", option, path);
-  size_t len = strlen(path);
   f->path = strdup(path);
-  f->tmp = malloc(len + sizeof ".tmp.XXXXXX");
-  if (!f->path || !f->tmp) {
-    evf_outfile_discard(f);
-    return evf_seterr(msg, EVF_ENOMEM, "%s: out of memory", option);
-  }
-  memcpy(f->tmp, path, len);
-  memcpy(f->tmp + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-  int fd = mkstemp(f->tmp);
-  if (fd < 0) {
+  f->target = follow_links(path);
+  if (!f->path || !f->target) {
     int e = errno;
-    free(f->tmp);
-    f->tmp = NULL;
     evf_outfile_discard(f);
-    return evf_seterr(msg, EVF_EUSAGE, "%s: cannot create '%s': %s", option, path, strerror(e));
+    if (e == ENOMEM)
+      return evf_seterr(msg, EVF_ENOMEM, "%s: out of memory", option);
+    return evf_seterr(msg, EVF_EUSAGE, "%s: cannot follow the links of '%s': %s", option,
+                      evf_clip(path), strerror(e));
   }
-  /* mkstemp makes the file 0600; give the result the mode a plain fopen would. */
-  mode_t mask = umask(0);
-  umask(mask);
-  track_temp(f->tmp);
-  if (fchmod(fd, 0666 & ~mask) != 0 || !(f->fp = fdopen(fd, "w"))) {
-    int e = errno;
+  struct stat st;
+  int exists = stat(f->target, &st) == 0;
+  int e = errno;
+  if (exists && S_ISDIR(st.st_mode)) {
+    evf_outfile_discard(f);
+    return evf_seterr(msg, EVF_EUSAGE, "%s: '%s' is a directory", option, evf_clip(path));
+  }
+  int fd = -1;
+  if (exists && !S_ISREG(st.st_mode)) {
+    /* A device, FIFO or socket: written where it is, never replaced by a regular file. */
+    f->in_place = 1;
+    f->shareable = S_ISCHR(st.st_mode);
+    f->id_dev = st.st_dev;
+    f->id_ino = st.st_ino;
+    fd = open_in_place(f->target, &st);
+    e = errno;
+    if (fd < 0) {
+      evf_outfile_discard(f);
+      if (e == ENXIO && S_ISFIFO(st.st_mode))
+        return evf_seterr(msg, EVF_EUSAGE, "%s: FIFO '%s' has no reader after %d s", option,
+                          evf_clip(path), EVF_FIFO_WAIT);
+      return evf_seterr(msg, EVF_EUSAGE, "%s: cannot open '%s': %s", option, evf_clip(path),
+                        strerror(e));
+    }
+  } else {
+    char *dir = dir_of(f->target);
+    struct stat dst;
+    if (!dir) {
+      evf_outfile_discard(f);
+      return evf_seterr(msg, EVF_ENOMEM, "%s: out of memory", option);
+    }
+    if (exists) {
+      f->id_dev = st.st_dev;
+      f->id_ino = st.st_ino;
+    } else if (e != ENOENT || stat(dir, &dst) != 0) {
+      e = e != ENOENT ? e : errno;
+      free(dir);
+      evf_outfile_discard(f);
+      return evf_seterr(msg, EVF_EUSAGE, "%s: cannot create '%s': %s", option, evf_clip(path),
+                        strerror(e));
+    } else {
+      const char *slash = strrchr(f->target, '/');
+      f->id_dev = dst.st_dev;
+      f->id_ino = dst.st_ino;
+      f->id_name = strdup(slash ? slash + 1 : f->target);
+    }
+    fd = create_temp(dir, &f->tmp);
+    e = errno;
+    free(dir);
+    if (fd < 0) {
+      free(f->tmp);
+      f->tmp = NULL;
+      evf_outfile_discard(f);
+      return evf_seterr(msg, EVF_EUSAGE, "%s: cannot create '%s': %s", option, evf_clip(path),
+                        strerror(e));
+    }
+    evf_guard_track(f->tmp);
+    /* Replacing a file keeps its permissions, and its owner when we may set it (root). */
+    if (exists) {
+      if (fchmod(fd, st.st_mode & 07777) != 0) {
+        e = errno;
+        close(fd);
+        evf_outfile_discard(f);
+        return evf_seterr(msg, EVF_EUSAGE, "%s: cannot set the mode of '%s': %s", option,
+                          evf_clip(path), strerror(e));
+      }
+      if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+          fchown(fd, st.st_uid, st.st_gid) == 0)
+        fchmod(fd, st.st_mode & 07777); /* chown clears set-id bits */
+    }
+  }
+  if (!(f->fp = fdopen(fd, "w"))) {
+    e = errno;
     close(fd);
     evf_outfile_discard(f);
-    return evf_seterr(msg, EVF_EUSAGE, "%s: cannot open '%s': %s", option, path, strerror(e));
+    return evf_seterr(msg, EVF_ENOMEM, "%s: cannot open '%s': %s", option, evf_clip(path),
+                      strerror(e));
   }
   return 0;
 }
 
+int evf_outfile_same(const struct evf_outfile *a, const struct evf_outfile *b)
+{
+  if (a->shareable && b->shareable)
+    return 0;
+  if (a->id_dev != b->id_dev || a->id_ino != b->id_ino)
+    return 0;
+  if (!a->id_name || !b->id_name)
+    return !a->id_name && !b->id_name;
+  return strcmp(a->id_name, b->id_name) == 0;
+}
+
+void evf_outfile_check(struct evf_outfile *f)
+{
+  if (f->fp && !f->err && ferror(f->fp))
+    f->err = errno ? errno : EIO;
+}
+
+/* Flush, fsync and close f->fp; 0, or the errno of the first failure. */
+static int finish(struct evf_outfile *f)
+{
+  evf_outfile_check(f);
+  int e = f->err;
+  errno = 0;
+  if (fflush(f->fp) != 0 && !e)
+    e = errno ? errno : EIO;
+  /* fsync is meaningless for devices and pipes (EINVAL there) */
+  if (fsync(fileno(f->fp)) != 0 && errno != EINVAL && errno != EROFS && !e)
+    e = errno;
+  if (fclose(f->fp) != 0 && !e)
+    e = errno ? errno : EIO;
+  f->fp = NULL;
+  return e;
+}
+
+static void fsync_dir(const char *target)
+{
+  char *dir = dir_of(target);
+  int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  free(dir);
+}
+
+int evf_outfile_commit_all(struct evf_outfile *const *fs, int n, char *msg)
+{
+  int bad = -1, e = 0;
+  for (int i = 0; i < n; i++)
+    if (fs[i]->fp && (e = finish(fs[i])) != 0 && bad < 0)
+      bad = i;
+  for (int i = 0; bad < 0 && i < n; i++) {
+    if (!fs[i]->tmp)
+      continue;
+    if (rename(fs[i]->tmp, fs[i]->target) != 0) {
+      e = errno;
+      bad = i;
+      break;
+    }
+    evf_guard_untrack(fs[i]->tmp);
+    free(fs[i]->tmp);
+    fs[i]->tmp = NULL;
+    fsync_dir(fs[i]->target);
+  }
+  if (bad >= 0)
+    evf_seterr(msg, EVF_EIO, "cannot write '%s': %s", evf_clip(fs[bad]->path), strerror(e));
+  for (int i = 0; i < n; i++)
+    evf_outfile_discard(fs[i]);
+  return bad >= 0 ? EVF_EIO : 0;
+}
+
 int evf_outfile_commit(struct evf_outfile *f, char *msg)
 {
-  if (!f->fp)
-    return 0;
-  int bad = ferror(f->fp);
-  bad |= fflush(f->fp) != 0;
-  bad |= fsync(fileno(f->fp)) != 0 && errno != EINVAL;
-  int e = errno;
-  bad |= fclose(f->fp) != 0;
-  f->fp = NULL;
-  if (!bad)
-    untrack_temp(f->tmp);
-  if (!bad && rename(f->tmp, f->path) != 0) {
-    bad = 1;
-    e = errno;
-  }
-  if (bad) {
-    evf_seterr(msg, EVF_EIO, "%s: cannot write: %s", f->path, strerror(e));
-    evf_outfile_discard(f);
-    return EVF_EIO;
-  }
-  free(f->tmp);
-  f->tmp = NULL;
-  evf_outfile_discard(f);
-  return 0;
+  return evf_outfile_commit_all(&f, 1, msg);
 }
 
 void evf_outfile_discard(struct evf_outfile *f)
@@ -131,12 +305,42 @@ void evf_outfile_discard(struct evf_outfile *f)
   if (f->fp)
     fclose(f->fp);
   if (f->tmp) {
-    untrack_temp(f->tmp);
     unlink(f->tmp);
+    evf_guard_untrack(f->tmp);
   }
   free(f->tmp);
   free(f->path);
+  free(f->target);
+  free(f->id_name);
   memset(f, 0, sizeof *f);
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when s[0] does not start one.  Overlong
+ * forms, surrogates and code points past U+10FFFF are not valid (RFC 3629). */
+static int utf8_len(const unsigned char *s)
+{
+  unsigned c = s[0];
+  int n;
+  unsigned min;
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 2, min = 0x80;
+  else if (c >= 0xe0 && c <= 0xef)
+    n = 3, min = 0x800;
+  else if (c >= 0xf0 && c <= 0xf4)
+    n = 4, min = 0x10000;
+  else
+    return 0;
+  unsigned cp = c & (0x3fu >> (n - 1));
+  for (int i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
 }
 
 void evf_json_string(FILE *out, const char *s)
@@ -146,13 +350,30 @@ void evf_json_string(FILE *out, const char *s)
     return;
   }
   fputc('"', out);
-  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+  for (const unsigned char *c = (const unsigned char *)s; *c;) {
+    int n = utf8_len(c);
     if (*c == '"' || *c == '\\')
       fprintf(out, "\\%c", *c);
-    else if (*c < 0x20)
-      fprintf(out, "\\u%04x", *c);
+    else if (*c < 0x20 || *c == 0x7f || n == 0)
+      fprintf(out, "\\u%04x", *c); /* control character, or a stray byte read as Latin-1 */
     else
-      fputc(*c, out);
+      fwrite(c, 1, (size_t)n, out);
+    c += n ? n : 1;
+  }
+  fputc('"', out);
+}
+
+void evf_csv_field(FILE *out, const char *s)
+{
+  if (!strpbrk(s, ",\"\r\n")) {
+    fputs(s, out);
+    return;
+  }
+  fputc('"', out);
+  for (; *s; s++) {
+    if (*s == '"')
+      fputc('"', out);
+    fputc(*s, out);
   }
   fputc('"', out);
 }
@@ -176,11 +397,12 @@ void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r
             r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start, r->t_io_done,
             r->t_end, r->cpu_time, evf_status_name(r->status));
   } else {
-    /* Node names hold no commas or quotes (RFC 1123 letters, digits, '-', '.'). */
+    /* Node names come from the environment (SLURMD_NODENAME) and may hold anything. */
+    fprintf(fp, "%" PRIu32 ",%" PRId32 ",", r->id, r->rank);
+    evf_csv_field(fp, host);
     fprintf(fp,
-            "%" PRIu32 ",%" PRId32 ",%s,%" PRIu32 ",%" PRIu32 ",%" PRIu64
-            ",%.6f,%.6f,%.6f,%.6f,%.9f,%s\n",
-            r->id, r->rank, host, r->batch, r->iterations, r->value, r->io_delay_us * 1e-6,
+            ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%.6f,%.6f,%.6f,%.6f,%.9f,%s\n",
+            r->batch, r->iterations, r->value, r->io_delay_us * 1e-6,
             r->t_start, r->t_io_done, r->t_end, r->cpu_time, evf_status_name(r->status));
   }
 }

@@ -1,9 +1,18 @@
-/* output: files written by rank 0 under a temporary name and renamed when complete, and the
- * per-task record formats (CSV with a header, JSON Lines). */
+/* output: the files rank 0 writes, and the per-task record formats (CSV with a header, JSON
+ * Lines).
+ *
+ * A regular file (or a new one) is written under a temporary name beside it and renamed over
+ * the final name only when complete, so a failed or interrupted run never leaves a partial
+ * file and never destroys the previous one.  A path that exists and is not a regular file (a
+ * device such as /dev/null, a FIFO, a terminal) is written in place, directly, and never
+ * replaced.  A symbolic link is followed, as '> link' in a shell: the file written is the
+ * link's final target.  Overwriting an existing file keeps its mode (and owner, when the
+ * process may set it). */
 #ifndef EVF_OUTPUT_H
 #define EVF_OUTPUT_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "cli.h"
 #include "partition.h"
@@ -11,15 +20,35 @@
 #include "record.h"
 
 struct evf_outfile {
-  char *path;   /* final name */
-  char *tmp;    /* temporary name in the same directory, NULL when closed */
-  FILE *fp;     /* open on tmp */
+  char *path;     /* as given, for messages */
+  char *target;   /* the file written: path with its symbolic links followed */
+  char *tmp;      /* temporary name beside target; NULL when written in place, or closed */
+  FILE *fp;       /* open for writing */
+  int err;        /* errno of the first failed write, 0 when none */
+  int in_place;   /* target is a device, FIFO...: written directly, never renamed */
+  int shareable;  /* a character device (/dev/null): two outputs may both write it */
+  dev_t id_dev;   /* identity: the target's device and inode when it exists, else its */
+  ino_t id_ino;   /*   directory's, with id_name its name in that directory */
+  char *id_name;
 };
 
-/* Create the temporary file for `path` before any work, so an unwritable path is bad input.
- * `option` names the option in messages.  Returns 0 or EVF_EUSAGE / EVF_ENOMEM with `msg`. */
+/* Longest wait for a reader when the path is a FIFO, seconds. */
+#define EVF_FIFO_WAIT 10
+
+/* Prepare `path` for writing before any work, so an unwritable path is bad input.  `option`
+ * names the option in messages.  Returns 0 or EVF_EUSAGE / EVF_ENOMEM with `msg`. */
 int evf_outfile_open(struct evf_outfile *f, const char *option, const char *path, char *msg);
-/* Flush, close and rename to the final name.  Returns 0 or EVF_EIO with `msg`. */
+/* Do a and b (both open) name the same file, however spelt (./x, a link, a hard link)?
+ * Character devices are never "the same": both outputs may go to /dev/null. */
+int evf_outfile_same(const struct evf_outfile *a, const struct evf_outfile *b);
+/* Note a write error on f->fp (keeps the errno of the first one). */
+void evf_outfile_check(struct evf_outfile *f);
+/* Complete every open file of fs[0..n) (flush, fsync, close), and only when all are complete,
+ * rename each into place and fsync its directory.  On any failure nothing is renamed, every
+ * temporary file is removed, and EVF_EIO is returned with `msg` naming the file and the
+ * system's reason.  Files not open (fp NULL) are skipped. */
+int evf_outfile_commit_all(struct evf_outfile *const *fs, int n, char *msg);
+/* One file: evf_outfile_commit_all(&f, 1, msg). */
 int evf_outfile_commit(struct evf_outfile *f, char *msg);
 /* Close and remove the temporary file (no-op when none is open). */
 void evf_outfile_discard(struct evf_outfile *f);
@@ -33,8 +62,12 @@ int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_record *r
 void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r,
                        const char *host);
 
-/* Write `s` as a JSON string literal, quotes included (NULL gives null). */
+/* Write `s` as a JSON string literal, quotes included (NULL gives null).  Valid UTF-8 is copied;
+ * a byte that is not part of valid UTF-8 is written as \u00XX, i.e. read as Latin-1, so the
+ * output always parses (a path of arbitrary bytes reads back as those bytes' Latin-1 text). */
 void evf_json_string(FILE *out, const char *s);
+/* Write `s` as one CSV field: quoted per RFC 4180 when it holds a comma, a quote, CR or LF. */
+void evf_csv_field(FILE *out, const char *s);
 void evf_output_header(FILE *fp, enum evf_format fmt);
 
 #endif

@@ -24,7 +24,19 @@ struct evf_slurm {
 
 void evf_placement_slurm(struct evf_slurm *s);
 
-/* CPUs online on this node (at least 1). */
-int evf_placement_cpus(void);
+/* The CPUs this process may run on, as a bitmap of CPU numbers (its affinity mask: cpusets,
+ * Slurm's allocation and mpirun's binding count, not every CPU online). */
+#define EVF_CPUMASK_BYTES 128 /* CPUs 0..1023 */
+void evf_placement_cpumask(unsigned char mask[EVF_CPUMASK_BYTES]);
+
+/* Group n ranks by node name: node_of[r] is the node of rank r, nodes numbered 0, 1, ... in the
+ * order of their lowest rank.  Returns the number of nodes, or -1 (out of memory).  O(n log n). */
+int evf_placement_group(const char (*hosts)[EVF_HOST_LEN], int n, int *node_of);
+
+/* The CPUs the job's ranks may use on each rank's node: the size of the union of the masks of
+ * the ranks on that node (so ranks bound to one core each count one CPU each, and two ranks
+ * bound to one core count one).  Returns 0 or -1 (out of memory). */
+int evf_placement_node_cpus(const int *node_of, int nnodes, int n,
+                            const unsigned char (*masks)[EVF_CPUMASK_BYTES], int *cpus);
 
 #endif

@@ -97,15 +97,21 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
 {
   fprintf(out, "{\n  \"schema\": \"%s\",\n  \"evfarm_version\": \"%s\",\n", EVF_SUMMARY_SCHEMA,
           EVF_VERSION_STRING);
+  /* Every option, values that read back exactly (%.17g), paths as JSON strings. */
   fprintf(out, "  \"options\": {\"kind\": ");
   evf_json_string(out, opt->kind);
   fprintf(out,
-          ", \"tasks\": %" PRIu32 ", \"seed\": %" PRIu64 ", \"io_min\": %.6g, \"io_max\": %.6g"
+          ", \"tasks\": %" PRIu32 ", \"seed\": %" PRIu64 ", \"io_min\": %.17g, \"io_max\": %.17g"
           ", \"cpu_min\": %" PRIu32 ", \"cpu_max\": %" PRIu32 ", \"inflight\": %" PRIu32
-          ", \"batch_size\": %" PRIu32 ", \"fail_rate\": %.6g, \"output\": ",
+          ", \"batch_size\": %" PRIu32 ", \"fail_rate\": %.17g, \"progress\": %.17g"
+          ", \"quiet\": %s, \"format\": \"%s\", \"output\": ",
           opt->tasks, opt->seed, opt->io_min, opt->io_max, opt->cpu_min, opt->cpu_max,
-          opt->inflight, opt->batch_size, opt->fail_rate);
+          opt->inflight, opt->batch_size, opt->fail_rate, opt->progress,
+          opt->quiet ? "true" : "false",
+          opt->format == EVF_FORMAT_JSONL ? "jsonl" : opt->format == EVF_FORMAT_CSV ? "csv" : "none");
   evf_json_string(out, opt->output);
+  fprintf(out, ", \"json\": ");
+  evf_json_string(out, opt->json);
   fprintf(out, "},\n");
   fprintf(out, "  \"tasks\": %" PRIu64 ",\n  \"ranks\": %d,\n  \"batches\": %" PRIu64 ",\n",
           s->tasks, s->ranks, s->batches);

@@ -1,9 +1,11 @@
-/* evf_run() and evf_job_run(): one whole job on one communicator.  The sequence is parse ->
- * agree -> open files -> agree -> partition -> scatter -> barrier/t0 -> each rank's loop ->
- * agree -> gather -> rank 0 writes.  Every branch that could differ between ranks is preceded
- * by evf_comm_agree(), so ranks never diverge. */
+/* evf_run() and evf_job_run(): one whole job on one communicator (a private duplicate of it).
+ * The sequence is parse -> agree -> open files -> agree -> partition -> scatter -> allocate
+ * loops -> agree -> barrier/t0 -> each rank's loop -> agree -> gather -> rank 0 writes, then
+ * prints.  Every branch that could differ between ranks is preceded by evf_comm_agree(), so
+ * ranks never diverge. */
 #include "evfarm/evfarm.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -12,6 +14,7 @@
 #include "cli.h"
 #include "comm.h"
 #include "error.h"
+#include "guard.h"
 #include "job.h"
 #include "output.h"
 #include "partition.h"
@@ -32,6 +35,13 @@ struct progress {
   struct evf_progress *comm;  /* the job-wide count (comm.c) */
 };
 
+static void progress_print(struct progress *p, unsigned long long all, double elapsed)
+{
+  unsigned long long n = evf_comm_progress_total(p->comm);
+  evf_errorf(p->err, "progress: %llu of %llu tasks done (%.0f%%) at %.1f s", all, n,
+             n ? 100.0 * (double)all / (double)n : 100.0, elapsed);
+}
+
 /* Every --progress seconds on every rank's loop: report this rank's count; rank 0 prints the
  * job's. */
 static void progress_tick(void *arg, uint64_t done, uint64_t total, double elapsed)
@@ -39,17 +49,13 @@ static void progress_tick(void *arg, uint64_t done, uint64_t total, double elaps
   struct progress *p = arg;
   (void)total;
   unsigned long long all = evf_comm_progress_update(p->comm, done);
-  unsigned long long n = evf_comm_progress_total(p->comm);
-  if (p->rank == 0) {
-    fprintf(p->err, "evfarm: progress: %llu of %llu tasks done (%.0f%%) at %.1f s\n", all, n,
-            n ? 100.0 * (double)all / (double)n : 100.0, elapsed);
-    fflush(p->err);
-  }
+  if (p->rank == 0)
+    progress_print(p, all, elapsed);
 }
 
 /* Everything a job holds, so one cleanup path releases it on every branch. */
 struct job {
-  MPI_Comm comm;
+  MPI_Comm comm;                  /* the job's own duplicate of the caller's communicator */
   int rank, size;
   FILE *out, *err;
   struct evf_options opt;
@@ -59,20 +65,26 @@ struct job {
   size_t nbatches;
   struct evf_record *records;     /* rank 0: all N; others: their own */
   char (*hosts)[EVF_HOST_LEN];    /* rank 0: the node name of every rank */
-  int *cpus;                      /* rank 0: the online CPUs of every rank's node */
+  unsigned char (*masks)[EVF_CPUMASK_BYTES]; /* rank 0: the CPU mask of every rank */
+  int *cpus;                      /* rank 0: the CPUs the job may use on every rank's node */
   size_t nlocal;                  /* this rank's task count */
+  struct evf_runner *runner;
+  double t_enter, t0, wall;
   char msg[EVF_ERRMSG_LEN];
 };
 
 static void job_free(struct job *j)
 {
+  evf_runner_free(j->runner);
   evf_outfile_discard(&j->records_file);
   evf_outfile_discard(&j->summary_file);
   evf_partition_free(&j->part);
   free(j->batches);
   free(j->records);
   free(j->hosts);
+  free(j->masks);
   free(j->cpus);
+  evf_comm_free(&j->comm);
 }
 
 /* Agree on `rc` across ranks.  On an agreed failure, the rank that has a message prints it
@@ -94,24 +106,6 @@ static int agree_or_report(struct job *j, int rc, int rank0_only)
     evf_errorf(j->err, "another rank rejected the job: %s", evf_strerror(all));
   }
   return evf_error_exit_code(all);
-}
-
-static int write_outputs(struct job *j, const struct evf_summary *s, int code)
-{
-  int rc = 0;
-  if (j->records_file.fp) {
-    rc = evf_output_records(j->records_file.fp, j->opt.format, j->records, &j->part,
-                            (const char(*)[EVF_HOST_LEN])j->hosts);
-    if (rc)
-      evf_seterr(j->msg, rc, "%s: cannot write", j->records_file.path);
-    else
-      rc = evf_outfile_commit(&j->records_file, j->msg);
-  }
-  if (!rc && j->summary_file.fp) {
-    evf_report_json(j->summary_file.fp, &j->opt, s, code);
-    rc = evf_outfile_commit(&j->summary_file, j->msg);
-  }
-  return rc;
 }
 
 int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
@@ -138,118 +132,197 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
   return 0;
 }
 
-int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *err,
-                evf_job_result_fn on_result, void *arg)
+/* 1. Rank 0 prepares the output files before any work: an unwritable path is bad input, and
+ * so are two options naming one file however spelt (./r.csv, a link, a hard link). */
+static int job_open_outputs(struct job *j)
 {
-  struct job j = {.comm = comm, .out = out, .err = err, .opt = *opt};
-  double t_enter = evf_clock_now();
-  j.rank = evf_comm_rank(comm);
-  j.size = evf_comm_size(comm);
-
-  /* 1. Rank 0 creates the output files before any work: an unwritable path is bad input. */
   int rc = 0;
-  if (j.rank == 0) {
-    if (j.opt.output)
-      rc = evf_outfile_open(&j.records_file, "--output", j.opt.output, j.msg);
-    if (rc == 0 && j.opt.json)
-      rc = evf_outfile_open(&j.summary_file, "--json", j.opt.json, j.msg);
+  if (j->rank == 0) {
+    if (j->opt.output)
+      rc = evf_outfile_open(&j->records_file, "--output", j->opt.output, j->msg);
+    if (rc == 0 && j->opt.json)
+      rc = evf_outfile_open(&j->summary_file, "--json", j->opt.json, j->msg);
+    if (rc == 0 && j->records_file.fp && j->summary_file.fp &&
+        evf_outfile_same(&j->records_file, &j->summary_file))
+      rc = evf_seterr(j->msg, EVF_EUSAGE, "--json: '%s' is also the --output file ('%s')",
+                      evf_clip(j->opt.json), evf_clip(j->opt.output));
   }
-  int code = agree_or_report(&j, rc, 1);
-  if (code) {
-    job_free(&j);
-    return code;
-  }
+  return agree_or_report(j, rc, 1);
+}
 
-  /* 2. Rank 0 partitions the ids and scatters each rank its batch descriptors. */
-  rc = j.rank == 0 ? evf_partition_plan(&j.part, j.opt.tasks, j.size, j.opt.batch_size) : 0;
+/* 2. Rank 0 partitions the ids and scatters each rank its batch descriptors; every rank
+ * allocates its records, and rank 0 learns where every rank runs. */
+static int job_distribute(struct job *j)
+{
+  int rc = j->rank == 0 ? evf_partition_plan(&j->part, j->opt.tasks, j->size, j->opt.batch_size) : 0;
   if (rc)
-    evf_seterr(j.msg, rc, "cannot partition %u tasks: %s", (unsigned)j.opt.tasks, evf_strerror(rc));
-  if ((code = agree_or_report(&j, rc, 0)))
-    goto done;
-  rc = evf_comm_scatter_batches(comm, &j.part, &j.batches, &j.nbatches);
+    evf_seterr(j->msg, rc, "cannot partition %u tasks: %s", (unsigned)j->opt.tasks,
+               evf_strerror(rc));
+  int code = agree_or_report(j, rc, 0);
+  if (code)
+    return code;
+  rc = evf_comm_scatter_batches(j->comm, &j->part, &j->batches, &j->nbatches);
   if (rc) {
-    code = evf_error_exit_code(rc);
-    if (j.rank == 0)
-      evf_errorf(err, "cannot receive batches: %s", evf_strerror(rc));
-    goto done;
+    if (j->rank == 0)
+      evf_errorf(j->err, "cannot receive batches: %s", evf_strerror(rc));
+    return evf_error_exit_code(rc);
   }
-  for (size_t b = 0; b < j.nbatches; b++)
-    j.nlocal += j.batches[b].count;
-  size_t nrec = j.rank == 0 ? j.opt.tasks : j.nlocal;
+  for (size_t b = 0; b < j->nbatches; b++)
+    j->nlocal += j->batches[b].count;
+  size_t nrec = j->rank == 0 ? j->opt.tasks : j->nlocal;
   /* One record per cache line: the loop touches each record once, at a random moment. */
-  if (posix_memalign((void **)&j.records, 64, (nrec ? nrec : 1) * sizeof *j.records) != 0)
-    j.records = NULL;
-  if (j.rank == 0) {
-    j.hosts = calloc((size_t)j.size, EVF_HOST_LEN);
-    j.cpus = calloc((size_t)j.size, sizeof *j.cpus);
+  if (posix_memalign((void **)&j->records, 64, (nrec ? nrec : 1) * sizeof *j->records) != 0)
+    j->records = NULL;
+  if (j->rank == 0) {
+    j->hosts = calloc((size_t)j->size, EVF_HOST_LEN);
+    j->masks = calloc((size_t)j->size, EVF_CPUMASK_BYTES);
+    j->cpus = calloc((size_t)j->size, sizeof *j->cpus);
   }
-  rc = j.records && (j.rank != 0 || (j.hosts && j.cpus))
+  rc = j->records && (j->rank != 0 || (j->hosts && j->masks && j->cpus))
            ? 0
-           : evf_seterr(j.msg, EVF_ENOMEM, "cannot allocate %zu records", nrec);
-  if ((code = agree_or_report(&j, rc, 0)))
-    goto done;
+           : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %zu records", nrec);
+  if ((code = agree_or_report(j, rc, 0)))
+    return code;
   char host[EVF_HOST_LEN];
+  unsigned char mask[EVF_CPUMASK_BYTES];
   evf_placement_host(host);
-  evf_comm_gather_hosts(comm, host, evf_placement_cpus(), j.hosts, j.cpus);
+  evf_placement_cpumask(mask);
+  evf_comm_gather_hosts(j->comm, host, mask, j->hosts, j->masks);
+  return 0;
+}
 
-  /* 3. The run: t0 after a barrier, one event loop per rank, progress across them. */
-  const struct evf_task_kind *kind = evf_task_kind_find(j.opt.kind);
-  struct progress prog = {err, j.rank, NULL};
-  if (j.opt.progress > 0)
-    prog.comm = evf_comm_progress_new(comm, j.nlocal);
+/* 3. The run: every rank allocates its loop and slots, the ranks agree that all could (a rank
+ * that cannot start is reported now, not after the others' whole workload), then t0 after a
+ * barrier, one event loop per rank, progress across them.  Rank 0 keeps printing progress
+ * after its own loop ends, until every rank's loop has. */
+static int job_run_loops(struct job *j)
+{
+  const struct evf_task_kind *kind = evf_task_kind_find(j->opt.kind);
+  struct progress prog = {j->err, j->rank, NULL};
   struct evf_runner_config cfg = {
     .kind = kind,
-    .opt = &j.opt,
-    .rank = j.rank,
-    .inflight = j.opt.inflight,
-    .tick_interval = prog.comm ? j.opt.progress : 0,
+    .opt = &j->opt,
+    .rank = j->rank,
+    .inflight = j->opt.inflight,
     .tick = progress_tick,
     .tick_arg = &prog,
   };
-  cfg.t0 = evf_comm_start_clock(comm);
-  double setup = cfg.t0 - t_enter;
-  rc = evf_runner_run(&cfg, j.batches, j.nbatches, j.records, j.msg);
-  evf_comm_progress_finish(prog.comm, j.nlocal);
-  if ((code = agree_or_report(&j, rc, 0)))
-    goto done;
-
-  /* 4. Every record to rank 0; the wall time ends when it has them all. */
-  evf_comm_gather_records(comm, j.records, (int)j.nlocal, &j.part);
-  double wall = evf_clock_now() - cfg.t0;
-
-  /* 5. Rank 0 summarises and writes; every rank returns its verdict. */
-  if (j.rank == 0) {
-    struct evf_summary s;
-    rc = evf_summary_compute(&s, j.records, j.opt.tasks, j.size, j.part.nbatches, wall);
-    if (rc) {
-      evf_errorf(err, "cannot summarise: %s", evf_strerror(rc));
-      code = EVF_EXIT_RUNTIME;
-    } else {
-      struct rusage ru;
-      if (getrusage(RUSAGE_SELF, &ru) == 0) {
-        s.rank0_maxrss_kib = ru.ru_maxrss;
-        s.rank0_process_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
-                              (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-      }
-      s.setup = setup;
-      evf_summary_set_placement(&s, (const char(*)[EVF_HOST_LEN])j.hosts, j.cpus);
-      evf_placement_slurm(&s.slurm);
-      code = s.failed ? EVF_EXIT_TASKS : EVF_EXIT_OK;
-      if (!j.opt.quiet)
-        evf_report_text(out, &j.opt, &s);
-      rc = write_outputs(&j, &s, code);
-      if (rc) {
-        evf_errorf(err, "%s", j.msg);
-        code = EVF_EXIT_RUNTIME;
-      }
-      if (on_result)
-        on_result(arg, &j.opt, &s);
-      evf_summary_free(&s);
+  int rc;
+  j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, j->records, &rc, j->msg);
+  int code = agree_or_report(j, rc, 0);
+  if (code)
+    return code;
+  if (j->opt.progress > 0)
+    prog.comm = evf_comm_progress_new(j->comm, j->nlocal);
+  cfg.tick_interval = prog.comm ? j->opt.progress : 0;
+  j->t0 = evf_comm_start_clock(j->comm);
+  rc = evf_runner_run(j->runner, j->t0, j->msg);
+  if (prog.comm) {
+    double iv = j->opt.progress;
+    for (;;) {
+      double now = evf_clock_now();
+      double until = j->t0 + iv * (floor((now - j->t0) / iv) + 1);
+      if (evf_comm_progress_wait(prog.comm, evf_runner_done(j->runner), until))
+        break;
+      progress_print(&prog, evf_comm_progress_update(prog.comm, evf_runner_done(j->runner)),
+                     until - j->t0);
     }
+    evf_comm_progress_free(prog.comm);
   }
-  code = evf_comm_bcast_int(comm, code);
+  return agree_or_report(j, rc, 0);
+}
 
-done:
+/* Rank 0: the summary from the gathered records, with placement and process figures. */
+static int job_summarise(struct job *j, struct evf_summary *s)
+{
+  int rc = evf_summary_compute(s, j->records, j->opt.tasks, j->size, j->part.nbatches, j->wall);
+  if (rc)
+    return rc;
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    s->rank0_maxrss_kib = ru.ru_maxrss;
+    s->rank0_process_cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+                           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+  }
+  s->setup = j->t0 - j->t_enter;
+  int *node_of = malloc((size_t)j->size * sizeof *node_of);
+  int nnodes = node_of ? evf_placement_group((const char(*)[EVF_HOST_LEN])j->hosts, j->size,
+                                             node_of)
+                       : -1;
+  if (nnodes < 0 || evf_placement_node_cpus(node_of, nnodes, j->size,
+                                            (const unsigned char(*)[EVF_CPUMASK_BYTES])j->masks,
+                                            j->cpus) != 0) {
+    free(node_of);
+    evf_summary_free(s);
+    return EVF_ENOMEM;
+  }
+  free(node_of);
+  evf_summary_set_placement(s, (const char(*)[EVF_HOST_LEN])j->hosts, j->cpus);
+  evf_placement_slurm(&s->slurm);
+  return 0;
+}
+
+/* Rank 0: write both files completely, then commit both (or neither). */
+static int job_write(struct job *j, const struct evf_summary *s, int code)
+{
+  if (j->records_file.fp) {
+    evf_output_records(j->records_file.fp, j->opt.format, j->records, &j->part,
+                       (const char(*)[EVF_HOST_LEN])j->hosts);
+    evf_outfile_check(&j->records_file);
+  }
+  if (j->summary_file.fp) {
+    evf_report_json(j->summary_file.fp, &j->opt, s, code);
+    evf_outfile_check(&j->summary_file);
+  }
+  struct evf_outfile *files[] = {&j->records_file, &j->summary_file};
+  return evf_outfile_commit_all(files, 2, j->msg);
+}
+
+/* 4. Every record to rank 0; the wall time ends when it has them all.  5. Rank 0 summarises,
+ * commits the files, and only then prints the summary (a reader that goes away cannot cost the
+ * results).  Returns the job's exit code on rank 0. */
+static int job_collect(struct job *j, evf_job_result_fn on_result, void *arg)
+{
+  evf_comm_gather_records(j->comm, j->records, (int)j->nlocal, &j->part);
+  j->wall = evf_clock_now() - j->t0;
+  if (j->rank != 0)
+    return 0;
+  struct evf_summary s;
+  int rc = job_summarise(j, &s);
+  if (rc) {
+    evf_errorf(j->err, "cannot summarise: %s", evf_strerror(rc));
+    return EVF_EXIT_RUNTIME;
+  }
+  int code = s.failed ? EVF_EXIT_TASKS : EVF_EXIT_OK;
+  if (job_write(j, &s, code)) {
+    evf_errorf(j->err, "%s; no results written", j->msg);
+    code = EVF_EXIT_RUNTIME;
+  }
+  if (!j->opt.quiet)
+    evf_report_text(j->out, &j->opt, &s);
+  if (on_result)
+    on_result(arg, &j->opt, &s);
+  evf_summary_free(&s);
+  return code;
+}
+
+int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *err,
+                evf_job_result_fn on_result, void *arg)
+{
+  struct job j = {.out = out, .err = err, .opt = *opt};
+  j.t_enter = evf_clock_now();
+  j.comm = evf_comm_dup_fatal(comm);
+  j.rank = evf_comm_rank(j.comm);
+  j.size = evf_comm_size(j.comm);
+  evf_guard_enter(j.rank);
+  int code = job_open_outputs(&j);
+  if (!code)
+    code = job_distribute(&j);
+  if (!code)
+    code = job_run_loops(&j);
+  if (!code)
+    code = evf_comm_bcast_int(j.comm, job_collect(&j, on_result, arg));
   job_free(&j);
+  evf_guard_leave();
   return code;
 }

@@ -19,17 +19,33 @@ struct evf_runner_config {
   const struct evf_task_kind *kind;
   const struct evf_options *opt;
   int rank;                   /* written into every record */
-  double t0;                  /* evf_clock_now() at the start barrier; record times are relative */
   uint32_t inflight;          /* most tasks in flight; 0 = all */
   double tick_interval;       /* seconds; 0 = no ticks */
   evf_runner_tick_fn tick;
   void *tick_arg;
 };
 
-/* Run the tasks of batches[0..nbatches) in order; the record of the k-th task (counting through
- * the batches) goes to records[k].  Returns 0 when every task has a record (whatever its
- * status), or a negative EVF_E* code with `msg` set. */
-int evf_runner_run(const struct evf_runner_config *cfg, const struct evf_batch *batches,
-                   size_t nbatches, struct evf_record *records, char *msg);
+struct evf_runner;
+
+/* Everything a run needs, allocated before it starts (the task slots and the loop), so a rank
+ * that cannot start says so before t0, not after the others' whole workload.  The tasks are
+ * those of batches[0..nbatches), in order; the record of the k-th (counting through the
+ * batches) goes to records[k].  `cfg`, `batches` and `records` must outlive the runner.
+ * Returns the runner with *rc = 0, or NULL with *rc a negative EVF_E* code and `msg` set. */
+struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
+                                  const struct evf_batch *batches, size_t nbatches,
+                                  struct evf_record *records, int *rc, char *msg);
+/* Run every task; record times are relative to t0 (evf_clock_now() at the start barrier).
+ * Returns 0 when every task has a record (whatever its status), or a negative EVF_E* code with
+ * `msg` set. */
+int evf_runner_run(struct evf_runner *r, double t0, char *msg);
+/* Tasks with a final record so far. */
+uint64_t evf_runner_done(const struct evf_runner *r);
+void evf_runner_free(struct evf_runner *r);
+
+/* The allocator evfarm gives libev (ev_set_allocator): libev cannot handle a failed
+ * allocation, so instead of libev's abort() it removes the temporary files, says which rank
+ * ran out of memory, and ends the process with exit code 3. */
+void *evf_runner_ev_realloc(void *ptr, long size);
 
 #endif

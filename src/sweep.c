@@ -251,15 +251,9 @@ int evf_sweep_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
   }
   evf_placement_host(host);
   evf_comm_allgather_hosts(comm, host, hosts);
-  int nnodes = 0;
-  for (int r = 0; r < size; r++) {
-    node_of[r] = -1;
-    for (int q = 0; q < r && node_of[r] < 0; q++)
-      if (strcmp(hosts[q], hosts[r]) == 0)
-        node_of[r] = node_of[q];
-    if (node_of[r] < 0)
-      node_of[r] = nnodes++;
-  }
+  int nnodes = evf_placement_group((const char(*)[EVF_HOST_LEN])hosts, size, node_of);
+  if (nnodes < 0 && !rc)
+    rc = evf_seterr(msg, EVF_ENOMEM, "out of memory");
   int limit = o.by_nodes ? nnodes : size;
   if (rc == 0 && !help) {
     if (o.nsizes == 0) /* default: 1, 2, 4, ... and the whole */

@@ -1,54 +1,129 @@
-"""Interrupt a running job (SIGINT to mpirun, as Ctrl-C does): it must end within a deadline,
-exit non-zero, and leave neither a final nor a temporary output file behind.
+"""A job stopped by a signal: it ends within a deadline, says which signal stopped it, exits
+128 + the signal (mpirun itself exits 1 when it is the one interrupted), and leaves neither a
+final nor a temporary output file behind.  An ignored signal (nohup's SIGHUP) changes nothing,
+and a reader that goes away (SIGPIPE on the summary) costs no results.
 
-usage: check_interrupt.py --mpirun M --evfarm E --outdir D
+usage: check_interrupt.py --mpirun M --evfarm E --outdir D --case NAME
+       check_interrupt.py --list
 """
 import argparse
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import Check  # noqa: E402
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mpirun", required=True)
-    ap.add_argument("--evfarm", required=True)
-    ap.add_argument("--outdir", required=True)
-    a = ap.parse_args()
-    d = os.path.join(a.outdir, "interrupt")
-    os.makedirs(d, exist_ok=True)
-    for f in os.listdir(d):
-        os.unlink(os.path.join(d, f))
-    cmd = [a.mpirun, "-np", "2", a.evfarm, "--tasks", "1000", "--io-min", "20", "--io-max", "30",
-           "--output", os.path.join(d, "r.csv"), "--json", os.path.join(d, "s.json")]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    failures = []
+LONG = ["--tasks", "1000", "--io-min", "20", "--io-max", "30"]
+SHORT = ["--tasks", "200", "--io-min", "1", "--io-max", "1.5", "--cpu-max", "1000"]
+
+
+def start(a, d, launch, job, **kw):
+    cmd = launch + [a.evfarm] + job + ["--output", os.path.join(d, "r.csv"), "--json",
+                                       os.path.join(d, "s.json")]
+    return subprocess.Popen(cmd, stdout=kw.pop("stdout", subprocess.PIPE),
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+
+
+def wait_for_temps(check, p, d):
+    """Until rank 0 has created its temporary files, then a little more so the loops run."""
     deadline = time.monotonic() + 30
     while len(os.listdir(d)) < 2 and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.05)
-    if len(os.listdir(d)) < 2:
-        failures.append("the temporary files never appeared: %r" % os.listdir(d))
-    time.sleep(0.5)  # let the ranks reach their event loops
-    os.kill(p.pid, signal.SIGINT)
+    check(len(os.listdir(d)) >= 2, "the temporary files never appeared: %r" % os.listdir(d))
+    time.sleep(0.5)
+
+
+def finish(check, p):
     try:
         out, err = p.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
         out, err = p.communicate()
-        failures.append("still running 30 s after SIGINT")
-    if p.returncode == 0:
-        failures.append("exit status 0 after an interrupt")
-    left = os.listdir(d)
-    if left:
-        failures.append("files left behind: %r" % left)
-    for f in failures:
-        print("FAIL check_interrupt: %s\nstderr:\n%s" % (f, err))
-    print("check_interrupt: %d passed, %d failed (exit %s)" % (0 if failures else 1,
-                                                              len(failures), p.returncode))
-    return 1 if failures else 0
+        check(False, "still running 30 s after the signal")
+    return out, err
+
+
+def stopped(a, check, d, launch, sig, want_code, want_name):
+    p = start(a, d, launch, LONG)
+    wait_for_temps(check, p, d)
+    os.kill(p.pid, sig)
+    _, err = finish(check, p)
+    check(p.returncode == want_code, "exit %s, want %d\n%s" % (p.returncode, want_code, err))
+    check(("evfarm: interrupted by %s: no results written" % want_name) in err,
+          "no message naming %s in:\n%s" % (want_name, err))
+    check(os.listdir(d) == [], "files left behind: %r" % os.listdir(d))
+
+
+def case_mpirun_sigint(a, check, d):
+    """Ctrl-C on mpirun: mpirun sends the ranks SIGTERM and itself exits 1."""
+    stopped(a, check, d, [a.mpirun, "-np", "2"], signal.SIGINT, 1, "SIGTERM")
+
+
+def case_mpirun_sigusr1(a, check, d):
+    """mpirun forwards SIGUSR1 (Slurm's --signal=USR1): the ranks end with 128 + 10."""
+    stopped(a, check, d, [a.mpirun, "-np", "2"], signal.SIGUSR1, 128 + signal.SIGUSR1, "SIGUSR1")
+
+
+def case_mpirun_sigusr2(a, check, d):
+    stopped(a, check, d, [a.mpirun, "-np", "2"], signal.SIGUSR2, 128 + signal.SIGUSR2, "SIGUSR2")
+
+
+def case_singleton_sigint(a, check, d):
+    """Without mpirun (a singleton MPI process), Ctrl-C gives 130, the shell's convention."""
+    stopped(a, check, d, [], signal.SIGINT, 130, "SIGINT")
+
+
+def case_nohup_sighup(a, check, d):
+    """Under nohup SIGHUP is ignored: it must stay ignored, and the job completes."""
+    p = start(a, d, [], SHORT, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    wait_for_temps(check, p, d)
+    os.kill(p.pid, signal.SIGHUP)
+    _, err = finish(check, p)
+    check(p.returncode == 0, "exit %s, want 0\n%s" % (p.returncode, err))
+    check(sorted(os.listdir(d)) == ["r.csv", "s.json"], "files: %r" % os.listdir(d))
+
+
+def case_sigpipe(a, check, d):
+    """'evfarm ... | head -0': the summary's reader is gone.  The results were committed before
+    the summary was printed, so both files are complete and no temporary file is left."""
+    r, w = os.pipe()
+    p = start(a, d, [], SHORT, stdout=w)
+    os.close(w)
+    os.close(r)  # the reader goes away at once
+    _, err = finish(check, p)
+    check(p.returncode in (0, 128 + signal.SIGPIPE), "exit %s\n%s" % (p.returncode, err))
+    check(sorted(os.listdir(d)) == ["r.csv", "s.json"], "files: %r" % os.listdir(d))
+    if os.path.exists(os.path.join(d, "s.json")):
+        s = json.load(open(os.path.join(d, "s.json")))
+        n = sum(1 for _ in open(os.path.join(d, "r.csv"))) - 1
+        check(s["tasks"] == 200 and n == 200, "summary tasks %r, %d records" % (s["tasks"], n))
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mpirun")
+    ap.add_argument("--evfarm")
+    ap.add_argument("--outdir")
+    ap.add_argument("--case")
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args()
+    if a.list:
+        print(";".join(CASES))
+        return 0
+    d = os.path.join(a.outdir, "interrupt_" + a.case)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    check = Check("check_interrupt " + a.case)
+    CASES[a.case](a, check, d)
+    return check.done()
 
 
 if __name__ == "__main__":

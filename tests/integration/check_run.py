@@ -25,12 +25,14 @@ import oracle  # noqa: E402
 from testlib import Check  # noqa: E402
 
 EPS = 2e-3  # seconds: clock reads around timers, and the 6 decimals of the output
+CPU_FLOOR_S = 5e-11  # seconds per CPU-phase iteration, a generous floor (measured: 3.3e-10)
 
 
 def evfarm_options(opts):
     """The options that decide the tasks, with evfarm's defaults."""
     o = {"tasks": 10000, "seed": 1, "io-min": 0.2, "io-max": 1.0, "cpu-min": 100000,
-         "cpu-max": 500000, "fail-rate": 0.0, "batch-size": 0}
+         "cpu-max": 500000, "fail-rate": 0.0, "batch-size": 0, "inflight": 65536,
+         "progress": 10.0}
     i = 0
     while i < len(opts):
         key, val = opts[i][2:], None
@@ -66,12 +68,22 @@ def expected_placement(task_id, n, np_, batch_size):
     return b, b % np_
 
 
-def check_progress(check, stderr, n, np_):
+def check_progress(check, stderr, n, np_, recs=None):
     """Progress lines: several, counts that never fall, out of the job's N, and at some point
-    more than one rank's share (so they are the job's counts, not rank 0's)."""
+    more than one rank's share (so they are the job's counts, not rank 0's).  With the records:
+    rank 0 keeps reporting after its own last task, until the other ranks' last one."""
     import re
-    got = [(int(m.group(1)), int(m.group(2))) for m in
-           re.finditer(r"^evfarm: progress: (\d+) of (\d+) tasks done", stderr, re.M)]
+    lines = [(int(m.group(1)), int(m.group(2)), float(m.group(3))) for m in
+             re.finditer(r"^evfarm: progress: (\d+) of (\d+) tasks done \(\d+%\) at ([0-9.]+) s$",
+                         stderr, re.M)]
+    got = [(c, t) for c, t, _ in lines]
+    if recs:
+        r0_end = max((r["t_end"] for r in recs if r["rank"] == 0), default=0.0)
+        last = max(r["t_end"] for r in recs)
+        at = [x for _, _, x in lines]
+        check(last - r0_end < 1.0 or any(x > r0_end + 0.5 for x in at),
+              "no progress line after rank 0's last task (%.2f s; the job's last ended at %.2f s):"
+              " %r" % (r0_end, last, at))
     check(len(got) >= 3, "%d progress lines in:\n%s" % (len(got), stderr))
     check(all(total == n for _, total in got), "progress totals %r, want %d" % (got, n))
     counts = [c for c, _ in got]
@@ -133,7 +145,7 @@ def main():
                                                               p.stdout, p.stderr))
         check("efficiency" in p.stdout and "lower bound" in p.stdout, "no summary on stdout")
         if a.expect_progress:
-            check_progress(check, p.stderr, evfarm_options(opts)["tasks"], a.np)
+            progress_stderr = p.stderr
     if not check(os.path.exists(out) and os.path.exists(summ), "output files missing"):
         return 1
     hosts = set(a.hosts.split(",")) if a.hosts else {socket.gethostname()[:63]}
@@ -141,6 +153,8 @@ def main():
     rank_host = {x["rank"]: x["host"] for x in s.get("per_rank", [])}
 
     recs = read_records(out, a.format)
+    if a.expect_progress and not a.records:
+        check_progress(check, progress_stderr, o["tasks"], a.np, recs)
     n = o["tasks"]
     check(len(recs) == n, "%d records, want %d" % (len(recs), n))
     check([r["id"] for r in recs] == list(range(1, len(recs) + 1)), "ids not 1..N in order")
@@ -166,6 +180,11 @@ def main():
               % (r["id"], r["t_io_done"] - r["t_start"], r["io_delay"]))
         check(abs((r["t_end"] - r["t_io_done"]) - r["cpu_time"]) <= EPS,
               "id %d: cpu_time disagrees with its times" % r["id"])
+        # Independent of the two clock reads: the CPU phase really ran its iterations, at no
+        # more than 20 billion per second (this VM does ~3 billion).
+        check(r["status"] != "ok" or r["cpu_time"] >= r["iterations"] * CPU_FLOOR_S - 1e-7,
+              "id %d: cpu_time %.9f s for %d iterations (at least %.9f s)"
+              % (r["id"], r["cpu_time"], r["iterations"], r["iterations"] * CPU_FLOOR_S))
         check(r["host"] in hosts and r["host"] == rank_host.get(r["rank"]),
               "id %d: host %r of rank %d: summary says %r, allowed %r"
               % (r["id"], r["host"], r["rank"], rank_host.get(r["rank"]), sorted(hosts)))
@@ -181,10 +200,37 @@ def main():
     check(s["failed"] == failed, "summary failed %d, oracle %d" % (s["failed"], failed))
     check(s["exit_code"] == a.expect_exit, "summary exit_code")
     max_io = max(r["io_delay"] for r in recs)
-    check(s["wall_s"] >= max_io, "wall %.6f < largest I/O delay %.6f" % (s["wall_s"], max_io))
+    # EPS: each rank starts its clock as it leaves the start barrier, rank 0 not necessarily first.
+    check(s["wall_s"] >= max_io - EPS, "wall %.6f < largest I/O delay %.6f" % (s["wall_s"], max_io))
     check(abs(s["max_io_s"] - max_io) < 1e-6, "max_io_s")
     check(s["lower_bound"]["t_lb_s"] <= s["wall_s"] + EPS,
           "lower bound %.6f above wall %.6f" % (s["lower_bound"]["t_lb_s"], s["wall_s"]))
+    # --inflight: on no rank did more tasks overlap in time than K.
+    k = int(o["inflight"])
+    for rank in range(a.np):
+        iv = [(r["t_start"], r["t_end"]) for r in recs if r["rank"] == rank]
+        most = oracle.max_overlap(iv)
+        check(k == 0 or most <= k, "rank %d: %d tasks in flight at once, --inflight %d"
+              % (rank, most, k))
+    # The summary's figures, derived again from the records by the oracle.
+    want = oracle.summary(recs, a.np)
+    tol = 2e-6 + 1e-9 * n  # the records' rounding: 1e-9 s for cpu_time, 1e-6 s for times
+    lb = s["lower_bound"]
+    for key, got in (("t_lb", lb["t_lb_s"]), ("task_term", lb["task_term_s"]),
+                     ("backlog_term", lb["backlog_term_s"])):
+        check(abs(got - want[key]) <= tol, "summary %s %.9f, records give %.9f"
+              % (key, got, want[key]))
+    for x in s["per_rank"]:
+        check(abs(x["busy_s"] - want["busy"][x["rank"]]) <= tol,
+              "rank %d busy %.9f, records give %.9f" % (x["rank"], x["busy_s"],
+                                                          want["busy"][x["rank"]]))
+    check(abs(s["imbalance"] - want["imbalance"]) <= 1e-4,
+          "imbalance %.6f, records give %.6f" % (s["imbalance"], want["imbalance"]))
+    check(s["bound_by"] == want["bound_by"] or abs(want["t_lb"] - 1.1 * max_io) < tol,
+          "bound_by %s, records give %s" % (s["bound_by"], want["bound_by"]))
+    # The run cannot beat the bound, and its CPU phases took at least the floor in all.
+    check(s["cpu_total_s"] >= sum(r["iterations"] for r in recs if r["status"] == "ok")
+          * CPU_FLOOR_S - 1e-6, "cpu_total_s below the iteration floor")
     per_rank = [0] * a.np
     for r in recs:
         per_rank[r["rank"]] += 1

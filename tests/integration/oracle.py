@@ -56,6 +56,43 @@ def canonical_line(t):
                                  t["status"])
 
 
+def summary(recs, nranks):
+    """What the summary must say of these records (dicts with rank, io_delay, cpu_time), derived
+    here from the definitions in src/stats.h, independently of evfarm's code:
+      T_lb = max( max_i (io_i + c_i),  max over t in {io_j} of ( t + sum_{io_j >= t} c_j / P ) )
+    busy per rank = the sum of its CPU phases; imbalance = max busy / mean busy; bound_by io when
+    T_lb < 1.1 x the longest I/O delay."""
+    task_term = max((r["io_delay"] + r["cpu_time"] for r in recs), default=0.0)
+    by_io = {}
+    for r in recs:
+        by_io[r["io_delay"]] = by_io.get(r["io_delay"], 0.0) + r["cpu_time"]
+    backlog, work = 0.0, 0.0
+    for i, t in enumerate(sorted(by_io, reverse=True)):
+        work += by_io[t]
+        cand = t + work / nranks
+        if i == 0 or cand > backlog:
+            backlog = cand
+    t_lb = max(task_term, backlog)
+    busy = [0.0] * nranks
+    for r in recs:
+        busy[r["rank"]] += r["cpu_time"]
+    mean = sum(busy) / nranks
+    max_io = max((r["io_delay"] for r in recs), default=0.0)
+    return {"t_lb": t_lb, "task_term": task_term, "backlog_term": backlog, "busy": busy,
+            "imbalance": max(busy) / mean if mean > 0 else 1.0,
+            "bound_by": "io" if t_lb < 1.1 * max_io else "cpu"}
+
+
+def max_overlap(intervals):
+    """The largest number of half-open intervals [start, end) that overlap at one time."""
+    events = sorted([(e, -1) for _, e in intervals] + [(s, 1) for s, _ in intervals])
+    cur = best = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
 if __name__ == "__main__":
     # Print reference values for the C unit test of the generator.
     for seed, tid, stream in [(1, 1, 0), (1, 1, 1), (1, 2, 0), (42, 7, 2), (0, 0, 0),

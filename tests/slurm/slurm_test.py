@@ -87,7 +87,8 @@ def sbatch_script(a):
 
 
 def run_job(c, name, sbatch_args, evfarm_args, np_, hosts, extra_env=None):
-    """Submit evfarm.sbatch, wait, and check its results with the oracle."""
+    """Submit evfarm.sbatch, wait, and check its results with the oracle.  `hosts` is where
+    Slurm places the ranks, per rank (block layout: the first node's ranks first)."""
     d = c.job_dir(name)
     job = c.sbatch(sbatch_args + [sbatch_script(c.a)] + evfarm_args, d, extra_env)
     if not job:
@@ -101,7 +102,8 @@ def run_job(c, name, sbatch_args, evfarm_args, np_, hosts, extra_env=None):
     summary = os.path.join(d, "evfarm-%s.json" % job)
     p = subprocess.run([sys.executable, os.path.join(a_repo_tests(c), "check_run.py"),
                         "--records", records, "--summary", summary, "--outdir", d,
-                        "--name", name, "--np", str(np_), "--hosts", ",".join(hosts), "--"]
+                        "--name", name, "--np", str(np_), "--hosts", ",".join(sorted(set(hosts))),
+                        "--"]
                        + evfarm_args, capture_output=True, text=True, timeout=DEADLINE)
     print(p.stdout.strip())
     c.check(p.returncode == 0, "records of job %s fail the oracle" % job)
@@ -109,10 +111,15 @@ def run_job(c, name, sbatch_args, evfarm_args, np_, hosts, extra_env=None):
         s = json.load(open(summary))
         slurm = s.get("slurm") or {}
         c.check(slurm.get("job_id") == job, "summary job id %r, want %s" % (slurm.get("job_id"), job))
-        c.check(slurm.get("nodes") == str(len(hosts)), "summary nodes %r" % slurm.get("nodes"))
-        c.check(sorted(h["host"] for h in s["hosts"]) == sorted(hosts),
-                "summary hosts %r, want %r" % (s["hosts"], hosts))
-        want = "n1" if len(hosts) == 1 else "n[1-%d]" % len(hosts)
+        # Which rank ran where, rank by rank, as Slurm placed them (the records' host of each
+        # rank equals the summary's: check_run.py).
+        got = [x["host"] for x in sorted(s["per_rank"], key=lambda x: x["rank"])]
+        c.check(got == hosts, "ranks ran on %r, Slurm placed them on %r" % (got, hosts))
+        nodes = sorted(set(hosts))
+        c.check(sorted(h["host"] for h in s["hosts"]) == nodes,
+                "summary hosts %r, want %r" % (s["hosts"], nodes))
+        c.check(slurm.get("nodes") == str(len(nodes)), "summary nodes %r" % slurm.get("nodes"))
+        want = "n1" if len(nodes) == 1 else "n[1-%d]" % len(nodes)
         c.check(slurm.get("node_list") == want, "node list %r, want %r" % (slurm.get("node_list"), want))
     return os.path.join(d, name + ".canonical")
 
@@ -144,19 +151,20 @@ def cmd_stop(c):
 
 
 def cmd_single(c):
-    run_job(c, "single", ["--nodes=1", "--ntasks-per-node=4"], TASKS, 4, ["n1"])
+    run_job(c, "single", ["--nodes=1", "--ntasks-per-node=4"], TASKS, 4, ["n1"] * 4)
 
 
 def cmd_two_nodes(c):
-    one = run_job(c, "two-nodes-ref", ["--nodes=1", "--ntasks-per-node=2"], TASKS, 2, ["n1"])
-    two = run_job(c, "two-nodes", ["--nodes=2", "--ntasks-per-node=2"], TASKS, 4, ["n1", "n2"])
+    one = run_job(c, "two-nodes-ref", ["--nodes=1", "--ntasks-per-node=2"], TASKS, 2, ["n1"] * 2)
+    two = run_job(c, "two-nodes", ["--nodes=2", "--ntasks-per-node=2"], TASKS, 4,
+                  ["n1", "n1", "n2", "n2"])
     if one and two and os.path.exists(one) and os.path.exists(two):
         c.check(open(one).read() == open(two).read(),
                 "two-node records differ from the one-node run's")
 
 
 def cmd_mpirun(c):
-    run_job(c, "mpirun", ["--nodes=2", "--ntasks-per-node=2"], TASKS, 4, ["n1", "n2"],
+    run_job(c, "mpirun", ["--nodes=2", "--ntasks-per-node=2"], TASKS, 4, ["n1", "n1", "n2", "n2"],
             {"EVF_LAUNCHER": "mpirun"})
 
 

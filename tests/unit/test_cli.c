@@ -32,7 +32,10 @@ static const struct bad_case bad[] = {
   {{"--tasks", "0"}, "--tasks: '0' is out of range"},
   {{"--tasks", "2147483648"}, "--tasks: '2147483648' is out of range"},
   {{"--tasks", "99999999999999999999999"}, "out of range"},
-  {{"--seed", "18446744073709551616"}, "--seed: '18446744073709551616' is out of range"},
+  {{"--seed", "18446744073709551616"},
+   "--seed: '18446744073709551616' is out of range (0 to 18446744073709551615)"},
+  {{"--progress", "1e-300"}, "--progress: 1e-300 s is below the floor of 0.1 s"},
+  {{"--progress", "0.09"}, "--progress: 0.09 s is below the floor"},
   {{"--cpu-max", "4294967296"}, "--cpu-max: '4294967296' is out of range"},
   {{"--io-min", "-0.1"}, "--io-min: '-0.1' must not be negative"},
   {{"--io-max", "1s"}, "--io-max: '1s' is not a number"},
@@ -74,7 +77,8 @@ int main(void)
   CHECK_NEAR(o.io_max, 1.0, 0);
   CHECK_EQ_U64(o.cpu_min, 100000);
   CHECK_EQ_U64(o.cpu_max, 500000);
-  CHECK_EQ_U64(o.inflight, 0);
+  CHECK_EQ_U64(o.inflight, EVF_INFLIGHT_DEFAULT); /* bounded, and >= the default job */
+  CHECK(EVF_INFLIGHT_DEFAULT >= o.tasks);
   CHECK_EQ_U64(o.batch_size, 0);
   CHECK_STR(o.kind, "sim");
   CHECK(o.output == NULL && o.json == NULL);
@@ -133,6 +137,24 @@ int main(void)
     }
     CHECK(strchr(msg, '\n') == NULL);
   }
+
+  /* A value that underflows is that tiny value, not "out of range"; the extension's case does
+   * not matter. */
+  const char *tiny[] = {"--io-min", "1e-320", "--io-max", "1e-320", "--output", "R.JSONL",
+                        "--progress", "0.1", NULL};
+  CHECK_EQ_U64(parse(tiny, &o, &a, msg), 0);
+  CHECK(o.io_min > 0 && o.io_min < 1e-300);
+  CHECK_EQ_U64(o.format, EVF_FORMAT_JSONL);
+  CHECK_NEAR(o.progress, 0.1, 0);
+
+  /* A long argument does not push the reason out of the message. */
+  char *longarg = malloc(100001);
+  memset(longarg, 'x', 100000);
+  longarg[100000] = '\0';
+  const char *big[] = {"--tasks", longarg, NULL};
+  CHECK_EQ_U64(parse(big, &o, &a, msg), (uint64_t)(int64_t)EVF_EUSAGE);
+  CHECK(strstr(msg, "is not a whole number") != NULL && strstr(msg, "(100000 bytes)") != NULL);
+  free(longarg);
 
   /* The help text names every option. */
   char *text = NULL;

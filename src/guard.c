@@ -1,0 +1,181 @@
+/* Signal handling and emergency clean-up for a job (see guard.h). */
+#include "guard.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_TEMPS 16
+
+static const struct {
+  int sig;
+  const char *name;
+} handled[] = {
+  {SIGINT, "SIGINT"},   {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"},
+  {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGPIPE, "SIGPIPE"},
+};
+#define NSIGNALS (sizeof handled / sizeof handled[0])
+
+/* A handler reaches only globals.  The table is written outside the handler with the
+ * signals blocked, so the handler never sees a half-written entry. */
+static const char *volatile temps[MAX_TEMPS];
+static int users;
+static volatile sig_atomic_t my_rank = -1;
+static struct sigaction previous[NSIGNALS];
+static unsigned char installed[NSIGNALS];
+
+int evf_guard_nsignals(void)
+{
+  return (int)NSIGNALS;
+}
+
+int evf_guard_signal(int k)
+{
+  return handled[k].sig;
+}
+
+static void remove_temps(void)
+{
+  for (int i = 0; i < MAX_TEMPS; i++)
+    if (temps[i])
+      unlink(temps[i]);
+}
+
+/* Append `s` to buf[*len..cap) (async-signal-safe). */
+static void put(char *buf, size_t *len, size_t cap, const char *s)
+{
+  while (*s && *len + 1 < cap)
+    buf[(*len)++] = *s++;
+}
+
+static void put_int(char *buf, size_t *len, size_t cap, long v)
+{
+  char digits[24];
+  int n = 0;
+  unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
+  do
+    digits[n++] = (char)('0' + u % 10);
+  while ((u /= 10) && n < 23);
+  if (v < 0)
+    digits[n++] = '-';
+  while (n && *len + 1 < cap)
+    buf[(*len)++] = digits[--n];
+}
+
+static void on_signal(int sig)
+{
+  int saved = errno;
+  remove_temps();
+  if (my_rank == 0) {
+    char msg[160];
+    size_t len = 0;
+    const char *name = "a signal";
+    for (size_t k = 0; k < NSIGNALS; k++)
+      if (handled[k].sig == sig)
+        name = handled[k].name;
+    put(msg, &len, sizeof msg, "evfarm: interrupted by ");
+    put(msg, &len, sizeof msg, name);
+    put(msg, &len, sizeof msg, ": no results written (exit ");
+    put_int(msg, &len, sizeof msg, 128 + sig);
+    put(msg, &len, sizeof msg, ")\n");
+    ssize_t w = write(STDERR_FILENO, msg, len);
+    (void)w;
+  }
+  errno = saved;
+  _exit(128 + sig);
+}
+
+/* Block the handled signals around changes to the tables. */
+static void block(sigset_t *old)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  for (size_t k = 0; k < NSIGNALS; k++)
+    sigaddset(&set, handled[k].sig);
+  sigprocmask(SIG_BLOCK, &set, old);
+}
+
+void evf_guard_enter(int rank)
+{
+  sigset_t old;
+  block(&old);
+  if (rank == 0)
+    my_rank = 0;
+  else if (my_rank < 0)
+    my_rank = rank;
+  if (users++ == 0) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t k = 0; k < NSIGNALS; k++)
+      sigaddset(&sa.sa_mask, handled[k].sig);
+    for (size_t k = 0; k < NSIGNALS; k++) {
+      installed[k] = 0;
+      /* Never override an ignored signal: under nohup, SIGHUP must not end the job. */
+      if (sigaction(handled[k].sig, NULL, &previous[k]) != 0 || previous[k].sa_handler == SIG_IGN)
+        continue;
+      installed[k] = sigaction(handled[k].sig, &sa, NULL) == 0;
+    }
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+void evf_guard_leave(void)
+{
+  sigset_t old;
+  block(&old);
+  if (users > 0 && --users == 0) {
+    for (size_t k = 0; k < NSIGNALS; k++)
+      if (installed[k])
+        sigaction(handled[k].sig, &previous[k], NULL);
+    my_rank = -1;
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+void evf_guard_track(const char *path)
+{
+  evf_guard_enter(my_rank < 0 ? 0 : my_rank);
+  sigset_t old;
+  block(&old);
+  for (int i = 0; i < MAX_TEMPS; i++)
+    if (!temps[i]) {
+      temps[i] = path;
+      break;
+    }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+void evf_guard_untrack(const char *path)
+{
+  sigset_t old;
+  block(&old);
+  int found = 0;
+  for (int i = 0; i < MAX_TEMPS && !found; i++)
+    if (temps[i] == path) {
+      temps[i] = NULL;
+      found = 1;
+    }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (found)
+    evf_guard_leave();
+}
+
+void evf_guard_fatal(const char *what)
+{
+  block(NULL);
+  remove_temps();
+  char msg[512];
+  size_t len = 0;
+  put(msg, &len, sizeof msg, "evfarm: rank ");
+  put_int(msg, &len, sizeof msg, my_rank < 0 ? 0 : my_rank);
+  put(msg, &len, sizeof msg, ": ");
+  put(msg, &len, sizeof msg, what);
+  put(msg, &len, sizeof msg, "\n");
+  ssize_t w = write(STDERR_FILENO, msg, len);
+  (void)w;
+  _exit(3);
+}

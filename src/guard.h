@@ -1,0 +1,31 @@
+/* guard: what happens to a job when the process is stopped from outside.  While a job runs or
+ * a temporary output file exists, SIGINT, SIGTERM, SIGHUP (Ctrl-C, scancel, a lost terminal),
+ * SIGUSR1, SIGUSR2 (what mpirun forwards and Slurm's --signal sends) and SIGPIPE (a closed
+ * output pipe) remove every temporary file, print one line on the speaking rank, and end the
+ * process with 128 + the signal number (130 for SIGINT), the shell's convention, so the exit
+ * code never claims that a task failed.  A signal that was ignored when the guard was set up
+ * (nohup's SIGHUP) stays ignored.  Process-wide and reference-counted: the handlers are
+ * installed by the first evf_guard_enter() and the previous ones restored by the last leave. */
+#ifndef EVF_GUARD_H
+#define EVF_GUARD_H
+
+/* Install the handlers (first call) and count one user.  `rank` is this process's rank in the
+ * job; rank 0 prints the message. */
+void evf_guard_enter(int rank);
+void evf_guard_leave(void);
+
+/* Remember a temporary file to remove on a signal or a fatal error (enters the guard), and
+ * forget it (leaves).  `path` must stay valid until evf_guard_untrack(). */
+void evf_guard_track(const char *path);
+void evf_guard_untrack(const char *path);
+
+/* A failure nothing can recover from (an allocator of libev's that cannot return): remove the
+ * temporary files, print "evfarm: rank R: <what>" in one write, and end the process with exit
+ * code 3 (a runtime error).  Async-signal-safe apart from the message formatting. */
+__attribute__((noreturn)) void evf_guard_fatal(const char *what);
+
+/* The signals the guard handles, for tests: their count and the k-th. */
+int evf_guard_nsignals(void);
+int evf_guard_signal(int k);
+
+#endif

@@ -1,0 +1,211 @@
+"""Output files never destroy or silently lose data.  Each case runs a small job under mpirun
+(2 ranks) in a fresh directory and checks what the files became.
+
+usage: check_outputs.py --mpirun M --evfarm E --outdir D --case NAME
+       check_outputs.py --list          (the case names, for CMake)
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import Check  # noqa: E402
+
+JOB = ["--tasks", "40", "--io-min", "0", "--io-max", "0.02", "--cpu-max", "1000", "--quiet"]
+HEADER = "id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status"
+
+
+class Case:
+    def __init__(self, a, name):
+        self.a, self.check = a, Check("check_outputs " + name)
+        self.dir = os.path.join(a.outdir, "outputs_" + name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+
+    def path(self, *names):
+        return os.path.join(self.dir, *names)
+
+    def run(self, args, want, env=None, np_=2):
+        cmd = [self.a.mpirun, "-np", str(np_), self.a.evfarm] + JOB + args
+        e = dict(os.environ, **(env or {}))
+        p = subprocess.run(cmd, capture_output=True, timeout=120, env=e)
+        err = p.stderr.decode("utf-8", "replace")
+        self.check(p.returncode == want, "exit %d, want %d: %s\n%s"
+                   % (p.returncode, want, " ".join(map(str, args)), err))
+        return err
+
+    def leftovers(self):
+        """Temporary files left in the case's directory."""
+        return [f for f in os.listdir(self.dir) if ".tmp" in f]
+
+    def records_ok(self, path):
+        if not os.path.exists(path):
+            return False
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        return [int(r["id"]) for r in rows] == list(range(1, 41))
+
+
+def case_devices(c):
+    """A character device (a copy of /dev/null made with mknod) is written in place, never
+    replaced by a regular file; so is a symbolic link to one (/dev/stdout's shape)."""
+    os.mknod(c.path("null"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.symlink(c.path("null"), c.path("out-link"))
+    c.run(["--output", c.path("null"), "--json", c.path("out-link")], 0)
+    c.check(stat.S_ISCHR(os.stat(c.path("null")).st_mode), "the device became a regular file")
+    c.check(os.path.islink(c.path("out-link")), "the link was replaced")
+    c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
+
+
+def case_full_device(c):
+    """Writing to a full device (a copy of /dev/full) fails with its real reason (ENOSPC), exit
+    3, and the other output, a regular file that existed, keeps its old contents."""
+    os.mknod(c.path("full"), 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    with open(c.path("r.csv"), "w") as f:
+        f.write("previous results\n")
+    err = c.run(["--output", c.path("r.csv"), "--json", c.path("full")], 3)
+    c.check("No space left on device" in err, "no reason in: %r" % err)
+    c.check(stat.S_ISCHR(os.stat(c.path("full")).st_mode), "the device was replaced")
+    c.check(open(c.path("r.csv")).read() == "previous results\n",
+            "the records were committed although the summary failed")
+    c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
+
+
+def case_fifo(c):
+    """A FIFO is written in place: its reader gets the records, and it stays a FIFO."""
+    os.mkfifo(c.path("pipe"))
+    got = []
+    t = threading.Thread(target=lambda: got.append(open(c.path("pipe")).read()))
+    t.start()
+    c.run(["--output", c.path("pipe")], 0)
+    t.join(30)
+    c.check(not t.is_alive(), "the FIFO's reader never saw the end")
+    c.check(got and got[0].startswith(HEADER) and got[0].count("\n") == 41,
+            "the reader got %r" % (got[0][:200] if got else None))
+    c.check(stat.S_ISFIFO(os.stat(c.path("pipe")).st_mode), "the FIFO was replaced")
+
+
+def case_symlink(c):
+    """A symbolic link is followed, as '> link' writes the target: the link stays, the target
+    (created where it does not exist yet) gets the records."""
+    os.mkdir(c.path("real"))
+    os.symlink("real/target.csv", c.path("link.csv"))  # dangling, relative
+    c.run(["--output", c.path("link.csv")], 0)
+    c.check(os.path.islink(c.path("link.csv")), "the link was replaced")
+    c.check(c.records_ok(c.path("real", "target.csv")), "the target lacks the records")
+    c.check(c.leftovers() == [] and os.listdir(c.path("real")) == ["target.csv"],
+            "files left: %r %r" % (c.leftovers(), os.listdir(c.path("real"))))
+
+
+def case_same_file(c):
+    """Two options naming one file however spelt (./r.csv, a symbolic link, a hard link) are
+    bad input, and the file is left as it was."""
+    with open(c.path("r.csv"), "w") as f:
+        f.write("keep me\n")
+    os.link(c.path("r.csv"), c.path("hard.csv"))
+    os.symlink("r.csv", c.path("soft.csv"))
+    os.makedirs(c.path("sub"))
+    for other in (os.path.join(c.dir, ".", "r.csv"), c.path("sub", "..", "r.csv"),
+                  c.path("hard.csv"), c.path("soft.csv")):
+        err = c.run(["--output", c.path("r.csv"), "--json", other], 2)
+        c.check("is also the --output file" in err, "message: %r" % err)
+    for name in ("new.csv", "./new.csv"):  # a file that does not exist yet, spelt twice
+        err = c.run(["--output", c.path("new.csv"), "--json", os.path.join(c.dir, name)], 2)
+        c.check("is also the --output file" in err, "message: %r" % err)
+    c.check(open(c.path("r.csv")).read() == "keep me\n", "r.csv changed")
+    c.check(not os.path.exists(c.path("new.csv")), "new.csv appeared")
+    c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
+
+
+def case_mode(c):
+    """Replacing a file keeps its mode; a new file gets 0666 less the umask."""
+    with open(c.path("r.csv"), "w") as f:
+        f.write("x\n")
+    os.chmod(c.path("r.csv"), 0o640)
+    c.run(["--output", c.path("r.csv")], 0)
+    c.check(stat.S_IMODE(os.stat(c.path("r.csv")).st_mode) == 0o640,
+            "mode %o, want 640" % stat.S_IMODE(os.stat(c.path("r.csv")).st_mode))
+    c.check(c.records_ok(c.path("r.csv")), "records not written")
+    old = os.umask(0o027)
+    try:
+        c.run(["--output", c.path("new.csv")], 0)
+    finally:
+        os.umask(old)
+    c.check(stat.S_IMODE(os.stat(c.path("new.csv")).st_mode) == 0o640,
+            "new file mode %o, want 640 under umask 027"
+            % stat.S_IMODE(os.stat(c.path("new.csv")).st_mode))
+
+
+def case_long_name(c):
+    """Names of 245 to 255 bytes are legal, and must work (the temporary name does not grow
+    with them)."""
+    for n in (245, 250, 255):
+        name = "r" * (n - 4) + ".csv"
+        c.run(["--output", c.path(name)], 0)
+        c.check(c.records_ok(c.path(name)), "%d-byte name: no records" % n)
+    c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
+
+
+def case_json_bytes(c):
+    """Paths that are not UTF-8 still give a summary that parses: each stray byte is written as
+    its Latin-1 character; every option is in the summary, numbers that read back exactly."""
+    d = os.fsencode(c.dir)
+    out = d + b"/r\xff\xfe,\"q\".csv"
+    js = d + b"/s\xe9.json"
+    c.run(["--output", out, "--json", js, "--io-max", "0.0123456789012345", "--progress", "0.25",
+           "--seed", "18446744073709551615"], 0)
+    try:
+        with open(js, "rb") as f:
+            s = json.loads(f.read().decode("utf-8"))
+    except ValueError as e:
+        c.check(False, "summary does not parse: %s" % e)
+        return
+    o = s["options"]
+    c.check(o["output"] == out.decode("latin-1"), "output %r" % o["output"])
+    c.check(o["json"] == js.decode("latin-1"), "json %r" % o.get("json"))
+    c.check(o["io_max"] == 0.0123456789012345, "io_max %r does not round-trip" % o["io_max"])
+    c.check(o["seed"] == 18446744073709551615, "seed %r" % o["seed"])
+    for k in ("kind", "tasks", "io_min", "cpu_min", "cpu_max", "inflight", "batch_size",
+              "fail_rate", "progress", "format", "quiet"):
+        c.check(k in o, "option %s missing from the summary" % k)
+    c.check(o.get("progress") == 0.25 and o.get("format") == "csv" and o.get("quiet") is True,
+            "options %r" % o)
+
+
+def case_csv_host(c):
+    """A node name with a comma and quotes (from the environment) is quoted per RFC 4180."""
+    host = 'node,"odd"'
+    c.run(["--output", c.path("r.csv")], 0, env={"SLURMD_NODENAME": host})
+    with open(c.path("r.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    c.check(len(rows) == 40 and all(r["host"] == host for r in rows) and
+            all(r["status"] == "ok" for r in rows), "rows: %r" % rows[:2])
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mpirun")
+    ap.add_argument("--evfarm")
+    ap.add_argument("--outdir")
+    ap.add_argument("--case")
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args()
+    if a.list:
+        print(";".join(CASES))
+        return 0
+    c = Case(a, a.case)
+    CASES[a.case](c)
+    return c.check.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
