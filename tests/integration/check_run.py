@@ -119,6 +119,9 @@ def main():
     ap.add_argument("--expect-exit", type=int, default=0)
     ap.add_argument("--expect-progress", action="store_true",
                     help="stderr must carry job-wide progress lines (run with --progress)")
+    ap.add_argument("--taskset", help="run mpirun under taskset -c CPUS (the ranks inherit it)")
+    ap.add_argument("--expect-node-cpus", type=int,
+                    help="the summary must give every rank's node this many CPUs")
     ap.add_argument("opts", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     opts = [x for x in a.opts if x != "--"]
@@ -135,6 +138,8 @@ def main():
             if os.path.exists(p):
                 os.unlink(p)
         cmd = [a.mpirun, "-np", str(a.np), a.evfarm] + opts + ["--output", out, "--json", summ]
+        if a.taskset:  # mpirun binds ranks itself unless told not to
+            cmd = ["taskset", "-c", a.taskset] + cmd[:1] + ["--bind-to", "none"] + cmd[1:]
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
         except subprocess.TimeoutExpired:
@@ -240,6 +245,13 @@ def main():
     check(sorted(h["host"] for h in s["hosts"]) == sorted(set(rank_host.values())),
           "summary hosts %r" % s["hosts"])
     check(sum(h["ranks"] for h in s["hosts"]) == a.np, "summary hosts' rank counts")
+    if a.expect_node_cpus:
+        got = [x.get("node_cpus") for x in s["per_rank"]]
+        check(got == [a.expect_node_cpus] * a.np, "node_cpus %r, want %d each (the CPUs the "
+              "ranks may run on, not the machine's)" % (got, a.expect_node_cpus))
+        check(s["oversubscribed"] == (a.np > a.expect_node_cpus),
+              "oversubscribed %r with %d ranks on %d CPUs" % (s["oversubscribed"], a.np,
+                                                                a.expect_node_cpus))
     return check.done()
 
 

@@ -1,6 +1,9 @@
 /* evf_run() runs on any communicator: under mpirun -np 4, split the world into two halves that
  * run different jobs at the same time, then every rank runs a job alone on MPI_COMM_SELF, then
- * the whole world runs a job with bad input.  Each result is checked against n(n-1)/2. */
+ * the whole world runs a job with bad input.  Each result is checked against n(n-1)/2.  A job
+ * must run on its own communicator with MPI_ERRORS_ARE_FATAL, leaving the caller's (whose
+ * handler here is MPI_ERRORS_RETURN) alone: MPI_Comm_set_errhandler is wrapped (the profiling
+ * interface) to see on which communicators the library sets which handler. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,20 @@
 #include "evfarm/evfarm.h"
 
 static int failures;
+
+/* What evf_run() did with error handlers: set one on the caller's communicator (it must not),
+ * set MPI_ERRORS_ARE_FATAL on another one (its duplicate: it must). */
+static MPI_Comm callers = MPI_COMM_NULL;
+static int touched_callers, fatal_elsewhere;
+
+int MPI_Comm_set_errhandler(MPI_Comm comm, MPI_Errhandler h)
+{
+  if (callers != MPI_COMM_NULL && comm == callers)
+    touched_callers = 1;
+  else if (callers != MPI_COMM_NULL && h == MPI_ERRORS_ARE_FATAL)
+    fatal_elsewhere = 1;
+  return PMPI_Comm_set_errhandler(comm, h);
+}
 
 #define EXPECT(cond, ...)                                         \
   do {                                                            \
@@ -74,13 +91,22 @@ int main(int argc, char **argv)
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
 
-  /* Two halves, two different jobs at once. */
+  /* Two halves, two different jobs at once; the caller's error handler is MPI_ERRORS_RETURN. */
   MPI_Comm half;
   MPI_Comm_split(MPI_COMM_WORLD, rank % 2, rank, &half);
+  MPI_Comm_set_errhandler(half, MPI_ERRORS_RETURN);
+  callers = half;
   char tag[32];
   snprintf(tag, sizeof tag, "half%d", rank % 2);
   int code = run(half, outdir, tag, rank % 2 ? "501" : "777", NULL);
   EXPECT(code == 0, "half %d: exit %d", rank % 2, code);
+  callers = MPI_COMM_NULL;
+  MPI_Errhandler h;
+  MPI_Comm_get_errhandler(half, &h);
+  EXPECT(h == MPI_ERRORS_RETURN && !touched_callers,
+         "the job changed the error handler of the caller's communicator");
+  EXPECT(fatal_elsewhere, "the job did not run on a duplicate with MPI_ERRORS_ARE_FATAL");
+  MPI_Errhandler_free(&h);
   MPI_Comm_free(&half);
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0) {
