@@ -17,56 +17,55 @@
 
 #define IO_MAX_SECONDS 3600.0 /* planned delays are stored in uint32 microseconds */
 
-enum opt_type { T_U32, T_U64, T_SECONDS, T_FRACTION, T_STRING, T_FORMAT, T_FLAG, T_HELP, T_VERSION };
-
-struct opt_def {
-  const char *name;      /* without the leading "--" */
-  enum opt_type type;
-  size_t offset;         /* field in struct evf_options */
-  double min, max;       /* accepted range for numbers */
-  const char *metavar;
-  const char *help;      /* ends with the default and unit */
-};
+static int parse_format(const char *name, const char *val, void *field, char *msg)
+{
+  static const char *const formats[] = {"csv", "jsonl", NULL};
+  int k = evf_opt_choice(name, val, formats, msg);
+  if (k < 0)
+    return EVF_EUSAGE;
+  *(enum evf_format *)field = k == 0 ? EVF_FORMAT_CSV : EVF_FORMAT_JSONL;
+  return 0;
+}
 
 #define OFF(f) offsetof(struct evf_options, f)
-static const struct opt_def opt_table[] = {
-  {"tasks", T_U32, OFF(tasks), 1, EVF_TASKS_MAX, "N",
-   "number of tasks, ids 1..N (default 10000)"},
-  {"seed", T_U64, OFF(seed), 0, 0, "S",
-   "generator seed; same seed, same tasks at any rank count (default 1)"},
-  {"io-min", T_SECONDS, OFF(io_min), 0, IO_MAX_SECONDS, "SEC",
-   "shortest planned I/O delay, seconds, rounded to 10 ms (default 0.2, or --io-max if less)"},
-  {"io-max", T_SECONDS, OFF(io_max), 0, IO_MAX_SECONDS, "SEC",
-   "longest planned I/O delay, seconds, rounded to 10 ms (default 1.0, or --io-min if more)"},
-  {"cpu-min", T_U32, OFF(cpu_min), 0, 4294967295.0, "N",
-   "fewest CPU-phase iterations per task (default 100000, or --cpu-max if less)"},
-  {"cpu-max", T_U32, OFF(cpu_max), 0, 4294967295.0, "N",
-   "most CPU-phase iterations per task (default 500000, or --cpu-min if more)"},
-  {"inflight", T_U32, OFF(inflight), 0, 4294967295.0, "K",
+static const struct evf_optdef opt_table[] = {
+  {"tasks", EVF_OPT_U32, OFF(tasks), 1, EVF_TASKS_MAX, "N",
+   "number of tasks, ids 1..N (default 10000)", NULL, NULL},
+  {"seed", EVF_OPT_U64, OFF(seed), 0, 0, "S",
+   "generator seed; same seed, same tasks at any rank count (default 1)", NULL, NULL},
+  {"io-min", EVF_OPT_SECONDS, OFF(io_min), 0, IO_MAX_SECONDS, "SEC",
+   "shortest planned I/O delay, seconds, rounded to 10 ms (default 0.2, or --io-max if less)", NULL, NULL},
+  {"io-max", EVF_OPT_SECONDS, OFF(io_max), 0, IO_MAX_SECONDS, "SEC",
+   "longest planned I/O delay, seconds, rounded to 10 ms (default 1.0, or --io-min if more)", NULL, NULL},
+  {"cpu-min", EVF_OPT_U32, OFF(cpu_min), 0, 4294967295.0, "N",
+   "fewest CPU-phase iterations per task (default 100000, or --cpu-max if less)", NULL, NULL},
+  {"cpu-max", EVF_OPT_U32, OFF(cpu_max), 0, 4294967295.0, "N",
+   "most CPU-phase iterations per task (default 500000, or --cpu-min if more)", NULL, NULL},
+  {"inflight", EVF_OPT_U32, OFF(inflight), 0, 4294967295.0, "K",
    "most tasks in flight per rank; 0 = all of the rank's tasks, however many (default "
    "65536: the default job keeps all its tasks in flight, and memory stays bounded, about "
-   "200 bytes a slot)"},
-  {"batch-size", T_U32, OFF(batch_size), 0, EVF_TASKS_MAX, "B",
-   "batches of B tasks dealt to ranks round-robin; 0 = one batch per rank (default 0)"},
-  {"kind", T_STRING, OFF(kind), 0, 0, "NAME", "task kind (default sim, the simulated crawler)"},
-  {"fail-rate", T_FRACTION, OFF(fail_rate), 0, 1, "P",
-   "fraction of sim tasks whose I/O phase fails, chosen by the generator (default 0)"},
-  {"output", T_STRING, OFF(output), 0, 0, "FILE",
+   "200 bytes a slot)", NULL, NULL},
+  {"batch-size", EVF_OPT_U32, OFF(batch_size), 0, EVF_TASKS_MAX, "B",
+   "batches of B tasks dealt to ranks round-robin; 0 = one batch per rank (default 0)", NULL, NULL},
+  {"kind", EVF_OPT_STRING, OFF(kind), 0, 0, "NAME", "task kind (default sim, the simulated crawler)", NULL, NULL},
+  {"fail-rate", EVF_OPT_FRACTION, OFF(fail_rate), 0, 1, "P",
+   "fraction of sim tasks whose I/O phase fails, chosen by the generator (default 0)", NULL, NULL},
+  {"output", EVF_OPT_STRING, OFF(output), 0, 0, "FILE",
    "write every task's record to FILE, in task-id order (default: none).  A regular file is "
    "replaced only when the run succeeds (written beside it, then renamed; its mode is kept); "
    "a device or FIFO (/dev/stdout) is written in place; a symbolic link is followed.  '-' is "
-   "a file named '-', not standard output: use /dev/stdout with --quiet"},
-  {"format", T_FORMAT, OFF(format), 0, 0, "FMT",
+   "a file named '-', not standard output: use /dev/stdout with --quiet", NULL, NULL},
+  {"format", EVF_OPT_CUSTOM, OFF(format), 0, 0, "FMT",
    "format of --output: csv or jsonl (default: from the extension, in any case; "
-   ".jsonl/.ndjson/.json give jsonl, anything else csv)"},
-  {"json", T_STRING, OFF(json), 0, 0, "FILE",
-   "write the run summary as JSON to FILE, written like --output's (default: none)"},
-  {"progress", T_SECONDS, OFF(progress), 0, 86400, "SEC",
+   ".jsonl/.ndjson/.json give jsonl, anything else csv)", NULL, parse_format},
+  {"json", EVF_OPT_STRING, OFF(json), 0, 0, "FILE",
+   "write the run summary as JSON to FILE, written like --output's (default: none)", NULL, NULL},
+  {"progress", EVF_OPT_SECONDS, OFF(progress), 0, 86400, "SEC",
    "print the job's progress (tasks done over all ranks) to stderr every SEC seconds, "
-   "at least " EVF_PROGRESS_FLOOR_TEXT "; 0 = never (default 10)"},
-  {"quiet", T_FLAG, OFF(quiet), 0, 0, NULL, "do not print the summary on stdout"},
-  {"help", T_HELP, 0, 0, 0, NULL, "print this help and exit"},
-  {"version", T_VERSION, 0, 0, 0, NULL, "print the version and exit"},
+   "at least " EVF_PROGRESS_FLOOR_TEXT "; 0 = never (default 10)", NULL, NULL},
+  {"quiet", EVF_OPT_FLAG, OFF(quiet), 0, 0, NULL, "do not print the summary on stdout", NULL, NULL},
+  {"help", EVF_OPT_HELP, 0, 0, 0, NULL, "print this help and exit", NULL, NULL},
+  {"version", EVF_OPT_VERSION, 0, 0, 0, NULL, "print the version and exit", NULL, NULL},
 };
 #undef OFF
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
@@ -127,44 +126,107 @@ int evf_cli_parse_real(const char *name, const char *s, double min, double max, 
   return 0;
 }
 
-static int set_value(const struct opt_def *d, const char *val, struct evf_options *o, char *msg)
+int evf_opt_choice(const char *name, const char *val, const char *const *choices, char *msg)
 {
-  char *field = (char *)o + d->offset;
+  char list[256] = "";
+  int n = 0;
+  for (int k = 0; choices[k]; k++, n++)
+    if (strcmp(val, choices[k]) == 0)
+      return k;
+  for (int k = 0; k < n; k++)
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+             k == 0 ? "" : k == n - 1 ? " or " : ", ", choices[k]);
+  evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not %s", name, evf_clip(val), list);
+  return -1;
+}
+
+static int set_value(const struct evf_optdef *d, const char *val, void *base, char *msg)
+{
+  char *field = (char *)base + d->offset;
   uint64_t u = 0;
   double r = 0;
   int rc = 0;
   switch (d->type) {
-  case T_U32:
+  case EVF_OPT_U32:
     if ((rc = evf_cli_parse_uint(d->name, val, (uint64_t)d->min, (uint64_t)d->max, &u, msg)) == 0)
       *(uint32_t *)(void *)field = (uint32_t)u;
     break;
-  case T_U64:
+  case EVF_OPT_U64:
     if ((rc = evf_cli_parse_uint(d->name, val, 0, UINT64_MAX, &u, msg)) == 0)
       *(uint64_t *)(void *)field = u;
     break;
-  case T_SECONDS:
-  case T_FRACTION:
+  case EVF_OPT_SECONDS:
+  case EVF_OPT_FRACTION:
     if ((rc = evf_cli_parse_real(d->name, val, d->min, d->max, &r, msg)) == 0)
       *(double *)(void *)field = r;
     break;
-  case T_STRING:
+  case EVF_OPT_STRING:
     if (*val == '\0')
       return evf_seterr(msg, EVF_EUSAGE, "--%s: empty value", d->name);
     *(const char **)(void *)field = val;
     break;
-  case T_FORMAT:
-    if (strcmp(val, "csv") == 0)
-      o->format = EVF_FORMAT_CSV;
-    else if (strcmp(val, "jsonl") == 0)
-      o->format = EVF_FORMAT_JSONL;
-    else
-      return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not a format (csv or jsonl)", d->name,
-                        evf_clip(val));
+  case EVF_OPT_CHOICE: {
+    int k = evf_opt_choice(d->name, val, d->choices, msg);
+    if (k < 0)
+      return EVF_EUSAGE;
+    *(int *)(void *)field = k;
+    break;
+  }
+  case EVF_OPT_CUSTOM:
+    rc = d->parse(d->name, val, field, msg);
     break;
   default:
     break;
   }
   return rc;
+}
+
+int evf_opt_parse(const struct evf_optdef *defs, size_t n, int argc, char **argv, int *next,
+                  void *base, unsigned char *set, enum evf_cli_action *action, char *msg)
+{
+  for (int i = *next; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--") == 0) { /* the end of these options: the caller takes the rest */
+      *next = i;
+      return 0;
+    }
+    if (strncmp(arg, "--", 2) != 0)
+      return evf_seterr(msg, EVF_EUSAGE, "'%s': unexpected argument (options start with --)",
+                        evf_clip(arg));
+    const char *name = arg + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const struct evf_optdef *d = NULL;
+    for (size_t k = 0; k < n; k++)
+      if (strlen(defs[k].name) == len && strncmp(defs[k].name, name, len) == 0)
+        d = &defs[k];
+    if (!d)
+      return evf_seterr(msg, EVF_EUSAGE, "--%.*s: unknown option",
+                        (int)(len < EVF_CLIP_LEN ? len : EVF_CLIP_LEN), name);
+    if (set)
+      set[d - defs] = 1;
+    if (d->type == EVF_OPT_HELP || d->type == EVF_OPT_VERSION || d->type == EVF_OPT_FLAG) {
+      if (eq)
+        return evf_seterr(msg, EVF_EUSAGE, "--%s: takes no value", d->name);
+      if (d->type == EVF_OPT_FLAG)
+        *(int *)(void *)((char *)base + d->offset) = 1;
+      else if (*action == EVF_CLI_RUN)
+        *action = d->type == EVF_OPT_HELP ? EVF_CLI_HELP : EVF_CLI_VERSION;
+      continue;
+    }
+    const char *val;
+    if (eq)
+      val = eq + 1;
+    else if (i + 1 < argc)
+      val = argv[++i];
+    else
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: missing value", d->name);
+    int rc = set_value(d, val, base, msg);
+    if (rc)
+      return rc;
+  }
+  *next = argc;
+  return 0;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -225,57 +287,19 @@ int evf_cli_parse(int argc, char **argv, struct evf_options *opt, enum evf_cli_a
   unsigned char set[NOPTS] = {0}; /* which options the command line gave */
   set_defaults(opt);
   *action = EVF_CLI_RUN;
-  for (int i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0')
-      return evf_seterr(msg, EVF_EUSAGE, "'%s': unexpected argument (options start with --)",
-                        evf_clip(arg));
-    const char *name = arg + 2;
-    const char *eq = strchr(name, '=');
-    size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    const struct opt_def *d = NULL;
-    for (size_t k = 0; k < NOPTS; k++)
-      if (strlen(opt_table[k].name) == len && strncmp(opt_table[k].name, name, len) == 0)
-        d = &opt_table[k];
-    if (!d)
-      return evf_seterr(msg, EVF_EUSAGE, "--%.*s: unknown option",
-                        (int)(len < EVF_CLIP_LEN ? len : EVF_CLIP_LEN), name);
-    set[d - opt_table] = 1;
-    if (d->type == T_HELP || d->type == T_VERSION || d->type == T_FLAG) {
-      if (eq)
-        return evf_seterr(msg, EVF_EUSAGE, "--%s: takes no value", d->name);
-      if (d->type == T_FLAG)
-        *(int *)(void *)((char *)opt + d->offset) = 1;
-      else if (*action == EVF_CLI_RUN)
-        *action = d->type == T_HELP ? EVF_CLI_HELP : EVF_CLI_VERSION;
-      continue;
-    }
-    const char *val;
-    if (eq)
-      val = eq + 1;
-    else if (i + 1 < argc)
-      val = argv[++i];
-    else
-      return evf_seterr(msg, EVF_EUSAGE, "--%s: missing value", d->name);
-    int rc = set_value(d, val, opt, msg);
-    if (rc)
-      return rc;
-  }
-  if (*action != EVF_CLI_RUN)
-    return 0;
+  int next = 1;
+  int rc = evf_opt_parse(opt_table, NOPTS, argc, argv, &next, opt, set, action, msg);
+  if (rc == 0 && next < argc) /* a "--": evfarm takes no operands */
+    rc = evf_seterr(msg, EVF_EUSAGE, "'--': unexpected argument (options start with --)");
+  if (rc || *action != EVF_CLI_RUN)
+    return rc;
   return validate(opt, set, msg);
 }
 
-void evf_cli_usage(FILE *out)
+void evf_opt_usage(FILE *out, const struct evf_optdef *defs, size_t n)
 {
-  fputs("Usage: mpirun -np RANKS evfarm [OPTION]...\n"
-        "Run N tasks (a simulated crawler by default) with one libev event loop per MPI rank.\n"
-        "Each task waits on I/O (a timer), then runs a CPU phase; rank 0 gathers every task's\n"
-        "record and prints a summary with the wall time, the lower bound and the efficiency.\n"
-        "\nOptions (--opt VALUE or --opt=VALUE):\n",
-        out);
-  for (size_t k = 0; k < NOPTS; k++) {
-    const struct opt_def *d = &opt_table[k];
+  for (size_t k = 0; k < n; k++) {
+    const struct evf_optdef *d = &defs[k];
     char left[48];
     snprintf(left, sizeof left, "--%s%s%s", d->name, d->metavar ? " " : "",
              d->metavar ? d->metavar : "");
@@ -298,6 +322,17 @@ void evf_cli_usage(FILE *out)
     }
     fputc('\n', out);
   }
+}
+
+void evf_cli_usage(FILE *out)
+{
+  fputs("Usage: mpirun -np RANKS evfarm [OPTION]...\n"
+        "Run N tasks (a simulated crawler by default) with one libev event loop per MPI rank.\n"
+        "Each task waits on I/O (a timer), then runs a CPU phase; rank 0 gathers every task's\n"
+        "record and prints a summary with the wall time, the lower bound and the efficiency.\n"
+        "\nOptions (--opt VALUE or --opt=VALUE):\n",
+        out);
+  evf_opt_usage(out, opt_table, NOPTS);
   fputs("\nTask parameters come from a generator keyed by (seed, task id): the planned I/O\n"
         "delay is uniform in [io-min, io-max] in steps of 10 ms, the iterations uniform in\n"
         "[cpu-min, cpu-max]; the CPU phase computes sum(i, 0 <= i < iterations).\n"

@@ -3,6 +3,7 @@
 #ifndef EVF_CLI_H
 #define EVF_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,6 +33,44 @@ struct evf_options {
   enum evf_format format;  /* format of --output; AUTO is resolved by the parser */
   int quiet;               /* no summary on stdout */
 };
+
+/* The option tables behind evfarm's and evfarm-sweep's parsers: one row per option, pointing at
+ * a field of the struct being filled; parsing, range checks and --help all come from the row.
+ * Every option takes --opt VALUE or --opt=VALUE. */
+enum evf_opt_type {
+  EVF_OPT_U32,       /* uint32_t field, whole number in [min, max] */
+  EVF_OPT_U64,       /* uint64_t field, any 64-bit whole number */
+  EVF_OPT_SECONDS,   /* double field, in [min, max] */
+  EVF_OPT_FRACTION,  /* double field, in [min, max] */
+  EVF_OPT_STRING,    /* const char * field, not empty (points into argv) */
+  EVF_OPT_CHOICE,    /* int field: the index of the value in `choices` */
+  EVF_OPT_CUSTOM,    /* `parse` fills the field */
+  EVF_OPT_FLAG,      /* int field set to 1; takes no value */
+  EVF_OPT_HELP,      /* sets *action to EVF_CLI_HELP */
+  EVF_OPT_VERSION    /* sets *action to EVF_CLI_VERSION */
+};
+
+struct evf_optdef {
+  const char *name;      /* without the leading "--" */
+  enum evf_opt_type type;
+  size_t offset;         /* of the field in the struct being filled */
+  double min, max;       /* accepted range for numbers */
+  const char *metavar;
+  const char *help;      /* ends with the default */
+  const char *const *choices;  /* EVF_OPT_CHOICE: NULL-terminated */
+  int (*parse)(const char *name, const char *val, void *field, char *msg); /* EVF_OPT_CUSTOM */
+};
+
+/* Parse options from argv[*next] on into `base` by the table defs[0..n), up to the end or a
+ * "--" (*next is then its index, else argc).  set[k] (when not NULL) is set for each option
+ * given.  Returns 0 or EVF_EUSAGE with msg "--name: <problem>". */
+int evf_opt_parse(const struct evf_optdef *defs, size_t n, int argc, char **argv, int *next,
+                  void *base, unsigned char *set, enum evf_cli_action *action, char *msg);
+/* The options of a table, one per line, wrapped at 79 columns. */
+void evf_opt_usage(FILE *out, const struct evf_optdef *defs, size_t n);
+/* The index of `val` in the NULL-terminated `choices`, or -1 with msg
+ * "--name: 'val' is not a, b or c". */
+int evf_opt_choice(const char *name, const char *val, const char *const *choices, char *msg);
 
 /* Fill `opt` from argv[1..argc-1].  *action tells whether to run, or print help or version.
  * Returns 0, or EVF_EUSAGE with `msg` (EVF_ERRMSG_LEN bytes) set to "<option>: <problem>". */

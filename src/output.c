@@ -174,6 +174,14 @@ int evf_outfile_open(struct evf_outfile *f, const char *option, const char *path
       evf_outfile_discard(f);
       return evf_seterr(msg, EVF_ENOMEM, "%s: out of memory", option);
     }
+    if (exists && access(f->target, W_OK) != 0) {
+      /* A file we may not write is not replaced either (as '>' would refuse it). */
+      e = errno;
+      free(dir);
+      evf_outfile_discard(f);
+      return evf_seterr(msg, EVF_EUSAGE, "%s: cannot write '%s': %s", option, evf_clip(path),
+                        strerror(e));
+    }
     if (exists) {
       f->id_dev = st.st_dev;
       f->id_ino = st.st_ino;

@@ -8,21 +8,31 @@
 #include "output.h"
 #include "record.h"
 
-/* Calls fn for each node with its name, rank count, tasks and busy seconds. */
-static void for_each_host(const struct evf_summary *s, const int *order,
-                          void (*fn)(void *, int, const char *, int, uint64_t, double), void *arg)
+/* Calls fn for each node, in the order of its lowest rank, with its name, rank count, tasks and
+ * busy seconds.  Returns 0, or -1 without placement or memory. */
+static int for_each_host(const struct evf_summary *s,
+                         void (*fn)(void *, int, const char *, int, uint64_t, double), void *arg)
 {
-  for (int i = 0, k = 0; i < s->ranks; k++) {
-    const char *h = s->rank_host[order[i]];
-    int n = 0;
-    uint64_t tasks = 0;
-    double busy = 0;
-    for (; i < s->ranks && strcmp(s->rank_host[order[i]], h) == 0; i++, n++) {
-      tasks += s->per_rank_tasks[order[i]];
-      busy += s->per_rank_busy[order[i]];
-    }
-    fn(arg, k, h, n, tasks, busy);
+  if (!s->node_of || !s->rank_host)
+    return -1;
+  int *first = malloc((size_t)s->nodes * sizeof *first), *n = calloc((size_t)s->nodes, sizeof *n);
+  uint64_t *tasks = calloc((size_t)s->nodes, sizeof *tasks);
+  double *busy = calloc((size_t)s->nodes, sizeof *busy);
+  int rc = first && n && tasks && busy ? 0 : -1;
+  for (int r = 0; rc == 0 && r < s->ranks; r++) {
+    int k = s->node_of[r];
+    if (n[k]++ == 0)
+      first[k] = r;
+    tasks[k] += s->per_rank_tasks[r];
+    busy[k] += s->per_rank_busy[r];
   }
+  for (int k = 0; rc == 0 && k < s->nodes; k++)
+    fn(arg, k, s->rank_host[first[k]], n[k], tasks[k], busy[k]);
+  free(first);
+  free(n);
+  free(tasks);
+  free(busy);
+  return rc;
 }
 
 static void text_host(void *arg, int k, const char *h, int n, uint64_t tasks, double busy)
@@ -66,13 +76,10 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  imbalance     %10.3f      max busy / mean busy\n", s->imbalance);
   fprintf(out, "  rank 0        %10.1f MiB  peak resident memory, %.3f s process CPU\n",
           s->rank0_maxrss_kib / 1024.0, s->rank0_process_cpu);
-  int nhosts;
-  int *order = evf_summary_host_order(s, &nhosts);
-  if (order) {
-    fprintf(out, "  nodes         %d    ", nhosts);
-    for_each_host(s, order, text_host, out);
+  if (s->node_of) {
+    fprintf(out, "  nodes         %d    ", s->nodes);
+    for_each_host(s, text_host, out);
     fputs(s->oversubscribed ? "; more ranks than CPUs\n" : "\n", out);
-    free(order);
   }
   if (s->slurm.job_id)
     fprintf(out, "  slurm         job %s, %s node(s) %s, tasks per node %s\n", s->slurm.job_id,
@@ -150,12 +157,7 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
             s->per_rank_tasks[r], s->per_rank_busy[r], s->wall - s->per_rank_busy[r]);
   }
   fprintf(out, "\n  ],\n  \"hosts\": [");
-  int nhosts;
-  int *order = evf_summary_host_order(s, &nhosts);
-  if (order) {
-    for_each_host(s, order, json_host, out);
-    free(order);
-  }
+  for_each_host(s, json_host, out);
   fprintf(out, "\n  ],\n  \"slurm\": ");
   if (s->slurm.job_id) {
     const char *keys[] = {"job_id", "job_name", "nodes", "node_list", "tasks_per_node", "ntasks",

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "placement.h"
 
 /* The CPU work of all tasks that share one planned I/O delay.  The bound only needs these sums,
  * one per distinct delay: the sim kind has at most (io-max - io-min) / 10 ms + 1 of them, so
@@ -96,18 +97,27 @@ static void backlog(const struct io_work *w, long d, int nranks, double *term, d
   }
 }
 
+/* The bound at nranks ranks from the table of distinct delays (w, d) and the task term. */
+static void bound_at(const struct io_work *w, long d, double task_term, int nranks,
+                     struct evf_bound *b)
+{
+  b->task_term = task_term;
+  backlog(w, d, nranks, &b->backlog_term, &b->backlog_at);
+  b->t_lb = b->task_term > b->backlog_term ? b->task_term : b->backlog_term;
+}
+
 int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struct evf_bound *b)
 {
   memset(b, 0, sizeof *b);
   if (n == 0)
     return 0;
   struct io_work *w = NULL;
-  long d = io_work_sorted(recs, n, &w, &b->task_term);
+  double task_term;
+  long d = io_work_sorted(recs, n, &w, &task_term);
   if (d < 0)
     return (int)d;
-  backlog(w, d, nranks, &b->backlog_term, &b->backlog_at);
+  bound_at(w, d, task_term, nranks, b);
   free(w);
-  b->t_lb = b->task_term > b->backlog_term ? b->task_term : b->backlog_term;
   return 0;
 }
 
@@ -139,8 +149,10 @@ void evf_summary_free(struct evf_summary *s)
 {
   free(s->per_rank_tasks);
   free(s->per_rank_busy);
+  free(s->node_of);
   s->per_rank_tasks = NULL;
   s->per_rank_busy = NULL;
+  s->node_of = NULL;
 }
 
 int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, size_t n,
@@ -179,19 +191,18 @@ int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, si
   /* The bound at this run's rank count and, for the model, at 1, 2, 4, ... ranks: one table of
    * the CPU work per distinct delay serves them all. */
   struct io_work *w = NULL;
-  long d = n ? io_work_sorted(recs, n, &w, &s->bound.task_term) : 0;
+  double task_term = 0;
+  long d = n ? io_work_sorted(recs, n, &w, &task_term) : 0;
   if (d < 0) {
     evf_summary_free(s);
     return (int)d;
   }
-  backlog(w, d, nranks, &s->bound.backlog_term, &s->bound.backlog_at);
-  s->bound.t_lb = s->bound.task_term > s->bound.backlog_term ? s->bound.task_term
-                                                             : s->bound.backlog_term;
+  bound_at(w, d, task_term, nranks, &s->bound);
   for (int k = 0; k < EVF_MODEL_POINTS; k++) {
-    double term, at;
+    struct evf_bound at;
     s->model_ranks[k] = 1 << k;
-    backlog(w, d, s->model_ranks[k], &term, &at);
-    s->model_t_lb[k] = s->bound.task_term > term ? s->bound.task_term : term;
+    bound_at(w, d, task_term, s->model_ranks[k], &at);
+    s->model_t_lb[k] = at.t_lb;
   }
   free(w);
   s->efficiency = wall > 0 ? s->bound.t_lb / wall : 0;
@@ -203,33 +214,6 @@ int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, si
   return 0;
 }
 
-/* qsort has no context argument in C11: the names being sorted. */
-static const char (*sort_hosts)[EVF_HOST_LEN];
-
-static int by_host(const void *a, const void *b)
-{
-  int x = *(const int *)a, y = *(const int *)b;
-  int c = strcmp(sort_hosts[x], sort_hosts[y]);
-  return c ? c : (x > y) - (x < y);
-}
-
-int *evf_summary_host_order(const struct evf_summary *s, int *nhosts)
-{
-  *nhosts = 0;
-  if (!s->rank_host)
-    return NULL;
-  int *order = malloc((size_t)s->ranks * sizeof *order);
-  if (!order)
-    return NULL;
-  for (int r = 0; r < s->ranks; r++)
-    order[r] = r;
-  sort_hosts = s->rank_host;
-  qsort(order, (size_t)s->ranks, sizeof *order, by_host);
-  for (int i = 0; i < s->ranks; i++)
-    *nhosts += i == 0 || strcmp(s->rank_host[order[i]], s->rank_host[order[i - 1]]) != 0;
-  return order;
-}
-
 void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HOST_LEN],
                                const int *cpus)
 {
@@ -237,15 +221,18 @@ void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HO
   s->rank_cpus = cpus;
   s->nodes = 0;
   s->oversubscribed = 0;
-  int *order = evf_summary_host_order(s, &s->nodes);
-  if (!order)
-    return;
-  for (int i = 0; i < s->ranks;) {
-    int first = order[i], count = 0;
-    for (; i < s->ranks && strcmp(hosts[order[i]], hosts[first]) == 0; i++)
-      count++;
-    if (cpus && count > cpus[first])
-      s->oversubscribed = 1;
+  free(s->node_of);
+  s->node_of = malloc((size_t)s->ranks * sizeof *s->node_of);
+  int *count = calloc((size_t)s->ranks, sizeof *count);
+  int nodes = s->node_of && count ? evf_placement_group(hosts, s->ranks, s->node_of) : -1;
+  if (nodes < 0) {
+    free(s->node_of);
+    s->node_of = NULL;
+  } else {
+    s->nodes = nodes;
+    for (int r = 0; r < s->ranks; r++)
+      if (++count[s->node_of[r]] > (cpus ? cpus[r] : s->ranks))
+        s->oversubscribed = 1;
   }
-  free(order);
+  free(count);
 }

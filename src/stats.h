@@ -62,6 +62,8 @@ struct evf_summary {
   long rank0_maxrss_kib;                /* rank 0's peak resident memory (getrusage), KiB */
   double rank0_process_cpu;             /* seconds of CPU rank 0's process used (user + sys) */
   const char (*rank_host)[EVF_HOST_LEN]; /* [ranks] node of each rank, or NULL; not owned */
+  int *node_of;                         /* [ranks] node index of each rank (nodes numbered in
+                                           the order of their lowest rank), or NULL; owned */
   struct evf_slurm slurm;               /* the Slurm job around rank 0 (all NULL outside) */
   uint64_t *per_rank_tasks;             /* [ranks] */
   double *per_rank_busy;                /* [ranks] */
@@ -73,12 +75,9 @@ int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, si
                         int nranks, uint64_t batches, double wall);
 void evf_summary_free(struct evf_summary *s);
 
-/* The ranks sorted by node name, then rank (malloc'ed; NULL without names or memory); the runs
- * of equal names are the nodes, *nhosts of them. */
-int *evf_summary_host_order(const struct evf_summary *s, int *nhosts);
-
-/* Attach where the ranks ran (arrays of s->ranks entries, not copied) and derive the node count
- * and whether any node ran more ranks than it has CPUs. */
+/* Attach where the ranks ran (arrays of s->ranks entries, not copied; cpus may be NULL) and
+ * derive the node of each rank (evf_placement_group), the node count and whether any node ran
+ * more ranks than the job may use CPUs there. */
 void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HOST_LEN],
                                const int *cpus);
 

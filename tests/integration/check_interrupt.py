@@ -6,7 +6,6 @@ and a reader that goes away (SIGPIPE on the summary) costs no results.
 usage: check_interrupt.py --mpirun M --evfarm E --outdir D --case NAME
        check_interrupt.py --list
 """
-import argparse
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import Check  # noqa: E402
+from testlib import Check, cases_main, cases_of  # noqa: E402
 
 LONG = ["--tasks", "1000", "--io-min", "20", "--io-max", "30"]
 SHORT = ["--tasks", "200", "--io-min", "1", "--io-max", "1.5", "--cpu-max", "1000"]
@@ -103,28 +102,18 @@ def case_sigpipe(a, check, d):
         check(s["tasks"] == 200 and n == 200, "summary tasks %r, %d records" % (s["tasks"], n))
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+CASES = cases_of(globals())
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mpirun")
-    ap.add_argument("--evfarm")
-    ap.add_argument("--outdir")
-    ap.add_argument("--case")
-    ap.add_argument("--list", action="store_true")
-    a = ap.parse_args()
-    if a.list:
-        print(";".join(CASES))
-        return 0
+def run(a, case):
     d = os.path.join(a.outdir, "interrupt_" + a.case)
     os.makedirs(d, exist_ok=True)
     for f in os.listdir(d):
         os.unlink(os.path.join(d, f))
     check = Check("check_interrupt " + a.case)
-    CASES[a.case](a, check, d)
+    case(a, check, d)
     return check.done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases_main(CASES, ['--mpirun', '--evfarm', '--outdir'], run))

@@ -5,14 +5,13 @@ play a controller which has lost or purged the job.  (The real cluster tests are
 usage: check_jobs.py --evfarm E --repo R --outdir D --case NAME
        check_jobs.py --list
 """
-import argparse
 import os
 import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import Check  # noqa: E402
+from testlib import Check, cases_main, cases_of  # noqa: E402
 
 JOB = "--tasks 20 --io-min 0 --io-max 0.01 --cpu-max 100"
 
@@ -113,24 +112,14 @@ def case_scaling_wait_purged(c):
             "sbatch calls: %r" % c.sbatch_calls())
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+CASES = cases_of(globals())
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--evfarm")
-    ap.add_argument("--repo")
-    ap.add_argument("--outdir")
-    ap.add_argument("--case")
-    ap.add_argument("--list", action="store_true")
-    a = ap.parse_args()
-    if a.list:
-        print(";".join(CASES))
-        return 0
+def run(a, case):
     c = Case(a, a.case)
-    CASES[a.case](c)
+    case(c)
     return c.check.done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases_main(CASES, ['--evfarm', '--repo', '--outdir'], run))

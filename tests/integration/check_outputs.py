@@ -4,7 +4,6 @@
 usage: check_outputs.py --mpirun M --evfarm E --outdir D --case NAME
        check_outputs.py --list          (the case names, for CMake)
 """
-import argparse
 import csv
 import json
 import os
@@ -15,7 +14,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import Check  # noqa: E402
+from testlib import Check, cases_main, cases_of  # noqa: E402
 
 JOB = ["--tasks", "40", "--io-min", "0", "--io-max", "0.02", "--cpu-max", "1000", "--quiet"]
 HEADER = "id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status"
@@ -188,24 +187,14 @@ def case_csv_host(c):
             all(r["status"] == "ok" for r in rows), "rows: %r" % rows[:2])
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+CASES = cases_of(globals())
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mpirun")
-    ap.add_argument("--evfarm")
-    ap.add_argument("--outdir")
-    ap.add_argument("--case")
-    ap.add_argument("--list", action="store_true")
-    a = ap.parse_args()
-    if a.list:
-        print(";".join(CASES))
-        return 0
+def run(a, case):
     c = Case(a, a.case)
-    CASES[a.case](c)
+    case(c)
     return c.check.done()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases_main(CASES, ['--mpirun', '--evfarm', '--outdir'], run))

@@ -145,7 +145,8 @@ def main():
                   "no table row for size %d" % z)
     elif a.case == "weak":
         prefix = os.path.join(d, "weak")
-        out = run_sweep(c, a, 2, ["--mode", "weak", "--preset", "cpu", "--tasks-per-rank", "100",
+        # --opt=value works as in evfarm (one parser table for both)
+        out = run_sweep(c, a, 2, ["--mode=weak", "--preset=cpu", "--tasks-per-rank=100",
                                   "--warmup", "0", "--reps", "1"] + small, prefix)
         if out is not None:
             check_files(c, prefix, "weak", [1, 2], 0, 1, lambda z: 100 * z)
@@ -156,6 +157,8 @@ def main():
             (2, ["--sizes", "2,1"], "--sizes: sizes must increase"),
             (2, ["--mode", "fast"], "--mode: 'fast' is not strong or weak"),
             (2, ["--reps", "x"], "--reps: 'x' is not a whole number"),
+            (2, ["--reps=x"], "--reps: 'x' is not a whole number"),
+            (2, ["--preset=gpu"], "--preset: 'gpu' is not default or cpu"),
             (2, ["--", "--tasks", "5"], "--tasks: set by the sweep"),
             (2, ["--", "--io-max", "-1"], "--io-max: '-1' must not be negative"),
             (2, ["--out", "/nonexistent-evfarm-dir/s"], "--out: cannot create"),

@@ -1,5 +1,6 @@
 """Shared by the Python test drivers: a counter of checks that reports each failure and ends
-with the 'N passed, N failed' line."""
+with the 'N passed, N failed' line, and the main() of drivers that hold one ctest per case."""
+import argparse
 
 
 class Check:
@@ -20,3 +21,23 @@ class Check:
         """Print the closing line; the exit status for sys.exit()."""
         print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed))
         return 1 if self.failed else 0
+
+
+def cases_of(namespace):
+    """The functions called case_NAME in a module's namespace, by NAME."""
+    return {name[5:]: fn for name, fn in namespace.items() if name.startswith("case_")}
+
+
+def cases_main(cases, options, run):
+    """--list prints the case names (for CMake, ';'-separated); --case NAME calls
+    run(args, cases[NAME]) and returns its exit status.  `options` are the driver's own."""
+    ap = argparse.ArgumentParser()
+    for o in options:
+        ap.add_argument(o)
+    ap.add_argument("--case", choices=sorted(cases))
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args()
+    if a.list:
+        print(";".join(cases))
+        return 0
+    return run(a, cases[a.case])

@@ -55,7 +55,7 @@ static const struct bad_case bad[] = {
   {{"--tasks", "5", "--output"}, "--output: missing value"},
   {{"--output="}, "--output: empty value"},
   {{"--kind", "ftp"}, "--kind: 'ftp' is not a task kind"},
-  {{"--format", "xml", "--output", "a"}, "--format: 'xml' is not a format"},
+  {{"--format", "xml", "--output", "a"}, "--format: 'xml' is not csv or jsonl"},
   {{"--format", "csv"}, "--format: needs --output"},
   {{"--quiet=1"}, "--quiet: takes no value"},
   {{"--output", "a.csv", "--json", "a.csv"}, "--json: 'a.csv' is also the --output file"},

@@ -91,7 +91,7 @@ int main(int argc, char **argv)
   struct evf_options opt = {.tasks = 5, .seed = 3, .kind = "sim\"quoted\\", .output = "a\tb"};
   struct evf_summary s;
   CHECK_EQ_U64(evf_summary_compute(&s, recs, 5, 2, p.nbatches, 2.0), 0);
-  s.rank_host = hosts;
+  evf_summary_set_placement(&s, hosts, NULL);
   s.slurm.job_id = "4242";
   s.slurm.node_list = "node-[a-b]";
   CHECK_EQ_U64(evf_outfile_open(&f, "--json", jpath, msg), 0);

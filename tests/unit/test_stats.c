@@ -1,6 +1,7 @@
 /* stats: the lower bound and the per-rank summary on hand-made records whose answers are
  * worked out by hand in the comments. */
 #include "check.h"
+#include "placement.h"
 #include "stats.h"
 
 static struct evf_record rec(uint32_t id, int rank, double io, double cpu)
@@ -90,6 +91,33 @@ int main(void)
   CHECK_EQ_U64(s.status_count[EVF_STATUS_OK], 4);
   CHECK_EQ_U64(s.status_count[EVF_STATUS_IO_ERROR], 1);
   CHECK_EQ_U64(s.failed, 1);
+
+  /* Placement: 5 ranks on nodes b, a, b, c, a -> nodes numbered by lowest rank (b 0, a 1, c 2);
+   * node b's ranks may use CPUs {0} and {0, 1}: 2 CPUs for 2 ranks; node a's both only {3}: 1
+   * CPU for 2 ranks, oversubscribed. */
+  static const char names[5][EVF_HOST_LEN] = {"b", "a", "b", "c", "a"};
+  unsigned char masks[5][EVF_CPUMASK_BYTES] = {{0}};
+  masks[0][0] = 0x1;
+  masks[2][0] = 0x3;
+  masks[1][0] = masks[4][0] = 0x8;
+  masks[3][0] = 0xf0;
+  int node_of[5], cpus[5];
+  CHECK_EQ_U64(evf_placement_group(names, 5, node_of), 3);
+  int want_node[5] = {0, 1, 0, 2, 1};
+  for (int r = 0; r < 5; r++)
+    CHECK_EQ_U64(node_of[r], want_node[r]);
+  CHECK_EQ_U64(evf_placement_node_cpus(node_of, 3, 5, (const unsigned char(*)[EVF_CPUMASK_BYTES])masks,
+                                       cpus), 0);
+  int want_cpus[5] = {2, 1, 2, 4, 1};
+  for (int r = 0; r < 5; r++)
+    CHECK_EQ_U64(cpus[r], want_cpus[r]);
+  s.ranks = 5;
+  evf_summary_set_placement(&s, names, cpus);
+  CHECK_EQ_U64(s.nodes, 3);
+  CHECK(s.oversubscribed);
+  cpus[1] = cpus[4] = 2;
+  evf_summary_set_placement(&s, names, cpus);
+  CHECK(!s.oversubscribed);
   evf_summary_free(&s);
   return check_done("test_stats");
 }
