@@ -110,14 +110,16 @@ static int agree_or_report(struct job *j, int rc, int rank0_only)
 
 int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
 {
-  struct job j = {.comm = comm, .out = out, .err = err};
-  j.rank = evf_comm_rank(comm);
-  j.size = evf_comm_size(comm);
+  /* Even the agreement on the arguments happens on a duplicate: never on the caller's own. */
+  struct job j = {.comm = evf_comm_dup_fatal(comm), .out = out, .err = err};
+  j.rank = evf_comm_rank(j.comm);
+  j.size = evf_comm_size(j.comm);
 
   /* Every rank parses the same arguments; they agree before anyone acts on the result. */
   enum evf_cli_action action;
   int rc = evf_cli_parse(argc, argv, &j.opt, &action, j.msg);
   int code = agree_or_report(&j, rc, 1);
+  evf_comm_free(&j.comm);
   if (code)
     return code;
   if (action == EVF_CLI_RUN)
