@@ -187,6 +187,44 @@ def case_csv_host(c):
             all(r["status"] == "ok" for r in rows), "rows: %r" % rows[:2])
 
 
+def case_read_only(c):
+    """A file its owner may not write is not replaced either (as '>' would refuse it); one it
+    may write is.  Run as user nobody (root may write anything), as a single MPI process, in a
+    directory nobody owns under /tmp."""
+    import pwd
+    import tempfile
+    nobody = pwd.getpwnam("nobody")
+    d = tempfile.mkdtemp(prefix="evfarm-ro.")
+    try:
+        os.chmod(d, 0o755)
+        os.chown(d, nobody.pw_uid, nobody.pw_gid)
+        for name, mode in (("ro.csv", 0o444), ("rw.csv", 0o640)):
+            p = os.path.join(d, name)
+            with open(p, "w") as f:
+                f.write("keep\n")
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+            os.chmod(p, mode)
+        # A copy of the binary: the build tree may not be reachable for nobody.
+        prog = os.path.join(d, "evfarm")
+        shutil.copy(c.a.evfarm, prog)
+        as_nobody = ["setpriv", "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid,
+                     "--clear-groups", "env", "HOME=" + d]
+        err = {}
+        for name, want in (("ro.csv", 2), ("rw.csv", 0)):
+            p = subprocess.run(as_nobody + [prog] + JOB + ["--output", name], cwd=d,
+                               capture_output=True, text=True, timeout=120)
+            err[name] = p.stderr
+            c.check(p.returncode == want, "%s: exit %d, want %d\n%s" % (name, p.returncode, want,
+                                                                       p.stderr))
+        c.check(open(os.path.join(d, "ro.csv")).read() == "keep\n", "the read-only file changed")
+        c.check("evfarm: --output: cannot write 'ro.csv': Permission denied" in err["ro.csv"],
+                "message: %r" % err["ro.csv"])
+        c.check(c.records_ok(os.path.join(d, "rw.csv")), "the writable file lacks the records")
+        c.check(stat.S_IMODE(os.stat(os.path.join(d, "rw.csv")).st_mode) == 0o640, "mode changed")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 CASES = cases_of(globals())
 
 
