@@ -341,9 +341,9 @@ void evf_cli_usage(FILE *out)
         "  1  the job ran, but some task failed (see the status column of --output)\n"
         "  2  bad input: an option, a value or an output file (one line on stderr)\n"
         "  3  runtime error: the job could not run or its results could not be written\n"
-        "  128+S  stopped by signal S (130 SIGINT, 143 SIGTERM, 138 SIGUSR1...): nothing is\n"
-        "     written, temporary files are removed.  mpirun itself exits 1 when it is the one\n"
-        "     interrupted (Ctrl-C); each rank's own code is 128+S\n"
+        "  128+S  stopped by signal S (130 SIGINT, 143 SIGTERM, 138 SIGUSR1, ...):\n"
+        "     nothing is written and temporary files are removed; mpirun itself exits 1\n"
+        "     when it is the one interrupted (Ctrl-C), whatever the ranks return\n"
         "\nAs root, Open MPI needs --allow-run-as-root, and more ranks than cores need\n"
         "--oversubscribe; scripts/evfarm-mpirun adds both.\n"
         "\nExample: mpirun -np 4 evfarm --tasks 100000 --output results.csv --json summary.json\n",
