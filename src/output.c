@@ -1,5 +1,6 @@
 /* Record files, and how rank 0 writes any file: in place for devices and FIFOs, else through a
  * temporary file renamed when every output is complete (see output.h). */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "output.h"
 
 #include <errno.h>
@@ -15,16 +16,37 @@
 #include "error.h"
 #include "guard.h"
 
+static char *dir_of(const char *path);
+
+/* Is `p` a link in /proc (/proc/self/fd/1, where /dev/stdout and /dev/fd/N lead)?  Those are
+ * not names but handles on open files: "pipe:[123]" is no path, and a regular file behind one
+ * is the caller's open file (a shell's '>' or '>>'), to be written through the link itself. */
+static int in_proc(const char *p)
+{
+  char *dir = dir_of(p);
+  char *real = dir ? realpath(dir, NULL) : NULL;
+  int yes = real && strncmp(real, "/proc/", 6) == 0;
+  free(real);
+  free(dir);
+  return yes;
+}
+
 /* Follow the symbolic links of `path` to the name that is finally written (which need not
- * exist: '> dangling-link' creates the link's target).  Returns a malloc'ed path or NULL with
- * errno set (ELOOP after 40 links, as the kernel). */
-static char *follow_links(const char *path)
+ * exist: '> dangling-link' creates the link's target); *handle is set when the chain ends at a
+ * link in /proc, which is returned as it is.  Returns a malloc'ed path or NULL with errno set
+ * (ELOOP after 40 links, as the kernel). */
+static char *follow_links(const char *path, int *handle)
 {
   char *p = strdup(path);
+  *handle = 0;
   for (int hops = 0; p; hops++) {
     struct stat st;
     if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
       return p; /* not a link, or nothing there yet: this is the name */
+    if (in_proc(p)) {
+      *handle = 1;
+      return p;
+    }
     if (hops == 40) {
       free(p);
       errno = ELOOP;
@@ -109,10 +131,14 @@ static int create_temp(const char *dir, char **tmp)
   return -1;
 }
 
-/* Open an existing non-regular file for writing in place.  A FIFO without a reader is waited
- * for (as '> fifo' does), at most EVF_FIFO_WAIT seconds: no rank waits without a deadline. */
+/* Open an existing non-regular file, or an open file reached through /proc, for writing in
+ * place.  A regular file so reached is appended to (it is a shell's '>' or '>>' file, already
+ * truncated or not as the user asked).  A FIFO without a reader is waited for (as '> fifo'
+ * does), at most EVF_FIFO_WAIT seconds: no rank waits without a deadline. */
 static int open_in_place(const char *path, const struct stat *st)
 {
+  if (S_ISREG(st->st_mode))
+    return open(path, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC);
   if (!S_ISFIFO(st->st_mode))
     return open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
   for (int waited = 0;; waited++) {
@@ -133,8 +159,9 @@ static int open_in_place(const char *path, const struct stat *st)
 int evf_outfile_open(struct evf_outfile *f, const char *option, const char *path, char *msg)
 {
   memset(f, 0, sizeof *f);
+  int handle;
   f->path = strdup(path);
-  f->target = follow_links(path);
+  f->target = follow_links(path, &handle);
   if (!f->path || !f->target) {
     int e = errno;
     evf_outfile_discard(f);
@@ -151,8 +178,14 @@ int evf_outfile_open(struct evf_outfile *f, const char *option, const char *path
     return evf_seterr(msg, EVF_EUSAGE, "%s: '%s' is a directory", option, evf_clip(path));
   }
   int fd = -1;
-  if (exists && !S_ISREG(st.st_mode)) {
-    /* A device, FIFO or socket: written where it is, never replaced by a regular file. */
+  if (handle && !exists) {
+    evf_outfile_discard(f);
+    return evf_seterr(msg, EVF_EUSAGE, "%s: cannot open '%s': %s", option, evf_clip(path),
+                      strerror(e));
+  }
+  if (exists && (handle || !S_ISREG(st.st_mode))) {
+    /* A device, FIFO or socket, or an open file reached through /proc (/dev/stdout): written
+     * where it is, never replaced by a regular file. */
     f->in_place = 1;
     f->shareable = S_ISCHR(st.st_mode);
     f->id_dev = st.st_dev;

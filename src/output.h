@@ -6,8 +6,10 @@
  * file and never destroys the previous one.  A path that exists and is not a regular file (a
  * device such as /dev/null, a FIFO, a terminal) is written in place, directly, and never
  * replaced.  A symbolic link is followed, as '> link' in a shell: the file written is the
- * link's final target.  Overwriting an existing file keeps its mode (and owner, when the
- * process may set it). */
+ * link's final target, except a link in /proc (/dev/stdout, /dev/fd/N lead there): that is an
+ * open file of the process, written through the link in place (appended to, when it is a
+ * regular file: the shell's '>' or '>>' already chose).  Overwriting an existing file keeps its
+ * mode (and owner, when the process may set it); a file the user may not write is refused. */
 #ifndef EVF_OUTPUT_H
 #define EVF_OUTPUT_H
 
@@ -25,7 +27,7 @@ struct evf_outfile {
   char *tmp;      /* temporary name beside target; NULL when written in place, or closed */
   FILE *fp;       /* open for writing */
   int err;        /* errno of the first failed write, 0 when none */
-  int in_place;   /* target is a device, FIFO...: written directly, never renamed */
+  int in_place;   /* a device, FIFO, /dev/stdout...: written directly, never renamed */
   int shareable;  /* a character device (/dev/null): two outputs may both write it */
   dev_t id_dev;   /* identity: the target's device and inode when it exists, else its */
   ino_t id_ino;   /*   directory's, with id_name its name in that directory */

@@ -62,6 +62,31 @@ def case_devices(c):
     c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
 
 
+def case_stdout(c):
+    """/dev/stdout and /dev/fd/1 are the process's own standard output: a pipe gets the records
+    (a link in /proc to 'pipe:[N]' is no path to follow), and a file the shell opened with '>>'
+    is appended to, the same file, not replaced.  A single MPI process, so that its standard
+    output is the test's."""
+    p = subprocess.run([c.a.evfarm] + JOB + ["--output", "/dev/stdout"], capture_output=True,
+                       text=True, timeout=120)
+    c.check(p.returncode == 0, "to a pipe: exit %d\n%s" % (p.returncode, p.stderr))
+    c.check(p.stdout.startswith(HEADER) and p.stdout.count("\n") == 41,
+            "to a pipe: %r" % p.stdout[:200])
+    log = c.path("log.csv")
+    with open(log, "w") as f:
+        f.write("previous\n")
+    ino = os.stat(log).st_ino
+    with open(log, "a") as f:
+        p = subprocess.run([c.a.evfarm] + JOB + ["--output", "/dev/fd/1"], stdout=f,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    c.check(p.returncode == 0, "to '>>': exit %d\n%s" % (p.returncode, p.stderr))
+    text = open(log).read()
+    c.check(os.stat(log).st_ino == ino, "the file was replaced, not appended to")
+    c.check(text.startswith("previous\n" + HEADER) and text.count("\n") == 42,
+            "to '>>': %r" % text[:200])
+    c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
+
+
 def case_full_device(c):
     """Writing to a full device (a copy of /dev/full) fails with its real reason (ENOSPC), exit
     3, and the other output, a regular file that existed, keeps its old contents."""
