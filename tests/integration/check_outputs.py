@@ -66,8 +66,11 @@ def case_stdout(c):
     """/dev/stdout and /dev/fd/1 are the process's own standard output: a pipe gets the records
     (a link in /proc to 'pipe:[N]' is no path to follow), and a file the shell opened with '>>'
     is appended to, the same file, not replaced.  A single MPI process, so that its standard
-    output is the test's."""
-    p = subprocess.run([c.a.evfarm] + JOB + ["--output", "/dev/stdout"], capture_output=True,
+    output is the test's.  The links are copies made here of /dev/stdout and /dev/fd, so that a
+    broken evfarm replaces the copies, never the machine's own."""
+    os.symlink("/proc/self/fd/1", c.path("stdout"))
+    os.symlink("/proc/self/fd", c.path("fd"))
+    p = subprocess.run([c.a.evfarm] + JOB + ["--output", c.path("stdout")], capture_output=True,
                        text=True, timeout=120)
     c.check(p.returncode == 0, "to a pipe: exit %d\n%s" % (p.returncode, p.stderr))
     c.check(p.stdout.startswith(HEADER) and p.stdout.count("\n") == 41,
@@ -77,13 +80,15 @@ def case_stdout(c):
         f.write("previous\n")
     ino = os.stat(log).st_ino
     with open(log, "a") as f:
-        p = subprocess.run([c.a.evfarm] + JOB + ["--output", "/dev/fd/1"], stdout=f,
+        p = subprocess.run([c.a.evfarm] + JOB + ["--output", c.path("fd", "1")], stdout=f,
                            stderr=subprocess.PIPE, text=True, timeout=120)
     c.check(p.returncode == 0, "to '>>': exit %d\n%s" % (p.returncode, p.stderr))
     text = open(log).read()
     c.check(os.stat(log).st_ino == ino, "the file was replaced, not appended to")
     c.check(text.startswith("previous\n" + HEADER) and text.count("\n") == 42,
             "to '>>': %r" % text[:200])
+    c.check(os.path.islink(c.path("stdout")) and os.path.islink(c.path("fd")),
+            "a link was replaced")
     c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
 
 
