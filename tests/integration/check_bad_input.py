@@ -34,6 +34,9 @@ def cases(d):
         (2, ["--json", d], r"^evfarm: --json: '%s' is a directory" % re.escape(d)),
         (5, ["--tasks", "3", "--output", os.path.join(d, "bad_ok.csv"), "--json", missing],
          r"^evfarm: --json: cannot create"),
+        # One file under two names, found by rank 0 alone: one line, every rank exits 2.
+        (3, ["--output", os.path.join(d, "same.csv"), "--json", os.path.join(d, ".", "same.csv")],
+         r"^evfarm: --json: '.*' is also the --output file"),
     ]
 
 
