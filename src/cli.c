@@ -44,12 +44,43 @@ static const struct evf_optdef opt_table[] = {
   {"inflight", EVF_OPT_U32, OFF(inflight), 0, 4294967295.0, "K",
    "most tasks in flight per rank; 0 = all of the rank's tasks, however many (default "
    "65536: the default job keeps all its tasks in flight, and memory stays bounded, about "
-   "200 bytes a slot)", NULL, NULL},
+   "200 bytes a slot; http: 100, each needs an open file)", NULL, NULL},
   {"batch-size", EVF_OPT_U32, OFF(batch_size), 0, EVF_TASKS_MAX, "B",
    "batches of B tasks dealt to ranks round-robin; 0 = one batch per rank (default 0)", NULL, NULL},
-  {"kind", EVF_OPT_STRING, OFF(kind), 0, 0, "NAME", "task kind (default sim, the simulated crawler)", NULL, NULL},
+  {"kind", EVF_OPT_STRING, OFF(kind), 0, 0, "NAME",
+   "task kind: sim, the simulated crawler, or http, fetch --urls with libcurl (default sim)",
+   NULL, NULL},
   {"fail-rate", EVF_OPT_FRACTION, OFF(fail_rate), 0, 1, "P",
-   "fraction of sim tasks whose I/O phase fails, chosen by the generator (default 0)", NULL, NULL},
+   "sim: fraction of I/O attempts that fail (a transient error, retried under --retries), "
+   "chosen by the generator per (seed, id, attempt) (default 0)", NULL, NULL},
+  {"hang-rate", EVF_OPT_FRACTION, OFF(hang_rate), 0, 1, "P",
+   "sim: fraction of I/O attempts that never end unless --timeout cancels them, chosen per "
+   "(seed, id, attempt); needs --timeout (default 0)", NULL, NULL},
+  {"urls", EVF_OPT_STRING, OFF(inputs), 0, 0, "FILE",
+   "http: the URLs to fetch, one per line; blank lines and lines starting with # are "
+   "skipped; task id = the URL's number among the other lines.  Only rank 0 reads FILE", NULL, NULL},
+  {"timeout", EVF_OPT_SECONDS, OFF(timeout), 0, 86400, "SEC",
+   "cancel an I/O attempt not ended SEC seconds after it started: status timeout (a "
+   "transient failure); 0 = no deadline (default 0 for sim, 60 for http)", NULL, NULL},
+  {"retries", EVF_OPT_U32, OFF(retries), 0, EVF_RETRIES_MAX, "N",
+   "retry a transiently failed attempt (sim: --fail-rate, --hang-rate; http: connection "
+   "refused or reset, timeouts, 5xx, 429) up to N times (default 0)", NULL, NULL},
+  {"retry-delay", EVF_OPT_SECONDS, OFF(retry_delay), 0, 86400, "SEC",
+   "backoff before retry k: uniform in [0, min(SEC * 2^(k-1), --retry-max-delay)], drawn "
+   "per (seed, id, k) (full jitter); at least a server's Retry-After (default 1)", NULL, NULL},
+  {"retry-max-delay", EVF_OPT_SECONDS, OFF(retry_max_delay), 0, 86400, "SEC",
+   "cap of the backoff; a Retry-After longer than SEC ends the task instead of waiting "
+   "(default 60)", NULL, NULL},
+  {"host-connections", EVF_OPT_U32, OFF(host_connections), 0, 4294967295.0, "N",
+   "http: most connections to one host per rank; more transfers wait for one; 0 = no limit "
+   "(default 8)", NULL, NULL},
+  {"connect-timeout", EVF_OPT_SECONDS, OFF(connect_timeout), 0, 86400, "SEC",
+   "http: most seconds to connect: status timeout (default 10)", NULL, NULL},
+  {"max-redirs", EVF_OPT_U32, OFF(max_redirs), 0, 1000, "N",
+   "http: follow at most N redirects; 0 = none (a 3xx is then an http_error) (default 5)", NULL, NULL},
+  {"max-body", EVF_OPT_U64, OFF(max_body), 0, 0, "BYTES",
+   "http: process at most BYTES of a body; a longer one is cut off there and the task's "
+   "status is truncated (default 8388608)", NULL, NULL},
   {"output", EVF_OPT_STRING, OFF(output), 0, 0, "FILE",
    "write every task's record to FILE, in task-id order (default: none).  A regular file is "
    "replaced only when the run succeeds (written beside it, then renamed; its mode is kept); "
@@ -82,6 +113,12 @@ static void set_defaults(struct evf_options *o)
   o->progress = 10;
   o->inflight = EVF_INFLIGHT_DEFAULT;
   o->kind = "sim";
+  o->retry_delay = 1;
+  o->retry_max_delay = 60;
+  o->host_connections = 8;
+  o->connect_timeout = 10;
+  o->max_redirs = 5;
+  o->max_body = 8u << 20;
 }
 
 int evf_cli_parse_uint(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *out,
@@ -243,6 +280,47 @@ static int was_set(const unsigned char *set, size_t offset)
   return 0;
 }
 
+/* Options that belong to one kind: given with another kind, they are bad input. */
+static const struct {
+  const char *kind, *name;
+  size_t offset;
+} kind_options[] = {
+  {"sim", "tasks", offsetof(struct evf_options, tasks)},
+  {"sim", "io-min", offsetof(struct evf_options, io_min)},
+  {"sim", "io-max", offsetof(struct evf_options, io_max)},
+  {"sim", "cpu-min", offsetof(struct evf_options, cpu_min)},
+  {"sim", "cpu-max", offsetof(struct evf_options, cpu_max)},
+  {"sim", "fail-rate", offsetof(struct evf_options, fail_rate)},
+  {"sim", "hang-rate", offsetof(struct evf_options, hang_rate)},
+  {"http", "urls", offsetof(struct evf_options, inputs)},
+  {"http", "host-connections", offsetof(struct evf_options, host_connections)},
+  {"http", "connect-timeout", offsetof(struct evf_options, connect_timeout)},
+  {"http", "max-redirs", offsetof(struct evf_options, max_redirs)},
+  {"http", "max-body", offsetof(struct evf_options, max_body)},
+};
+
+static int validate_kind(struct evf_options *o, const struct evf_task_kind *kind,
+                         const unsigned char *set, char *msg)
+{
+  for (size_t k = 0; k < sizeof kind_options / sizeof kind_options[0]; k++)
+    if (strcmp(kind_options[k].kind, kind->name) != 0 && was_set(set, kind_options[k].offset))
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: only for --kind %s%s", kind_options[k].name,
+                        kind_options[k].kind,
+                        kind->input_option && strcmp(kind_options[k].name, "tasks") == 0
+                            ? " (the input file gives the tasks)"
+                            : "");
+  if (kind->input_option && !o->inputs)
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: needed with --kind %s", kind->input_option,
+                      kind->name);
+  if (strcmp(kind->name, "http") == 0) {
+    if (!was_set(set, offsetof(struct evf_options, inflight)))
+      o->inflight = EVF_HTTP_INFLIGHT_DEFAULT;
+    if (!was_set(set, offsetof(struct evf_options, timeout)))
+      o->timeout = EVF_HTTP_TIMEOUT_DEFAULT;
+  }
+  return 0;
+}
+
 /* Checks that involve more than one option.  A range bound left at its default follows the
  * other bound when they cross (--io-max 0 alone means delays of 0); two explicit bounds that
  * cross are an error. */
@@ -266,9 +344,25 @@ static int validate(struct evf_options *o, const unsigned char *set, char *msg)
     return evf_seterr(msg, EVF_EUSAGE,
                       "--progress: %g s is below the floor of " EVF_PROGRESS_FLOOR_TEXT
                       " (0 turns progress off)", o->progress);
-  if (!evf_task_kind_find(o->kind))
+  const struct evf_task_kind *kind = evf_task_kind_find(o->kind);
+  if (!kind)
     return evf_seterr(msg, EVF_EUSAGE, "--kind: '%s' is not a task kind (%s)", evf_clip(o->kind),
                       evf_task_kind_names());
+  int rc = validate_kind(o, kind, set, msg);
+  if (rc)
+    return rc;
+  if (o->retry_delay > o->retry_max_delay) {
+    if (was_set(set, offsetof(struct evf_options, retry_max_delay)))
+      return evf_seterr(msg, EVF_EUSAGE, "--retry-delay: %g is greater than --retry-max-delay %g",
+                        o->retry_delay, o->retry_max_delay);
+    o->retry_max_delay = o->retry_delay;
+  }
+  if (o->hang_rate > 0 && o->timeout == 0)
+    return evf_seterr(msg, EVF_EUSAGE,
+                      "--hang-rate: needs --timeout (a hung attempt ends only when cancelled)");
+  if (o->timeout > 0 && !kind->cancel)
+    return evf_seterr(msg, EVF_EUSAGE, "--timeout: tasks of kind %s cannot be cancelled",
+                      kind->name);
   if (o->format != EVF_FORMAT_AUTO && !o->output)
     return evf_seterr(msg, EVF_EUSAGE, "--format: needs --output");
   if (o->output && o->format == EVF_FORMAT_AUTO)

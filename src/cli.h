@@ -13,6 +13,11 @@
 /* Shortest --progress interval, seconds (a smaller one would flood stderr). */
 #define EVF_PROGRESS_FLOOR 0.1
 #define EVF_PROGRESS_FLOOR_TEXT "0.1 s"
+/* Most --retries: the attempt count is one byte of the record. */
+#define EVF_RETRIES_MAX 100
+/* --kind http defaults where the option is not given. */
+#define EVF_HTTP_INFLIGHT_DEFAULT 100u
+#define EVF_HTTP_TIMEOUT_DEFAULT 60.0
 
 enum evf_format { EVF_FORMAT_AUTO = 0, EVF_FORMAT_CSV, EVF_FORMAT_JSONL };
 
@@ -25,7 +30,17 @@ struct evf_options {
   uint32_t cpu_min, cpu_max; /* CPU iterations range */
   uint32_t inflight;       /* tasks in flight per rank; 0 = all of the rank's tasks */
   uint32_t batch_size;     /* 0 = one contiguous batch per rank */
-  double fail_rate;        /* fraction of simulated tasks whose I/O phase fails */
+  double fail_rate;        /* fraction of sim attempts whose I/O phase fails (transient) */
+  double hang_rate;        /* fraction of sim attempts whose I/O phase never ends */
+  double timeout;          /* seconds an I/O attempt may take before it is cancelled; 0 = none */
+  uint32_t retries;        /* further attempts after a transient failure */
+  double retry_delay;      /* base of the exponential backoff, seconds */
+  double retry_max_delay;  /* cap of the backoff and of a server's Retry-After, seconds */
+  const char *inputs;      /* --urls FILE: one input per task (kinds with an input_option) */
+  uint32_t host_connections; /* http: most connections per host; 0 = no limit */
+  double connect_timeout;  /* http: seconds to connect; 0 = curl's default (300 s) */
+  uint32_t max_redirs;     /* http: redirects followed; 0 = none */
+  uint64_t max_body;       /* http: bytes kept of a body; a longer one is cut: "truncated" */
   double progress;         /* seconds between progress lines on stderr; 0 = none */
   const char *kind;        /* task kind name (points into argv or a literal) */
   const char *output;      /* --output path or NULL */

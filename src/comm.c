@@ -232,15 +232,55 @@ void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
              MPI_UNSIGNED_CHAR, 0, comm);
 }
 
-void evf_comm_gather_records(MPI_Comm comm, struct evf_record *records, int count,
+void evf_comm_gather_records(MPI_Comm comm, void *records, size_t rec_size, int count,
                              const struct evf_partition *p)
 {
   MPI_Datatype t;
-  MPI_Type_contiguous((int)sizeof(struct evf_record), MPI_BYTE, &t);
+  MPI_Type_contiguous((int)rec_size, MPI_BYTE, &t);
   MPI_Type_commit(&t);
   if (evf_comm_rank(comm) == 0)
     MPI_Gatherv(MPI_IN_PLACE, count, t, records, p->task_count, p->task_displ, t, 0, comm);
   else
     MPI_Gatherv(records, count, t, NULL, NULL, NULL, t, 0, comm);
   MPI_Type_free(&t);
+}
+
+int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
+                            const struct evf_inputs *all, const struct evf_batch *batches,
+                            size_t nbatches, struct evf_inputs *mine)
+{
+  int rank = evf_comm_rank(comm), size = evf_comm_size(comm);
+  char *packed = NULL;
+  int *counts = NULL, *displs = NULL, rc = 0;
+  if (rank == 0) {
+    counts = calloc((size_t)size, sizeof *counts);
+    displs = calloc((size_t)size, sizeof *displs);
+    rc = counts && displs ? evf_inputs_pack(all, p, &packed, counts, displs) : EVF_ENOMEM;
+  }
+  rc = evf_comm_agree(comm, rc);
+  int len = 0;
+  char *buf = NULL;
+  if (rc == 0) {
+    MPI_Scatter(counts, 1, MPI_INT, &len, 1, MPI_INT, 0, comm);
+    if (rank != 0)
+      buf = malloc(len ? (size_t)len : 1);
+    rc = evf_comm_agree(comm, rank == 0 || buf ? 0 : EVF_ENOMEM);
+  }
+  if (rc == 0) {
+    /* Rank 0 keeps its own share as pointers into its whole list: no copy, no self-message. */
+    MPI_Scatterv(packed, counts, displs, MPI_CHAR, rank == 0 ? MPI_IN_PLACE : buf, len, MPI_CHAR,
+                 0, comm);
+    size_t n = 0;
+    for (size_t b = 0; b < nbatches; b++)
+      n += batches[b].count;
+    rc = rank == 0 ? evf_inputs_view(mine, all, batches, nbatches)
+                   : evf_inputs_adopt(mine, buf, (size_t)len, n);
+    buf = NULL;
+    rc = evf_comm_agree(comm, rc ? EVF_ENOMEM : 0);
+  }
+  free(buf);
+  free(packed);
+  free(counts);
+  free(displs);
+  return rc;
 }

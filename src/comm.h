@@ -6,6 +6,7 @@
 #include <mpi.h>
 #include <stddef.h>
 
+#include "inputs.h"
 #include "partition.h"
 #include "placement.h"
 #include "record.h"
@@ -75,10 +76,18 @@ void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
                            const unsigned char mask[EVF_CPUMASK_BYTES], char (*all)[EVF_HOST_LEN],
                            unsigned char (*all_masks)[EVF_CPUMASK_BYTES]);
 
-/* Gather the records to rank 0.  On rank 0 `records` is the whole array (N records, rank-major,
+/* Gather the records (of rec_size bytes) to rank 0.  On rank 0 `records` is the whole array (N records, rank-major,
  * with its own records already in place at offset 0) and p gives counts and displacements; on
  * the other ranks `records` holds `count` local records and p is unused. */
-void evf_comm_gather_records(MPI_Comm comm, struct evf_record *records, int count,
+void evf_comm_gather_records(MPI_Comm comm, void *records, size_t rec_size, int count,
                              const struct evf_partition *p);
+
+/* Send every rank the inputs of its own tasks (kinds with an input file): rank 0 passes the
+ * whole list `all` and its partition `p`; every rank passes its batches and receives in *mine
+ * one input per task, in the order of its records (rank 0's point into `all`).  Returns 0, or
+ * an EVF_E* code agreed on every rank. */
+int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
+                            const struct evf_inputs *all, const struct evf_batch *batches,
+                            size_t nbatches, struct evf_inputs *mine);
 
 #endif

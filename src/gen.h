@@ -9,8 +9,17 @@
 enum evf_gen_stream {
   EVF_STREAM_IO = 0,    /* the planned I/O delay */
   EVF_STREAM_CPU = 1,   /* the number of CPU iterations */
-  EVF_STREAM_FAIL = 2   /* whether a simulated task fails */
+  EVF_STREAM_FAIL = 2,  /* whether a simulated attempt fails */
+  EVF_STREAM_HANG = 3,  /* whether a simulated attempt hangs */
+  EVF_STREAM_RETRY = 4  /* the backoff before a retry */
 };
+
+/* The stream of a per-attempt decision: attempt 1 uses `stream` itself (so a task's first
+ * attempt is what it was before retries existed), attempt k the stream + 256 * (k - 1). */
+static inline uint32_t evf_gen_attempt_stream(uint32_t stream, unsigned attempt)
+{
+  return stream + 256u * (attempt ? attempt - 1 : 0);
+}
 
 /* 64 random bits for (seed, id, stream).  Specification (also implemented by the test oracle):
  *   mix(z)  = splitmix64's finaliser: z ^= z>>30; z *= 0xbf58476d1ce4e5b9; z ^= z>>27;

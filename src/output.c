@@ -419,43 +419,76 @@ void evf_csv_field(FILE *out, const char *s)
   fputc('"', out);
 }
 
-void evf_output_header(FILE *fp, enum evf_format fmt)
+void evf_output_header(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind)
 {
-  if (fmt == EVF_FORMAT_CSV)
-    fputs("id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status\n", fp);
+  if (fmt != EVF_FORMAT_CSV)
+    return;
+  fputs("id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status,"
+        "attempts,last_error", fp);
+  if (kind->input_column)
+    fprintf(fp, ",%s", kind->input_column);
+  if (kind->csv_header)
+    fputs(kind->csv_header, fp);
+  fputc('\n', fp);
 }
 
-void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r,
-                       const char *host)
+void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
+                       const struct evf_record *r, const char *host, const char *input)
 {
+  const char *last = r->last_error ? evf_status_name(r->last_error) : "";
   if (fmt == EVF_FORMAT_JSONL) {
     fprintf(fp, "{\"id\":%" PRIu32 ",\"rank\":%" PRId32 ",\"host\":", r->id, r->rank);
     evf_json_string(fp, host);
     fprintf(fp,
             ",\"batch\":%" PRIu32 ",\"iterations\":%" PRIu32 ",\"value\":%" PRIu64
             ",\"io_delay\":%.6f,\"t_start\":%.6f,\"t_io_done\":%.6f,\"t_end\":%.6f"
-            ",\"cpu_time\":%.9f,\"status\":\"%s\"}\n",
+            ",\"cpu_time\":%.9f,\"status\":\"%s\",\"attempts\":%u,\"last_error\":",
             r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start, r->t_io_done,
-            r->t_end, r->cpu_time, evf_status_name(r->status));
+            r->t_end, r->cpu_time, evf_status_name(r->status), (unsigned)r->attempts);
+    if (r->last_error)
+      fprintf(fp, "\"%s\"", last);
+    else
+      fputs("null", fp);
+    if (kind->input_column) {
+      fprintf(fp, ",\"%s\":", kind->input_column);
+      evf_json_string(fp, input);
+    }
+    if (kind->write_ext)
+      kind->write_ext(fp, fmt, r);
+    fputs("}\n", fp);
   } else {
     /* Node names come from the environment (SLURMD_NODENAME) and may hold anything. */
     fprintf(fp, "%" PRIu32 ",%" PRId32 ",", r->id, r->rank);
     evf_csv_field(fp, host);
     fprintf(fp,
-            ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%.6f,%.6f,%.6f,%.6f,%.9f,%s\n",
+            ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%.6f,%.6f,%.6f,%.6f,%.9f,%s,%u,%s",
             r->batch, r->iterations, r->value, r->io_delay_us * 1e-6,
-            r->t_start, r->t_io_done, r->t_end, r->cpu_time, evf_status_name(r->status));
+            r->t_start, r->t_io_done, r->t_end, r->cpu_time, evf_status_name(r->status),
+            (unsigned)r->attempts, last);
+    if (kind->input_column) {
+      fputc(',', fp);
+      evf_csv_field(fp, input ? input : "");
+    }
+    if (kind->write_ext)
+      kind->write_ext(fp, fmt, r);
+    fputc('\n', fp);
   }
 }
 
-int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_record *recs,
-                       const struct evf_partition *p, const char (*hosts)[EVF_HOST_LEN])
+int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
+                       const void *recs, const struct evf_partition *p,
+                       const char (*hosts)[EVF_HOST_LEN], const char *const *inputs)
 {
-  evf_output_header(fp, fmt);
+  size_t stride = evf_task_record_size(kind);
+  evf_output_header(fp, fmt, kind);
   for (size_t b = 0; b < p->nbatches; b++) {
-    const struct evf_record *r = &recs[p->batch_offset[b]];
-    for (uint32_t k = evf_partition_batch_len(p, b); k > 0; k--, r++)
-      evf_output_record(fp, fmt, r, r->rank >= 0 && r->rank < p->nranks ? hosts[r->rank] : "");
+    size_t at = p->batch_offset[b];
+    for (uint32_t k = evf_partition_batch_len(p, b); k > 0; k--, at++) {
+      const struct evf_record *r = evf_record_cat(recs, stride, at);
+      const char *input = inputs && r->id >= 1 && r->id <= p->ntasks ? inputs[r->id - 1] : NULL;
+      evf_output_record(fp, fmt, kind, r, r->rank >= 0 && r->rank < p->nranks ? hosts[r->rank] : "",
+                        input);
+    }
   }
   return ferror(fp) ? EVF_EIO : 0;
 }

@@ -20,6 +20,7 @@
 #include "partition.h"
 #include "placement.h"
 #include "record.h"
+#include "task.h"
 
 struct evf_outfile {
   char *path;     /* as given, for messages */
@@ -55,14 +56,18 @@ int evf_outfile_commit(struct evf_outfile *f, char *msg);
 /* Close and remove the temporary file (no-op when none is open). */
 void evf_outfile_discard(struct evf_outfile *f);
 
-/* Write a header (CSV) and one line per record, in task-id order: the gathered array is
- * rank-major, so we walk the batches by global index through p->batch_offset.
- * Returns 0 or EVF_EIO. */
-int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_record *recs,
-                       const struct evf_partition *p, const char (*hosts)[EVF_HOST_LEN]);
-/* One record, no header; `host` is the node name of the record's rank. */
-void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r,
-                       const char *host);
+/* Write a header (CSV) and one line per record of kind `kind` (records of
+ * evf_task_record_size(kind) bytes), in task-id order: the gathered array is rank-major, so we
+ * walk the batches by global index through p->batch_offset.  `inputs` (kinds with an input
+ * file, else NULL) is the input of every task id, [id - 1].  Returns 0 or EVF_EIO. */
+int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
+                       const void *recs, const struct evf_partition *p,
+                       const char (*hosts)[EVF_HOST_LEN], const char *const *inputs);
+/* One record, no header; `host` is the node name of the record's rank, `input` its input or
+ * NULL. */
+void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
+                       const struct evf_record *r, const char *host, const char *input);
+void evf_output_header(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind);
 
 /* Write `s` as a JSON string literal, quotes included (NULL gives null).  Valid UTF-8 is copied;
  * a byte that is not part of valid UTF-8 is written as \u00XX, i.e. read as Latin-1, so the
@@ -70,6 +75,5 @@ void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_record *r
 void evf_json_string(FILE *out, const char *s);
 /* Write `s` as one CSV field: quoted per RFC 4180 when it holds a comma, a quote, CR or LF. */
 void evf_csv_field(FILE *out, const char *s);
-void evf_output_header(FILE *fp, enum evf_format fmt);
 
 #endif

@@ -1,15 +1,23 @@
 /* The fixed-size result record of one task: filled by the runner on the rank that ran the
- * task, gathered to rank 0 with MPI_Gatherv as 64 opaque bytes, written out by output.c. */
+ * task, gathered to rank 0 with MPI_Gatherv as opaque bytes, written out by output.c.  Every
+ * kind's record is this 64-byte part followed by the kind's fixed-size extension
+ * (evf_task_kind.ext_size: 0 for sim), so one job's records all have one size, one MPI
+ * datatype. */
 #ifndef EVF_RECORD_H
 #define EVF_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* X(enum name, value, name in output files) */
 #define EVF_STATUS_MAP(X)                  \
   X(EVF_STATUS_OK, 0, "ok")                \
   X(EVF_STATUS_IO_ERROR, 1, "io_error")    \
-  X(EVF_STATUS_NOT_RUN, 2, "not_run")
+  X(EVF_STATUS_NOT_RUN, 2, "not_run")      \
+  X(EVF_STATUS_TIMEOUT, 3, "timeout")      \
+  X(EVF_STATUS_HTTP_ERROR, 4, "http_error") \
+  X(EVF_STATUS_TRUNCATED, 5, "truncated")  \
+  X(EVF_STATUS_ERROR, 6, "error")
 
 enum evf_status {
 #define EVF_X_ENUM(name, val, str) name = (val),
@@ -31,9 +39,21 @@ struct evf_record {
   uint32_t batch;        /* global batch index, 0-based, in task-id order */
   uint32_t iterations;   /* planned CPU iterations */
   uint32_t io_delay_us;  /* planned I/O delay, microseconds */
-  int32_t status;        /* enum evf_status */
+  int16_t status;        /* enum evf_status of the task */
+  uint8_t attempts;      /* I/O attempts made (1 + retries used); 0 when never started */
+  uint8_t last_error;    /* enum evf_status of the last failed attempt; 0 (ok) when none */
 };
 
 _Static_assert(sizeof(struct evf_record) == 64, "a record must stay 64 bytes");
+
+/* Records of size `stride` in one array: the i-th. */
+static inline struct evf_record *evf_record_at(void *base, size_t stride, size_t i)
+{
+  return (struct evf_record *)(void *)((char *)base + i * stride);
+}
+static inline const struct evf_record *evf_record_cat(const void *base, size_t stride, size_t i)
+{
+  return (const struct evf_record *)(const void *)((const char *)base + i * stride);
+}
 
 #endif

@@ -89,6 +89,8 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   for (int k = 0; k < EVF_STATUS_COUNT; k++)
     if (s->status_count[k] || k == EVF_STATUS_OK)
       fprintf(out, " %" PRIu64 " %s", s->status_count[k], evf_status_name(k));
+  if (s->retried)
+    fprintf(out, "; %" PRIu64 " retried", s->retried);
   fputc('\n', out);
   fflush(out);
 }
@@ -119,6 +121,14 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   evf_json_string(out, opt->output);
   fprintf(out, ", \"json\": ");
   evf_json_string(out, opt->json);
+  fprintf(out,
+          ", \"hang_rate\": %.17g, \"timeout\": %.17g, \"retries\": %" PRIu32
+          ", \"retry_delay\": %.17g, \"retry_max_delay\": %.17g, \"host_connections\": %" PRIu32
+          ", \"connect_timeout\": %.17g, \"max_redirs\": %" PRIu32 ", \"max_body\": %" PRIu64
+          ", \"urls\": ",
+          opt->hang_rate, opt->timeout, opt->retries, opt->retry_delay, opt->retry_max_delay,
+          opt->host_connections, opt->connect_timeout, opt->max_redirs, opt->max_body);
+  evf_json_string(out, opt->inputs);
   fprintf(out, "},\n");
   fprintf(out, "  \"tasks\": %" PRIu64 ",\n  \"ranks\": %d,\n  \"batches\": %" PRIu64 ",\n",
           s->tasks, s->ranks, s->batches);
@@ -176,5 +186,6 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  \"status\": {");
   for (int k = 0; k < EVF_STATUS_COUNT; k++)
     fprintf(out, "%s\"%s\": %" PRIu64, k ? ", " : "", evf_status_name(k), s->status_count[k]);
-  fprintf(out, "},\n  \"failed\": %" PRIu64 ",\n  \"exit_code\": %d\n}\n", s->failed, exit_code);
+  fprintf(out, "},\n  \"failed\": %" PRIu64 ",\n  \"retried\": %" PRIu64 ",\n  \"exit_code\": %d\n}\n",
+          s->failed, s->retried, exit_code);
 }

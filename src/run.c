@@ -15,6 +15,7 @@
 #include "comm.h"
 #include "error.h"
 #include "guard.h"
+#include "inputs.h"
 #include "job.h"
 #include "output.h"
 #include "partition.h"
@@ -63,7 +64,11 @@ struct job {
   struct evf_partition part;      /* rank 0 only */
   struct evf_batch *batches;      /* this rank's batches */
   size_t nbatches;
-  struct evf_record *records;     /* rank 0: all N; others: their own */
+  const struct evf_task_kind *kind;
+  void *records;                  /* rank 0: all N; others: their own; rec_size bytes each */
+  size_t rec_size;
+  struct evf_inputs inputs_all;   /* rank 0, kinds with an input file: every task's input */
+  struct evf_inputs inputs;       /* this rank's tasks' inputs, in record order */
   char (*hosts)[EVF_HOST_LEN];    /* rank 0: the node name of every rank */
   unsigned char (*masks)[EVF_CPUMASK_BYTES]; /* rank 0: the CPU mask of every rank */
   int *cpus;                      /* rank 0: the CPUs the job may use on every rank's node */
@@ -81,6 +86,8 @@ static void job_free(struct job *j)
   evf_partition_free(&j->part);
   free(j->batches);
   free(j->records);
+  evf_inputs_free(&j->inputs);
+  evf_inputs_free(&j->inputs_all);
   free(j->hosts);
   free(j->masks);
   free(j->cpus);
@@ -95,7 +102,10 @@ static int agree_or_report(struct job *j, int rc, int rank0_only)
   int all = evf_comm_agree(j->comm, rc);
   if (all == 0)
     return 0;
-  if (rc != 0 && (!rank0_only || j->rank == 0)) {
+  /* Bad input seen by several ranks (each checks its own limits): the lowest says it, once. */
+  int speaker = all == EVF_EUSAGE && !rank0_only ? evf_comm_agree(j->comm, rc ? j->rank : j->size)
+                                                 : j->rank;
+  if (rc != 0 && (!rank0_only || j->rank == 0) && speaker == j->rank) {
     if (rc == EVF_EUSAGE)
       evf_errorf(j->err, "%s (try 'evfarm --help')", j->msg);
     else if (j->size > 1)
@@ -152,6 +162,23 @@ static int job_open_outputs(struct job *j)
   return agree_or_report(j, rc, 1);
 }
 
+/* 1b. Kinds with an input file (--urls): rank 0 reads and checks it before any work (a bad line
+ * is bad input naming FILE:LINE); its input count is the job's task count. */
+static int job_load_inputs(struct job *j)
+{
+  if (!j->kind->input_option)
+    return 0;
+  int rc = 0;
+  if (j->rank == 0)
+    rc = evf_inputs_read(&j->inputs_all, j->kind->input_option, j->opt.inputs,
+                         j->kind->input_check, j->msg);
+  int code = agree_or_report(j, rc, 1);
+  if (code)
+    return code;
+  j->opt.tasks = (uint32_t)evf_comm_bcast_int(j->comm, (int)j->inputs_all.n);
+  return 0;
+}
+
 /* 2. Rank 0 partitions the ids and scatters each rank its batch descriptors; every rank
  * allocates its records, and rank 0 learns where every rank runs. */
 static int job_distribute(struct job *j)
@@ -171,9 +198,18 @@ static int job_distribute(struct job *j)
   }
   for (size_t b = 0; b < j->nbatches; b++)
     j->nlocal += j->batches[b].count;
+  if (j->kind->input_option) {
+    rc = evf_comm_scatter_inputs(j->comm, &j->part, &j->inputs_all, j->batches, j->nbatches,
+                                 &j->inputs);
+    if (rc) {
+      if (j->rank == 0)
+        evf_errorf(j->err, "cannot send the tasks' inputs: %s", evf_strerror(rc));
+      return evf_error_exit_code(rc);
+    }
+  }
   size_t nrec = j->rank == 0 ? j->opt.tasks : j->nlocal;
-  /* One record per cache line: the loop touches each record once, at a random moment. */
-  if (posix_memalign((void **)&j->records, 64, (nrec ? nrec : 1) * sizeof *j->records) != 0)
+  /* Records on cache lines: the loop touches each record once, at a random moment. */
+  if (posix_memalign(&j->records, 64, (nrec ? nrec : 1) * j->rec_size) != 0)
     j->records = NULL;
   if (j->rank == 0) {
     j->hosts = calloc((size_t)j->size, EVF_HOST_LEN);
@@ -199,10 +235,10 @@ static int job_distribute(struct job *j)
  * after its own loop ends, until every rank's loop has. */
 static int job_run_loops(struct job *j)
 {
-  const struct evf_task_kind *kind = evf_task_kind_find(j->opt.kind);
   struct progress prog = {j->err, j->rank, NULL};
   struct evf_runner_config cfg = {
-    .kind = kind,
+    .kind = j->kind,
+    .inputs = j->kind->input_option ? j->inputs.line : NULL,
     .opt = &j->opt,
     .rank = j->rank,
     .inflight = j->opt.inflight,
@@ -237,7 +273,8 @@ static int job_run_loops(struct job *j)
 /* Rank 0: the summary from the gathered records, with placement and process figures. */
 static int job_summarise(struct job *j, struct evf_summary *s)
 {
-  int rc = evf_summary_compute(s, j->records, j->opt.tasks, j->size, j->part.nbatches, j->wall);
+  int rc = evf_summary_compute(s, j->records, j->rec_size, j->opt.tasks, j->size,
+                               j->part.nbatches, j->wall);
   if (rc)
     return rc;
   struct rusage ru;
@@ -268,8 +305,9 @@ static int job_summarise(struct job *j, struct evf_summary *s)
 static int job_write(struct job *j, const struct evf_summary *s, int code)
 {
   if (j->records_file.fp) {
-    evf_output_records(j->records_file.fp, j->opt.format, j->records, &j->part,
-                       (const char(*)[EVF_HOST_LEN])j->hosts);
+    evf_output_records(j->records_file.fp, j->opt.format, j->kind, j->records, &j->part,
+                       (const char(*)[EVF_HOST_LEN])j->hosts,
+                       j->kind->input_option ? j->inputs_all.line : NULL);
     evf_outfile_check(&j->records_file);
   }
   if (j->summary_file.fp) {
@@ -285,7 +323,7 @@ static int job_write(struct job *j, const struct evf_summary *s, int code)
  * results).  Returns the job's exit code on rank 0. */
 static int job_collect(struct job *j, evf_job_result_fn on_result, void *arg)
 {
-  evf_comm_gather_records(j->comm, j->records, (int)j->nlocal, &j->part);
+  evf_comm_gather_records(j->comm, j->records, j->rec_size, (int)j->nlocal, &j->part);
   j->wall = evf_clock_now() - j->t0;
   if (j->rank != 0)
     return 0;
@@ -312,12 +350,16 @@ int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *e
                 evf_job_result_fn on_result, void *arg)
 {
   struct job j = {.out = out, .err = err, .opt = *opt};
+  j.kind = evf_task_kind_find(opt->kind);
+  j.rec_size = evf_task_record_size(j.kind);
   j.t_enter = evf_clock_now();
   j.comm = evf_comm_dup_fatal(comm);
   j.rank = evf_comm_rank(j.comm);
   j.size = evf_comm_size(j.comm);
   evf_guard_enter(j.rank);
   int code = job_open_outputs(&j);
+  if (!code)
+    code = job_load_inputs(&j);
   if (!code)
     code = job_distribute(&j);
   if (!code)

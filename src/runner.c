@@ -6,36 +6,74 @@
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "error.h"
+#include "gen.h"
 #include "guard.h"
 
-/* A slot is a struct evf_task followed by the kind's private state. */
+/* A slot: the task the kind sees, the runner's timer (the deadline of the I/O attempt in
+ * flight, or the backoff before the next attempt), then the kind's private state. */
+enum slot_phase { SLOT_IDLE = 0, SLOT_IO, SLOT_WAIT };
+
+struct slot {
+  struct evf_task task;       /* first: a struct evf_task * is a struct slot * */
+  ev_timer timer;
+  int phase;
+  size_t index;               /* the task's index in the rank's records (and inputs) */
+};
+
 #define STATE_OFFSET \
-  ((sizeof(struct evf_task) + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t))
+  ((sizeof(struct slot) + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t))
 
 struct evf_runner {
   struct ev_loop *loop;
   const struct evf_runner_config *cfg;
+  const struct evf_task_kind *kind;
   const struct evf_batch *batches;
   size_t nbatches;
   size_t cur_batch;           /* next task to start: batches[cur_batch], offset cur_offset */
   uint32_t cur_offset;
-  struct evf_record *records;
+  char *records;              /* records of rec_size bytes */
+  size_t rec_size;
   size_t next_record;         /* index of the next task's record */
   uint64_t total, done;       /* tasks of this rank, tasks with a final record */
   double t0;
   char *slots;                /* nslots slots of `stride` bytes */
   uint64_t nslots;
   size_t stride;
+  void *shared;               /* the kind's, from open() */
+  int opened;
   ev_timer tick;
 };
+
+static struct slot *slot_of(struct evf_task *t)
+{
+  return (struct slot *)(void *)t;
+}
 
 void *evf_task_state(struct evf_task *t)
 {
   return (char *)t + STATE_OFFSET;
+}
+
+void *evf_task_ext(struct evf_task *t)
+{
+  return t->rec + 1;
+}
+
+void *evf_task_shared(struct evf_task *t)
+{
+  return t->runner->shared;
+}
+
+const char *evf_task_input(struct evf_task *t)
+{
+  const char *const *in = t->runner->cfg->inputs;
+  return in ? in[slot_of(t)->index] : NULL;
 }
 
 struct ev_loop *evf_task_loop(struct evf_task *t)
@@ -48,8 +86,17 @@ const struct evf_options *evf_task_options(struct evf_task *t)
   return t->runner->cfg->opt;
 }
 
-/* Bind the next unstarted task to slot `t`; 0 when every task has been started. */
-static int take_next(struct evf_runner *r, struct evf_task *t)
+double evf_runner_backoff(const struct evf_options *opt, uint32_t id, unsigned attempt)
+{
+  double cap = opt->retry_delay * ldexp(1.0, (int)(attempt ? attempt - 1 : 0));
+  if (cap > opt->retry_max_delay)
+    cap = opt->retry_max_delay;
+  uint64_t bits = evf_gen_bits(opt->seed, id, evf_gen_attempt_stream(EVF_STREAM_RETRY, attempt));
+  return evf_gen_unit(bits) * cap;
+}
+
+/* Bind the next unstarted task to slot `s`; 0 when every task has been started. */
+static int take_next(struct evf_runner *r, struct slot *s)
 {
   while (r->cur_batch < r->nbatches && r->cur_offset >= r->batches[r->cur_batch].count) {
     r->cur_batch++;
@@ -58,15 +105,16 @@ static int take_next(struct evf_runner *r, struct evf_task *t)
   if (r->cur_batch >= r->nbatches)
     return 0;
   const struct evf_batch *b = &r->batches[r->cur_batch];
-  struct evf_record *rec = &r->records[r->next_record++];
+  s->index = r->next_record++;
+  struct evf_record *rec = evf_record_at(r->records, r->rec_size, s->index);
+  memset(rec, 0, r->rec_size);
   rec->id = b->first_id + r->cur_offset++;
   rec->rank = r->cfg->rank;
   rec->batch = b->index;
-  rec->value = 0;
-  rec->cpu_time = 0;
   rec->status = EVF_STATUS_NOT_RUN;
-  r->cfg->kind->plan(r->cfg->opt, rec);
-  t->rec = rec;
+  if (r->kind->plan)
+    r->kind->plan(r->cfg->opt, rec);
+  s->task.rec = rec;
   return 1;
 }
 
@@ -76,42 +124,102 @@ static void finish(struct evf_runner *r)
     ev_break(r->loop, EVBREAK_ALL);
 }
 
-/* Start tasks in slot `t` at time `now` until one is in its I/O phase or none is left.  A
- * kind's io_start() that fails ends its task at once, and the slot takes the next one. */
-static void launch(struct evf_runner *r, struct evf_task *t, double now)
+/* (Re)arm the slot's timer for `after` seconds from the loop's time, which is refreshed first:
+ * it is stale after CPU phases. */
+static void slot_timer(struct evf_runner *r, struct slot *s, double after)
+{
+  ev_now_update(r->loop);
+  s->timer.repeat = after;
+  ev_timer_again(r->loop, &s->timer);
+}
+
+/* Start the next attempt of the task in slot `s`.  Returns 1 when it is in flight, 0 when it
+ * ended at once (io_start failed: its status is final, never retried). */
+static int attempt(struct evf_runner *r, struct slot *s)
+{
+  struct evf_record *rec = s->task.rec;
+  rec->attempts++;
+  s->phase = SLOT_IO;
+  int status = r->kind->io_start(&s->task);
+  if (status == EVF_STATUS_OK) {
+    if (r->cfg->opt->timeout > 0 && s->phase == SLOT_IO)
+      slot_timer(r, s, r->cfg->opt->timeout);
+    return 1;
+  }
+  s->phase = SLOT_IDLE;
+  rec->t_io_done = rec->t_end = rec->attempts == 1 ? rec->t_start : evf_clock_now() - r->t0;
+  rec->status = (int16_t)status;
+  rec->last_error = (uint8_t)status;
+  finish(r);
+  return 0;
+}
+
+/* Start tasks in slot `s` at time `now` until one is in its I/O phase or none is left. */
+static void launch(struct evf_runner *r, struct slot *s, double now)
 {
   double rel = now - r->t0;
-  while (take_next(r, t)) {
-    struct evf_record *rec = t->rec;
-    rec->t_start = rel;
-    int status = r->cfg->kind->io_start(t);
-    if (status == EVF_STATUS_OK)
+  while (take_next(r, s)) {
+    s->task.rec->t_start = rel;
+    if (attempt(r, s))
       return;
-    rec->t_io_done = rec->t_end = rel;
-    rec->status = status;
-    finish(r);
+  }
+}
+
+void evf_task_io_end(struct evf_task *t, int status, int transient, double retry_after)
+{
+  struct evf_runner *r = t->runner;
+  struct slot *s = slot_of(t);
+  struct evf_record *rec = t->rec;
+  const struct evf_options *opt = r->cfg->opt;
+  if (s->phase != SLOT_IO) /* an end from a kind after its cancel: a bug, never a double end */
+    evf_guard_fatal("a task kind ended an I/O attempt that was not in flight");
+  s->phase = SLOT_IDLE;
+  ev_timer_stop(r->loop, &s->timer);
+  if (status != EVF_STATUS_OK) {
+    rec->last_error = (uint8_t)status;
+    if (transient && rec->attempts <= opt->retries && retry_after <= opt->retry_max_delay) {
+      double wait = evf_runner_backoff(opt, rec->id, rec->attempts);
+      s->phase = SLOT_WAIT;
+      slot_timer(r, s, wait > retry_after ? wait : retry_after);
+      return;
+    }
+  }
+  double t1 = evf_clock_now(), t2 = t1;
+  if (status == EVF_STATUS_OK) {
+    status = r->kind->cpu_run(t);
+    t2 = evf_clock_now();
+  }
+  rec->t_io_done = t1 - r->t0;
+  rec->t_end = t2 - r->t0;
+  rec->cpu_time = t2 - t1;
+  rec->status = (int16_t)status;
+  finish(r);
+  if (r->cur_batch < r->nbatches) {
+    ev_now_update(r->loop); /* kinds' timers are relative to it; stale after CPU phases */
+    launch(r, s, t2);
   }
 }
 
 void evf_task_io_done(struct evf_task *t, int status)
 {
-  struct evf_runner *r = t->runner;
-  struct evf_record *rec = t->rec;
-  double t0 = r->t0;
-  double t1 = evf_clock_now(), t2 = t1;
-  if (status == EVF_STATUS_OK) {
-    status = r->cfg->kind->cpu_run(t);
-    t2 = evf_clock_now();
-  }
-  rec->t_io_done = t1 - t0;
-  rec->t_end = t2 - t0;
-  rec->cpu_time = t2 - t1;
-  rec->status = status;
-  finish(r);
-  if (r->cur_batch < r->nbatches) {
-    /* Timers are relative to the loop's cached time, which is stale after CPU phases. */
-    ev_now_update(r->loop);
-    launch(r, t, t2);
+  evf_task_io_end(t, status, status == EVF_STATUS_IO_ERROR || status == EVF_STATUS_TIMEOUT, 0);
+}
+
+/* The slot's timer: the attempt's deadline passed (cancel it: a transient timeout), or the
+ * backoff is over (the next attempt). */
+static void slot_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct slot *s = w->data;
+  struct evf_runner *r = s->task.runner;
+  ev_timer_stop(r->loop, w);
+  if (s->phase == SLOT_IO) {
+    r->kind->cancel(&s->task);
+    evf_task_io_end(&s->task, EVF_STATUS_TIMEOUT, 1, 0);
+  } else if (s->phase == SLOT_WAIT) {
+    if (!attempt(r, s) && r->cur_batch < r->nbatches)
+      launch(r, s, evf_clock_now());
   }
 }
 
@@ -137,7 +245,7 @@ void *evf_runner_ev_realloc(void *ptr, long size)
 
 struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
                                   const struct evf_batch *batches, size_t nbatches,
-                                  struct evf_record *records, int *rc, char *msg)
+                                  void *records, int *rc, char *msg)
 {
   ev_set_allocator(evf_runner_ev_realloc);
   *rc = 0;
@@ -147,6 +255,8 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
     return NULL;
   }
   r->cfg = cfg;
+  r->kind = cfg->kind;
+  r->rec_size = evf_task_record_size(cfg->kind);
   r->batches = batches;
   r->nbatches = nbatches;
   r->records = records;
@@ -167,12 +277,21 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
     free(r);
     return NULL;
   }
+  memset(r->slots, 0, r->nslots * r->stride); /* kinds' state starts zeroed */
   r->loop = ev_loop_new(EVFLAG_AUTO);
   if (!r->loop) {
     *rc = evf_seterr(msg, EVF_ELOOP, "cannot create an event loop");
     free(r->slots);
     free(r);
     return NULL;
+  }
+  if (r->kind->open) {
+    *rc = r->kind->open(r->loop, cfg->opt, r->nslots, &r->shared, msg);
+    if (*rc) {
+      evf_runner_free(r);
+      return NULL;
+    }
+    r->opened = 1;
   }
   *rc = 0;
   return r;
@@ -194,10 +313,13 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg)
   ev_now_update(r->loop);
   double now = evf_clock_now();
   for (uint64_t i = 0; i < r->nslots; i++) {
-    struct evf_task *t = (struct evf_task *)(void *)(r->slots + i * r->stride);
-    t->runner = r;
-    launch(r, t, now);
+    struct slot *s = (struct slot *)(void *)(r->slots + i * r->stride);
+    s->task.runner = r;
+    ev_init(&s->timer, slot_timer_cb);
+    s->timer.data = s;
   }
+  for (uint64_t i = 0; i < r->nslots; i++)
+    launch(r, (struct slot *)(void *)(r->slots + i * r->stride), now);
   if (r->done < r->total)
     ev_run(r->loop, 0);
 
@@ -220,6 +342,8 @@ void evf_runner_free(struct evf_runner *r)
 {
   if (!r)
     return;
+  if (r->opened)
+    r->kind->close(r->shared);
   if (r->loop)
     ev_loop_destroy(r->loop);
   free(r->slots);

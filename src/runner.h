@@ -1,5 +1,6 @@
 /* The runner: one libev loop on one rank running that rank's batches, at most `inflight` tasks
- * at a time.  It knows nothing of MPI; it fills the rank's records and returns. */
+ * at a time, each I/O attempt under its deadline (--timeout), transient failures retried after
+ * a backoff (--retries).  It knows nothing of MPI; it fills the rank's records and returns. */
 #ifndef EVF_RUNNER_H
 #define EVF_RUNNER_H
 
@@ -23,6 +24,7 @@ struct evf_runner_config {
   double tick_interval;       /* seconds; 0 = no ticks */
   evf_runner_tick_fn tick;
   void *tick_arg;
+  const char *const *inputs;  /* kinds with inputs: the input of the k-th task (as records) */
 };
 
 struct evf_runner;
@@ -30,15 +32,21 @@ struct evf_runner;
 /* Everything a run needs, allocated before it starts (the task slots and the loop), so a rank
  * that cannot start says so before t0, not after the others' whole workload.  The tasks are
  * those of batches[0..nbatches), in order; the record of the k-th (counting through the
- * batches) goes to records[k].  `cfg`, `batches` and `records` must outlive the runner.
+ * batches) goes to the k-th record of `records` (records of evf_task_record_size(cfg->kind)
+ * bytes).  `cfg`, `batches` and `records` must outlive the runner.  The kind's open() runs
+ * here (an http rank checks its open-file limit).
  * Returns the runner with *rc = 0, or NULL with *rc a negative EVF_E* code and `msg` set. */
 struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
                                   const struct evf_batch *batches, size_t nbatches,
-                                  struct evf_record *records, int *rc, char *msg);
+                                  void *records, int *rc, char *msg);
 /* Run every task; record times are relative to t0 (evf_clock_now() at the start barrier).
  * Returns 0 when every task has a record (whatever its status), or a negative EVF_E* code with
  * `msg` set. */
 int evf_runner_run(struct evf_runner *r, double t0, char *msg);
+/* The backoff before retry `attempt` (1 = after the first failed attempt) of task `id`:
+ * uniform in [0, min(delay * 2^(attempt-1), max_delay)), drawn from the generator's stream
+ * EVF_STREAM_RETRY for (seed, id, attempt). */
+double evf_runner_backoff(const struct evf_options *opt, uint32_t id, unsigned attempt);
 /* Tasks with a final record so far. */
 uint64_t evf_runner_done(const struct evf_runner *r);
 void evf_runner_free(struct evf_runner *r);

@@ -58,16 +58,17 @@ static int by_io_desc(const void *a, const void *b)
 
 /* The distinct delays with their summed CPU work, longest delay first, and the task term.
  * Returns the number of entries (in *out, caller frees) or a negative EVF_E* code. */
-static long io_work_sorted(const struct evf_record *recs, size_t n, struct io_work **out,
+static long io_work_sorted(const void *recs, size_t stride, size_t n, struct io_work **out,
                            double *task_term)
 {
   struct io_table t = {0};
   *task_term = 0;
   for (size_t i = 0; i < n; i++) {
-    double own = recs[i].io_delay_us * 1e-6 + recs[i].cpu_time;
+    const struct evf_record *r = evf_record_cat(recs, stride, i);
+    double own = r->io_delay_us * 1e-6 + r->cpu_time;
     if (own > *task_term)
       *task_term = own;
-    if (io_table_add(&t, recs[i].io_delay_us, recs[i].cpu_time)) {
+    if (io_table_add(&t, r->io_delay_us, r->cpu_time)) {
       free(t.slot);
       return EVF_ENOMEM;
     }
@@ -106,14 +107,14 @@ static void bound_at(const struct io_work *w, long d, double task_term, int nran
   b->t_lb = b->task_term > b->backlog_term ? b->task_term : b->backlog_term;
 }
 
-int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struct evf_bound *b)
+int evf_bound_compute(const void *recs, size_t stride, size_t n, int nranks, struct evf_bound *b)
 {
   memset(b, 0, sizeof *b);
   if (n == 0)
     return 0;
   struct io_work *w = NULL;
   double task_term;
-  long d = io_work_sorted(recs, n, &w, &task_term);
+  long d = io_work_sorted(recs, stride, n, &w, &task_term);
   if (d < 0)
     return (int)d;
   bound_at(w, d, task_term, nranks, b);
@@ -155,7 +156,7 @@ void evf_summary_free(struct evf_summary *s)
   s->node_of = NULL;
 }
 
-int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, size_t n,
+int evf_summary_compute(struct evf_summary *s, const void *recs, size_t stride, size_t n,
                         int nranks, uint64_t batches, double wall)
 {
   memset(s, 0, sizeof *s);
@@ -171,7 +172,9 @@ int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, si
     return EVF_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    const struct evf_record *r = &recs[i];
+    const struct evf_record *r = evf_record_cat(recs, stride, i);
+    if (r->attempts > 1)
+      s->retried++;
     if (r->rank >= 0 && r->rank < nranks) {
       s->per_rank_tasks[r->rank]++;
       s->per_rank_busy[r->rank] += r->cpu_time;
@@ -192,7 +195,7 @@ int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, si
    * the CPU work per distinct delay serves them all. */
   struct io_work *w = NULL;
   double task_term = 0;
-  long d = n ? io_work_sorted(recs, n, &w, &task_term) : 0;
+  long d = n ? io_work_sorted(recs, stride, n, &w, &task_term) : 0;
   if (d < 0) {
     evf_summary_free(s);
     return (int)d;
@@ -208,8 +211,8 @@ int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, si
   s->efficiency = wall > 0 ? s->bound.t_lb / wall : 0;
   s->io_bound = s->bound.t_lb < 1.1 * s->max_io;
   for (size_t i = 0; i < n; i++)
-    if (recs[i].t_end > s->last_end)
-      s->last_end = recs[i].t_end;
+    if (evf_record_cat(recs, stride, i)->t_end > s->last_end)
+      s->last_end = evf_record_cat(recs, stride, i)->t_end;
   s->collect = wall - s->last_end;
   return 0;
 }

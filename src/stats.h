@@ -22,8 +22,9 @@ struct evf_bound {
   double backlog_at;      /* seconds: the t at which the backlog term peaks */
 };
 
-/* Compute the bound of n records on nranks ranks.  Returns 0 or EVF_ENOMEM. */
-int evf_bound_compute(const struct evf_record *recs, size_t n, int nranks, struct evf_bound *b);
+/* Compute the bound of n records (of `stride` bytes each) on nranks ranks.  Returns 0 or
+ * EVF_ENOMEM. */
+int evf_bound_compute(const void *recs, size_t stride, size_t n, int nranks, struct evf_bound *b);
 
 /* Rank counts of the model curve in the summary: 1, 2, 4, ..., 4096. */
 #define EVF_MODEL_POINTS 13
@@ -44,6 +45,7 @@ struct evf_summary {
   double cpu_total;                     /* seconds: the sum of the measured CPU times */
   uint64_t status_count[EVF_STATUS_COUNT];
   uint64_t failed;                      /* tasks whose status is not ok */
+  uint64_t retried;                     /* tasks that took more than one attempt */
   struct evf_minmax rank_tasks;         /* tasks per rank */
   struct evf_minmax rank_busy;          /* seconds of CPU phases per rank */
   struct evf_minmax rank_idle;          /* seconds per rank: wall - busy */
@@ -69,9 +71,9 @@ struct evf_summary {
   double *per_rank_busy;                /* [ranks] */
 };
 
-/* Summarise n gathered records of a run on nranks ranks that took `wall` seconds.
- * Returns 0 or EVF_ENOMEM; release with evf_summary_free(). */
-int evf_summary_compute(struct evf_summary *s, const struct evf_record *recs, size_t n,
+/* Summarise n gathered records (of `stride` bytes each) of a run on nranks ranks that took
+ * `wall` seconds.  Returns 0 or EVF_ENOMEM; release with evf_summary_free(). */
+int evf_summary_compute(struct evf_summary *s, const void *recs, size_t stride, size_t n,
                         int nranks, uint64_t batches, double wall);
 void evf_summary_free(struct evf_summary *s);
 

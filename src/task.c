@@ -1,4 +1,4 @@
-/* The registry of task kinds and the status names shared by all kinds. */
+/* The registry of task kinds, the status names shared by all kinds, record sizes. */
 #include "task.h"
 
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 static const struct evf_task_kind *const kinds[] = {
   &evf_task_kind_sim,
+  &evf_task_kind_http,
   NULL,
 };
 
@@ -37,4 +38,9 @@ const char *evf_status_name(int status)
 #undef EVF_X_NAME
   }
   return "unknown";
+}
+
+size_t evf_task_record_size(const struct evf_task_kind *k)
+{
+  return sizeof(struct evf_record) + k->ext_size;
 }

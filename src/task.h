@@ -1,32 +1,64 @@
-/* Task kinds: each kind (sim now; http and exec later) is one file exporting one const table
- * of functions.  The runner owns the scheduling, the records and the clock; a kind only plans
- * a task's parameters, runs its I/O phase on the loop and its CPU phase on the loop thread. */
+/* Task kinds: each kind (sim, http; exec later) is one file exporting one const table of
+ * functions.  The runner owns the scheduling, the records, the clock, the per-task deadline
+ * (--timeout) and the retries (--retries); a kind plans a task's parameters, runs its I/O
+ * phase on the loop, cancels it on demand, and runs its CPU phase on the loop thread. */
 #ifndef EVF_TASK_H
 #define EVF_TASK_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "record.h"
 
 struct ev_loop;
-struct evf_options;
-struct evf_record;
 struct evf_task;
 
 struct evf_task_kind {
   const char *name;
   size_t state_size;  /* bytes of private state per in-flight task (evf_task_state()) */
+  size_t ext_size;    /* bytes of the kind's record extension (evf_task_ext()), a multiple of 8 */
+
+  /* Name of the option whose file gives one input per task (a URL, a command), or NULL: the
+   * tasks are then 1..--tasks.  Rank 0 reads the file (inputs.c) and sends each rank the
+   * inputs of its tasks; evf_task_input() gives a task its own. */
+  const char *input_option;
+  const char *input_column;  /* its column in the records (rank 0 writes it from its list) */
+  /* Is `line` a valid input?  0, or nonzero with `why` (EVF_ERRMSG_LEN bytes) set.  NULL: any. */
+  int (*input_check)(const char *line, char *why);
 
   /* Fill the planned fields of `rec` (iterations, io_delay_us...) for task rec->id; a pure
-   * function of the options and the id, so every rank count plans the same tasks. */
+   * function of the options and the id, so every rank count plans the same tasks.  May be NULL. */
   void (*plan)(const struct evf_options *opt, struct evf_record *rec);
 
-  /* Start the I/O phase of `t`.  On success return 0 and, later, call evf_task_io_done() from a
-   * loop callback exactly once.  On failure return a nonzero enum evf_status; io_done is then
-   * never called and the task ends with that status. */
+  /* Per-rank set-up before t0 for `nslots` tasks in flight on `loop` (NULL: none): returns 0
+   * and the kind's shared state in *shared, or an EVF_E* code with `msg` set.  close() releases
+   * it after the loop has ended. */
+  int (*open)(struct ev_loop *loop, const struct evf_options *opt, uint64_t nslots,
+              void **shared, char *msg);
+  void (*close)(void *shared);
+
+  /* Start one attempt of the I/O phase of `t`.  On success return 0 and, later, call
+   * evf_task_io_done() or evf_task_io_end() from a loop callback exactly once (unless the
+   * attempt is cancelled).  On failure return a nonzero enum evf_status: the task ends with it,
+   * and it is not retried. */
   int (*io_start)(struct evf_task *t);
 
-  /* Run the CPU phase on the loop thread; fill rec->value and return an enum evf_status. */
+  /* Stop the attempt in flight (its deadline passed): release what it holds (timers,
+   * connections); io_done/io_end must then never be called for it.  NULL: the kind cannot be
+   * cancelled, and --timeout is refused for it. */
+  void (*cancel)(struct evf_task *t);
+
+  /* Run the CPU phase on the loop thread; fill rec->value and the extension and return an enum
+   * evf_status (the task's final status). */
   int (*cpu_run)(struct evf_task *t);
+
+  /* The extension's columns: the CSV header text appended after the common columns (starting
+   * with a comma), and one record's fields in CSV (starting with a comma) or as JSON members
+   * (starting with a comma).  NULL when ext_size is 0. */
+  const char *csv_header;
+  void (*write_ext)(FILE *fp, enum evf_format fmt, const struct evf_record *rec);
 };
 
 /* Everything a kind may touch of an in-flight task. */
@@ -37,13 +69,33 @@ struct evf_task {
 
 /* The kind's private state of `t` (state_size bytes, max-aligned). */
 void *evf_task_state(struct evf_task *t);
+/* The record extension of `t` (ext_size bytes, 8-aligned). */
+void *evf_task_ext(struct evf_task *t);
+/* The extension of a record of this kind (records are struct evf_record + extension). */
+static inline const void *evf_record_ext(const struct evf_record *rec)
+{
+  return (const void *)(rec + 1);
+}
+/* The kind's shared state (from open()), or NULL. */
+void *evf_task_shared(struct evf_task *t);
+/* The task's input line (kinds with an input_option), or NULL. */
+const char *evf_task_input(struct evf_task *t);
 /* The event loop the task runs on. */
 struct ev_loop *evf_task_loop(struct evf_task *t);
 /* The options of the job. */
 const struct evf_options *evf_task_options(struct evf_task *t);
-/* Report the end of the I/O phase with an enum evf_status; the runner runs the CPU phase if it
- * is EVF_STATUS_OK, completes the record and may reuse `t` for the next task before returning. */
+
+/* Report the end of an I/O attempt with an enum evf_status.  A failure the kind calls
+ * `transient` is retried while attempts remain (--retries), after the backoff delay or
+ * `retry_after` seconds (the server's Retry-After), whichever is longer; any other end runs the
+ * CPU phase when the status is EVF_STATUS_OK, completes the record and may reuse `t` for the
+ * next task before returning. */
+void evf_task_io_end(struct evf_task *t, int status, int transient, double retry_after);
+/* evf_task_io_end(t, status, status is EVF_STATUS_IO_ERROR or EVF_STATUS_TIMEOUT, 0). */
 void evf_task_io_done(struct evf_task *t, int status);
+
+/* Size of one record of this kind (struct evf_record + ext_size). */
+size_t evf_task_record_size(const struct evf_task_kind *k);
 
 /* Registry: the kind called `name`, or NULL. */
 const struct evf_task_kind *evf_task_kind_find(const char *name);
@@ -51,5 +103,6 @@ const struct evf_task_kind *evf_task_kind_find(const char *name);
 const char *evf_task_kind_names(void);
 
 extern const struct evf_task_kind evf_task_kind_sim;
+extern const struct evf_task_kind evf_task_kind_http;
 
 #endif

@@ -22,30 +22,43 @@ static void sim_plan(const struct evf_options *opt, struct evf_record *rec)
                               opt->cpu_max);
 }
 
-/* Does the generator fail this task's I/O?  Decided at the end of the I/O phase, as a real
- * fetch would only learn it then. */
-static int sim_fails(const struct evf_options *opt, uint32_t id)
+/* Does the generator decide `what` (EVF_STREAM_FAIL, EVF_STREAM_HANG) with probability `rate`
+ * for this attempt of task `id`?  A pure function of (seed, id, attempt). */
+static int sim_draw(const struct evf_options *opt, uint32_t id, unsigned attempt,
+                    enum evf_gen_stream what, double rate)
 {
-  return opt->fail_rate > 0 &&
-         evf_gen_unit(evf_gen_bits(opt->seed, id, EVF_STREAM_FAIL)) < opt->fail_rate;
+  return rate > 0 &&
+         evf_gen_unit(evf_gen_bits(opt->seed, id, evf_gen_attempt_stream(what, attempt))) < rate;
 }
 
+/* The I/O delay is over.  Whether this attempt failed is decided now, as a real fetch would
+ * only learn it then: a transient failure, retried under --retries. */
 static void sim_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
   (void)loop;
   (void)revents;
   struct evf_task *t = w->data;
-  int status = sim_fails(evf_task_options(t), t->rec->id) ? EVF_STATUS_IO_ERROR : EVF_STATUS_OK;
-  evf_task_io_done(t, status);
+  const struct evf_options *opt = evf_task_options(t);
+  int fails = sim_draw(opt, t->rec->id, t->rec->attempts, EVF_STREAM_FAIL, opt->fail_rate);
+  evf_task_io_done(t, fails ? EVF_STATUS_IO_ERROR : EVF_STATUS_OK);
 }
 
+/* One attempt: a timer for the planned delay, or, for an attempt the generator hangs, nothing
+ * at all (only the runner's deadline ends it). */
 static int sim_io_start(struct evf_task *t)
 {
+  const struct evf_options *opt = evf_task_options(t);
   ev_timer *w = evf_task_state(t);
   ev_timer_init(w, sim_timer_cb, t->rec->io_delay_us * 1e-6, 0.);
   w->data = t;
-  ev_timer_start(evf_task_loop(t), w);
+  if (!sim_draw(opt, t->rec->id, t->rec->attempts, EVF_STREAM_HANG, opt->hang_rate))
+    ev_timer_start(evf_task_loop(t), w);
   return EVF_STATUS_OK;
+}
+
+static void sim_cancel(struct evf_task *t)
+{
+  ev_timer_stop(evf_task_loop(t), evf_task_state(t));
 }
 
 /* sum(i, 0 <= i < n), one addition per i.  The empty asm makes the partial sums opaque to the
@@ -80,5 +93,6 @@ const struct evf_task_kind evf_task_kind_sim = {
   .state_size = sizeof(ev_timer),
   .plan = sim_plan,
   .io_start = sim_io_start,
+  .cancel = sim_cancel,
   .cpu_run = sim_cpu_run,
 };

@@ -32,7 +32,8 @@ def evfarm_options(opts):
     """The options that decide the tasks, with evfarm's defaults."""
     o = {"tasks": 10000, "seed": 1, "io-min": 0.2, "io-max": 1.0, "cpu-min": 100000,
          "cpu-max": 500000, "fail-rate": 0.0, "batch-size": 0, "inflight": 65536,
-         "progress": 10.0}
+         "progress": 10.0, "hang-rate": 0.0, "timeout": 0.0, "retries": 0, "retry-delay": 1.0,
+         "retry-max-delay": 60.0}
     i = 0
     while i < len(opts):
         key, val = opts[i][2:], None
@@ -95,10 +96,13 @@ def check_progress(check, stderr, n, np_, recs=None):
 def read_records(path, fmt):
     with open(path) as f:
         if fmt == "jsonl":
-            return [json.loads(line) for line in f]
+            rows = [json.loads(line) for line in f]
+            for r in rows:
+                r["last_error"] = r["last_error"] or ""
+            return rows
         rows = list(csv.DictReader(f))
     for r in rows:
-        for k in ("id", "rank", "batch", "iterations", "value"):
+        for k in ("id", "rank", "batch", "iterations", "value", "attempts"):
             r[k] = int(r[k])
         for k in ("io_delay", "t_start", "t_io_done", "t_end", "cpu_time"):
             r[k] = float(r[k])
@@ -120,6 +124,8 @@ def main():
     ap.add_argument("--expect-progress", action="store_true",
                     help="stderr must carry job-wide progress lines (run with --progress)")
     ap.add_argument("--taskset", help="run mpirun under taskset -c CPUS (the ranks inherit it)")
+    ap.add_argument("--timeout-slack", type=float,
+                    help="a task whose only attempt timed out ends within --timeout + this")
     ap.add_argument("--expect-node-cpus", type=int,
                     help="the summary must give every rank's node this many CPUs")
     ap.add_argument("opts", nargs=argparse.REMAINDER)
@@ -165,13 +171,15 @@ def main():
     check([r["id"] for r in recs] == list(range(1, len(recs) + 1)), "ids not 1..N in order")
 
     # The oracle: planned parameters, value, status; and the canonical text.
-    canon, want_canon, failed = [], [], 0
+    canon, want_canon, failed, retried = [], [], 0, 0
     for r in recs:
         t = oracle.task(o["seed"], r["id"], o["io-min"], o["io-max"], o["cpu-min"],
-                        o["cpu-max"], o["fail-rate"])
+                        o["cpu-max"], o["fail-rate"], o["hang-rate"], o["timeout"], o["retries"])
         failed += t["status"] != "ok"
-        canon.append("%d,%d,%d,%.6f,%s" % (r["id"], r["iterations"], r["value"], r["io_delay"],
-                                           r["status"]))
+        retried += t["attempts"] > 1
+        canon.append("%d,%d,%d,%.6f,%s,%d,%s" % (r["id"], r["iterations"], r["value"],
+                                                 r["io_delay"], r["status"], r["attempts"],
+                                                 r["last_error"]))
         want_canon.append(oracle.canonical_line(t))
         check(r["value"] == r["iterations"] * (r["iterations"] - 1) // 2 or r["status"] != "ok",
               "id %d: value %d is not n(n-1)/2 for n=%d" % (r["id"], r["value"], r["iterations"]))
@@ -180,9 +188,30 @@ def main():
               "id %d: batch/rank %s, want %s" % (r["id"], (r["batch"], r["rank"]), (b, rank)))
         check(0 <= r["t_start"] <= r["t_io_done"] <= r["t_end"] + 1e-6,
               "id %d: times out of order" % r["id"])
-        check(r["t_io_done"] - r["t_start"] >= r["io_delay"] - EPS,
-              "id %d: I/O phase %.6f s shorter than planned %.6f s"
-              % (r["id"], r["t_io_done"] - r["t_start"], r["io_delay"]))
+        # Every attempt lasted its planned delay or, timed out, the timeout; retries waited at
+        # least nothing: the I/O phase is at least their sum.
+        io_min_s = sum(o["timeout"] if x == "timeout" else r["io_delay"] for x in t["outcomes"])
+        check(r["t_io_done"] - r["t_start"] >= io_min_s - EPS,
+              "id %d: I/O phase %.6f s shorter than its attempts' %.6f s"
+              % (r["id"], r["t_io_done"] - r["t_start"], io_min_s))
+        if a.timeout_slack is not None and t["outcomes"] == ["timeout"]:
+            check(r["t_io_done"] - r["t_start"] <= o["timeout"] + a.timeout_slack,
+                  "id %d: timed out after %.6f s, --timeout %g" % (
+                      r["id"], r["t_io_done"] - r["t_start"], o["timeout"]))
+        if len(t["outcomes"]) > 1:
+            # Between attempts: at most the backoff's cap, plus the attempts' own time, and
+            # the loop's latency per attempt.
+            waits = sum(oracle.backoff(o["seed"], r["id"], k, o["retry-delay"],
+                                       o["retry-max-delay"]) for k in range(1, len(t["outcomes"])))
+            spent = r["t_io_done"] - r["t_start"]
+            check(spent >= io_min_s + waits - EPS,
+                  "id %d: %d attempts in %.6f s: under their delays %.6f s plus backoff %.6f s"
+                  % (r["id"], len(t["outcomes"]), spent, io_min_s, waits))
+            if a.timeout_slack is not None:
+                check(spent <= io_min_s + waits + a.timeout_slack * len(t["outcomes"]),
+                      "id %d: %d attempts took %.6f s: over their delays %.6f s, backoff "
+                      "%.6f s and %g s a attempt" % (r["id"], len(t["outcomes"]), spent,
+                                                     io_min_s, waits, a.timeout_slack))
         check(abs((r["t_end"] - r["t_io_done"]) - r["cpu_time"]) <= EPS,
               "id %d: cpu_time disagrees with its times" % r["id"])
         # Independent of the two clock reads: the CPU phase really ran its iterations, at no
@@ -203,6 +232,7 @@ def main():
     check(s["schema"] == "evfarm.summary/1", "schema %r" % s.get("schema"))
     check(s["tasks"] == n and s["ranks"] == a.np, "summary tasks/ranks")
     check(s["failed"] == failed, "summary failed %d, oracle %d" % (s["failed"], failed))
+    check(s["retried"] == retried, "summary retried %d, oracle %d" % (s["retried"], retried))
     check(s["exit_code"] == a.expect_exit, "summary exit_code")
     max_io = max(r["io_delay"] for r in recs)
     # EPS: each rank starts its clock as it leaves the start barrier, rank 0 not necessarily first.

@@ -2,7 +2,7 @@
 (src/gen.h documents the formula) and of the expected result of every sim task."""
 
 M64 = (1 << 64) - 1
-STREAM_IO, STREAM_CPU, STREAM_FAIL = 0, 1, 2
+STREAM_IO, STREAM_CPU, STREAM_FAIL, STREAM_HANG, STREAM_RETRY = 0, 1, 2, 3, 4
 TICK_US = 10000
 
 
@@ -34,26 +34,59 @@ def c_round(x):
     return int(math.floor(x + 0.5))
 
 
-def task(seed, task_id, io_min=0.2, io_max=1.0, cpu_min=100000, cpu_max=500000, fail_rate=0.0):
-    """The planned parameters and expected result of one sim task."""
+def attempt_stream(stream, attempt):
+    """Attempt k of a per-attempt decision draws from stream + 256 (k - 1) (src/gen.h)."""
+    return stream + 256 * (attempt - 1)
+
+
+def backoff(seed, task_id, attempt, delay, max_delay):
+    """The wait before retry `attempt` (full jitter, src/runner.h): uniform in
+    [0, min(delay * 2^(attempt-1), max_delay))."""
+    cap = min(delay * 2.0 ** (attempt - 1), max_delay)
+    return unit(bits(seed, task_id, attempt_stream(STREAM_RETRY, attempt))) * cap
+
+
+def task(seed, task_id, io_min=0.2, io_max=1.0, cpu_min=100000, cpu_max=500000, fail_rate=0.0,
+         hang_rate=0.0, timeout=0.0, retries=0):
+    """The planned parameters and expected result of one sim task: attempt k hangs (ends by
+    --timeout), else fails (io_error) with the generator's draws for (seed, id, k); an attempt
+    whose delay reaches the timeout also times out.  Transient failures are retried while
+    attempts remain."""
     lo, hi = c_round(io_min * 100.0), c_round(io_max * 100.0)
     io_us = uniform(bits(seed, task_id, STREAM_IO), lo, hi) * TICK_US
     n = uniform(bits(seed, task_id, STREAM_CPU), cpu_min, cpu_max)
-    failed = fail_rate > 0 and unit(bits(seed, task_id, STREAM_FAIL)) < fail_rate
+    status, last_error, outcomes = "ok", "", []
+    for k in range(1, retries + 2):
+        hung = hang_rate > 0 and unit(bits(seed, task_id, attempt_stream(STREAM_HANG, k))) < hang_rate
+        failed = fail_rate > 0 and unit(bits(seed, task_id, attempt_stream(STREAM_FAIL, k))) < fail_rate
+        if hung or (timeout > 0 and io_us / 1e6 >= timeout):
+            status = "timeout"
+        elif failed:
+            status = "io_error"
+        else:
+            status = "ok"
+        outcomes.append(status)
+        if status == "ok":
+            break
+        last_error = status
     return {
         "id": task_id,
         "iterations": n,
-        "value": 0 if failed else n * (n - 1) // 2,
+        "value": n * (n - 1) // 2 if status == "ok" else 0,
         "io_delay_us": io_us,
-        "status": "io_error" if failed else "ok",
+        "status": status,
+        "attempts": len(outcomes),
+        "last_error": last_error,
+        "outcomes": outcomes,
     }
 
 
 def canonical_line(t):
     """A record without its placement and timing fields (rank, batch, times): identical for
     every rank count and batch size."""
-    return "%d,%d,%d,%.6f,%s" % (t["id"], t["iterations"], t["value"], t["io_delay_us"] / 1e6,
-                                 t["status"])
+    return "%d,%d,%d,%.6f,%s,%d,%s" % (t["id"], t["iterations"], t["value"],
+                                       t["io_delay_us"] / 1e6, t["status"], t["attempts"],
+                                       t["last_error"])
 
 
 def summary(recs, nranks):

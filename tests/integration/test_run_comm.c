@@ -53,7 +53,7 @@ static void check_csv(const char *path, unsigned n)
     unsigned long long it, value;
     char status[32];
     double d[5];
-    int got = sscanf(line, "%u,%d,%63[^,],%u,%llu,%llu,%lf,%lf,%lf,%lf,%lf,%31s", &id, &rank, host,
+    int got = sscanf(line, "%u,%d,%63[^,],%u,%llu,%llu,%lf,%lf,%lf,%lf,%lf,%31[^,],", &id, &rank, host,
                      &batch, &it, &value, &d[0], &d[1], &d[2], &d[3], &d[4], status);
     rows++;
     EXPECT(got == 12 && id == rows, "%s: bad row %u: %s", path, rows, line);

@@ -33,7 +33,7 @@ static const char hosts[2][EVF_HOST_LEN] = {"node-a", "node-b"};
 static void write_recs(FILE *f, void *arg)
 {
   struct rec_arg *a = arg;
-  CHECK_EQ_U64(evf_output_records(f, a->fmt, a->recs, a->p, hosts), 0);
+  CHECK_EQ_U64(evf_output_records(f, a->fmt, &evf_task_kind_sim, a->recs, a->p, hosts, NULL), 0);
 }
 
 int main(int argc, char **argv)
@@ -57,22 +57,27 @@ int main(int argc, char **argv)
     recs[i].t_end = 1.0;
     recs[i].cpu_time = 0.25;
     recs[i].status = ids[i] == 4 ? EVF_STATUS_IO_ERROR : EVF_STATUS_OK;
+    recs[i].attempts = ids[i] == 4 ? 3 : 1;
+    recs[i].last_error = ids[i] == 4 ? EVF_STATUS_IO_ERROR : ids[i] == 2 ? EVF_STATUS_TIMEOUT : 0;
   }
   struct rec_arg ra = {EVF_FORMAT_CSV, recs, &p};
   char *csv = capture(write_recs, &ra);
   CHECK_STR(csv,
-            "id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status\n"
-            "1,0,node-a,0,10,45,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
-            "2,0,node-a,0,20,190,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
-            "3,1,node-b,1,30,435,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n"
-            "4,1,node-b,1,40,780,0.250000,0.500000,0.750000,1.000000,0.250000000,io_error\n"
-            "5,0,node-a,2,50,1225,0.250000,0.500000,0.750000,1.000000,0.250000000,ok\n");
+            "id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status,"
+            "attempts,last_error\n"
+            "1,0,node-a,0,10,45,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n"
+            "2,0,node-a,0,20,190,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,timeout\n"
+            "3,1,node-b,1,30,435,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n"
+            "4,1,node-b,1,40,780,0.250000,0.500000,0.750000,1.000000,0.250000000,io_error,3,io_error\n"
+            "5,0,node-a,2,50,1225,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n");
   free(csv);
   ra.fmt = EVF_FORMAT_JSONL;
   char *jsonl = capture(write_recs, &ra);
   const char *first = "{\"id\":1,\"rank\":0,\"host\":\"node-a\",\"batch\":0,\"iterations\":10,\"value\":45,";
   CHECK(strncmp(jsonl, first, strlen(first)) == 0);
-  CHECK(strstr(jsonl, "\"status\":\"io_error\"}\n{\"id\":5") != NULL);
+  CHECK(strstr(jsonl, "\"status\":\"io_error\",\"attempts\":3,\"last_error\":\"io_error\"}\n"
+                      "{\"id\":5") != NULL);
+  CHECK(strstr(jsonl, "\"status\":\"ok\",\"attempts\":1,\"last_error\":null}\n{\"id\":2") != NULL);
 
   /* Files: the JSON Lines records and the summary go to `dir` for the parse test. */
   char path[1024], jpath[1024];
@@ -90,7 +95,7 @@ int main(int argc, char **argv)
 
   struct evf_options opt = {.tasks = 5, .seed = 3, .kind = "sim\"quoted\\", .output = "a\tb"};
   struct evf_summary s;
-  CHECK_EQ_U64(evf_summary_compute(&s, recs, 5, 2, p.nbatches, 2.0), 0);
+  CHECK_EQ_U64(evf_summary_compute(&s, recs, sizeof *recs, 5, 2, p.nbatches, 2.0), 0);
   evf_summary_set_placement(&s, hosts, NULL);
   s.slurm.job_id = "4242";
   s.slurm.node_list = "node-[a-b]";

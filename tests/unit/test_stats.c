@@ -18,7 +18,7 @@ static struct evf_record rec(uint32_t id, int rank, double io, double cpu)
 static double bound(const struct evf_record *r, size_t n, int ranks)
 {
   struct evf_bound b;
-  CHECK_EQ_U64(evf_bound_compute(r, n, ranks, &b), 0);
+  CHECK_EQ_U64(evf_bound_compute(r, sizeof *r, n, ranks, &b), 0);
   CHECK_NEAR(b.t_lb, b.task_term > b.backlog_term ? b.task_term : b.backlog_term, 0);
   return b.t_lb;
 }
@@ -42,7 +42,7 @@ int main(void)
   struct evf_record c[] = {rec(1, 0, 0.1, 0.1), rec(2, 0, 0.5, 0.2), rec(3, 0, 0.5, 0.2),
                            rec(4, 0, 0.5, 0.2), rec(5, 0, 0.6, 0.05)};
   struct evf_bound bc;
-  CHECK_EQ_U64(evf_bound_compute(c, 5, 1, &bc), 0);
+  CHECK_EQ_U64(evf_bound_compute(c, sizeof *c, 5, 1, &bc), 0);
   CHECK_NEAR(bc.t_lb, 1.15, 1e-12);
   CHECK_NEAR(bc.backlog_at, 0.5, 1e-12);
   CHECK_NEAR(bc.task_term, 0.7, 1e-12);
@@ -61,7 +61,7 @@ int main(void)
   c[2].rank = c[3].rank = c[4].rank = 1;
   c[4].status = EVF_STATUS_IO_ERROR;
   struct evf_summary s;
-  CHECK_EQ_U64(evf_summary_compute(&s, c, 5, 2, 2, 1.0), 0);
+  CHECK_EQ_U64(evf_summary_compute(&s, c, sizeof *c, 5, 2, 2, 1.0), 0);
   CHECK_EQ_U64(s.tasks, 5);
   CHECK_NEAR(s.tasks_per_second, 5.0, 1e-12);
   CHECK_EQ_U64(s.per_rank_tasks[0], 2);

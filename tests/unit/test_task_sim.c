@@ -53,6 +53,7 @@ int main(void)
   CHECK_EQ_U64(r2.iterations, 243545);
   CHECK_EQ_U64(r2.io_delay_us, 500000);
   CHECK(evf_task_kind_find("sim") == &evf_task_kind_sim);
-  CHECK(evf_task_kind_find("http") == NULL);
+  CHECK(evf_task_kind_find("http") == &evf_task_kind_http);
+  CHECK(evf_task_kind_find("exec") == NULL);
   return check_done("test_task_sim");
 }

@@ -1,0 +1,44 @@
+/* inputs: the input file of kinds that take one (--urls): one input per line, blank lines and
+ * lines starting with '#' skipped, surrounding spaces and tabs trimmed; task id k is the k-th
+ * input.  Rank 0 reads the whole file; comm.c sends every other rank the inputs of its tasks
+ * only, packed by evf_inputs_pack(). */
+#ifndef EVF_INPUTS_H
+#define EVF_INPUTS_H
+
+#include <stddef.h>
+
+#include "partition.h"
+
+/* Longest input line, bytes. */
+#define EVF_INPUT_MAX 65536
+
+struct evf_inputs {
+  char *buf;           /* the inputs, each NUL-terminated, back to back */
+  size_t len;          /* bytes of buf in use */
+  const char **line;   /* [n] pointers into buf (or into another's buf: see evf_inputs_view) */
+  size_t n;
+};
+
+/* Read `path` (named by --option in messages).  `check` (may be NULL) vets each input: 0, or
+ * nonzero with its reason.  Returns 0, EVF_EUSAGE with msg "--option: FILE:LINE: reason" (or
+ * "--option: 'FILE': reason" for the file as a whole), or EVF_ENOMEM. */
+int evf_inputs_read(struct evf_inputs *in, const char *option, const char *path,
+                    int (*check)(const char *line, char *why), char *msg);
+
+/* Rank r's inputs, in the order of its records, packed back to back into one buffer for a
+ * scatter: *out (malloc'ed; caller frees) with counts[r] bytes at displs[r] for each of the
+ * p->nranks ranks.  Returns 0, EVF_ENOMEM, or EVF_EUSAGE when a rank's share is over INT_MAX
+ * bytes (MPI counts are ints). */
+int evf_inputs_pack(const struct evf_inputs *all, const struct evf_partition *p, char **out,
+                    int *counts, int *displs);
+
+/* Take `buf` (len bytes of n NUL-terminated inputs; ownership passes to `in`). */
+int evf_inputs_adopt(struct evf_inputs *in, char *buf, size_t len, size_t n);
+
+/* Rank 0's own tasks: pointers into `all` (no copy) for the tasks of rank 0's batches. */
+int evf_inputs_view(struct evf_inputs *in, const struct evf_inputs *all,
+                    const struct evf_batch *batches, size_t nbatches);
+
+void evf_inputs_free(struct evf_inputs *in);
+
+#endif

@@ -1,0 +1,477 @@
+/* The http kind: fetch each task's URL with libcurl's multi_socket interface driven by the
+ * rank's libev loop (one multi handle per rank: an ev_io per socket curl asks us to watch, one
+ * ev_timer for curl's timeouts), then process the body on the loop thread: bytes, lines, links
+ * (href=) and its XXH3-64 hash (xxHash).  Deadlines and retries are the runner's; this file
+ * says which failures are transient. */
+#include <ev.h>
+#include <curl/curl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <xxhash.h>
+
+#include "cli.h"
+#include "error.h"
+#include "output.h"
+#include "record.h"
+#include "task.h"
+
+/* The record extension of an http task (72 bytes): the last attempt's figures. */
+struct http_ext {
+  uint64_t bytes;        /* body bytes received and processed (at most --max-body) */
+  uint64_t hash;         /* XXH3-64 of those bytes (seed 0) */
+  double t_dns, t_connect, t_first_byte, t_total; /* curl's timings, seconds from the start */
+  uint32_t lines;        /* '\n' bytes in the body */
+  uint32_t links;        /* occurrences of "href=" in the body, in any case */
+  int32_t http_status;   /* the last response's status code; 0 when none */
+  int32_t curl_code;     /* curl's result (CURLcode); 0 when the transfer completed */
+  uint32_t redirects;    /* redirects followed */
+  uint32_t reserved;
+};
+_Static_assert(sizeof(struct http_ext) % 8 == 0, "a record extension is a multiple of 8 bytes");
+
+/* A socket curl asked us to watch. */
+struct http_sock {
+  ev_io io;
+  struct http_shared *h;
+  struct http_sock *prev, *next;
+};
+
+/* Per in-flight slot. */
+struct http_slot {
+  CURL *easy;            /* created at the slot's first attempt, reused for every task */
+  char *body;
+  size_t len, cap;
+  int truncated;         /* the body was longer than --max-body */
+  int no_memory;         /* the body could not be stored */
+  struct evf_task *task;
+};
+
+/* Per rank. */
+struct http_shared {
+  struct ev_loop *loop;
+  const struct evf_options *opt;
+  CURLM *multi;
+  ev_timer timer;        /* curl's single timeout */
+  struct http_slot **slots; /* every slot that has an easy handle, for close() */
+  size_t nslots, cap;
+  struct http_sock *socks;
+};
+
+static int curl_ready(void)
+{
+  static int done;
+  if (!done && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+    done = 1;
+  return done;
+}
+
+/* --urls lines: a URL curl can parse, with a scheme.  A scheme curl does not speak is not bad
+ * input: that task ends with status error. */
+static int http_input_check(const char *line, char *why)
+{
+  if (!curl_ready())
+    return evf_seterr(why, EVF_ENOMEM, "cannot initialise libcurl");
+  CURLU *u = curl_url();
+  if (!u)
+    return evf_seterr(why, EVF_ENOMEM, "out of memory");
+  CURLUcode rc = curl_url_set(u, CURLUPART_URL, line, CURLU_NON_SUPPORT_SCHEME);
+  curl_url_cleanup(u);
+  if (rc != CURLUE_OK)
+    return evf_seterr(why, EVF_EUSAGE, "'%s' is not a URL (%s)", evf_clip(line),
+                      curl_url_strerror(rc));
+  return 0;
+}
+
+/* --- curl's multi_socket callbacks on libev ------------------------------------------------ */
+
+static void check_done(struct http_shared *h);
+
+static void sock_cb_ev(struct ev_loop *loop, ev_io *w, int revents)
+{
+  (void)loop;
+  struct http_sock *s = w->data;
+  struct http_shared *h = s->h;
+  int action = (revents & EV_READ ? CURL_CSELECT_IN : 0) | (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
+  int running;
+  curl_multi_socket_action(h->multi, w->fd, action, &running);
+  check_done(h);
+}
+
+static void timer_cb_ev(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct http_shared *h = w->data;
+  int running;
+  curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  check_done(h);
+}
+
+/* CURLMOPT_TIMERFUNCTION: one timer, in seconds exactly (curl's own libev example divides the
+ * milliseconds as integers, which makes every sub-second timeout 0). */
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+  (void)multi;
+  struct http_shared *h = userp;
+  ev_timer_stop(h->loop, &h->timer);
+  if (timeout_ms >= 0) {
+    ev_timer_set(&h->timer, (double)timeout_ms / 1000.0, 0.);
+    ev_timer_start(h->loop, &h->timer);
+  }
+  return 0;
+}
+
+static void sock_free(struct http_shared *h, struct http_sock *s)
+{
+  ev_io_stop(h->loop, &s->io);
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    h->socks = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  free(s);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch `fd` for what curl wants, or stop watching it. */
+static int curl_sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+  (void)easy;
+  struct http_shared *h = userp;
+  struct http_sock *s = sockp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      sock_free(h, s);
+      curl_multi_assign(h->multi, fd, NULL);
+    }
+    return 0;
+  }
+  int events = (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s)
+      return -1; /* curl fails this transfer */
+    s->h = h;
+    s->next = h->socks;
+    if (h->socks)
+      h->socks->prev = s;
+    h->socks = s;
+    ev_init(&s->io, sock_cb_ev);
+    s->io.data = s;
+    curl_multi_assign(h->multi, fd, s);
+  } else {
+    ev_io_stop(h->loop, &s->io);
+  }
+  ev_io_set(&s->io, fd, events);
+  ev_io_start(h->loop, &s->io);
+  return 0;
+}
+
+/* --- one transfer ---------------------------------------------------------------------------- */
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+  struct http_slot *hs = userp;
+  const struct evf_options *opt = evf_task_options(hs->task);
+  size_t n = size * nmemb;
+  uint64_t room = opt->max_body - hs->len;
+  size_t take = n <= room ? n : (size_t)room;
+  if (hs->len + take > hs->cap) {
+    size_t cap = hs->cap ? hs->cap : 16384;
+    while (cap < hs->len + take)
+      cap *= 2;
+    char *b = realloc(hs->body, cap);
+    if (!b) {
+      hs->no_memory = 1;
+      return 0;
+    }
+    hs->body = b;
+    hs->cap = cap;
+  }
+  memcpy(hs->body + hs->len, data, take);
+  hs->len += take;
+  if (take < n) {
+    hs->truncated = 1;
+    return 0; /* stop the transfer: CURLE_WRITE_ERROR */
+  }
+  return n;
+}
+
+static double seconds(CURL *e, CURLINFO what)
+{
+  curl_off_t us = 0;
+  curl_easy_getinfo(e, what, &us);
+  return (double)us * 1e-6;
+}
+
+/* Transient: the server or the network may do better on a later attempt. */
+static int transient_curl(CURLcode rc)
+{
+  switch (rc) {
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_OPERATION_TIMEDOUT:
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+  case CURLE_GOT_NOTHING:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_HTTP3:
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_WEIRD_SERVER_REPLY:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* The figures of the attempt that just ended (or is being cancelled) into the extension. */
+static void note_attempt(struct http_slot *hs, CURLcode rc)
+{
+  CURL *e = hs->easy;
+  struct http_ext *x = evf_task_ext(hs->task);
+  long code = 0, redirs = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirs);
+  x->http_status = (int32_t)code;
+  x->curl_code = (int32_t)rc;
+  x->redirects = (uint32_t)redirs;
+  x->t_dns = seconds(e, CURLINFO_NAMELOOKUP_TIME_T);
+  x->t_connect = seconds(e, CURLINFO_CONNECT_TIME_T);
+  x->t_first_byte = seconds(e, CURLINFO_STARTTRANSFER_TIME_T);
+  x->t_total = seconds(e, CURLINFO_TOTAL_TIME_T);
+  x->bytes = hs->len;
+  /* The fetch's own time is this kind's I/O time in the summary's lower bound. */
+  double us = x->t_total * 1e6;
+  hs->task->rec->io_delay_us = us < 4294967295.0 ? (uint32_t)us : UINT32_MAX;
+}
+
+static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode rc)
+{
+  note_attempt(hs, rc);
+  curl_off_t retry_after = 0;
+  curl_easy_getinfo(hs->easy, CURLINFO_RETRY_AFTER, &retry_after);
+  curl_multi_remove_handle(h->multi, hs->easy);
+  struct http_ext *x = evf_task_ext(hs->task);
+  long code = x->http_status;
+  int completed = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && hs->truncated);
+  if (completed && (code < 200 || code > 299)) {
+    int transient = code == 429 || code >= 500;
+    evf_task_io_end(hs->task, EVF_STATUS_HTTP_ERROR, transient,
+                    code == 429 || code == 503 ? (double)retry_after : 0);
+  } else if (completed) {
+    evf_task_io_end(hs->task, EVF_STATUS_OK, 0, 0); /* cpu_run says truncated */
+  } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+    evf_task_io_end(hs->task, EVF_STATUS_TIMEOUT, 1, 0);
+  } else if (transient_curl(rc)) {
+    evf_task_io_end(hs->task, EVF_STATUS_IO_ERROR, 1, 0);
+  } else {
+    evf_task_io_end(hs->task, EVF_STATUS_ERROR, 0, 0);
+  }
+}
+
+/* Every finished transfer: its handle leaves the multi before its task ends, because ending it
+ * may start the slot's next task on the same handle. */
+static void check_done(struct http_shared *h)
+{
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(h->multi, &left))) {
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    struct http_slot *hs = NULL;
+    CURLcode rc = m->data.result;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&hs);
+    transfer_done(h, hs, rc);
+  }
+}
+
+static int slot_init(struct http_shared *h, struct http_slot *hs, struct evf_task *t)
+{
+  const struct evf_options *opt = h->opt;
+  if (h->nslots == h->cap) {
+    size_t cap = h->cap ? 2 * h->cap : 64;
+    struct http_slot **s = realloc(h->slots, cap * sizeof *s);
+    if (!s)
+      return -1;
+    h->slots = s;
+    h->cap = cap;
+  }
+  CURL *e = curl_easy_init();
+  if (!e)
+    return -1;
+  hs->easy = e;
+  hs->task = t;
+  h->slots[h->nslots++] = hs;
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)hs);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, hs);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "evfarm/" EVF_VERSION_STRING);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, opt->max_redirs > 0 ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)opt->max_redirs);
+  if (opt->connect_timeout > 0)
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(opt->connect_timeout * 1000.0 + 0.5));
+  return 0;
+}
+
+static int http_io_start(struct evf_task *t)
+{
+  struct http_shared *h = evf_task_shared(t);
+  struct http_slot *hs = evf_task_state(t);
+  if (!hs->easy && slot_init(h, hs, t))
+    return EVF_STATUS_ERROR;
+  hs->len = 0;
+  hs->truncated = hs->no_memory = 0;
+  curl_easy_setopt(hs->easy, CURLOPT_URL, evf_task_input(t));
+  if (curl_multi_add_handle(h->multi, hs->easy) != CURLM_OK)
+    return EVF_STATUS_ERROR;
+  return EVF_STATUS_OK;
+}
+
+static void http_cancel(struct evf_task *t)
+{
+  struct http_shared *h = evf_task_shared(t);
+  struct http_slot *hs = evf_task_state(t);
+  note_attempt(hs, CURLE_OK);
+  curl_multi_remove_handle(h->multi, hs->easy);
+}
+
+/* The CPU phase: lines, links and the hash of the body. */
+static int http_cpu_run(struct evf_task *t)
+{
+  struct http_slot *hs = evf_task_state(t);
+  struct http_ext *x = evf_task_ext(t);
+  const char *b = hs->body ? hs->body : "", *end = b + hs->len;
+  uint32_t lines = 0, links = 0;
+  for (const char *p = b; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+    lines++;
+  for (const char *p = b; (p = memchr(p, '=', (size_t)(end - p))); p++)
+    if (p - b >= 4 && (p[-4] | 0x20) == 'h' && (p[-3] | 0x20) == 'r' && (p[-2] | 0x20) == 'e' &&
+        (p[-1] | 0x20) == 'f')
+      links++;
+  x->lines = lines;
+  x->links = links;
+  x->bytes = hs->len;
+  x->hash = XXH3_64bits(b, hs->len);
+  t->rec->value = x->hash;
+  if (hs->no_memory)
+    return EVF_STATUS_ERROR;
+  return hs->truncated ? EVF_STATUS_TRUNCATED : EVF_STATUS_OK;
+}
+
+/* --- per rank -------------------------------------------------------------------------------- */
+
+static void http_close(void *shared)
+{
+  struct http_shared *h = shared;
+  if (!h)
+    return;
+  for (size_t i = 0; i < h->nslots; i++)
+    curl_multi_remove_handle(h->multi, h->slots[i]->easy);
+  if (h->multi)
+    curl_multi_cleanup(h->multi);
+  for (size_t i = 0; i < h->nslots; i++) {
+    curl_easy_cleanup(h->slots[i]->easy);
+    free(h->slots[i]->body);
+    h->slots[i]->easy = NULL;
+    h->slots[i]->body = NULL;
+  }
+  while (h->socks)
+    sock_free(h, h->socks);
+  ev_timer_stop(h->loop, &h->timer);
+  free(h->slots);
+  free(h);
+}
+
+/* Open files this rank needs for `nslots` transfers: a socket each, as many idle connections in
+ * curl's cache, and some to spare (the resolver, MPI, the output). */
+static rlim_t files_needed(uint64_t nslots)
+{
+  return (rlim_t)(2 * nslots + 64);
+}
+
+static int http_open(struct ev_loop *loop, const struct evf_options *opt, uint64_t nslots,
+                     void **shared, char *msg)
+{
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      rl.rlim_cur < files_needed(nslots)) {
+    rlim_t want = files_needed(nslots);
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < want)
+      return evf_seterr(msg, EVF_EUSAGE,
+                        "--inflight: %llu transfers in flight need about %llu open files, and "
+                        "this rank may open %llu (ulimit -n; hard limit %llu): lower --inflight",
+                        (unsigned long long)nslots, (unsigned long long)want,
+                        (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+  }
+  if (!curl_ready())
+    return evf_seterr(msg, EVF_ENOMEM, "cannot initialise libcurl");
+  struct http_shared *h = calloc(1, sizeof *h);
+  if (!h || !(h->multi = curl_multi_init())) {
+    free(h);
+    return evf_seterr(msg, EVF_ENOMEM, "cannot create a curl multi handle");
+  }
+  h->loop = loop;
+  h->opt = opt;
+  ev_init(&h->timer, timer_cb_ev);
+  h->timer.data = h;
+  long n = nslots > 1000000 ? 1000000L : (long)nslots;
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, curl_sock_cb);
+  curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+  curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)opt->host_connections);
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, n);
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, n);
+  *shared = h;
+  return 0;
+}
+
+/* --- output ------------------------------------------------------------------------------------ */
+
+static void http_write_ext(FILE *fp, enum evf_format fmt, const struct evf_record *rec)
+{
+  const struct http_ext *x = evf_record_ext(rec);
+  const char *err = x->curl_code ? curl_easy_strerror((CURLcode)x->curl_code) : "";
+  if (fmt == EVF_FORMAT_JSONL) {
+    fprintf(fp,
+            ",\"http_status\":%d,\"bytes\":%llu,\"lines\":%u,\"links\":%u,\"hash\":\"%016llx\""
+            ",\"t_dns\":%.6f,\"t_connect\":%.6f,\"t_first_byte\":%.6f,\"t_total\":%.6f"
+            ",\"redirects\":%u,\"curl_code\":%d,\"curl_error\":",
+            (int)x->http_status, (unsigned long long)x->bytes, (unsigned)x->lines,
+            (unsigned)x->links, (unsigned long long)x->hash, x->t_dns, x->t_connect,
+            x->t_first_byte, x->t_total, (unsigned)x->redirects, (int)x->curl_code);
+    evf_json_string(fp, err);
+  } else {
+    fprintf(fp, ",%d,%llu,%u,%u,%016llx,%.6f,%.6f,%.6f,%.6f,%u,%d,", (int)x->http_status,
+            (unsigned long long)x->bytes, (unsigned)x->lines, (unsigned)x->links,
+            (unsigned long long)x->hash, x->t_dns, x->t_connect, x->t_first_byte, x->t_total,
+            (unsigned)x->redirects, (int)x->curl_code);
+    evf_csv_field(fp, err);
+  }
+}
+
+const struct evf_task_kind evf_task_kind_http = {
+  .name = "http",
+  .state_size = sizeof(struct http_slot),
+  .ext_size = sizeof(struct http_ext),
+  .input_option = "urls",
+  .input_column = "url",
+  .input_check = http_input_check,
+  .open = http_open,
+  .close = http_close,
+  .io_start = http_io_start,
+  .cancel = http_cancel,
+  .cpu_run = http_cpu_run,
+  .csv_header = ",http_status,bytes,lines,links,hash,t_dns,t_connect,t_first_byte,t_total,"
+                "redirects,curl_code,curl_error",
+  .write_ext = http_write_ext,
+};
