@@ -142,7 +142,7 @@ static int attempt(struct evf_runner *r, struct slot *s)
   s->phase = SLOT_IO;
   int status = r->kind->io_start(&s->task);
   if (status == EVF_STATUS_OK) {
-    if (r->cfg->opt->timeout > 0 && s->phase == SLOT_IO)
+    if (r->cfg->opt->timeout > 0 && s->phase == SLOT_IO && !r->kind->deadline_on_begun)
       slot_timer(r, s, r->cfg->opt->timeout);
     return 1;
   }
@@ -198,6 +198,13 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
     ev_now_update(r->loop); /* kinds' timers are relative to it; stale after CPU phases */
     launch(r, s, t2);
   }
+}
+
+void evf_task_io_begun(struct evf_task *t)
+{
+  struct slot *s = slot_of(t);
+  if (s->phase == SLOT_IO && t->runner->cfg->opt->timeout > 0)
+    slot_timer(t->runner, s, t->runner->cfg->opt->timeout);
 }
 
 void evf_task_io_done(struct evf_task *t, int status)

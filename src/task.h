@@ -19,6 +19,10 @@ struct evf_task_kind {
   const char *name;
   size_t state_size;  /* bytes of private state per in-flight task (evf_task_state()) */
   size_t ext_size;    /* bytes of the kind's record extension (evf_task_ext()), a multiple of 8 */
+  /* The --timeout deadline of an attempt starts when the kind calls evf_task_io_begun() (http:
+   * curl has a connection; queueing for one and connecting have their own limits), not when
+   * io_start() returns. */
+  int deadline_on_begun;
 
   /* Name of the option whose file gives one input per task (a URL, a command), or NULL: the
    * tasks are then 1..--tasks.  Rank 0 reads the file (inputs.c) and sends each rank the
@@ -91,6 +95,9 @@ const struct evf_options *evf_task_options(struct evf_task *t);
  * CPU phase when the status is EVF_STATUS_OK, completes the record and may reuse `t` for the
  * next task before returning. */
 void evf_task_io_end(struct evf_task *t, int status, int transient, double retry_after);
+/* The attempt in flight has really begun (http: curl has a connection for it, after waiting
+ * for one under --host-connections): its --timeout deadline counts from now. */
+void evf_task_io_begun(struct evf_task *t);
 /* evf_task_io_end(t, status, status is EVF_STATUS_IO_ERROR or EVF_STATUS_TIMEOUT, 0). */
 void evf_task_io_done(struct evf_task *t, int status);
 

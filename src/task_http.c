@@ -199,6 +199,20 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
   return n;
 }
 
+/* curl has a connection for the transfer and is about to send the request: the deadline of
+ * the attempt counts from here, not from a wait in curl's queue for a connection to the host. */
+static int prereq_cb(void *userp, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+  (void)primary_ip;
+  (void)local_ip;
+  (void)primary_port;
+  (void)local_port;
+  struct http_slot *hs = userp;
+  evf_task_io_begun(hs->task);
+  return CURL_PREREQFUNC_OK;
+}
+
 static double seconds(CURL *e, CURLINFO what)
 {
   curl_off_t us = 0;
@@ -309,6 +323,8 @@ static int slot_init(struct http_shared *h, struct http_slot *hs, struct evf_tas
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, hs);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, hs);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "evfarm/" EVF_VERSION_STRING);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -338,6 +354,11 @@ static void http_cancel(struct evf_task *t)
   struct http_shared *h = evf_task_shared(t);
   struct http_slot *hs = evf_task_state(t);
   note_attempt(hs, CURLE_OK);
+  /* curl's total time of a transfer in progress lags (it is updated as data moves): the
+   * attempt lasted until its deadline. */
+  struct http_ext *x = evf_task_ext(t);
+  x->t_total = h->opt->timeout;
+  t->rec->io_delay_us = (uint32_t)(h->opt->timeout * 1e6);
   curl_multi_remove_handle(h->multi, hs->easy);
 }
 
@@ -463,6 +484,7 @@ const struct evf_task_kind evf_task_kind_http = {
   .name = "http",
   .state_size = sizeof(struct http_slot),
   .ext_size = sizeof(struct http_ext),
+  .deadline_on_begun = 1,
   .input_option = "urls",
   .input_column = "url",
   .input_check = http_input_check,
