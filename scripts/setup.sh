@@ -12,9 +12,12 @@ shift || true
 # compiler, Python for the test oracle, binutils for the static-link check, and Slurm with munge
 # for the tests that start a local cluster (the daemons are not started by the install), and
 # gnuplot for the scaling report's plot, iproute2 for the multi-host tests (network namespaces),
-# clang for the test pass that checks the CPU phase is not folded away.
+# clang for the test pass that checks the CPU phase is not folded away; libcurl and xxHash for the
+# http kind, nginx and python3-xxhash for its tests (the server and the oracle), wrk and
+# python3-aiohttp for its benchmark's peers.
 packages=(openmpi-bin libopenmpi-dev libev-dev cmake make gcc libc6-dev python3 binutils
-  slurmctld slurmd slurm-client munge gnuplot-nox iproute2 clang)
+  slurmctld slurmd slurm-client munge gnuplot-nox iproute2 clang
+  libcurl4-openssl-dev libxxhash-dev nginx-light python3-xxhash wrk python3-aiohttp curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,6 +33,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  # Packages with daemons (nginx, munge, slurm) must not start them as system services: the
+  # tests start their own, as ordinary processes.  policy-rc.d says so to the package scripts.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    trap '"${sudo[@]}" rm -f "$policy"' EXIT
+  fi
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -266,6 +266,10 @@ static int job_run_loops(struct job *j)
                      until - j->t0);
     }
     evf_comm_progress_free(prog.comm);
+  } else if (j->size > 1) {
+    /* A rank whose loop ended waits for the others asleep, not spinning in MPI on a core that
+     * another rank (or, for http, the server on the same node) needs. */
+    evf_comm_quiet_barrier(j->comm);
   }
   return agree_or_report(j, rc, 0);
 }

@@ -37,6 +37,23 @@ def cases(d):
         # One file under two names, found by rank 0 alone: one line, every rank exits 2.
         (3, ["--output", os.path.join(d, "same.csv"), "--json", os.path.join(d, ".", "same.csv")],
          r"^evfarm: --json: '.*' is also the --output file"),
+        # Deadlines, retries and the kinds' own options.
+        (2, ["--hang-rate", "0.1"], r"^evfarm: --hang-rate: needs --timeout"),
+        (2, ["--retries", "101"], r"^evfarm: --retries: '101' is out of range \(0 to 100\)"),
+        (2, ["--retry-delay", "5", "--retry-max-delay", "2"],
+         r"^evfarm: --retry-delay: 5 is greater than --retry-max-delay 2"),
+        (2, ["--timeout", "-1"], r"^evfarm: --timeout: '-1' must not be negative"),
+        (2, ["--kind", "http"], r"^evfarm: --urls: needed with --kind http"),
+        (2, ["--urls", "/etc/hostname"], r"^evfarm: --urls: only for --kind http"),
+        (2, ["--kind", "http", "--urls", "/etc/hostname", "--tasks", "5"],
+         r"^evfarm: --tasks: only for --kind sim \(the input file gives the tasks\)"),
+        (2, ["--kind", "http", "--urls", "/etc/hostname", "--fail-rate", "0.5"],
+         r"^evfarm: --fail-rate: only for --kind sim"),
+        (3, ["--kind", "http", "--urls", "/nonexistent-evfarm-urls"],
+         r"^evfarm: --urls: '/nonexistent-evfarm-urls': No such file"),
+        (2, ["--kind", "http", "--urls", d], r"^evfarm: --urls: '%s': Is a directory" % re.escape(d)),
+        (2, ["--kind", "http", "--urls", "/dev/null"], r"^evfarm: --urls: '/dev/null': no inputs"),
+        (2, ["--kind", "exec"], r"^evfarm: --kind: 'exec' is not a task kind \(sim, http\)"),
     ]
 
 
