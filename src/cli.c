@@ -421,15 +421,24 @@ void evf_opt_usage(FILE *out, const struct evf_optdef *defs, size_t n)
 void evf_cli_usage(FILE *out)
 {
   fputs("Usage: mpirun -np RANKS evfarm [OPTION]...\n"
-        "Run N tasks (a simulated crawler by default) with one libev event loop per MPI rank.\n"
-        "Each task waits on I/O (a timer), then runs a CPU phase; rank 0 gathers every task's\n"
-        "record and prints a summary with the wall time, the lower bound and the efficiency.\n"
+        "Run N tasks with one libev event loop per MPI rank: a simulated crawler (--kind\n"
+        "sim, the default), or HTTP fetches of a file of URLs with libcurl (--kind\n"
+        "http). Each task waits on I/O, then runs a CPU phase; rank 0 gathers every\n"
+        "task's record and prints a summary with the wall time, the lower bound and the\n"
+        "efficiency.\n"
         "\nOptions (--opt VALUE or --opt=VALUE):\n",
         out);
   evf_opt_usage(out, opt_table, NOPTS);
-  fputs("\nTask parameters come from a generator keyed by (seed, task id): the planned I/O\n"
-        "delay is uniform in [io-min, io-max] in steps of 10 ms, the iterations uniform in\n"
-        "[cpu-min, cpu-max]; the CPU phase computes sum(i, 0 <= i < iterations).\n"
+  fputs("\nsim: task parameters come from a generator keyed by (seed, task id): the\n"
+        "planned I/O delay is uniform in [io-min, io-max] in steps of 10 ms, the\n"
+        "iterations uniform in [cpu-min, cpu-max]; the CPU phase computes sum(i, 0 <= i\n"
+        "< iterations).\n"
+        "http: task k fetches the k-th URL of --urls; the CPU phase counts the body's\n"
+        "bytes, lines and href= links and hashes it (XXH3-64). Statuses: ok, http_error\n"
+        "(final status not 2xx), timeout, io_error (connection failed), truncated\n"
+        "(--max-body), error (unsupported scheme, too many redirects, ...). Retried when\n"
+        "--retries allows: refused or reset connections, timeouts, 5xx, 429 (after its\n"
+        "Retry-After).\n"
         "\nExit status:\n"
         "  0  every task finished with status ok\n"
         "  1  the job ran, but some task failed (see the status column of --output)\n"
@@ -440,6 +449,8 @@ void evf_cli_usage(FILE *out)
         "     when it is the one interrupted (Ctrl-C), whatever the ranks return\n"
         "\nAs root, Open MPI needs --allow-run-as-root, and more ranks than cores need\n"
         "--oversubscribe; scripts/evfarm-mpirun adds both.\n"
-        "\nExample: mpirun -np 4 evfarm --tasks 100000 --output results.csv --json summary.json\n",
+        "\nExamples:\n"
+        "  mpirun -np 4 evfarm --tasks 100000 --output results.csv --json summary.json\n"
+        "  mpirun -np 4 evfarm --kind http --urls urls.txt --retries 3 --output r.csv\n",
         out);
 }
