@@ -240,6 +240,42 @@ def case_timeout(c, a):
     c(r.wall < 10, "the run took %.1f s" % r.wall)
 
 
+def case_connect_timeout(c, a):
+    """--connect-timeout 0.5 against a loopback listener whose accept queue is full (the kernel
+    drops the SYNs): every attempt times out after 0.5 s, 4 attempts in all, and the loop sleeps
+    meanwhile: curl's sub-second timeouts are kept exact (integer seconds would make the loop
+    spin until each deadline)."""
+    import socket
+    r = Run(a, c, "connect_timeout")
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(0)
+    fill = []
+    for _ in range(3):  # fill the accept queue; nobody accepts
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(lst.getsockname())
+        fill.append(f)
+    time.sleep(0.1)
+    url = "http://127.0.0.1:%d/" % lst.getsockname()[1]
+    p, recs, s = r.evfarm(1, ["--urls", r.urls_file([url]), "--connect-timeout", "0.5",
+                              "--retries", "3", "--retry-delay", "0.01"], want_exit=1)
+    for f in fill + [lst]:
+        f.close()
+    if recs is None:
+        return
+    x = recs[0]
+    took = x["t_io_done"] - x["t_start"]
+    c((x["status"], x["attempts"], x["curl_code"]) == ("timeout", 4, 28),
+      "%s after %d attempts, curl %d %s" % (x["status"], x["attempts"], x["curl_code"],
+                                            x["curl_error"]))
+    c(4 * 0.5 - 0.01 <= took <= 4 * (0.5 + 0.05) + 3 * 0.01 + 0.05,
+      "4 connect timeouts of 0.5 s took %.3f s" % took)
+    # The process's CPU over those 2 s of waiting: start-up (MPI) plus almost nothing.
+    c(s["rank0_process_cpu_s"] < 1.0, "rank 0 used %.3f s of CPU waiting 2 s on connects: "
+      "the loop spun" % s["rank0_process_cpu_s"])
+
+
 def case_backoff(c, a):
     """A task that fails twice, then succeeds, has attempts = 3; the server sees its retries
     after the oracle's backoff for (seed, id, attempt), within its jitter bound."""
