@@ -1,8 +1,10 @@
-/* The runner alone, with a test-only task kind whose tasks fail to start, finish at once, wait
+/* The runner alone, with test-only task kinds.  One: tasks fail to start, finish at once, wait
  * on a timer, or hang (start, then never end): every task gets exactly one record in its place,
  * with its status and ordered times; never more than --inflight tasks run at once; a loop that
  * runs out of events with tasks unfinished is an error, not a silent success; libev's allocator
- * reports, cleans up and exits 3 instead of aborting. */
+ * reports, cleans up and exits 3 instead of aborting.  The other: attempts that fail
+ * transiently, hang until their deadline, or fail for good: attempts, last errors, cancels and
+ * backoff waits as --retries, --timeout and --retry-delay say. */
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -57,6 +59,150 @@ static int test_cpu_run(struct evf_task *t)
   return EVF_STATUS_OK;
 }
 
+/* Batches {1..30}, {61..100}, {31..60}: records follow the batches' order. */
+static const struct evf_batch batches[] = {{1, 30, 0}, {61, 40, 2}, {31, 30, 1}};
+#define NTASKS 100
+
+/* A kind with retries and deadlines, by id % 4 (attempt = rec->attempts):
+ *   0: fails transiently on attempts 1 and 2, then ends ok after a 1 ms timer
+ *   1: hangs on attempt 1 (only the deadline ends it), then ends ok
+ *   2: fails for good on attempt 1 (not transient): never retried
+ *   3: always fails transiently (runs out of attempts)
+ * Every cancel is counted; an attempt that ends after its cancel would be a runner bug. */
+static int cancels, io_ends_after_cancel, retry_inflight, retry_most;
+
+struct retry_state {
+  ev_timer w;
+  int cancelled;
+};
+
+static void retry_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct evf_task *t = w->data;
+  struct retry_state *st = evf_task_state(t);
+  io_ends_after_cancel += st->cancelled;
+  retry_inflight--;
+  unsigned a = t->rec->attempts;
+  switch (t->rec->id % 4) {
+  case 0:
+    evf_task_io_end(t, a <= 2 ? EVF_STATUS_IO_ERROR : EVF_STATUS_OK, 1, 0);
+    break;
+  case 2:
+    evf_task_io_end(t, EVF_STATUS_HTTP_ERROR, 0, 0);
+    break;
+  case 3:
+    evf_task_io_end(t, EVF_STATUS_HTTP_ERROR, 1, 0);
+    break;
+  default:
+    evf_task_io_end(t, EVF_STATUS_OK, 0, 0);
+  }
+}
+
+static int retry_io_start(struct evf_task *t)
+{
+  struct retry_state *st = evf_task_state(t);
+  st->cancelled = 0;
+  ev_timer_init(&st->w, retry_timer_cb, 0.001, 0.);
+  st->w.data = t;
+  if (++retry_inflight > retry_most)
+    retry_most = retry_inflight;
+  if (!(t->rec->id % 4 == 1 && t->rec->attempts == 1))
+    ev_timer_start(evf_task_loop(t), &st->w);
+  return EVF_STATUS_OK;
+}
+
+static void retry_cancel(struct evf_task *t)
+{
+  struct retry_state *st = evf_task_state(t);
+  ev_timer_stop(evf_task_loop(t), &st->w);
+  st->cancelled = 1;
+  retry_inflight--;
+  cancels++;
+}
+
+static const struct evf_task_kind retry_kind = {
+  .name = "retry",
+  .state_size = sizeof(struct retry_state),
+  .plan = test_plan,
+  .io_start = retry_io_start,
+  .cancel = retry_cancel,
+  .cpu_run = test_cpu_run,
+};
+
+static void check_retries(void)
+{
+  static struct evf_record recs[NTASKS];
+  char msg[EVF_ERRMSG_LEN];
+  struct evf_options opt = {.tasks = NTASKS, .kind = "retry", .seed = 5, .timeout = 0.05,
+                            .retries = 3, .retry_delay = 0.004, .retry_max_delay = 0.006};
+  struct evf_runner_config cfg = {.kind = &retry_kind, .opt = &opt, .rank = 0, .inflight = 7};
+  int rc;
+  struct evf_runner *r = evf_runner_new(&cfg, batches, 3, recs, &rc, msg);
+  CHECK(r != NULL && rc == 0);
+  if (!r)
+    return;
+  CHECK_EQ_U64(evf_runner_run(r, evf_clock_now(), msg), 0);
+  evf_runner_free(r);
+  int hung = 0;
+  for (int i = 0; i < NTASKS; i++) {
+    const struct evf_record *x = &recs[i];
+    double io = x->t_io_done - x->t_start;
+    switch (x->id % 4) {
+    case 0: /* two transient failures, then ok: attempt 3, waits of two backoffs */
+      CHECK_EQ_U64(x->status, EVF_STATUS_OK);
+      CHECK_EQ_U64(x->attempts, 3);
+      CHECK_EQ_U64(x->last_error, EVF_STATUS_IO_ERROR);
+      CHECK_EQ_U64(x->value, 2u * x->id);
+      CHECK(io >= 3 * 0.001 + evf_runner_backoff(&opt, x->id, 1) +
+                     evf_runner_backoff(&opt, x->id, 2) - 1e-4);
+      break;
+    case 1: /* hung, cancelled at its deadline, then ok */
+      hung++;
+      CHECK_EQ_U64(x->status, EVF_STATUS_OK);
+      CHECK_EQ_U64(x->attempts, 2);
+      CHECK_EQ_U64(x->last_error, EVF_STATUS_TIMEOUT);
+      CHECK(io >= 0.05 + 0.001 - 1e-4);
+      break;
+    case 2: /* not transient: one attempt, no CPU phase */
+      CHECK_EQ_U64(x->status, EVF_STATUS_HTTP_ERROR);
+      CHECK_EQ_U64(x->attempts, 1);
+      CHECK_EQ_U64(x->last_error, EVF_STATUS_HTTP_ERROR);
+      CHECK_EQ_U64(x->value, 0);
+      break;
+    default: /* transient every time: 1 + --retries attempts */
+      CHECK_EQ_U64(x->status, EVF_STATUS_HTTP_ERROR);
+      CHECK_EQ_U64(x->attempts, 4);
+      CHECK_EQ_U64(x->value, 0);
+    }
+  }
+  CHECK_EQ_U64(cancels, hung);
+  CHECK_EQ_U64(io_ends_after_cancel, 0);
+  CHECK_EQ_U64(retry_inflight, 0);
+  CHECK(retry_most <= 7);
+
+  /* The backoff: full jitter under min(delay * 2^(k-1), max), a pure function of (seed, id,
+   * k), spread over its range. */
+  double lo = 1, hi = 0;
+  for (uint32_t id = 1; id <= 2000; id++)
+    for (unsigned k = 1; k <= 4; k++) {
+      double cap = k == 1 ? 0.004 : 0.006, b = evf_runner_backoff(&opt, id, k);
+      CHECK(b >= 0 && b < cap);
+      CHECK(b == evf_runner_backoff(&opt, id, k));
+      if (k == 1) {
+        lo = b < lo ? b : lo;
+        hi = b > hi ? b : hi;
+      }
+    }
+  CHECK(lo < 0.0001 && hi > 0.0039);
+  opt.seed = 6;
+  CHECK(evf_runner_backoff(&opt, 1, 1) != evf_runner_backoff(&(struct evf_options){
+                                                                 .seed = 5, .retry_delay = 0.004,
+                                                                 .retry_max_delay = 0.006},
+                                                             1, 1));
+}
+
 static const struct evf_task_kind test_kind = {
   .name = "test",
   .state_size = sizeof(ev_timer),
@@ -65,9 +211,6 @@ static const struct evf_task_kind test_kind = {
   .cpu_run = test_cpu_run,
 };
 
-/* Batches {1..30}, {61..100}, {31..60}: records follow the batches' order. */
-static const struct evf_batch batches[] = {{1, 30, 0}, {61, 40, 2}, {31, 30, 1}};
-#define NTASKS 100
 
 static int run(uint32_t k, struct evf_record *recs, char *msg)
 {
@@ -130,6 +273,9 @@ int main(void)
   memset(recs, 0, sizeof recs);
   CHECK_EQ_U64(run(8, recs, msg), (uint64_t)(int64_t)EVF_ELOOP);
   CHECK(strstr(msg, "1 of 100 tasks unfinished") != NULL);
+
+  /* Deadlines, retries, backoff. */
+  check_retries();
 
   /* No tasks at all. */
   struct evf_options opt = {.tasks = 1, .kind = "test"};
