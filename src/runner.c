@@ -129,8 +129,14 @@ static void finish(struct evf_runner *r)
 static void slot_timer(struct evf_runner *r, struct slot *s, double after)
 {
   ev_now_update(r->loop);
-  s->timer.repeat = after;
-  ev_timer_again(r->loop, &s->timer);
+  if (after > 0) {
+    s->timer.repeat = after;
+    ev_timer_again(r->loop, &s->timer);
+  } else { /* ev_timer_again with a repeat of 0 would stop the timer, not fire it */
+    ev_timer_stop(r->loop, &s->timer);
+    ev_timer_set(&s->timer, 0., 0.);
+    ev_timer_start(r->loop, &s->timer);
+  }
 }
 
 /* Start the next attempt of the task in slot `s`.  Returns 1 when it is in flight, 0 when it
