@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "comm.h"
 #include "error.h"
+#include "task.h"
 #include "guard.h"
 #include "evfarm/evfarm.h"
 #include "job.h"
@@ -148,6 +149,7 @@ static int parse(int argc, char **argv, struct sweep_options *o, int *help, char
     return evf_seterr(msg, EVF_EUSAGE, "--tasks: for strong mode; weak mode takes --tasks-per-rank");
   if (!o->weak && o->tasks_per_rank)
     return evf_seterr(msg, EVF_EUSAGE, "--tasks-per-rank: for weak mode; strong mode takes --tasks");
+  int tasks_given = o->tasks != 0;
   if (!o->tasks)
     o->tasks = pre->strong_tasks;
   if (!o->tasks_per_rank)
@@ -169,7 +171,19 @@ static int parse(int argc, char **argv, struct sweep_options *o, int *help, char
       return evf_seterr(msg, EVF_EUSAGE, "too many evfarm options");
     job_argv[job_argc++] = argv[i];
   }
-  return evf_cli_parse(job_argc, job_argv, &o->job, &action, msg);
+  int rc2 = evf_cli_parse(job_argc, job_argv, &o->job, &action, msg);
+  if (rc2)
+    return rc2;
+  /* A kind whose tasks come from a file (http's --urls) has as many tasks as the file has
+   * lines, whatever the size: a strong series only. */
+  const struct evf_task_kind *kind = evf_task_kind_find(o->job.kind);
+  if (kind->input_option && o->weak)
+    return evf_seterr(msg, EVF_EUSAGE, "--mode: weak needs tasks per rank; --kind %s takes its "
+                      "tasks from --%s (use strong)", kind->name, kind->input_option);
+  if (kind->input_option && tasks_given)
+    return evf_seterr(msg, EVF_EUSAGE, "--tasks: --kind %s takes its tasks from --%s",
+                      kind->name, kind->input_option);
+  return 0;
 }
 
 /* State rank 0 keeps while the runs report their summaries. */

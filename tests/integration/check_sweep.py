@@ -163,6 +163,10 @@ def main():
             (2, ["--", "--tasks", "5"], "--tasks: set by the sweep"),
             (2, ["--", "--io-max", "-1"], "--io-max: '-1' must not be negative"),
             (2, ["--out", "/nonexistent-evfarm-dir/s"], "--out: cannot create"),
+            (2, ["--mode", "weak", "--", "--kind", "http", "--urls", "/etc/hostname"],
+             "--mode: weak needs tasks per rank; --kind http takes its tasks from --urls"),
+            (2, ["--tasks", "9", "--", "--kind", "http", "--urls", "/etc/hostname"],
+             "--tasks: --kind http takes its tasks from --urls"),
         ]
         for np_, args, want in cases:
             cmd = [a.mpirun, "-np", str(np_), a.sweep, "--out", bad] + args
