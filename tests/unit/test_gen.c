@@ -50,8 +50,8 @@ int main(void)
     umin = u < umin ? u : umin;
     umax = u > umax ? u : umax;
   }
-  CHECK(lo_hits > n / 22);
-  CHECK(hi_hits > n / 22);
+  CHECK(lo_hits > (uint64_t)n / 22);
+  CHECK(hi_hits > (uint64_t)n / 22);
   CHECK_NEAR(sum / n, 15.0, 0.05);
   CHECK(umin >= 0.0 && umin < 0.001);
   CHECK(umax < 1.0 && umax > 0.999);
