@@ -27,6 +27,27 @@ static int parse_format(const char *name, const char *val, void *field, char *ms
   return 0;
 }
 
+static int parse_retry_on(const char *name, const char *val, void *field, char *msg)
+{
+  int bits = 0;
+  const char *p = val;
+  while (*p) {
+    size_t n = strcspn(p, ",");
+    if (n == 4 && strncmp(p, "exit", 4) == 0)
+      bits |= EVF_RETRY_ON_EXIT;
+    else if (n == 6 && strncmp(p, "signal", 6) == 0)
+      bits |= EVF_RETRY_ON_SIGNAL;
+    else
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not exit, signal or exit,signal", name,
+                        evf_clip(val));
+    p += n;
+    if (*p == ',' && *++p == '\0')
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' ends with a comma", name, evf_clip(val));
+  }
+  *(int *)field = bits;
+  return 0;
+}
+
 #define OFF(f) offsetof(struct evf_options, f)
 static const struct evf_optdef opt_table[] = {
   {"tasks", EVF_OPT_U32, OFF(tasks), 1, EVF_TASKS_MAX, "N",
@@ -44,11 +65,13 @@ static const struct evf_optdef opt_table[] = {
   {"inflight", EVF_OPT_U32, OFF(inflight), 0, 4294967295.0, "K",
    "most tasks in flight per rank; 0 = all of the rank's tasks, however many (default "
    "65536: the default job keeps all its tasks in flight, and memory stays bounded, about "
-   "200 bytes a slot; http: 100, each needs an open file)", NULL, NULL},
+   "200 bytes a slot; http: 100, each needs an open file; exec: 1, the children run at once "
+   "by each rank: 1 with a rank per core, the cores with a rank per node)", NULL, NULL},
   {"batch-size", EVF_OPT_U32, OFF(batch_size), 0, EVF_TASKS_MAX, "B",
    "batches of B tasks dealt to ranks round-robin; 0 = one batch per rank (default 0)", NULL, NULL},
   {"kind", EVF_OPT_STRING, OFF(kind), 0, 0, "NAME",
-   "task kind: sim, the simulated crawler, or http, fetch --urls with libcurl (default sim)",
+   "task kind: sim, the simulated crawler; http, fetch --urls with libcurl; exec, run "
+   "--commands (default sim)",
    NULL, NULL},
   {"fail-rate", EVF_OPT_FRACTION, OFF(fail_rate), 0, 1, "P",
    "sim: fraction of I/O attempts that fail (a transient error, retried under --retries), "
@@ -56,9 +79,25 @@ static const struct evf_optdef opt_table[] = {
   {"hang-rate", EVF_OPT_FRACTION, OFF(hang_rate), 0, 1, "P",
    "sim: fraction of I/O attempts that never end unless --timeout cancels them, chosen per "
    "(seed, id, attempt); needs --timeout (default 0)", NULL, NULL},
-  {"urls", EVF_OPT_STRING, OFF(inputs), 0, 0, "FILE",
+  {"urls", EVF_OPT_STRING, OFF(urls), 0, 0, "FILE",
    "http: the URLs to fetch, one per line; blank lines and lines starting with # are "
    "skipped; task id = the URL's number among the other lines.  Only rank 0 reads FILE", NULL, NULL},
+  {"commands", EVF_OPT_STRING, OFF(commands), 0, 0, "FILE",
+   "exec: the commands, one per line, each run as /bin/sh -c LINE; blank lines and lines "
+   "starting with # are skipped; task id = the line's number among the others.  Only rank 0 "
+   "reads FILE", NULL, NULL},
+  {"command", EVF_OPT_STRING, OFF(command), 0, 0, "TEMPLATE",
+   "exec: run TEMPLATE once per line of --args, {} replaced by the line shell-quoted (GNU "
+   "parallel's convention: --command 'gzip -9 {}')", NULL, NULL},
+  {"args", EVF_OPT_STRING, OFF(args), 0, 0, "FILE", "exec: the arguments for --command, one per line",
+   NULL, NULL},
+  {"outdir", EVF_OPT_STRING, OFF(outdir), 0, 0, "DIR",
+   "exec: write each task's stdout and stderr to DIR/<id>.out and DIR/<id>.err, from the rank "
+   "that ran it: DIR must exist on a filesystem every node sees (checked at start on every "
+   "rank).  Without it, output is counted and hashed, then dropped", NULL, NULL},
+  {"retry-on", EVF_OPT_CUSTOM, OFF(retry_on), 0, 0, "LIST",
+   "exec: which failures --retries retries besides timeouts: exit (non-zero exit), signal "
+   "(killed by a signal), both as exit,signal (default: none)", NULL, parse_retry_on},
   {"timeout", EVF_OPT_SECONDS, OFF(timeout), 0, 86400, "SEC",
    "cancel an I/O attempt not ended SEC seconds after it started: status timeout (a "
    "transient failure); 0 = no deadline (default 0 for sim, 60 for http)", NULL, NULL},
@@ -292,11 +331,16 @@ static const struct {
   {"sim", "cpu-max", offsetof(struct evf_options, cpu_max)},
   {"sim", "fail-rate", offsetof(struct evf_options, fail_rate)},
   {"sim", "hang-rate", offsetof(struct evf_options, hang_rate)},
-  {"http", "urls", offsetof(struct evf_options, inputs)},
+  {"http", "urls", offsetof(struct evf_options, urls)},
   {"http", "host-connections", offsetof(struct evf_options, host_connections)},
   {"http", "connect-timeout", offsetof(struct evf_options, connect_timeout)},
   {"http", "max-redirs", offsetof(struct evf_options, max_redirs)},
   {"http", "max-body", offsetof(struct evf_options, max_body)},
+  {"exec", "commands", offsetof(struct evf_options, commands)},
+  {"exec", "command", offsetof(struct evf_options, command)},
+  {"exec", "args", offsetof(struct evf_options, args)},
+  {"exec", "outdir", offsetof(struct evf_options, outdir)},
+  {"exec", "retry-on", offsetof(struct evf_options, retry_on)},
 };
 
 static int validate_kind(struct evf_options *o, const struct evf_task_kind *kind,
@@ -309,6 +353,28 @@ static int validate_kind(struct evf_options *o, const struct evf_task_kind *kind
                         kind->input_option && strcmp(kind_options[k].name, "tasks") == 0
                             ? " (the input file gives the tasks)"
                             : "");
+  if (strcmp(kind->name, "http") == 0) {
+    o->inputs = o->urls;
+    o->inputs_option = "urls";
+  } else if (strcmp(kind->name, "exec") == 0) {
+    if (o->commands && (o->command || o->args))
+      return evf_seterr(msg, EVF_EUSAGE, "--%s: not with --commands (one or the other)",
+                        o->command ? "command" : "args");
+    if (o->command && !o->args)
+      return evf_seterr(msg, EVF_EUSAGE, "--command: needs --args FILE");
+    if (o->args && !o->command)
+      return evf_seterr(msg, EVF_EUSAGE, "--args: needs --command TEMPLATE");
+    if (o->command && !strstr(o->command, "{}"))
+      return evf_seterr(msg, EVF_EUSAGE, "--command: '%s' has no {} for the argument",
+                        evf_clip(o->command));
+    if (!o->commands && !o->command)
+      return evf_seterr(msg, EVF_EUSAGE, "--commands: needed with --kind exec (or --command "
+                        "and --args)");
+    o->inputs = o->commands ? o->commands : o->args;
+    o->inputs_option = o->commands ? "commands" : "args";
+    if (!was_set(set, offsetof(struct evf_options, inflight)))
+      o->inflight = 1;
+  }
   if (kind->input_option && !o->inputs)
     return evf_seterr(msg, EVF_EUSAGE, "--%s: needed with --kind %s", kind->input_option,
                       kind->name);

@@ -13,6 +13,9 @@
 /* Shortest --progress interval, seconds (a smaller one would flood stderr). */
 #define EVF_PROGRESS_FLOOR 0.1
 #define EVF_PROGRESS_FLOOR_TEXT "0.1 s"
+/* --retry-on (exec): non-zero exits, deaths by a signal. */
+#define EVF_RETRY_ON_EXIT 1
+#define EVF_RETRY_ON_SIGNAL 2
 /* Most --retries: the attempt count is one byte of the record. */
 #define EVF_RETRIES_MAX 100
 /* --kind http defaults where the option is not given. */
@@ -36,7 +39,14 @@ struct evf_options {
   uint32_t retries;        /* further attempts after a transient failure */
   double retry_delay;      /* base of the exponential backoff, seconds */
   double retry_max_delay;  /* cap of the backoff and of a server's Retry-After, seconds */
-  const char *inputs;      /* --urls FILE: one input per task (kinds with an input_option) */
+  const char *inputs;      /* the input file of kinds that take one (below); set by the parser */
+  const char *inputs_option; /* the option that named it: "urls", "commands" or "args" */
+  const char *urls;        /* http: --urls FILE */
+  const char *commands;    /* exec: --commands FILE, one shell command per line */
+  const char *command;     /* exec: --command TEMPLATE, {} replaced by each --args line */
+  const char *args;        /* exec: --args FILE */
+  const char *outdir;      /* exec: each task's stdout/stderr to DIR/<id>.out, .err */
+  int retry_on;            /* exec: EVF_RETRY_ON_* bits: which failures --retries retries */
   uint32_t host_connections; /* http: most connections per host; 0 = no limit */
   double connect_timeout;  /* http: seconds to connect; 0 = curl's default (300 s) */
   uint32_t max_redirs;     /* http: redirects followed; 0 = none */

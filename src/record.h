@@ -17,7 +17,10 @@
   X(EVF_STATUS_TIMEOUT, 3, "timeout")      \
   X(EVF_STATUS_HTTP_ERROR, 4, "http_error") \
   X(EVF_STATUS_TRUNCATED, 5, "truncated")  \
-  X(EVF_STATUS_ERROR, 6, "error")
+  X(EVF_STATUS_ERROR, 6, "error")          \
+  X(EVF_STATUS_EXIT, 7, "exit")            \
+  X(EVF_STATUS_SIGNAL, 8, "signal")        \
+  X(EVF_STATUS_SPAWN_ERROR, 9, "spawn_error")
 
 enum evf_status {
 #define EVF_X_ENUM(name, val, str) name = (val),

@@ -59,8 +59,13 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  wall          %10.4f s    t0 (after a barrier) to gather complete, rank 0\n",
           s->wall);
   fprintf(out, "  throughput    %10.1f tasks/s\n", s->tasks_per_second);
-  fprintf(out, "  lower bound   %10.4f s    max(task %.4f s, cpu backlog %.4f s from t=%.2f s)\n",
+  fprintf(out, "  lower bound   %10.4f s    max(task %.4f s, cpu backlog %.4f s from t=%.2f s",
           s->bound.t_lb, s->bound.task_term, s->bound.backlog_term, s->bound.backlog_at);
+  if (s->offloop_cpu > 0)
+    fprintf(out, ",\n                                 child cpu %.4f s / %d CPUs = %.4f s)\n",
+            s->offloop_cpu, s->job_cpus, s->bound.offloop_term);
+  else
+    fputs(")\n", out);
   fprintf(out, "  efficiency    %10.2f %%    lower bound / wall; %s\n", 100 * s->efficiency,
           s->io_bound ? "I/O-bound: the longest I/O delay sets the pace"
                       : "CPU-bound: more ranks would shorten it");
@@ -125,18 +130,30 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
           ", \"hang_rate\": %.17g, \"timeout\": %.17g, \"retries\": %" PRIu32
           ", \"retry_delay\": %.17g, \"retry_max_delay\": %.17g, \"host_connections\": %" PRIu32
           ", \"connect_timeout\": %.17g, \"max_redirs\": %" PRIu32 ", \"max_body\": %" PRIu64
-          ", \"urls\": ",
+          ", \"retry_on\": \"%s\"",
           opt->hang_rate, opt->timeout, opt->retries, opt->retry_delay, opt->retry_max_delay,
-          opt->host_connections, opt->connect_timeout, opt->max_redirs, opt->max_body);
-  evf_json_string(out, opt->inputs);
+          opt->host_connections, opt->connect_timeout, opt->max_redirs, opt->max_body,
+          opt->retry_on == (EVF_RETRY_ON_EXIT | EVF_RETRY_ON_SIGNAL) ? "exit,signal"
+          : opt->retry_on == EVF_RETRY_ON_EXIT                       ? "exit"
+          : opt->retry_on == EVF_RETRY_ON_SIGNAL                     ? "signal"
+                                                                     : "");
+  const char *paths[][2] = {{"urls", opt->urls}, {"commands", opt->commands},
+                            {"command", opt->command}, {"args", opt->args},
+                            {"outdir", opt->outdir}};
+  for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
+    fprintf(out, ", \"%s\": ", paths[k][0]);
+    evf_json_string(out, paths[k][1]);
+  }
   fprintf(out, "},\n");
   fprintf(out, "  \"tasks\": %" PRIu64 ",\n  \"ranks\": %d,\n  \"batches\": %" PRIu64 ",\n",
           s->tasks, s->ranks, s->batches);
   fprintf(out, "  \"wall_s\": %.9g,\n  \"tasks_per_s\": %.9g,\n", s->wall, s->tasks_per_second);
   fprintf(out,
           "  \"lower_bound\": {\"t_lb_s\": %.9g, \"task_term_s\": %.9g, \"backlog_term_s\": %.9g"
-          ", \"backlog_at_s\": %.9g},\n",
-          s->bound.t_lb, s->bound.task_term, s->bound.backlog_term, s->bound.backlog_at);
+          ", \"backlog_at_s\": %.9g, \"offloop_term_s\": %.9g},\n",
+          s->bound.t_lb, s->bound.task_term, s->bound.backlog_term, s->bound.backlog_at,
+          s->bound.offloop_term);
+  fprintf(out, "  \"offloop_cpu_s\": %.9g,\n  \"job_cpus\": %d,\n", s->offloop_cpu, s->job_cpus);
   fprintf(out, "  \"efficiency\": %.9g,\n  \"cpu_total_s\": %.9g,\n  \"max_io_s\": %.9g,\n",
           s->efficiency, s->cpu_total, s->max_io);
   fprintf(out, "  \"bound_by\": \"%s\",\n", s->io_bound ? "io" : "cpu");

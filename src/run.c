@@ -170,7 +170,7 @@ static int job_load_inputs(struct job *j)
     return 0;
   int rc = 0;
   if (j->rank == 0)
-    rc = evf_inputs_read(&j->inputs_all, j->kind->input_option, j->opt.inputs,
+    rc = evf_inputs_read(&j->inputs_all, j->opt.inputs_option, j->opt.inputs,
                          j->kind->input_check, j->msg);
   int code = agree_or_report(j, rc, 1);
   if (code)
@@ -299,8 +299,20 @@ static int job_summarise(struct job *j, struct evf_summary *s)
     evf_summary_free(s);
     return EVF_ENOMEM;
   }
-  free(node_of);
   evf_summary_set_placement(s, (const char(*)[EVF_HOST_LEN])j->hosts, j->cpus);
+  if (j->kind->offloop_cpu) {
+    double cpu = 0;
+    for (size_t i = 0; i < j->opt.tasks; i++)
+      cpu += j->kind->offloop_cpu(evf_record_cat(j->records, j->rec_size, i));
+    int job_cpus = 0; /* each node's CPUs once (nodes are numbered by their lowest rank) */
+    for (int r = 0, next = 0; r < j->size; r++)
+      if (node_of[r] == next) {
+        job_cpus += j->cpus[r];
+        next++;
+      }
+    evf_summary_set_offloop(s, cpu, job_cpus);
+  }
+  free(node_of);
   evf_placement_slurm(&s->slurm);
   return 0;
 }

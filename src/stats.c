@@ -239,3 +239,16 @@ void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HO
   }
   free(count);
 }
+
+void evf_summary_set_offloop(struct evf_summary *s, double cpu, int job_cpus)
+{
+  s->offloop_cpu = cpu;
+  s->job_cpus = job_cpus;
+  if (job_cpus <= 0 || cpu <= 0)
+    return;
+  s->bound.offloop_term = cpu / job_cpus;
+  if (s->bound.offloop_term > s->bound.t_lb)
+    s->bound.t_lb = s->bound.offloop_term;
+  s->efficiency = s->wall > 0 ? s->bound.t_lb / s->wall : 0;
+  s->io_bound = s->bound.t_lb < 1.1 * s->max_io;
+}

@@ -20,6 +20,8 @@ struct evf_bound {
   double task_term;       /* seconds: max_i (io_i + c_i) */
   double backlog_term;    /* seconds: max_t (t + sum c_j / P) */
   double backlog_at;      /* seconds: the t at which the backlog term peaks */
+  double offloop_term;    /* seconds: CPU used off the loops (exec's children) over the job's
+                             CPUs; 0 for kinds without such work */
 };
 
 /* Compute the bound of n records (of `stride` bytes each) on nranks ranks.  Returns 0 or
@@ -46,6 +48,9 @@ struct evf_summary {
   uint64_t status_count[EVF_STATUS_COUNT];
   uint64_t failed;                      /* tasks whose status is not ok */
   uint64_t retried;                     /* tasks that took more than one attempt */
+  double offloop_cpu;                   /* seconds of CPU the tasks used off the loops (exec:
+                                           their children's user + system time) */
+  int job_cpus;                         /* CPUs the job may use, over its nodes (0: unknown) */
   struct evf_minmax rank_tasks;         /* tasks per rank */
   struct evf_minmax rank_busy;          /* seconds of CPU phases per rank */
   struct evf_minmax rank_idle;          /* seconds per rank: wall - busy */
@@ -82,5 +87,10 @@ void evf_summary_free(struct evf_summary *s);
  * more ranks than the job may use CPUs there. */
 void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HOST_LEN],
                                const int *cpus);
+
+/* Work done off the loops (exec's children, `cpu` seconds in all) runs on the job's `job_cpus`
+ * CPUs: no schedule ends before cpu / job_cpus, a third term of the bound (efficiency and
+ * bound_by follow).  Call after evf_summary_set_placement(). */
+void evf_summary_set_offloop(struct evf_summary *s, double cpu, int job_cpus);
 
 #endif

@@ -9,6 +9,7 @@
 static const struct evf_task_kind *const kinds[] = {
   &evf_task_kind_sim,
   &evf_task_kind_http,
+  &evf_task_kind_exec,
   NULL,
 };
 

@@ -58,6 +58,10 @@ struct evf_task_kind {
    * evf_status (the task's final status). */
   int (*cpu_run)(struct evf_task *t);
 
+  /* CPU seconds a record's task used off the loop, on the node's other cores (exec: its
+   * child's user + system time), for the summary's bound; NULL: none. */
+  double (*offloop_cpu)(const struct evf_record *rec);
+
   /* The extension's columns: the CSV header text appended after the common columns (starting
    * with a comma), and one record's fields in CSV (starting with a comma) or as JSON members
    * (starting with a comma).  NULL when ext_size is 0. */
@@ -111,5 +115,6 @@ const char *evf_task_kind_names(void);
 
 extern const struct evf_task_kind evf_task_kind_sim;
 extern const struct evf_task_kind evf_task_kind_http;
+extern const struct evf_task_kind evf_task_kind_exec;
 
 #endif

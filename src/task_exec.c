@@ -1,0 +1,663 @@
+/* The exec kind: run each task's command as /bin/sh -c LINE in its own process group, spawned
+ * with posix_spawn (the MPI process is never fork()ed), its exit watched through a pidfd in an
+ * ev_io (ev_child works only on libev's default loop), stdout and stderr read through pipes
+ * watched by ev_io (a chatty child never blocks on a full pipe), counted and hashed (XXH3-64),
+ * and written to --outdir when given.  Deadlines and retries are the runner's: a cancelled task's
+ * whole process group gets SIGTERM, then SIGKILL after EVF_EXEC_KILL_GRACE seconds. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "cli.h"
+#include "error.h"
+#include "output.h"
+#include "record.h"
+#include "task.h"
+
+extern char **environ;
+
+/* Seconds between SIGTERM and SIGKILL for a cancelled task's process group. */
+#define EVF_EXEC_KILL_GRACE 2.0
+/* Bytes of a failed task's stderr kept in its record (its last ones). */
+#define TAIL 192
+
+/* The record extension of an exec task (264 bytes): the last attempt's figures. */
+struct exec_ext {
+  double user_s, sys_s;  /* the child's CPU (and its waited-for descendants'), from wait4 */
+  uint64_t maxrss_kib;   /* the child's peak resident memory */
+  uint64_t out_bytes, err_bytes;
+  uint64_t out_hash, err_hash; /* XXH3-64 of stdout and stderr (seed 0) */
+  int32_t exit_code;     /* -1 when it did not exit (signal, timeout, spawn error) */
+  int32_t signal;        /* the signal that ended it; 0 when none */
+  int32_t sys_errno;     /* spawn_error / error: the system's reason */
+  uint16_t tail_len;     /* bytes in tail */
+  uint16_t reserved;
+  char tail[TAIL];       /* a failed task's last stderr bytes */
+};
+_Static_assert(sizeof(struct exec_ext) % 8 == 0, "a record extension is a multiple of 8 bytes");
+
+struct exec_stream {
+  int fd;                /* the pipe's read end; -1 when closed */
+  ev_io w;
+  int file;              /* --outdir file, or -1 */
+  uint64_t bytes;
+  XXH3_state_t *hash;
+};
+
+struct exec_slot {
+  struct evf_task *task;
+  struct exec_shared *sh;
+  pid_t pid;             /* 0 when no child */
+  int pidfd;
+  ev_io pw;
+  struct exec_stream out, err;
+  char tail[TAIL];       /* ring of stderr's last bytes */
+  size_t tail_at;
+  uint64_t tail_total;
+  int write_errno;       /* a failed write to --outdir */
+  double spawned;
+  char **envp;           /* the base environment + the task's EVFARM_* variables */
+  char env[4][48];
+  char *cmd;             /* the expanded --command */
+  size_t cmd_cap;
+  int used;
+};
+
+/* A cancelled child, still dying: reaped when its pidfd fires, SIGKILLed after the grace. */
+struct exec_dying {
+  pid_t pid;
+  int pidfd;
+  ev_io pw;
+  ev_timer grace;
+  struct exec_shared *sh;
+  struct exec_dying *prev, *next;
+};
+
+struct exec_shared {
+  struct ev_loop *loop;
+  const struct evf_options *opt;
+  char **base_env;
+  size_t nenv;
+  struct exec_slot **slots; /* every slot used, for close() */
+  size_t nslots, cap;
+  struct exec_dying *dying;
+  char buf[65536];
+};
+
+static int evf_pidfd_open(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/* --- the dying: cancelled children ------------------------------------------------------- */
+
+static void dying_free(struct exec_dying *d)
+{
+  struct exec_shared *sh = d->sh;
+  ev_io_stop(sh->loop, &d->pw);
+  ev_timer_stop(sh->loop, &d->grace);
+  close(d->pidfd);
+  if (d->prev)
+    d->prev->next = d->next;
+  else
+    sh->dying = d->next;
+  if (d->next)
+    d->next->prev = d->prev;
+  free(d);
+}
+
+static void dying_reaped(struct ev_loop *loop, ev_io *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct exec_dying *d = w->data;
+  if (waitpid(d->pid, NULL, WNOHANG) == 0)
+    return;
+  kill(-d->pid, SIGKILL); /* what it left in its group */
+  dying_free(d);
+}
+
+static void dying_grace(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct exec_dying *d = w->data;
+  kill(-d->pid, SIGKILL);
+}
+
+/* SIGTERM to the child's group now; it is reaped when it ends, SIGKILLed if it outlasts the
+ * grace.  Without memory for the bookkeeping: SIGKILL at once and reap (it cannot outlive us). */
+static void kill_group(struct exec_shared *sh, pid_t pid, int pidfd)
+{
+  struct exec_dying *d = calloc(1, sizeof *d);
+  if (!d) {
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(pidfd);
+    return;
+  }
+  kill(-pid, SIGTERM);
+  d->pid = pid;
+  d->pidfd = pidfd;
+  d->sh = sh;
+  ev_io_init(&d->pw, dying_reaped, pidfd, EV_READ);
+  d->pw.data = d;
+  ev_io_start(sh->loop, &d->pw);
+  ev_timer_init(&d->grace, dying_grace, EVF_EXEC_KILL_GRACE, 0.);
+  d->grace.data = d;
+  ev_timer_start(sh->loop, &d->grace);
+  d->next = sh->dying;
+  if (sh->dying)
+    sh->dying->prev = d;
+  sh->dying = d;
+}
+
+/* --- reading the child's output ------------------------------------------------------------ */
+
+static void stream_close(struct exec_shared *sh, struct exec_stream *st)
+{
+  if (st->fd >= 0) {
+    ev_io_stop(sh->loop, &st->w);
+    close(st->fd);
+    st->fd = -1;
+  }
+  if (st->file >= 0) {
+    close(st->file);
+    st->file = -1;
+  }
+}
+
+static void keep_tail(struct exec_slot *es, const char *p, size_t n)
+{
+  es->tail_total += n;
+  if (n > TAIL) {
+    p += n - TAIL;
+    n = TAIL;
+  }
+  for (size_t k = 0; k < n; k++) {
+    es->tail[es->tail_at] = p[k];
+    es->tail_at = (es->tail_at + 1) % TAIL;
+  }
+}
+
+/* Read what the pipe holds (at most `rounds` buffers, so one chatty child cannot starve the
+ * loop); returns 1 at end of file or error (the stream is then closed). */
+static int stream_read(struct exec_slot *es, struct exec_stream *st, int rounds)
+{
+  struct exec_shared *sh = es->sh;
+  while (rounds-- > 0) {
+    ssize_t n = read(st->fd, sh->buf, sizeof sh->buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return 0;
+    if (n <= 0) {
+      stream_close(sh, st);
+      return 1;
+    }
+    st->bytes += (uint64_t)n;
+    XXH3_64bits_update(st->hash, sh->buf, (size_t)n);
+    if (st == &es->err)
+      keep_tail(es, sh->buf, (size_t)n);
+    for (ssize_t at = 0; st->file >= 0 && at < n;) {
+      ssize_t w = write(st->file, sh->buf + at, (size_t)(n - at));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0) {
+        es->write_errno = errno;
+        close(st->file);
+        st->file = -1;
+        break;
+      }
+      at += w;
+    }
+  }
+  return 0;
+}
+
+static void stream_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct exec_slot *es = w->data;
+  stream_read(es, w == &es->out.w ? &es->out : &es->err, 4);
+}
+
+/* --- the end of a child ---------------------------------------------------------------------- */
+
+static void fill_tail(struct exec_slot *es, struct exec_ext *x)
+{
+  size_t n = es->tail_total < TAIL ? (size_t)es->tail_total : TAIL;
+  size_t start = (es->tail_at + TAIL - n) % TAIL;
+  for (size_t k = 0; k < n; k++)
+    x->tail[k] = es->tail[(start + k) % TAIL];
+  x->tail_len = (uint16_t)n;
+}
+
+static void note_streams(struct exec_slot *es, struct exec_ext *x)
+{
+  x->out_bytes = es->out.bytes;
+  x->err_bytes = es->err.bytes;
+  x->out_hash = XXH3_64bits_digest(es->out.hash);
+  x->err_hash = XXH3_64bits_digest(es->err.hash);
+  es->task->rec->value = x->out_hash;
+  double us = (ev_time() - es->spawned) * 1e6;
+  es->task->rec->io_delay_us = us < 4294967295.0 ? (uint32_t)us : UINT32_MAX;
+}
+
+/* The child ended: reap it (with its rusage), take what its pipes still hold (all it wrote is
+ * there once it has exited), close them, and end the attempt. */
+static void child_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct exec_slot *es = w->data;
+  struct exec_shared *sh = es->sh;
+  int status = 0;
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  /* What it left in its process group goes first, while the (zombie) leader still holds the
+   * group's id: background processes do not outlive their task. */
+  kill(-es->pid, SIGKILL);
+  pid_t got = wait4(es->pid, &status, WNOHANG, &ru);
+  if (got == 0)
+    return;
+  ev_io_stop(sh->loop, &es->pw);
+  close(es->pidfd);
+  if (es->out.fd >= 0)
+    stream_read(es, &es->out, 64);
+  if (es->err.fd >= 0)
+    stream_read(es, &es->err, 64);
+  stream_close(sh, &es->out);
+  stream_close(sh, &es->err);
+  es->pid = 0;
+
+  struct exec_ext *x = evf_task_ext(es->task);
+  x->user_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
+  x->sys_s = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+  x->maxrss_kib = (uint64_t)ru.ru_maxrss;
+  x->exit_code = -1;
+  x->signal = 0;
+  x->sys_errno = 0;
+  x->tail_len = 0;
+  note_streams(es, x);
+  int rs, transient = 0;
+  if (got < 0) {
+    x->sys_errno = errno;
+    rs = EVF_STATUS_ERROR;
+  } else if (WIFEXITED(status)) {
+    x->exit_code = WEXITSTATUS(status);
+    rs = x->exit_code == 0 ? EVF_STATUS_OK : EVF_STATUS_EXIT;
+    transient = rs == EVF_STATUS_EXIT && (sh->opt->retry_on & EVF_RETRY_ON_EXIT);
+  } else {
+    x->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    rs = EVF_STATUS_SIGNAL;
+    transient = (sh->opt->retry_on & EVF_RETRY_ON_SIGNAL) != 0;
+  }
+  if (rs == EVF_STATUS_OK && es->write_errno) {
+    x->sys_errno = es->write_errno;
+    rs = EVF_STATUS_ERROR;
+  }
+  if (rs != EVF_STATUS_OK)
+    fill_tail(es, x);
+  evf_task_io_end(es->task, rs, transient, 0);
+}
+
+/* --- starting a child ------------------------------------------------------------------------- */
+
+/* TEMPLATE with every {} replaced by `arg` in single quotes (' inside as '\''). */
+static const char *expand(struct exec_slot *es, const char *tmpl, const char *arg)
+{
+  size_t quoted = 2;
+  for (const char *p = arg; *p; p++)
+    quoted += *p == '\'' ? 4 : 1;
+  size_t need = 1;
+  for (const char *p = tmpl; *p; p++)
+    need += p[0] == '{' && p[1] == '}' ? (p++, quoted) : 1;
+  if (need > es->cmd_cap) {
+    char *c = realloc(es->cmd, need);
+    if (!c)
+      return NULL;
+    es->cmd = c;
+    es->cmd_cap = need;
+  }
+  char *o = es->cmd;
+  for (const char *p = tmpl; *p; p++) {
+    if (p[0] == '{' && p[1] == '}') {
+      *o++ = '\'';
+      for (const char *a = arg; *a; a++) {
+        if (*a == '\'') {
+          memcpy(o, "'\\''", 4);
+          o += 4;
+        } else {
+          *o++ = *a;
+        }
+      }
+      *o++ = '\'';
+      p++;
+    } else {
+      *o++ = *p;
+    }
+  }
+  *o = '\0';
+  return es->cmd;
+}
+
+static int slot_init(struct exec_shared *sh, struct exec_slot *es, struct evf_task *t)
+{
+  if (sh->nslots == sh->cap) {
+    size_t cap = sh->cap ? 2 * sh->cap : 16;
+    struct exec_slot **s = realloc(sh->slots, cap * sizeof *s);
+    if (!s)
+      return -1;
+    sh->slots = s;
+    sh->cap = cap;
+  }
+  es->envp = malloc((sh->nenv + 5) * sizeof *es->envp);
+  es->out.hash = XXH3_createState();
+  es->err.hash = XXH3_createState();
+  sh->slots[sh->nslots++] = es;
+  es->used = 1;
+  es->task = t;
+  es->sh = sh;
+  es->out.fd = es->err.fd = es->out.file = es->err.file = -1;
+  if (!es->envp || !es->out.hash || !es->err.hash)
+    return -1;
+  memcpy(es->envp, sh->base_env, sh->nenv * sizeof *es->envp);
+  for (int k = 0; k < 4; k++)
+    es->envp[sh->nenv + (size_t)k] = es->env[k];
+  es->envp[sh->nenv + 4] = NULL;
+  return 0;
+}
+
+static int open_outfile(struct exec_shared *sh, uint32_t id, const char *ext)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%u.%s", sh->opt->outdir, (unsigned)id, ext);
+  return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+}
+
+static int spawn_fail(struct exec_slot *es, int err)
+{
+  struct exec_ext *x = evf_task_ext(es->task);
+  x->exit_code = -1;
+  x->sys_errno = err;
+  stream_close(es->sh, &es->out);
+  stream_close(es->sh, &es->err);
+  return EVF_STATUS_SPAWN_ERROR;
+}
+
+static int exec_io_start(struct evf_task *t)
+{
+  struct exec_shared *sh = evf_task_shared(t);
+  struct exec_slot *es = evf_task_state(t);
+  const struct evf_options *opt = sh->opt;
+  struct evf_record *rec = t->rec;
+  if (!es->used && slot_init(sh, es, t))
+    return spawn_fail(es, ENOMEM);
+  const char *cmd = opt->command ? expand(es, opt->command, evf_task_input(t)) : evf_task_input(t);
+  if (!cmd)
+    return spawn_fail(es, ENOMEM);
+  snprintf(es->env[0], sizeof es->env[0], "EVFARM_TASK_ID=%u", (unsigned)rec->id);
+  snprintf(es->env[1], sizeof es->env[1], "EVFARM_RANK=%d", (int)rec->rank);
+  snprintf(es->env[2], sizeof es->env[2], "EVFARM_ATTEMPT=%u", (unsigned)rec->attempts);
+  snprintf(es->env[3], sizeof es->env[3], "EVFARM_NTASKS=%u", (unsigned)opt->tasks);
+  XXH3_64bits_reset(es->out.hash);
+  XXH3_64bits_reset(es->err.hash);
+  es->out.bytes = es->err.bytes = 0;
+  es->tail_at = 0;
+  es->tail_total = 0;
+  es->write_errno = 0;
+  if (opt->outdir) {
+    es->out.file = open_outfile(sh, rec->id, "out");
+    es->err.file = es->out.file >= 0 ? open_outfile(sh, rec->id, "err") : -1;
+    if (es->err.file < 0)
+      return spawn_fail(es, errno);
+  }
+
+  int op[2] = {-1, -1}, ep[2] = {-1, -1};
+  if (pipe2(op, O_CLOEXEC) || pipe2(ep, O_CLOEXEC)) {
+    int e = errno;
+    for (int k = 0; k < 2; k++) {
+      if (op[k] >= 0)
+        close(op[k]);
+      if (ep[k] >= 0)
+        close(ep[k]);
+    }
+    return spawn_fail(es, e);
+  }
+  fcntl(op[0], F_SETFL, O_NONBLOCK);
+  fcntl(ep[0], F_SETFL, O_NONBLOCK);
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, op[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* MPI's descriptors stay ours */
+  posix_spawnattr_init(&at);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &all);
+  posix_spawnattr_setpgroup(&at, 0);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                    POSIX_SPAWN_SETSIGDEF);
+  char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+  pid_t pid = 0;
+  es->spawned = ev_time();
+  int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, es->envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  close(op[1]);
+  close(ep[1]);
+  int pidfd = rc == 0 ? evf_pidfd_open(pid) : -1;
+  if (rc != 0 || pidfd < 0) {
+    int e = rc ? rc : errno;
+    if (rc == 0) { /* spawned, but cannot be watched: end it */
+      kill(-pid, SIGKILL);
+      waitpid(pid, NULL, 0);
+    }
+    close(op[0]);
+    close(ep[0]);
+    return spawn_fail(es, e);
+  }
+  es->pid = pid;
+  es->pidfd = pidfd;
+  es->out.fd = op[0];
+  es->err.fd = ep[0];
+  ev_io_init(&es->out.w, stream_cb, op[0], EV_READ);
+  es->out.w.data = es;
+  ev_io_init(&es->err.w, stream_cb, ep[0], EV_READ);
+  es->err.w.data = es;
+  ev_io_init(&es->pw, child_cb, pidfd, EV_READ);
+  es->pw.data = es;
+  ev_io_start(sh->loop, &es->out.w);
+  ev_io_start(sh->loop, &es->err.w);
+  ev_io_start(sh->loop, &es->pw);
+  return EVF_STATUS_OK;
+}
+
+/* The deadline passed: the figures so far into the record, the process group to the dying. */
+static void exec_cancel(struct evf_task *t)
+{
+  struct exec_shared *sh = evf_task_shared(t);
+  struct exec_slot *es = evf_task_state(t);
+  ev_io_stop(sh->loop, &es->pw);
+  stream_close(sh, &es->out);
+  stream_close(sh, &es->err);
+  struct exec_ext *x = evf_task_ext(t);
+  memset(x, 0, sizeof *x);
+  x->exit_code = -1;
+  note_streams(es, x);
+  fill_tail(es, x);
+  kill_group(sh, es->pid, es->pidfd);
+  es->pid = 0;
+}
+
+static int exec_cpu_run(struct evf_task *t)
+{
+  (void)t; /* the output was hashed as it came */
+  return EVF_STATUS_OK;
+}
+
+/* --- per rank -------------------------------------------------------------------------------- */
+
+/* Can this rank create files in --outdir?  (Every rank checks: it must be shared.) */
+static int check_outdir(const char *dir, char *msg)
+{
+  char probe[4096];
+  snprintf(probe, sizeof probe, "%s/.evfarm-probe-%ld", dir, (long)getpid());
+  int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    return evf_seterr(msg, EVF_EUSAGE,
+                      "--outdir: cannot create files in '%s' on %s: %s (it must be a directory "
+                      "every node can write)", evf_clip(dir), host, strerror(errno));
+  }
+  close(fd);
+  unlink(probe);
+  return 0;
+}
+
+static void exec_close(void *shared)
+{
+  struct exec_shared *sh = shared;
+  if (!sh)
+    return;
+  for (size_t i = 0; i < sh->nslots; i++) {
+    struct exec_slot *es = sh->slots[i];
+    if (es->pid > 0) { /* only when a run was abandoned */
+      kill(-es->pid, SIGKILL);
+      waitpid(es->pid, NULL, 0);
+      ev_io_stop(sh->loop, &es->pw);
+      close(es->pidfd);
+    }
+    stream_close(sh, &es->out);
+    stream_close(sh, &es->err);
+    XXH3_freeState(es->out.hash);
+    XXH3_freeState(es->err.hash);
+    free(es->envp);
+    free(es->cmd);
+    es->used = 0;
+  }
+  while (sh->dying) {
+    kill(-sh->dying->pid, SIGKILL);
+    waitpid(sh->dying->pid, NULL, 0);
+    dying_free(sh->dying);
+  }
+  free(sh->slots);
+  free(sh->base_env);
+  free(sh);
+}
+
+static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64_t nslots,
+                     void **shared, char *msg)
+{
+  (void)nslots;
+  if (opt->outdir) {
+    int rc = check_outdir(opt->outdir, msg);
+    if (rc)
+      return rc;
+  }
+  struct exec_shared *sh = calloc(1, sizeof *sh);
+  size_t n = 0;
+  while (environ && environ[n])
+    n++;
+  if (sh)
+    sh->base_env = malloc((n + 1) * sizeof *sh->base_env);
+  if (!sh || !sh->base_env) {
+    free(sh);
+    return evf_seterr(msg, EVF_ENOMEM, "cannot allocate the exec kind's state");
+  }
+  static const char *const ours[] = {"EVFARM_TASK_ID=", "EVFARM_RANK=", "EVFARM_ATTEMPT=",
+                                     "EVFARM_NTASKS="};
+  for (size_t i = 0; i < n; i++) {
+    int mine = 0;
+    for (size_t k = 0; k < 4; k++)
+      mine |= strncmp(environ[i], ours[k], strlen(ours[k])) == 0;
+    if (!mine)
+      sh->base_env[sh->nenv++] = environ[i];
+  }
+  sh->loop = loop;
+  sh->opt = opt;
+  *shared = sh;
+  return 0;
+}
+
+/* Child CPU seconds of a record: work done off the loop, on the node's cores. */
+static double exec_offloop_cpu(const struct evf_record *rec)
+{
+  const struct exec_ext *x = evf_record_ext(rec);
+  return x->user_s + x->sys_s;
+}
+
+/* --- output ------------------------------------------------------------------------------------ */
+
+static void exec_write_ext(FILE *fp, enum evf_format fmt, const struct evf_record *rec)
+{
+  const struct exec_ext *x = evf_record_ext(rec);
+  char text[TAIL + 1];
+  if (x->sys_errno)
+    snprintf(text, sizeof text, "%s", strerror(x->sys_errno));
+  else {
+    memcpy(text, x->tail, x->tail_len);
+    text[x->tail_len] = '\0';
+  }
+  if (fmt == EVF_FORMAT_JSONL) {
+    fprintf(fp,
+            ",\"exit_code\":%d,\"signal\":%d,\"user_s\":%.6f,\"sys_s\":%.6f,\"maxrss_kib\":%llu"
+            ",\"stdout_bytes\":%llu,\"stdout_hash\":\"%016llx\",\"stderr_bytes\":%llu"
+            ",\"stderr_hash\":\"%016llx\",\"error\":",
+            (int)x->exit_code, (int)x->signal, x->user_s, x->sys_s,
+            (unsigned long long)x->maxrss_kib, (unsigned long long)x->out_bytes,
+            (unsigned long long)x->out_hash, (unsigned long long)x->err_bytes,
+            (unsigned long long)x->err_hash);
+    evf_json_string(fp, text);
+  } else {
+    fprintf(fp, ",%d,%d,%.6f,%.6f,%llu,%llu,%016llx,%llu,%016llx,", (int)x->exit_code,
+            (int)x->signal, x->user_s, x->sys_s, (unsigned long long)x->maxrss_kib,
+            (unsigned long long)x->out_bytes, (unsigned long long)x->out_hash,
+            (unsigned long long)x->err_bytes, (unsigned long long)x->err_hash);
+    evf_csv_field(fp, text);
+  }
+}
+
+const struct evf_task_kind evf_task_kind_exec = {
+  .name = "exec",
+  .state_size = sizeof(struct exec_slot),
+  .ext_size = sizeof(struct exec_ext),
+  .input_option = "commands",
+  .input_column = "input",
+  .open = exec_open,
+  .close = exec_close,
+  .io_start = exec_io_start,
+  .cancel = exec_cancel,
+  .cpu_run = exec_cpu_run,
+  .offloop_cpu = exec_offloop_cpu,
+  .csv_header = ",exit_code,signal,user_s,sys_s,maxrss_kib,stdout_bytes,stdout_hash,"
+                "stderr_bytes,stderr_hash,error",
+  .write_ext = exec_write_ext,
+};
