@@ -53,8 +53,35 @@ def cases(d):
          r"^evfarm: --urls: '/nonexistent-evfarm-urls': No such file"),
         (2, ["--kind", "http", "--urls", d], r"^evfarm: --urls: '%s': Is a directory" % re.escape(d)),
         (2, ["--kind", "http", "--urls", "/dev/null"], r"^evfarm: --urls: '/dev/null': no inputs"),
-        (2, ["--kind", "exec"], r"^evfarm: --kind: 'exec' is not a task kind \(sim, http\)"),
+        (2, ["--kind", "ftp"], r"^evfarm: --kind: 'ftp' is not a task kind \(sim, http, exec\)"),
+        # exec
+        (2, ["--kind", "exec"], r"^evfarm: --commands: needed with --kind exec"),
+        (3, ["--kind", "exec", "--commands", "/nonexistent-evfarm-cmds"],
+         r"^evfarm: --commands: '/nonexistent-evfarm-cmds': No such file"),
+        (2, ["--kind", "exec", "--commands", "/dev/null"],
+         r"^evfarm: --commands: '/dev/null': no inputs"),
+        (2, ["--kind", "exec", "--commands", long_line_file(d)],
+         r"^evfarm: --commands: .*long.txt:3: longer than 65536 bytes"),
+        (2, ["--kind", "exec", "--command", "gzip -9", "--args", "/etc/hostname"],
+         r"^evfarm: --command: 'gzip -9' has no \{\} for the argument"),
+        (2, ["--kind", "exec", "--command", "gzip {}"], r"^evfarm: --command: needs --args FILE"),
+        (2, ["--kind", "exec", "--commands", "/etc/hostname", "--command", "x {}"],
+         r"^evfarm: --command: not with --commands"),
+        (3, ["--kind", "exec", "--commands", "/etc/hostname", "--outdir", "/nonexistent-evfarm-od"],
+         r"^evfarm: --outdir: cannot create files in '/nonexistent-evfarm-od' on .*: No such file"),
+        (2, ["--outdir", "/tmp"], r"^evfarm: --outdir: only for --kind exec"),
+        (2, ["--kind", "exec", "--commands", "/etc/hostname", "--retry-on", "exit,bogus"],
+         r"^evfarm: --retry-on: 'exit,bogus' is not exit, signal or exit,signal"),
     ]
+
+
+def long_line_file(d):
+    """A commands file whose third line is longer than the documented limit."""
+    path = os.path.join(d, "..", "bad_input_long.txt")
+    if d:
+        with open(path, "w") as f:
+            f.write("echo a\n# c\necho %s\n" % ("x" * 70000))
+    return path
 
 
 def main():

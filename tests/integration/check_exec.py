@@ -1,0 +1,256 @@
+"""The exec kind under mpirun: 10,000 commands at np = 1, 2, 3 with --outdir (every output file
+equal to the oracle's value, records identical apart from rank and times); failing, killed,
+timed-out, chatty, stdin-reading, backgrounding and missing commands; quoting; templates over
+file names with spaces; retries on exit; no Open MPI fork warning anywhere.
+
+Runs under Debian's /usr/bin/python3 (python3-xxhash).  One ctest per case (--list, --case).
+"""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import Check, cases_main, cases_of  # noqa: E402
+
+import xxhash  # noqa: E402  (Debian: python3-xxhash)
+
+FORK_WARNINGS = ("fork()", "A process has executed an operation involving a call")
+
+
+def xxh3(data):
+    return "%016x" % xxhash.xxh3_64_intdigest(data)
+
+
+class Run:
+    def __init__(self, a, c, name):
+        self.a, self.c, self.name = a, c, name
+        self.dir = os.path.join(a.outdir, "exec_" + name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+
+    def file(self, name, lines):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def outdir(self):
+        d = os.path.join(self.dir, "out")
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def evfarm(self, np_, args, want_exit, timeout=300):
+        out = os.path.join(self.dir, "records.csv")
+        if os.path.exists(out):
+            os.unlink(out)
+        cmd = [self.a.mpirun, "-np", str(np_), self.a.evfarm, "--kind", "exec", "--output", out,
+               "--quiet"] + args
+        t = time.monotonic()
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.c(False, "timed out (a hang): %s" % " ".join(cmd))
+            return None
+        self.wall = time.monotonic() - t
+        self.c(p.returncode == want_exit, "exit %d, want %d; stderr:\n%s"
+               % (p.returncode, want_exit, p.stderr[-3000:]))
+        self.c(not any(w in p.stderr for w in FORK_WARNINGS), "a fork warning:\n%s" % p.stderr)
+        if not os.path.exists(out):
+            return None
+        with open(out, newline="") as f:
+            recs = list(csv.DictReader(f))
+        for r in recs:
+            for k in ("id", "rank", "attempts", "exit_code", "signal", "stdout_bytes",
+                      "stderr_bytes"):
+                r[k] = int(r[k])
+            for k in ("t_start", "t_io_done", "t_end", "user_s", "sys_s"):
+                r[k] = float(r[k])
+        return recs
+
+
+def echo_case(c, a, np_, extra):
+    """10,000 x echo $((EVFARM_TASK_ID * 7)) with --outdir."""
+    n = 10000
+    r = Run(a, c, "echo_np%d" % np_)
+    cmds = r.file("cmds.txt", ["# id times 7", ""] + ["echo $((EVFARM_TASK_ID * 7))"] * n)
+    od = r.outdir()
+    recs = r.evfarm(np_, ["--commands", cmds, "--outdir", od] + extra, 0)
+    if recs is None:
+        return
+    c(len(recs) == n and [x["id"] for x in recs] == list(range(1, n + 1)), "ids not 1..N")
+    c(len({x["rank"] for x in recs}) == np_, "not every rank ran tasks")
+    canon = []
+    for x in recs:
+        want = b"%d\n" % (7 * x["id"])
+        try:
+            got = open(os.path.join(od, "%d.out" % x["id"]), "rb").read()
+            err = open(os.path.join(od, "%d.err" % x["id"]), "rb").read()
+        except OSError as e:
+            c(False, "id %d: %s" % (x["id"], e))
+            continue
+        c(got == want and err == b"" and x["status"] == "ok" and x["exit_code"] == 0 and
+          x["stdout_bytes"] == len(want) and x["stdout_hash"] == xxh3(want) and
+          x["stderr_hash"] == xxh3(b""), "id %d: out %r err %r record %r"
+          % (x["id"], got, err, {k: x[k] for k in ("status", "exit_code", "stdout_bytes",
+                                                     "stdout_hash")}))
+        canon.append(",".join(str(x[k]) for k in ("id", "status", "attempts", "last_error",
+                                                   "input", "exit_code", "signal",
+                                                   "stdout_bytes", "stdout_hash",
+                                                   "stderr_bytes", "stderr_hash", "error")))
+    with open(os.path.join(a.outdir, "integration_exec_echo_np%d.canonical" % np_), "w") as f:
+        f.write("\n".join(canon) + "\n")
+
+
+def case_echo_np1(c, a):
+    echo_case(c, a, 1, [])
+
+
+def case_echo_np2(c, a):
+    echo_case(c, a, 2, ["--inflight", "2", "--batch-size", "999"])
+
+
+def case_echo_np3(c, a):
+    echo_case(c, a, 3, ["--inflight", "3"])
+
+
+def running(tag):
+    """Processes whose command line holds `tag`."""
+    p = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True)
+    return p.stdout.split()
+
+
+def case_misbehaving(c, a):
+    """Each kind of command ends with its status and figures; the others are unaffected."""
+    r = Run(a, c, "misbehaving")
+    tag = "%d%d" % (os.getpid(), int(time.time()) % 100000)
+    odd = "echo \"it's \\\"q\\\" $((6*7)) * \\$HOME é ✓\""
+    lines = [
+        "exit 3",
+        "kill -9 $$",
+        "echo oops >&2; exit 2",
+        "cat",                                   # stdin is /dev/null: EOF at once
+        "no-such-program-evfarm-xyz",
+        "head -c 10000000 /dev/zero",
+        "sleep 30.%s & echo started" % tag,      # a background grandchild
+        odd,
+        "echo $EVFARM_TASK_ID $EVFARM_RANK $EVFARM_NTASKS $EVFARM_ATTEMPT",
+        "printf 'x%.0s' $(seq 1 300) >&2; exit 1",  # a long stderr: its last bytes kept
+        "echo fine",
+    ]
+    od = r.outdir()
+    recs = r.evfarm(2, ["--commands", r.file("cmds.txt", lines), "--outdir", od,
+                        "--inflight", "3"], 1, timeout=120)
+    if recs is None:
+        return
+    by = {x["input"]: x for x in recs}
+
+    def want(line, status, exit_code, signal=0):
+        x = by[line]
+        got = (x["status"], x["exit_code"], x["signal"], x["attempts"])
+        c(got == (status, exit_code, signal, 1), "%r: %r, want %r" % (line, got,
+                                                                      (status, exit_code,
+                                                                       signal, 1)))
+        return x
+    want("exit 3", "exit", 3)
+    want("kill -9 $$", "signal", -1, 9)
+    x = want("echo oops >&2; exit 2", "exit", 2)
+    c(x["error"] == "oops\n" and x["stderr_bytes"] == 5, "stderr tail %r" % x["error"])
+    x = want("cat", "ok", 0)
+    c(x["stdout_bytes"] == 0 and x["t_io_done"] - x["t_start"] < 5, "cat: %r" % x)
+    x = want("no-such-program-evfarm-xyz", "exit", 127)
+    c("not found" in x["error"], "missing program: error %r" % x["error"])
+    x = want("head -c 10000000 /dev/zero", "ok", 0)
+    c(x["stdout_bytes"] == 10 ** 7 and x["stdout_hash"] == xxh3(b"\0" * 10 ** 7),
+      "10 MB of stdout: %d bytes, hash %s" % (x["stdout_bytes"], x["stdout_hash"]))
+    c(os.path.getsize(os.path.join(od, "%d.out" % x["id"])) == 10 ** 7, "10 MB file")
+    x = want("sleep 30.%s & echo started" % tag, "ok", 0)
+    c(x["t_io_done"] - x["t_start"] < 5, "the backgrounding task took %.1f s"
+      % (x["t_io_done"] - x["t_start"]))
+    c(not running("sleep 30.%s" % tag), "its background sleep outlived it")
+    x = want(odd, "ok", 0)
+    oracle = subprocess.run(["/bin/sh", "-c", odd], capture_output=True).stdout
+    got = open(os.path.join(od, "%d.out" % x["id"]), "rb").read()
+    c(got == oracle and b"* $HOME" in got, "quoting: %r, /bin/sh gives %r" % (got, oracle))
+    c(x["stdout_hash"] == xxh3(got), "hash of the quoted line's output")
+    x = want("echo $EVFARM_TASK_ID $EVFARM_RANK $EVFARM_NTASKS $EVFARM_ATTEMPT", "ok", 0)
+    got = open(os.path.join(od, "%d.out" % x["id"]), "rb").read()
+    c(got == b"%d %d %d 1\n" % (x["id"], x["rank"], len(lines)), "environment: %r" % got)
+    x = want("printf 'x%.0s' $(seq 1 300) >&2; exit 1", "exit", 1)
+    c(x["stderr_bytes"] == 300 and x["error"] == "x" * 192, "tail of a long stderr: %r"
+      % x["error"])
+    want("echo fine", "ok", 0)
+
+
+def case_timeout(c, a):
+    """--timeout 0.5: sleep 100 ends as timeout within 0.2 s of its deadline, one that ignores
+    SIGTERM too, and no process of theirs is left once the run has ended."""
+    r = Run(a, c, "timeout")
+    tag = "%d%d" % (os.getpid(), int(time.time()) % 100000)
+    lines = ["sleep 100.%s" % tag, "trap '' TERM; sleep 100.%s; echo late" % tag,
+             "sleep 100.%s | cat" % tag, "echo quick"]
+    recs = r.evfarm(1, ["--commands", r.file("cmds.txt", lines), "--inflight", "4",
+                        "--timeout", "0.5"], 1, timeout=120)
+    if recs is None:
+        return
+    for x in recs:
+        took = x["t_io_done"] - x["t_start"]
+        if x["input"] == "echo quick":
+            c(x["status"] == "ok", "echo quick: %s" % x["status"])
+            continue
+        c(x["status"] == "timeout" and 0.5 - 1e-3 <= took <= 0.7, "%r: %s after %.3f s"
+          % (x["input"], x["status"], took))
+    c(not running("sleep 100.%s" % tag), "sleep processes left: %r" % running("sleep 100.%s" % tag))
+
+
+def case_retry(c, a):
+    """--retries with --retry-on exit: a command that fails twice, then succeeds, has attempts
+    = 3 and sees EVFARM_ATTEMPT; without --retry-on exits are not retried."""
+    r = Run(a, c, "retry")
+    cmd = "test $EVFARM_ATTEMPT -ge 3 || exit 4"
+    path = r.file("cmds.txt", [cmd] * 20)
+    recs = r.evfarm(2, ["--commands", path, "--retries", "4", "--retry-on", "exit",
+                        "--retry-delay", "0.01"], 0)
+    if recs is not None:
+        c(all((x["status"], x["attempts"], x["last_error"]) == ("ok", 3, "exit") for x in recs),
+          "with --retry-on exit: %r" % sorted({(x["status"], x["attempts"]) for x in recs}))
+    recs = r.evfarm(2, ["--commands", path, "--retries", "4"], 1)
+    if recs is not None:
+        c(all((x["status"], x["attempts"], x["exit_code"]) == ("exit", 1, 4) for x in recs),
+          "without --retry-on: %r" % sorted({(x["status"], x["attempts"]) for x in recs}))
+
+
+def case_template(c, a):
+    """--command 'wc -c < {}' --args FILE: file names with spaces, quotes, $ and * are passed
+    intact, one task per name."""
+    r = Run(a, c, "template")
+    names = ["plain", "with space", "it's", "dollar $HOME", "star *", "tab\there", "ünï ✓"]
+    paths = []
+    for k, n in enumerate(names):
+        p = os.path.join(r.dir, n)
+        with open(p, "wb") as f:
+            f.write(b"z" * (k * 10 + 1))
+        paths.append(p)
+    od = r.outdir()
+    recs = r.evfarm(2, ["--command", "wc -c < {}", "--args", r.file("args.txt", paths),
+                        "--outdir", od], 0)
+    if recs is None:
+        return
+    c(len(recs) == len(names), "%d records" % len(recs))
+    for x in recs:
+        k = x["id"] - 1
+        got = open(os.path.join(od, "%d.out" % x["id"]), "rb").read().strip()
+        c(x["input"] == paths[k] and got == b"%d" % (k * 10 + 1),
+          "%r: wc says %r, want %d" % (names[k], got, k * 10 + 1))
+
+
+def run(a, fn):
+    c = Check("check_exec " + fn.__name__[5:])
+    fn(c, a)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(cases_main(cases_of(globals()), ["--mpirun", "--evfarm", "--outdir"], run))
