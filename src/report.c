@@ -68,7 +68,9 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
     fputs(")\n", out);
   fprintf(out, "  efficiency    %10.2f %%    lower bound / wall; %s\n", 100 * s->efficiency,
           s->io_bound ? "I/O-bound: the longest I/O delay sets the pace"
-                      : "CPU-bound: more ranks would shorten it");
+          : s->offloop_cpu > 0 && s->bound.t_lb == s->bound.offloop_term
+              ? "CPU-bound: the children's CPU over the job's CPUs sets the pace"
+              : "CPU-bound: more ranks would shorten it");
   fprintf(out, "  overheads     %10.4f s    set-up before t0; %.4f s collecting after the last task\n",
           s->setup, s->collect);
   fprintf(out, "  cpu total     %10.4f s    sum of measured CPU phases\n", s->cpu_total);

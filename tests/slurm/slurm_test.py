@@ -15,6 +15,7 @@ machine (two slurmd "nodes" n1 and n2 of 4 CPUs each).  One subcommand per ctest
 Every wait has a deadline.  usage: slurm_test.py CMD --state F --evfarm E --outdir D --repo R
 """
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -210,6 +211,42 @@ def cmd_scaling(c):
                 "want one summary per size in %s: %r" % (d, os.listdir(d)))
 
 
+def cmd_exec(c):
+    """jobs/exec-farm.sbatch on 2 nodes: one rank per node, --inflight = the node's CPUs, every
+    command's output in EVF_OUTDIR equal to the oracle's value."""
+    d = c.job_dir("exec")
+    n = 300
+    cmds = os.path.join(d, "cmds.txt")
+    with open(cmds, "w") as f:
+        f.write("echo $((EVFARM_TASK_ID * 7)) $EVFARM_RANK\n" * n)
+    od = os.path.join(d, "out")
+    os.makedirs(od)
+    job = c.sbatch(["--nodes=2", os.path.join(c.a.repo, "jobs", "exec-farm.sbatch"), cmds], d,
+                   {"EVF_OUTDIR": od, "EVF_JOBS": os.path.join(c.a.repo, "jobs")})
+    if not job:
+        return
+    state, code = c.wait(job)
+    out = os.path.join(d, "evfarm-exec-%s.out" % job)
+    log = open(out).read() if os.path.exists(out) else "(no output)"
+    c.check(state == "COMPLETED" and code == "0:0", "exec job ended %s %s:\n%s" % (state, code, log))
+    summary = os.path.join(d, "exec-%s.json" % job)
+    if not c.check(os.path.exists(summary), "no summary:\n%s" % log):
+        return
+    s = json.load(open(summary))
+    cpus = int(c.run(["scontrol", "show", "node", "n1"]).stdout.split("CPUTot=")[1].split()[0])
+    c.check(s["ranks"] == 2 and sorted(x["host"] for x in s["per_rank"]) == ["n1", "n2"],
+            "ranks %r" % s["per_rank"])
+    c.check(s["options"]["inflight"] == cpus and s["options"]["kind"] == "exec",
+            "inflight %r, the nodes have %d CPUs" % (s["options"]["inflight"], cpus))
+    with open(os.path.join(d, "exec-%s.csv" % job)) as f:
+        recs = list(csv.DictReader(f))
+    c.check(len(recs) == n and all(r["status"] == "ok" for r in recs), "records: %d" % len(recs))
+    for r in recs:
+        got = open(os.path.join(od, "%s.out" % r["id"])).read()
+        c.check(got == "%d %s\n" % (7 * int(r["id"]), r["rank"]),
+                "task %s: %r" % (r["id"], got))
+
+
 def cmd_sweep(c):
     d = c.job_dir("sweep")
     sweep_bin = os.path.join(os.path.dirname(c.a.evfarm), "evfarm-sweep")
@@ -237,7 +274,7 @@ def cmd_sweep(c):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["start", "stop", "single", "two-nodes", "mpirun",
+    ap.add_argument("cmd", choices=["start", "stop", "single", "two-nodes", "mpirun", "exec",
                                     "bad-input", "scaling", "sweep"])
     ap.add_argument("--state", required=True)
     ap.add_argument("--evfarm", required=True)
@@ -246,7 +283,7 @@ def main():
     a = ap.parse_args()
     c = Ctx(a)
     {"start": cmd_start, "stop": cmd_stop, "single": cmd_single, "two-nodes": cmd_two_nodes,
-     "mpirun": cmd_mpirun, "bad-input": cmd_bad_input, "scaling": cmd_scaling,
+     "mpirun": cmd_mpirun, "exec": cmd_exec, "bad-input": cmd_bad_input, "scaling": cmd_scaling,
      "sweep": cmd_sweep}[a.cmd](c)
     return c.check.done()
 
