@@ -13,11 +13,11 @@ shift || true
 # for the tests that start a local cluster (the daemons are not started by the install), and
 # gnuplot for the scaling report's plot, iproute2 for the multi-host tests (network namespaces),
 # clang for the test pass that checks the CPU phase is not folded away; libcurl and xxHash for the
-# http kind, nginx and python3-xxhash for its tests (the server and the oracle), wrk and
-# python3-aiohttp for its benchmark's peers.
+# http kind, nginx and python3-xxhash for its tests (the server and the oracle), wrk,
+# python3-aiohttp and GNU parallel for the benchmarks' peers.
 packages=(openmpi-bin libopenmpi-dev libev-dev cmake make gcc libc6-dev python3 binutils
   slurmctld slurmd slurm-client munge gnuplot-nox iproute2 clang
-  libcurl4-openssl-dev libxxhash-dev nginx-light python3-xxhash wrk python3-aiohttp curl)
+  libcurl4-openssl-dev libxxhash-dev nginx-light python3-xxhash wrk python3-aiohttp curl parallel)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

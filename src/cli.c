@@ -488,10 +488,10 @@ void evf_cli_usage(FILE *out)
 {
   fputs("Usage: mpirun -np RANKS evfarm [OPTION]...\n"
         "Run N tasks with one libev event loop per MPI rank: a simulated crawler (--kind\n"
-        "sim, the default), or HTTP fetches of a file of URLs with libcurl (--kind\n"
-        "http). Each task waits on I/O, then runs a CPU phase; rank 0 gathers every\n"
-        "task's record and prints a summary with the wall time, the lower bound and the\n"
-        "efficiency.\n"
+        "sim, the default), HTTP fetches of a file of URLs with libcurl (--kind http),\n"
+        "or a file of shell commands (--kind exec). Each task waits on I/O (or its child\n"
+        "process), then runs a CPU phase; rank 0 gathers every task's record and prints\n"
+        "a summary with the wall time, the lower bound and the efficiency.\n"
         "\nOptions (--opt VALUE or --opt=VALUE):\n",
         out);
   evf_opt_usage(out, opt_table, NOPTS);
@@ -505,6 +505,15 @@ void evf_cli_usage(FILE *out)
         "(--max-body), error (unsupported scheme, too many redirects, ...). Retried when\n"
         "--retries allows: refused or reset connections, timeouts, 5xx, 429 (after its\n"
         "Retry-After).\n"
+        "exec: task k runs the k-th line of --commands as /bin/sh -c LINE (or --command\n"
+        "with {} replaced by the k-th line of --args, shell-quoted) in its own process\n"
+        "group, stdin /dev/null, with EVFARM_TASK_ID, EVFARM_RANK, EVFARM_ATTEMPT and\n"
+        "EVFARM_NTASKS set. Statuses: ok (exit 0), exit (non-zero; code in the record),\n"
+        "signal, timeout (its whole process group gets SIGTERM, then SIGKILL 2 s later),\n"
+        "spawn_error. Processes a command leaves in its group are killed when it exits.\n"
+        "Lines are at most 65536 bytes. Layouts: one rank per core with --inflight 1\n"
+        "(the default), or one rank per node (mpirun --bind-to none) with --inflight =\n"
+        "its cores.\n"
         "\nExit status:\n"
         "  0  every task finished with status ok\n"
         "  1  the job ran, but some task failed (see the status column of --output)\n"

@@ -89,6 +89,8 @@ struct exec_dying {
 
 struct exec_shared {
   struct ev_loop *loop;
+  sigset_t ignored;      /* signals this process ignores: the children get them back (an
+                            ignored signal stays ignored across exec; caught ones do not) */
   const struct evf_options *opt;
   char **base_env;
   size_t nenv;
@@ -456,11 +458,10 @@ static int exec_io_start(struct evf_task *t)
   posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* MPI's descriptors stay ours */
   posix_spawnattr_init(&at);
-  sigset_t none, all;
+  sigset_t none;
   sigemptyset(&none);
-  sigfillset(&all);
   posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setsigdefault(&at, &all);
+  posix_spawnattr_setsigdefault(&at, &sh->ignored);
   posix_spawnattr_setpgroup(&at, 0);
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                     POSIX_SPAWN_SETSIGDEF);
@@ -603,6 +604,12 @@ static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64
   }
   sh->loop = loop;
   sh->opt = opt;
+  sigemptyset(&sh->ignored);
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+      sigaddset(&sh->ignored, sig);
+  }
   *shared = sh;
   return 0;
 }
