@@ -89,6 +89,7 @@ struct exec_dying {
 
 struct exec_shared {
   struct ev_loop *loop;
+  int devnull;           /* /dev/null, opened once: every child's stdin */
   sigset_t ignored;      /* signals this process ignores: the children get them back (an
                             ignored signal stays ignored across exec; caught ones do not) */
   const struct evf_options *opt;
@@ -367,6 +368,9 @@ static const char *expand(struct exec_slot *es, const char *tmpl, const char *ar
 
 static int slot_init(struct exec_shared *sh, struct exec_slot *es, struct evf_task *t)
 {
+  es->out.fd = es->err.fd = es->out.file = es->err.file = -1; /* before anything can fail */
+  es->task = t;
+  es->sh = sh;
   if (sh->nslots == sh->cap) {
     size_t cap = sh->cap ? 2 * sh->cap : 16;
     struct exec_slot **s = realloc(sh->slots, cap * sizeof *s);
@@ -380,9 +384,6 @@ static int slot_init(struct exec_shared *sh, struct exec_slot *es, struct evf_ta
   es->err.hash = XXH3_createState();
   sh->slots[sh->nslots++] = es;
   es->used = 1;
-  es->task = t;
-  es->sh = sh;
-  es->out.fd = es->err.fd = es->out.file = es->err.file = -1;
   if (!es->envp || !es->out.hash || !es->err.hash)
     return -1;
   memcpy(es->envp, sh->base_env, sh->nenv * sizeof *es->envp);
@@ -415,7 +416,7 @@ static int exec_io_start(struct evf_task *t)
   struct exec_slot *es = evf_task_state(t);
   const struct evf_options *opt = sh->opt;
   struct evf_record *rec = t->rec;
-  if (!es->used && slot_init(sh, es, t))
+  if ((!es->used && slot_init(sh, es, t)) || !es->envp || !es->out.hash || !es->err.hash)
     return spawn_fail(es, ENOMEM);
   const char *cmd = opt->command ? expand(es, opt->command, evf_task_input(t)) : evf_task_input(t);
   if (!cmd)
@@ -453,7 +454,7 @@ static int exec_io_start(struct evf_task *t)
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, sh->devnull, 0);
   posix_spawn_file_actions_adddup2(&fa, op[1], 1);
   posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* MPI's descriptors stay ours */
@@ -571,6 +572,7 @@ static void exec_close(void *shared)
   }
   free(sh->slots);
   free(sh->base_env);
+  close(sh->devnull);
   free(sh);
 }
 
@@ -604,6 +606,13 @@ static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64
   }
   sh->loop = loop;
   sh->opt = opt;
+  sh->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (sh->devnull < 0) {
+    int e = errno;
+    free(sh->base_env);
+    free(sh);
+    return evf_seterr(msg, EVF_EIO, "cannot open /dev/null: %s", strerror(e));
+  }
   sigemptyset(&sh->ignored);
   for (int sig = 1; sig < NSIG; sig++) {
     struct sigaction sa;

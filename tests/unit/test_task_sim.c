@@ -54,6 +54,7 @@ int main(void)
   CHECK_EQ_U64(r2.io_delay_us, 500000);
   CHECK(evf_task_kind_find("sim") == &evf_task_kind_sim);
   CHECK(evf_task_kind_find("http") == &evf_task_kind_http);
-  CHECK(evf_task_kind_find("exec") == NULL);
+  CHECK(evf_task_kind_find("exec") == &evf_task_kind_exec);
+  CHECK(evf_task_kind_find("ftp") == NULL);
   return check_done("test_task_sim");
 }
