@@ -6,6 +6,7 @@ file names with spaces; retries on exit; no Open MPI fork warning anywhere.
 Runs under Debian's /usr/bin/python3 (python3-xxhash).  One ctest per case (--list, --case).
 """
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -44,10 +45,12 @@ class Run:
 
     def evfarm(self, np_, args, want_exit, timeout=300):
         out = os.path.join(self.dir, "records.csv")
-        if os.path.exists(out):
-            os.unlink(out)
+        self.summary = os.path.join(self.dir, "summary.json")
+        for f in (out, self.summary):
+            if os.path.exists(f):
+                os.unlink(f)
         cmd = [self.a.mpirun, "-np", str(np_), self.a.evfarm, "--kind", "exec", "--output", out,
-               "--quiet"] + args
+               "--json", self.summary, "--quiet"] + args
         t = time.monotonic()
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -102,6 +105,19 @@ def echo_case(c, a, np_, extra):
                                                    "stderr_bytes", "stderr_hash", "error")))
     with open(os.path.join(a.outdir, "integration_exec_echo_np%d.canonical" % np_), "w") as f:
         f.write("\n".join(canon) + "\n")
+    # The bound's third term: the children's CPU (the records' user + system) over the job's
+    # CPUs (one node here: the CPUs its ranks may use).
+    s = json.load(open(r.summary))
+    child = sum(x["user_s"] + x["sys_s"] for x in recs)
+    cpus = s["per_rank"][0]["node_cpus"]
+    lb = s["lower_bound"]
+    c(abs(s["offloop_cpu_s"] - child) <= 2e-6 * n and s["job_cpus"] == cpus,
+      "summary child CPU %.6f on %d CPUs; records give %.6f, the node %d" % (
+          s["offloop_cpu_s"], s["job_cpus"], child, cpus))
+    c(abs(lb["offloop_term_s"] - child / cpus) <= 2e-6 * n and lb["t_lb_s"] >= lb["offloop_term_s"]
+      and lb["t_lb_s"] == max(lb["task_term_s"], lb["backlog_term_s"], lb["offloop_term_s"]),
+      "lower bound %r, child CPU %.6f / %d CPUs" % (lb, child, cpus))
+    c(child > 0.0001 * n, "children's CPU %.6f s for %d commands" % (child, n))
 
 
 def case_echo_np1(c, a):
@@ -186,15 +202,21 @@ def case_misbehaving(c, a):
 
 def case_timeout(c, a):
     """--timeout 0.5: sleep 100 ends as timeout within 0.2 s of its deadline, one that ignores
-    SIGTERM too, and no process of theirs is left once the run has ended."""
+    SIGTERM too, a pipeline too; SIGTERM reaches the whole process group; no process of theirs
+    is left once the run has ended."""
     r = Run(a, c, "timeout")
     tag = "%d%d" % (os.getpid(), int(time.time()) % 100000)
+    marker = os.path.join(r.dir, "got-term")
     lines = ["sleep 100.%s" % tag, "trap '' TERM; sleep 100.%s; echo late" % tag,
-             "sleep 100.%s | cat" % tag, "echo quick"]
-    recs = r.evfarm(1, ["--commands", r.file("cmds.txt", lines), "--inflight", "4",
+             "sleep 100.%s | cat" % tag, "echo quick",
+             # a subshell of the group traps SIGTERM: the whole group gets it, not just the shell
+             "(trap 'echo term > %s; exit 0' TERM; sleep 100.%s & wait); sleep 100.%s"
+             % (marker, tag, tag)]
+    recs = r.evfarm(1, ["--commands", r.file("cmds.txt", lines), "--inflight", "5",
                         "--timeout", "0.5"], 1, timeout=120)
     if recs is None:
         return
+    c(os.path.exists(marker), "SIGTERM did not reach the whole process group (no trap ran)")
     for x in recs:
         took = x["t_io_done"] - x["t_start"]
         if x["input"] == "echo quick":
