@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_TEMPS 16
@@ -36,11 +37,45 @@ int evf_guard_signal(int k)
   return handled[k].sig;
 }
 
-static void remove_temps(void)
+static void block(sigset_t *old);
+
+static volatile pid_t *volatile child_groups;
+static volatile size_t nchild_groups;
+
+void evf_guard_children(volatile pid_t *groups, size_t n)
+{
+  sigset_t old;
+  block(&old);
+  child_groups = groups;
+  nchild_groups = groups ? n : 0;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* SIGTERM to every child group, a moment for them to end, SIGKILL to what is left
+ * (async-signal-safe: kill, nanosleep). */
+static void end_children(void)
+{
+  volatile pid_t *g = child_groups;
+  size_t n = nchild_groups, live = 0;
+  for (size_t i = 0; g && i < n; i++)
+    if (g[i] > 0 && kill(-g[i], SIGTERM) == 0)
+      live++;
+  if (!live)
+    return;
+  struct timespec ts = {0, 200000000};
+  nanosleep(&ts, NULL);
+  for (size_t i = 0; i < n; i++)
+    if (g[i] > 0)
+      kill(-g[i], SIGKILL);
+}
+
+/* Everything a dying process must not leave behind: temporary files, children. */
+static void clean_up(void)
 {
   for (int i = 0; i < MAX_TEMPS; i++)
     if (temps[i])
       unlink(temps[i]);
+  end_children();
 }
 
 /* Append `s` to buf[*len..cap) (async-signal-safe). */
@@ -67,7 +102,7 @@ static void put_int(char *buf, size_t *len, size_t cap, long v)
 static void on_signal(int sig)
 {
   int saved = errno;
-  remove_temps();
+  clean_up();
   if (my_rank == 0) {
     char msg[160];
     size_t len = 0;
@@ -167,7 +202,7 @@ void evf_guard_untrack(const char *path)
 void evf_guard_fatal(const char *what)
 {
   block(NULL);
-  remove_temps();
+  clean_up();
   char msg[512];
   size_t len = 0;
   put(msg, &len, sizeof msg, "evfarm: rank ");

@@ -9,6 +9,9 @@
 #ifndef EVF_GUARD_H
 #define EVF_GUARD_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 /* Install the handlers (first call) and count one user.  `rank` is this process's rank in the
  * job; rank 0 prints the message. */
 void evf_guard_enter(int rank);
@@ -18,6 +21,12 @@ void evf_guard_leave(void);
  * forget it (leaves).  `path` must stay valid until evf_guard_untrack(). */
 void evf_guard_track(const char *path);
 void evf_guard_untrack(const char *path);
+
+/* Process groups of children (exec's commands) that must not outlive the process: on a
+ * handled signal or a fatal error each nonzero entry of groups[0..n) gets SIGTERM, then, 0.2 s
+ * later, SIGKILL.  The owner writes a group's id into a free (zero) entry when it spawns it and
+ * zeroes the entry when the group is gone; NULL unregisters.  One array per process. */
+void evf_guard_children(volatile pid_t *groups, size_t n);
 
 /* A failure nothing can recover from (an allocator of libev's that cannot return): remove the
  * temporary files, print "evfarm: rank R: <what>" in one write, and end the process with exit

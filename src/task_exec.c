@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "guard.h"
 #include "output.h"
 #include "record.h"
 #include "task.h"
@@ -60,6 +61,7 @@ struct exec_stream {
 
 struct exec_slot {
   struct evf_task *task;
+  size_t gidx;           /* its entry in exec_shared.groups */
   struct exec_shared *sh;
   pid_t pid;             /* 0 when no child */
   int pidfd;
@@ -80,6 +82,7 @@ struct exec_slot {
 /* A cancelled child, still dying: reaped when its pidfd fires, SIGKILLed after the grace. */
 struct exec_dying {
   pid_t pid;
+  size_t gidx;           /* its entry in exec_shared.groups */
   int pidfd;
   ev_io pw;
   ev_timer grace;
@@ -98,8 +101,14 @@ struct exec_shared {
   struct exec_slot **slots; /* every slot used, for close() */
   size_t nslots, cap;
   struct exec_dying *dying;
+  /* Every live child's process group, for the guard: one entry per slot, then DYING_MAX for
+   * cancelled children still dying (0 = free). */
+  volatile pid_t *groups;
+  size_t ngroups, slot_groups;
   char buf[65536];
 };
+
+#define DYING_MAX 1024
 
 static int evf_pidfd_open(pid_t pid)
 {
@@ -117,6 +126,7 @@ static int evf_pidfd_open(pid_t pid)
 static void dying_free(struct exec_dying *d)
 {
   struct exec_shared *sh = d->sh;
+  sh->groups[d->gidx] = 0;
   ev_io_stop(sh->loop, &d->pw);
   ev_timer_stop(sh->loop, &d->grace);
   close(d->pidfd);
@@ -134,9 +144,11 @@ static void dying_reaped(struct ev_loop *loop, ev_io *w, int revents)
   (void)loop;
   (void)revents;
   struct exec_dying *d = w->data;
+  /* The leader has ended (its pidfd says so); as a zombie it still holds the group's id, so
+   * what it left in the group goes first, then it is reaped. */
+  kill(-d->pid, SIGKILL);
   if (waitpid(d->pid, NULL, WNOHANG) == 0)
     return;
-  kill(-d->pid, SIGKILL); /* what it left in its group */
   dying_free(d);
 }
 
@@ -152,7 +164,10 @@ static void dying_grace(struct ev_loop *loop, ev_timer *w, int revents)
  * grace.  Without memory for the bookkeeping: SIGKILL at once and reap (it cannot outlive us). */
 static void kill_group(struct exec_shared *sh, pid_t pid, int pidfd)
 {
-  struct exec_dying *d = calloc(1, sizeof *d);
+  size_t gidx = sh->slot_groups;
+  while (gidx < sh->ngroups && sh->groups[gidx])
+    gidx++;
+  struct exec_dying *d = gidx < sh->ngroups ? calloc(1, sizeof *d) : NULL;
   if (!d) {
     kill(-pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -160,6 +175,8 @@ static void kill_group(struct exec_shared *sh, pid_t pid, int pidfd)
     return;
   }
   kill(-pid, SIGTERM);
+  d->gidx = gidx;
+  sh->groups[gidx] = pid;
   d->pid = pid;
   d->pidfd = pidfd;
   d->sh = sh;
@@ -294,6 +311,7 @@ static void child_cb(struct ev_loop *loop, ev_io *w, int revents)
   stream_close(sh, &es->out);
   stream_close(sh, &es->err);
   es->pid = 0;
+  sh->groups[es->gidx] = 0;
 
   struct exec_ext *x = evf_task_ext(es->task);
   x->user_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
@@ -371,6 +389,8 @@ static int slot_init(struct exec_shared *sh, struct exec_slot *es, struct evf_ta
   es->out.fd = es->err.fd = es->out.file = es->err.file = -1; /* before anything can fail */
   es->task = t;
   es->sh = sh;
+  if (sh->nslots >= sh->slot_groups)
+    return -1;
   if (sh->nslots == sh->cap) {
     size_t cap = sh->cap ? 2 * sh->cap : 16;
     struct exec_slot **s = realloc(sh->slots, cap * sizeof *s);
@@ -382,6 +402,7 @@ static int slot_init(struct exec_shared *sh, struct exec_slot *es, struct evf_ta
   es->envp = malloc((sh->nenv + 5) * sizeof *es->envp);
   es->out.hash = XXH3_createState();
   es->err.hash = XXH3_createState();
+  es->gidx = sh->nslots;
   sh->slots[sh->nslots++] = es;
   es->used = 1;
   if (!es->envp || !es->out.hash || !es->err.hash)
@@ -487,6 +508,7 @@ static int exec_io_start(struct evf_task *t)
   }
   es->pid = pid;
   es->pidfd = pidfd;
+  sh->groups[es->gidx] = pid;
   es->out.fd = op[0];
   es->err.fd = ep[0];
   ev_io_init(&es->out.w, stream_cb, op[0], EV_READ);
@@ -514,6 +536,7 @@ static void exec_cancel(struct evf_task *t)
   x->exit_code = -1;
   note_streams(es, x);
   fill_tail(es, x);
+  sh->groups[es->gidx] = 0;
   kill_group(sh, es->pid, es->pidfd);
   es->pid = 0;
 }
@@ -570,8 +593,10 @@ static void exec_close(void *shared)
     waitpid(sh->dying->pid, NULL, 0);
     dying_free(sh->dying);
   }
+  evf_guard_children(NULL, 0);
   free(sh->slots);
   free(sh->base_env);
+  free((void *)sh->groups);
   close(sh->devnull);
   free(sh);
 }
@@ -579,7 +604,6 @@ static void exec_close(void *shared)
 static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64_t nslots,
                      void **shared, char *msg)
 {
-  (void)nslots;
   if (opt->outdir) {
     int rc = check_outdir(opt->outdir, msg);
     if (rc)
@@ -589,9 +613,17 @@ static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64
   size_t n = 0;
   while (environ && environ[n])
     n++;
-  if (sh)
+  if (sh) {
     sh->base_env = malloc((n + 1) * sizeof *sh->base_env);
-  if (!sh || !sh->base_env) {
+    sh->slot_groups = (size_t)nslots;
+    sh->ngroups = (size_t)nslots + DYING_MAX;
+    sh->groups = calloc(sh->ngroups, sizeof *sh->groups);
+  }
+  if (!sh || !sh->base_env || !sh->groups) {
+    if (sh) {
+      free(sh->base_env);
+      free((void *)sh->groups);
+    }
     free(sh);
     return evf_seterr(msg, EVF_ENOMEM, "cannot allocate the exec kind's state");
   }
@@ -610,6 +642,7 @@ static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64
   if (sh->devnull < 0) {
     int e = errno;
     free(sh->base_env);
+    free((void *)sh->groups);
     free(sh);
     return evf_seterr(msg, EVF_EIO, "cannot open /dev/null: %s", strerror(e));
   }
@@ -619,6 +652,7 @@ static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64
     if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
       sigaddset(&sh->ignored, sig);
   }
+  evf_guard_children(sh->groups, sh->ngroups);
   *shared = sh;
   return 0;
 }

@@ -227,6 +227,41 @@ def case_timeout(c, a):
     c(not running("sleep 100.%s" % tag), "sleep processes left: %r" % running("sleep 100.%s" % tag))
 
 
+def case_interrupt(c, a):
+    """A job stopped by a signal (SIGUSR1 forwarded by mpirun; Ctrl-C to mpirun) takes its
+    running commands with it: no process of theirs is left."""
+    import signal
+    for sig, want in ((signal.SIGUSR1, 128 + signal.SIGUSR1), (signal.SIGINT, None)):
+        r = Run(a, c, "interrupt_%d" % sig)
+        tag = "%d%d%d" % (os.getpid(), sig, int(time.time()) % 100000)
+        cmds = r.file("cmds.txt", ["sleep 100.%s" % tag, "trap '' TERM; sleep 100.%s" % tag] * 3)
+        p = subprocess.Popen([a.mpirun, "-np", "2", a.evfarm, "--kind", "exec", "--commands",
+                              cmds, "--inflight", "2", "--quiet"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        end = time.monotonic() + 20
+        while len(running("sleep 100.%s" % tag)) < 4 and time.monotonic() < end:
+            time.sleep(0.05)
+        c(len(running("sleep 100.%s" % tag)) >= 4, "the commands did not start")
+        p.send_signal(sig)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            c(False, "%s: the job did not end" % sig.name)
+        if want is not None:
+            c(p.returncode == want, "%s: exit %d, want %d: %s" % (sig.name, p.returncode, want,
+                                                                   err[-1000:]))
+        left = []
+        for _ in range(20):  # mpirun may return before its ranks' last moments
+            left = running("sleep 100.%s" % tag)
+            if not left:
+                break
+            time.sleep(0.1)
+        c(not left, "%s: commands left running: %r" % (sig.name, left))
+        subprocess.run(["pkill", "-9", "-f", "sleep 100.%s" % tag])
+
+
 def case_retry(c, a):
     """--retries with --retry-on exit: a command that fails twice, then succeeds, has attempts
     = 3 and sees EVFARM_ATTEMPT; without --retry-on exits are not retried."""
