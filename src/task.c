@@ -2,8 +2,10 @@
 #include "task.h"
 
 #include <stdio.h>
+#include <sys/resource.h>
 #include <string.h>
 
+#include "error.h"
 #include "record.h"
 
 static const struct evf_task_kind *const kinds[] = {
@@ -44,4 +46,21 @@ const char *evf_status_name(int status)
 size_t evf_task_record_size(const struct evf_task_kind *k)
 {
   return sizeof(struct evf_record) + k->ext_size;
+}
+
+int evf_task_reserve_files(uint64_t need, uint64_t nslots, const char *what, char *msg)
+{
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+    return 0;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? (rlim_t)need : rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur >= need)
+    return 0;
+  return evf_seterr(msg, EVF_EUSAGE,
+                    "--inflight: %llu %s in flight need about %llu open files, and this rank "
+                    "may open %llu (ulimit -n; hard limit %llu): lower --inflight",
+                    (unsigned long long)nslots, what, (unsigned long long)need,
+                    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 }

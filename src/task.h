@@ -105,6 +105,11 @@ void evf_task_io_begun(struct evf_task *t);
 /* evf_task_io_end(t, status, status is EVF_STATUS_IO_ERROR or EVF_STATUS_TIMEOUT, 0). */
 void evf_task_io_done(struct evf_task *t, int status);
 
+/* For a kind's open(): make sure this rank may open `need` files for `nslots` tasks in flight
+ * (`what`: "transfers", "commands"), raising the soft RLIMIT_NOFILE toward the hard one.
+ * Returns 0, or EVF_EUSAGE with msg "--inflight: ... open files ...". */
+int evf_task_reserve_files(uint64_t need, uint64_t nslots, const char *what, char *msg);
+
 /* Size of one record of this kind (struct evf_record + ext_size). */
 size_t evf_task_record_size(const struct evf_task_kind *k);
 

@@ -604,6 +604,10 @@ static void exec_close(void *shared)
 static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64_t nslots,
                      void **shared, char *msg)
 {
+  /* Per command in flight: two pipes, a pidfd, two --outdir files; and some to spare. */
+  int rc0 = evf_task_reserve_files(5 * nslots + 64, nslots, "commands", msg);
+  if (rc0)
+    return rc0;
   if (opt->outdir) {
     int rc = check_outdir(opt->outdir, msg);
     if (rc)

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <xxhash.h>
 
 #include "cli.h"
@@ -409,30 +408,14 @@ static void http_close(void *shared)
   free(h);
 }
 
-/* Open files this rank needs for `nslots` transfers: a socket each, as many idle connections in
- * curl's cache, and some to spare (the resolver, MPI, the output). */
-static rlim_t files_needed(uint64_t nslots)
-{
-  return (rlim_t)(2 * nslots + 64);
-}
-
 static int http_open(struct ev_loop *loop, const struct evf_options *opt, uint64_t nslots,
                      void **shared, char *msg)
 {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-      rl.rlim_cur < files_needed(nslots)) {
-    rlim_t want = files_needed(nslots);
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < want)
-      return evf_seterr(msg, EVF_EUSAGE,
-                        "--inflight: %llu transfers in flight need about %llu open files, and "
-                        "this rank may open %llu (ulimit -n; hard limit %llu): lower --inflight",
-                        (unsigned long long)nslots, (unsigned long long)want,
-                        (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
-  }
+  /* Open files for `nslots` transfers: a socket each, as many idle connections in curl's
+   * cache, and some to spare (the resolver, MPI, the output). */
+  int rc = evf_task_reserve_files(2 * nslots + 64, nslots, "transfers", msg);
+  if (rc)
+    return rc;
   if (!curl_ready())
     return evf_seterr(msg, EVF_ENOMEM, "cannot initialise libcurl");
   struct http_shared *h = calloc(1, sizeof *h);

@@ -262,6 +262,25 @@ def case_interrupt(c, a):
         subprocess.run(["pkill", "-9", "-f", "sleep 100.%s" % tag])
 
 
+def case_open_files(c, a):
+    """--inflight beyond the open-file limit (5 files a command) is bad input, said once, exit 2,
+    before any command runs."""
+    import resource
+    r = Run(a, c, "open_files")
+    marker = os.path.join(r.dir, "ran")
+    cmds = r.file("cmds.txt", ["touch %s" % marker] * 500)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    p = subprocess.run([a.mpirun, "-np", "2", a.evfarm, "--kind", "exec", "--commands", cmds,
+                        "--inflight", "100", "--quiet"], capture_output=True, text=True,
+                       timeout=120, preexec_fn=limit)
+    lines = [x for x in p.stderr.splitlines() if x.startswith("evfarm")]
+    c(p.returncode == 2 and len(lines) == 1 and "--inflight: 100 commands" in lines[0] and
+      "open files" in lines[0], "exit %d, stderr %r" % (p.returncode, p.stderr[-2000:]))
+    c(not os.path.exists(marker), "a command ran")
+
+
 def case_retry(c, a):
     """--retries with --retry-on exit: a command that fails twice, then succeeds, has attempts
     = 3 and sees EVFARM_ATTEMPT; without --retry-on exits are not retried."""
