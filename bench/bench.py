@@ -8,6 +8,8 @@ default   the default job (10,000 sim tasks) at np = 1 and 2: median in-program 
 cpu       the CPU phase really runs: CPU time of 2,000 tasks for growing --cpu-max (io 0).
 overhead  1,000,000 empty tasks (--io-max 0 --cpu-max 0) on one rank: runtime overhead per task,
           and rank 0's peak memory per task (peak RSS of the run minus that of a 1-task run).
+progress  the default job at np = 2 with --progress 0 and 0.1, interleaved: what live progress
+          costs (wall / T_lb of each).
 scaling   a CPU-heavy strong-scaling sweep (evfarm-sweep --preset cpu) at 1 and 2 ranks inside
           one mpirun, 1 warm-up and --runs runs per size, and its report (--png FILE keeps the
           plot).
@@ -99,6 +101,22 @@ def bench_default(build, runs, tmp):
             [w / l for w, l in zip(walls, lbs)]))
 
 
+def bench_progress(build, runs, tmp):
+    """The default job at np = 2 without progress and with lines every 0.1 s (the floor, a
+    hundred times the default rate), interleaved run by run: wall / T_lb of each."""
+    print("\n## Progress cost: default job, np 2, --progress 0 vs --progress 0.1 (interleaved)")
+    ratios = {"0": [], "0.1": []}
+    for k in range(runs + 1):
+        for iv in ("0", "0.1"):
+            s, _ = run(build, 2, ["--progress", iv], tmp)
+            if k:
+                ratios[iv].append(s["wall_s"] / s["lower_bound"]["t_lb_s"])
+    for iv, r in ratios.items():
+        print("--progress %-4s wall / T_lb median %.4f (%s)" % (iv, med(r), spread(r, "%.4f")))
+    print("cost of progress every 0.1 s: %+.2f %% of wall (difference of the medians)"
+          % (100 * (med(ratios["0.1"]) - med(ratios["0"])) / med(ratios["0"])))
+
+
 def bench_cpu(build, runs, tmp):
     print("\n## CPU phase: 2,000 tasks, io 0, cpu-min = cpu-max = K iterations, np 1")
     print("%-10s %-14s %-14s %s" % ("K", "cpu total s", "ns/iteration", "ratio to K/2"))
@@ -171,7 +189,8 @@ def main():
             if part == "scaling":
                 bench_scaling(a.build, a.runs, tmp, a.png)
             else:
-                {"default": bench_default, "cpu": bench_cpu, "overhead": bench_overhead}[part](
+                {"default": bench_default, "cpu": bench_cpu, "overhead": bench_overhead,
+                 "progress": bench_progress}[part](
                     a.build, a.runs, tmp)
 
 

@@ -48,6 +48,8 @@ static int parse_retry_on(const char *name, const char *val, void *field, char *
   return 0;
 }
 
+static const char *const progress_styles[] = {"auto", "bar", "lines", NULL};
+
 #define OFF(f) offsetof(struct evf_options, f)
 static const struct evf_optdef opt_table[] = {
   {"tasks", EVF_OPT_U32, OFF(tasks), 1, EVF_TASKS_MAX, "N",
@@ -131,8 +133,13 @@ static const struct evf_optdef opt_table[] = {
   {"json", EVF_OPT_STRING, OFF(json), 0, 0, "FILE",
    "write the run summary as JSON to FILE, written like --output's (default: none)", NULL, NULL},
   {"progress", EVF_OPT_SECONDS, OFF(progress), 0, 86400, "SEC",
-   "print the job's progress (tasks done over all ranks) to stderr every SEC seconds, "
-   "at least " EVF_PROGRESS_FLOOR_TEXT "; 0 = never (default 10)", NULL, NULL},
+   "print the job's progress to stderr every SEC seconds, at least " EVF_PROGRESS_FLOOR_TEXT
+   ": tasks done over all ranks, percent, rate over the last 10 s, ETA at that rate, failed "
+   "and in-flight counts; 0 = never (default 10)", NULL, NULL},
+  {"progress-style", EVF_OPT_CHOICE, OFF(progress_style), 0, 0, "STYLE",
+   "auto: a bar redrawn in place when stderr is a terminal (every 0.2 s), else lines; bar; "
+   "lines.  Under mpirun the ranks' stderr is a pipe: auto gives lines (default auto)",
+   progress_styles, NULL},
   {"quiet", EVF_OPT_FLAG, OFF(quiet), 0, 0, NULL, "do not print the summary on stdout", NULL, NULL},
   {"help", EVF_OPT_HELP, 0, 0, 0, NULL, "print this help and exit", NULL, NULL},
   {"version", EVF_OPT_VERSION, 0, 0, 0, NULL, "print the version and exit", NULL, NULL},

@@ -24,6 +24,9 @@
 
 enum evf_format { EVF_FORMAT_AUTO = 0, EVF_FORMAT_CSV, EVF_FORMAT_JSONL };
 
+/* --progress-style: a bar redrawn in place on a terminal, plain lines elsewhere. */
+enum evf_progress_style { EVF_PROGRESS_AUTO = 0, EVF_PROGRESS_BAR, EVF_PROGRESS_LINES };
+
 enum evf_cli_action { EVF_CLI_RUN = 0, EVF_CLI_HELP, EVF_CLI_VERSION };
 
 struct evf_options {
@@ -52,6 +55,7 @@ struct evf_options {
   uint32_t max_redirs;     /* http: redirects followed; 0 = none */
   uint64_t max_body;       /* http: bytes kept of a body; a longer one is cut: "truncated" */
   double progress;         /* seconds between progress lines on stderr; 0 = none */
+  int progress_style;      /* enum evf_progress_style */
   const char *kind;        /* task kind name (points into argv or a literal) */
   const char *output;      /* --output path or NULL */
   const char *json;        /* --json path or NULL */

@@ -79,12 +79,17 @@ struct evf_progress {
   MPI_Comm comm;                   /* private duplicate: progress never meets other traffic */
   int rank, size;
   unsigned long long total;        /* tasks of the whole job */
-  unsigned long long *latest;      /* rank 0: the latest count each rank reported */
+  struct evf_progress_counts *latest; /* rank 0: the latest counts each rank reported */
   int finals;                      /* rank 0: final reports received */
-  unsigned long long sending;      /* other ranks: the count in flight */
+  struct evf_progress_counts sending; /* other ranks: the counts in flight */
   MPI_Request req;                 /* other ranks: the report in flight, or MPI_REQUEST_NULL */
   int final_sent;                  /* other ranks: the final report went */
 };
+
+/* A report is its three counts as unsigned long longs. */
+#define NCOUNTS 3
+_Static_assert(sizeof(struct evf_progress_counts) == NCOUNTS * sizeof(unsigned long long),
+               "progress counts travel as 3 unsigned long longs");
 
 struct evf_progress *evf_comm_progress_new(MPI_Comm comm, unsigned long long local_total)
 {
@@ -122,46 +127,60 @@ static void progress_receive(struct evf_progress *p)
     MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, p->comm, &flag, &st);
     if (!flag)
       return;
-    unsigned long long v;
-    MPI_Recv(&v, 1, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, st.MPI_TAG, p->comm, MPI_STATUS_IGNORE);
+    struct evf_progress_counts v;
+    MPI_Recv(&v, NCOUNTS, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, st.MPI_TAG, p->comm,
+             MPI_STATUS_IGNORE);
     p->latest[st.MPI_SOURCE] = v;
     p->finals += st.MPI_TAG == TAG_FINAL;
   }
 }
 
-unsigned long long evf_comm_progress_update(struct evf_progress *p, unsigned long long done)
+static struct evf_progress_counts progress_sum(const struct evf_progress *p)
+{
+  struct evf_progress_counts sum = {0, 0, 0};
+  for (int r = 0; r < p->size; r++) {
+    sum.done += p->latest[r].done;
+    sum.failed += p->latest[r].failed;
+    sum.inflight += p->latest[r].inflight;
+  }
+  return sum;
+}
+
+struct evf_progress_counts evf_comm_progress_update(struct evf_progress *p,
+                                                    const struct evf_progress_counts *mine)
 {
   if (p->rank != 0) {
     int idle = 1;
     if (p->req != MPI_REQUEST_NULL)
       MPI_Test(&p->req, &idle, MPI_STATUS_IGNORE);
     if (idle) {
-      p->sending = done;
-      MPI_Isend(&p->sending, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_PROGRESS, p->comm, &p->req);
+      p->sending = *mine;
+      MPI_Isend(&p->sending, NCOUNTS, MPI_UNSIGNED_LONG_LONG, 0, TAG_PROGRESS, p->comm, &p->req);
     }
-    return done;
+    return *mine;
   }
   progress_receive(p);
-  p->latest[0] = done;
-  unsigned long long sum = 0;
-  for (int r = 0; r < p->size; r++)
-    sum += p->latest[r];
-  return sum;
+  p->latest[0] = *mine;
+  return progress_sum(p);
 }
 
-int evf_comm_progress_wait(struct evf_progress *p, unsigned long long done, double until)
+int evf_comm_progress_wait(struct evf_progress *p, const struct evf_progress_counts *mine,
+                           double until, struct evf_progress_counts *all)
 {
   if (p->rank != 0) {
     if (!p->final_sent) {
       MPI_Wait(&p->req, MPI_STATUS_IGNORE);
-      MPI_Send(&done, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, p->comm);
+      p->sending = *mine;
+      MPI_Send(&p->sending, NCOUNTS, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, p->comm);
       p->final_sent = 1;
     }
+    *all = *mine;
     return 1;
   }
-  p->latest[0] = done;
+  p->latest[0] = *mine;
   for (;;) {
     progress_receive(p);
+    *all = progress_sum(p);
     if (p->finals >= p->size - 1)
       return 1;
     if (evf_clock_now() >= until)

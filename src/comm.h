@@ -36,25 +36,32 @@ void evf_comm_allgather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
  * step do not spin on cores the running ranks need. */
 void evf_comm_quiet_barrier(MPI_Comm comm);
 
-/* Global progress while the ranks' loops run.  Every rank reports how many of its tasks are
- * done with point-to-point messages to rank 0 on a private duplicate of the communicator, so no
- * collective has to be matched from inside the loops; rank 0 sums the latest report of each
- * rank.  After its loop every rank calls evf_comm_progress_wait(): the others send a final
- * report, rank 0 receives until it has every rank's, so no message is left in flight. */
+/* Global progress while the ranks' loops run.  Every rank reports its counts (tasks done,
+ * failed, in flight) with point-to-point messages to rank 0 on a private duplicate of the
+ * communicator, so no collective has to be matched from inside the loops; rank 0 sums the latest
+ * report of each rank.  After its loop every rank calls evf_comm_progress_wait(): the others send
+ * a final report, rank 0 receives until it has every rank's, so no message is left in flight. */
 struct evf_progress;
+struct evf_progress_counts {
+  unsigned long long done;      /* tasks with a final record */
+  unsigned long long failed;    /* of those, not ok */
+  unsigned long long inflight;  /* started, not yet done (waiting for a retry included) */
+};
 /* Collective.  NULL (no progress, nothing to finish) on failure. */
 struct evf_progress *evf_comm_progress_new(MPI_Comm comm, unsigned long long local_total);
-/* From a loop timer: ranks other than 0 send `done` (unless their previous report is still in
- * flight); rank 0 takes in the reports that arrived.  Returns the job-wide count of tasks done
- * as far as rank 0 knows (on other ranks, their own). */
-unsigned long long evf_comm_progress_update(struct evf_progress *p, unsigned long long done);
+/* From a loop timer: ranks other than 0 send their counts (unless their previous report is
+ * still in flight); rank 0 takes in the reports that arrived.  Returns the job-wide counts as
+ * far as rank 0 knows (on other ranks, their own). */
+struct evf_progress_counts evf_comm_progress_update(struct evf_progress *p,
+                                                    const struct evf_progress_counts *mine);
 /* The job-wide task count. */
 unsigned long long evf_comm_progress_total(const struct evf_progress *p);
 /* After the loop, on every rank.  Other ranks send their final report and return 1.  Rank 0
  * receives reports until every other rank's final one is in (returns 1) or the clock passes
- * `until` (returns 0: print the count so far, and call again), sleeping between polls; so rank 0
- * keeps reporting while other ranks still run. */
-int evf_comm_progress_wait(struct evf_progress *p, unsigned long long done, double until);
+ * `until` (returns 0: print the counts so far, and call again), sleeping between polls; *all
+ * gets the job-wide counts. */
+int evf_comm_progress_wait(struct evf_progress *p, const struct evf_progress_counts *mine,
+                           double until, struct evf_progress_counts *all);
 /* After evf_comm_progress_wait() returned 1 (every rank): release. */
 void evf_comm_progress_free(struct evf_progress *p);
 

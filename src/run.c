@@ -6,6 +6,8 @@
 #include "evfarm/evfarm.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -30,28 +32,107 @@ const char *evf_version(void)
   return EVF_VERSION_STRING;
 }
 
+/* Live progress on rank 0's stderr: tasks done of the job's, percent, the rate over the last
+ * RATE_WINDOW seconds, the ETA at that rate, failed and in-flight counts.  As plain lines every
+ * --progress seconds, or, on a terminal (or --progress-style bar), as one bar redrawn in place
+ * every BAR_INTERVAL seconds (at most --progress). */
+#define RATE_WINDOW 10.0
+#define RATE_SAMPLES 128
+#define BAR_INTERVAL 0.2
+#define BAR_WIDTH 24
+
 struct progress {
   FILE *err;
   int rank;
-  struct evf_progress *comm;  /* the job-wide count (comm.c) */
+  int bar;                    /* redraw one line in place */
+  int drawn;                  /* a bar is on the screen (end it with a newline) */
+  struct evf_progress *comm;  /* the job-wide counts (comm.c) */
+  double sample_t[RATE_SAMPLES];
+  unsigned long long sample_done[RATE_SAMPLES];
+  int nsamples, next;
 };
 
-static void progress_print(struct progress *p, unsigned long long all, double elapsed)
+/* Tasks per second over the last RATE_WINDOW seconds (from the oldest sample in it). */
+static double progress_rate(struct progress *p, unsigned long long done, double elapsed)
 {
-  unsigned long long n = evf_comm_progress_total(p->comm);
-  evf_errorf(p->err, "progress: %llu of %llu tasks done (%.0f%%) at %.1f s", all, n,
-             n ? 100.0 * (double)all / (double)n : 100.0, elapsed);
+  double t_old = 0;
+  unsigned long long d_old = 0;
+  for (int k = 0; k < p->nsamples; k++) {
+    int i = (p->next - p->nsamples + k + RATE_SAMPLES) % RATE_SAMPLES;
+    if (p->sample_t[i] >= elapsed - RATE_WINDOW) {
+      t_old = p->sample_t[i];
+      d_old = p->sample_done[i];
+      break;
+    }
+  }
+  if (p->nsamples == 0 || p->sample_t[(p->next + RATE_SAMPLES - 1) % RATE_SAMPLES] < elapsed) {
+    p->sample_t[p->next] = elapsed;
+    p->sample_done[p->next] = done;
+    p->next = (p->next + 1) % RATE_SAMPLES;
+    if (p->nsamples < RATE_SAMPLES)
+      p->nsamples++;
+  }
+  return elapsed > t_old && done >= d_old ? (double)(done - d_old) / (elapsed - t_old) : 0;
 }
 
-/* Every --progress seconds on every rank's loop: report this rank's count; rank 0 prints the
- * job's. */
-static void progress_tick(void *arg, uint64_t done, uint64_t total, double elapsed)
+static void format_eta(char *buf, size_t n, double left, double rate)
+{
+  if (left <= 0)
+    snprintf(buf, n, "0 s");
+  else if (rate <= 0)
+    snprintf(buf, n, "?");
+  else if (left / rate >= 3600)
+    snprintf(buf, n, "%dh%02dm", (int)(left / rate / 3600), (int)(left / rate / 60) % 60);
+  else if (left / rate >= 60)
+    snprintf(buf, n, "%dm%02ds", (int)(left / rate / 60), (int)(left / rate) % 60);
+  else
+    snprintf(buf, n, "%.1f s", left / rate);
+}
+
+static void progress_print(struct progress *p, const struct evf_progress_counts *c,
+                           double elapsed, int last)
+{
+  unsigned long long n = evf_comm_progress_total(p->comm);
+  double pct = n ? 100.0 * (double)c->done / (double)n : 100.0;
+  double rate = progress_rate(p, c->done, elapsed);
+  char eta[32];
+  format_eta(eta, sizeof eta, (double)(n - c->done), rate);
+  if (!p->bar) {
+    evf_errorf(p->err,
+               "progress: %llu of %llu tasks done (%.0f%%) at %.1f s, %.1f tasks/s, ETA %s, "
+               "%llu failed, %llu in flight",
+               c->done, n, pct, elapsed, rate, eta, c->failed, c->inflight);
+    return;
+  }
+  char line[256], bar[BAR_WIDTH + 1];
+  int fill = (int)(pct / 100.0 * BAR_WIDTH + 0.5);
+  for (int k = 0; k < BAR_WIDTH; k++)
+    bar[k] = k < fill ? '#' : '.';
+  bar[BAR_WIDTH] = '\0';
+  /* \r: back to the start of the line; \033[K: erase the rest of the old one. */
+  int len = snprintf(line, sizeof line,
+                     "\revfarm: [%s] %llu/%llu %.0f%% %.0f tasks/s ETA %s, %llu failed, %llu in "
+                     "flight\033[K%s",
+                     bar, c->done, n, pct, rate, eta, c->failed, c->inflight, last ? "\n" : "");
+  fwrite(line, 1, len > 0 && (size_t)len < sizeof line ? (size_t)len : sizeof line - 1, p->err);
+  fflush(p->err);
+  p->drawn = !last;
+}
+
+static struct evf_progress_counts progress_mine(const struct evf_runner_counts *c)
+{
+  struct evf_progress_counts m = {c->done, c->failed, c->inflight};
+  return m;
+}
+
+/* Every tick on every rank's loop: report this rank's counts; rank 0 prints the job's. */
+static void progress_tick(void *arg, const struct evf_runner_counts *c, double elapsed)
 {
   struct progress *p = arg;
-  (void)total;
-  unsigned long long all = evf_comm_progress_update(p->comm, done);
+  struct evf_progress_counts mine = progress_mine(c);
+  struct evf_progress_counts all = evf_comm_progress_update(p->comm, &mine);
   if (p->rank == 0)
-    progress_print(p, all, elapsed);
+    progress_print(p, &all, elapsed, 0);
 }
 
 /* Everything a job holds, so one cleanup path releases it on every branch. */
@@ -235,7 +316,7 @@ static int job_distribute(struct job *j)
  * after its own loop ends, until every rank's loop has. */
 static int job_run_loops(struct job *j)
 {
-  struct progress prog = {j->err, j->rank, NULL};
+  struct progress prog = {.err = j->err, .rank = j->rank};
   struct evf_runner_config cfg = {
     .kind = j->kind,
     .inputs = j->kind->input_option ? j->inputs.line : NULL,
@@ -250,21 +331,30 @@ static int job_run_loops(struct job *j)
   int code = agree_or_report(j, rc, 0);
   if (code)
     return code;
-  if (j->opt.progress > 0)
+  if (j->opt.progress > 0) {
     prog.comm = evf_comm_progress_new(j->comm, j->nlocal);
-  cfg.tick_interval = prog.comm ? j->opt.progress : 0;
+    /* Rank 0 decides how it shows progress; every rank ticks at the interval that needs. */
+    int bar = j->opt.progress_style == EVF_PROGRESS_BAR ||
+              (j->opt.progress_style == EVF_PROGRESS_AUTO && isatty(fileno(j->err)));
+    prog.bar = prog.comm ? evf_comm_bcast_int(j->comm, j->rank == 0 ? bar : 0) : 0;
+  }
+  double iv = prog.bar && j->opt.progress > BAR_INTERVAL ? BAR_INTERVAL : j->opt.progress;
+  cfg.tick_interval = prog.comm ? iv : 0;
   j->t0 = evf_comm_start_clock(j->comm);
   rc = evf_runner_run(j->runner, j->t0, j->msg);
   if (prog.comm) {
-    double iv = j->opt.progress;
+    struct evf_runner_counts rc_counts = evf_runner_counts(j->runner);
+    struct evf_progress_counts mine = progress_mine(&rc_counts), all;
     for (;;) {
       double now = evf_clock_now();
       double until = j->t0 + iv * (floor((now - j->t0) / iv) + 1);
-      if (evf_comm_progress_wait(prog.comm, evf_runner_done(j->runner), until))
+      if (evf_comm_progress_wait(prog.comm, &mine, until, &all))
         break;
-      progress_print(&prog, evf_comm_progress_update(prog.comm, evf_runner_done(j->runner)),
-                     until - j->t0);
+      if (j->rank == 0)
+        progress_print(&prog, &all, until - j->t0, 0);
     }
+    if (j->rank == 0 && prog.drawn) /* the bar's last state, and the line ended */
+      progress_print(&prog, &all, evf_clock_now() - j->t0, 1);
     evf_comm_progress_free(prog.comm);
   } else if (j->size > 1) {
     /* A rank whose loop ended waits for the others asleep, not spinning in MPI on a core that

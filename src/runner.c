@@ -41,6 +41,7 @@ struct evf_runner {
   size_t rec_size;
   size_t next_record;         /* index of the next task's record */
   uint64_t total, done;       /* tasks of this rank, tasks with a final record */
+  uint64_t failed, started;   /* final records not ok; tasks started */
   double t0;
   char *slots;                /* nslots slots of `stride` bytes */
   uint64_t nslots;
@@ -115,11 +116,13 @@ static int take_next(struct evf_runner *r, struct slot *s)
   if (r->kind->plan)
     r->kind->plan(r->cfg->opt, rec);
   s->task.rec = rec;
+  r->started++;
   return 1;
 }
 
-static void finish(struct evf_runner *r)
+static void finish(struct evf_runner *r, int status)
 {
+  r->failed += status != EVF_STATUS_OK;
   if (++r->done == r->total)
     ev_break(r->loop, EVBREAK_ALL);
 }
@@ -156,7 +159,7 @@ static int attempt(struct evf_runner *r, struct slot *s)
   rec->t_io_done = rec->t_end = rec->attempts == 1 ? rec->t_start : evf_clock_now() - r->t0;
   rec->status = (int16_t)status;
   rec->last_error = (uint8_t)status;
-  finish(r);
+  finish(r, status);
   return 0;
 }
 
@@ -199,7 +202,7 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
   rec->t_end = t2 - r->t0;
   rec->cpu_time = t2 - t1;
   rec->status = (int16_t)status;
-  finish(r);
+  finish(r, status);
   if (r->cur_batch < r->nbatches) {
     ev_now_update(r->loop); /* kinds' timers are relative to it; stale after CPU phases */
     launch(r, s, t2);
@@ -241,7 +244,8 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
   (void)loop;
   (void)revents;
   struct evf_runner *r = w->data;
-  r->cfg->tick(r->cfg->tick_arg, r->done, r->total, evf_clock_now() - r->t0);
+  struct evf_runner_counts c = evf_runner_counts(r);
+  r->cfg->tick(r->cfg->tick_arg, &c, evf_clock_now() - r->t0);
 }
 
 void *evf_runner_ev_realloc(void *ptr, long size)
@@ -349,6 +353,12 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg)
 uint64_t evf_runner_done(const struct evf_runner *r)
 {
   return r->done;
+}
+
+struct evf_runner_counts evf_runner_counts(const struct evf_runner *r)
+{
+  struct evf_runner_counts c = {r->total, r->done, r->failed, r->started - r->done};
+  return c;
 }
 
 void evf_runner_free(struct evf_runner *r)

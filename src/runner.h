@@ -13,8 +13,16 @@
 
 struct evf_options;
 
+/* A rank's counts of its tasks. */
+struct evf_runner_counts {
+  uint64_t total;     /* tasks of this rank */
+  uint64_t done;      /* with a final record */
+  uint64_t failed;    /* of those, status not ok */
+  uint64_t inflight;  /* started and not done (an attempt running, or waiting for its retry) */
+};
+
 /* Called from a loop timer every tick_interval seconds while tasks remain. */
-typedef void (*evf_runner_tick_fn)(void *arg, uint64_t done, uint64_t total, double elapsed);
+typedef void (*evf_runner_tick_fn)(void *arg, const struct evf_runner_counts *c, double elapsed);
 
 struct evf_runner_config {
   const struct evf_task_kind *kind;
@@ -49,6 +57,8 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg);
 double evf_runner_backoff(const struct evf_options *opt, uint32_t id, unsigned attempt);
 /* Tasks with a final record so far. */
 uint64_t evf_runner_done(const struct evf_runner *r);
+/* All the counts so far. */
+struct evf_runner_counts evf_runner_counts(const struct evf_runner *r);
 void evf_runner_free(struct evf_runner *r);
 
 /* The allocator evfarm gives libev (ev_set_allocator): libev cannot handle a failed

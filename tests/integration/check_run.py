@@ -74,9 +74,16 @@ def check_progress(check, stderr, n, np_, recs=None):
     more than one rank's share (so they are the job's counts, not rank 0's).  With the records:
     rank 0 keeps reporting after its own last task, until the other ranks' last one."""
     import re
-    lines = [(int(m.group(1)), int(m.group(2)), float(m.group(3))) for m in
-             re.finditer(r"^evfarm: progress: (\d+) of (\d+) tasks done \(\d+%\) at ([0-9.]+) s$",
-                         stderr, re.M)]
+    full = list(re.finditer(r"^evfarm: progress: (\d+) of (\d+) tasks done \(\d+%\) at ([0-9.]+) s, "
+                            r"([0-9.]+) tasks/s, ETA ([^,]+), (\d+) failed, (\d+) in flight$",
+                            stderr, re.M))
+    lines = [(int(m.group(1)), int(m.group(2)), float(m.group(3))) for m in full]
+    check(any(float(m.group(4)) > 0 for m in full), "no progress line with a rate")
+    failed = [int(m.group(6)) for m in full]
+    check(failed == sorted(failed), "failed counts went backwards: %r" % failed)
+    if recs:
+        check(not failed or failed[-1] <= sum(r["status"] != "ok" for r in recs),
+              "more failed in progress than in the records: %r" % failed)
     got = [(c, t) for c, t, _ in lines]
     if recs:
         r0_end = max((r["t_end"] for r in recs if r["rank"] == 0), default=0.0)
