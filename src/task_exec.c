@@ -300,6 +300,7 @@ static void child_cb(struct ev_loop *loop, ev_io *w, int revents)
    * group's id: background processes do not outlive their task. */
   kill(-es->pid, SIGKILL);
   pid_t got = wait4(es->pid, &status, WNOHANG, &ru);
+  int wait_errno = errno;
   if (got == 0)
     return;
   ev_io_stop(sh->loop, &es->pw);
@@ -324,7 +325,7 @@ static void child_cb(struct ev_loop *loop, ev_io *w, int revents)
   note_streams(es, x);
   int rs, transient = 0;
   if (got < 0) {
-    x->sys_errno = errno;
+    x->sys_errno = wait_errno;
     rs = EVF_STATUS_ERROR;
   } else if (WIFEXITED(status)) {
     x->exit_code = WEXITSTATUS(status);
