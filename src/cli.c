@@ -64,6 +64,9 @@ static const struct evf_optdef opt_table[] = {
    "fewest CPU-phase iterations per task (default 100000, or --cpu-max if less)", NULL, NULL},
   {"cpu-max", EVF_OPT_U32, OFF(cpu_max), 0, 4294967295.0, "N",
    "most CPU-phase iterations per task (default 500000, or --cpu-min if more)", NULL, NULL},
+  {"cpu-skew", EVF_OPT_SECONDS, OFF(cpu_skew), 0, 1000, "S",
+   "sim, a benchmark aid: task i's iterations times 1 + S (i-1)/(N-1), so the last task costs "
+   "1 + S times the first and a contiguous split of the ids is unbalanced (default 0)", NULL, NULL},
   {"inflight", EVF_OPT_U32, OFF(inflight), 0, 4294967295.0, "K",
    "most tasks in flight per rank; 0 = all of the rank's tasks, however many (default "
    "65536: the default job keeps all its tasks in flight, and memory stays bounded, about "
@@ -336,6 +339,7 @@ static const struct {
   {"sim", "io-max", offsetof(struct evf_options, io_max)},
   {"sim", "cpu-min", offsetof(struct evf_options, cpu_min)},
   {"sim", "cpu-max", offsetof(struct evf_options, cpu_max)},
+  {"sim", "cpu-skew", offsetof(struct evf_options, cpu_skew)},
   {"sim", "fail-rate", offsetof(struct evf_options, fail_rate)},
   {"sim", "hang-rate", offsetof(struct evf_options, hang_rate)},
   {"http", "urls", offsetof(struct evf_options, urls)},

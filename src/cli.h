@@ -34,6 +34,7 @@ struct evf_options {
   uint64_t seed;           /* generator seed */
   double io_min, io_max;   /* planned I/O delay range, seconds (rounded to 10 ms) */
   uint32_t cpu_min, cpu_max; /* CPU iterations range */
+  double cpu_skew;         /* sim: task i's iterations times 1 + skew (i-1)/(N-1) */
   uint32_t inflight;       /* tasks in flight per rank; 0 = all of the rank's tasks */
   uint32_t batch_size;     /* 0 = one contiguous batch per rank */
   double fail_rate;        /* fraction of sim attempts whose I/O phase fails (transient) */

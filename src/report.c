@@ -129,11 +129,11 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, ", \"json\": ");
   evf_json_string(out, opt->json);
   fprintf(out,
-          ", \"hang_rate\": %.17g, \"timeout\": %.17g, \"retries\": %" PRIu32
+          ", \"cpu_skew\": %.17g, \"hang_rate\": %.17g, \"timeout\": %.17g, \"retries\": %" PRIu32
           ", \"retry_delay\": %.17g, \"retry_max_delay\": %.17g, \"host_connections\": %" PRIu32
           ", \"connect_timeout\": %.17g, \"max_redirs\": %" PRIu32 ", \"max_body\": %" PRIu64
           ", \"progress_style\": \"%s\", \"retry_on\": \"%s\"",
-          opt->hang_rate, opt->timeout, opt->retries, opt->retry_delay, opt->retry_max_delay,
+          opt->cpu_skew, opt->hang_rate, opt->timeout, opt->retries, opt->retry_delay, opt->retry_max_delay,
           opt->host_connections, opt->connect_timeout, opt->max_redirs, opt->max_body,
           opt->progress_style == EVF_PROGRESS_BAR     ? "bar"
           : opt->progress_style == EVF_PROGRESS_LINES ? "lines"

@@ -17,9 +17,17 @@ static void sim_plan(const struct evf_options *opt, struct evf_record *rec)
   uint64_t hi = (uint64_t)llround(opt->io_max * 100.0);
   uint64_t ticks = evf_gen_range(evf_gen_bits(opt->seed, rec->id, EVF_STREAM_IO), lo, hi);
   rec->io_delay_us = (uint32_t)(ticks * TICK_US);
-  rec->iterations =
-      (uint32_t)evf_gen_range(evf_gen_bits(opt->seed, rec->id, EVF_STREAM_CPU), opt->cpu_min,
+  uint64_t it = evf_gen_range(evf_gen_bits(opt->seed, rec->id, EVF_STREAM_CPU), opt->cpu_min,
                               opt->cpu_max);
+  if (opt->cpu_skew > 0) {
+    /* Uneven on purpose (a benchmark aid): task id i costs (1 + skew (i-1)/(N-1)) times its
+     * draw, so the last task costs 1 + skew times the first, and a contiguous split of the ids
+     * is unbalanced. */
+    double f = 1.0 + opt->cpu_skew * (double)(rec->id - 1) / (double)(opt->tasks > 1 ? opt->tasks - 1 : 1);
+    double x = floor((double)it * f + 0.5);
+    it = x < 4294967295.0 ? (uint64_t)x : UINT32_MAX;
+  }
+  rec->iterations = (uint32_t)it;
 }
 
 /* Does the generator decide `what` (EVF_STREAM_FAIL, EVF_STREAM_HANG) with probability `rate`

@@ -33,7 +33,7 @@ def evfarm_options(opts):
     o = {"tasks": 10000, "seed": 1, "io-min": 0.2, "io-max": 1.0, "cpu-min": 100000,
          "cpu-max": 500000, "fail-rate": 0.0, "batch-size": 0, "inflight": 65536,
          "progress": 10.0, "hang-rate": 0.0, "timeout": 0.0, "retries": 0, "retry-delay": 1.0,
-         "retry-max-delay": 60.0}
+         "retry-max-delay": 60.0, "cpu-skew": 0.0}
     i = 0
     while i < len(opts):
         key, val = opts[i][2:], None
@@ -181,7 +181,8 @@ def main():
     canon, want_canon, failed, retried = [], [], 0, 0
     for r in recs:
         t = oracle.task(o["seed"], r["id"], o["io-min"], o["io-max"], o["cpu-min"],
-                        o["cpu-max"], o["fail-rate"], o["hang-rate"], o["timeout"], o["retries"])
+                        o["cpu-max"], o["fail-rate"], o["hang-rate"], o["timeout"], o["retries"],
+                        o["cpu-skew"], o["tasks"])
         failed += t["status"] != "ok"
         retried += t["attempts"] > 1
         canon.append("%d,%d,%d,%.6f,%s,%d,%s" % (r["id"], r["iterations"], r["value"],

@@ -47,7 +47,7 @@ def backoff(seed, task_id, attempt, delay, max_delay):
 
 
 def task(seed, task_id, io_min=0.2, io_max=1.0, cpu_min=100000, cpu_max=500000, fail_rate=0.0,
-         hang_rate=0.0, timeout=0.0, retries=0):
+         hang_rate=0.0, timeout=0.0, retries=0, cpu_skew=0.0, ntasks=1):
     """The planned parameters and expected result of one sim task: attempt k hangs (ends by
     --timeout), else fails (io_error) with the generator's draws for (seed, id, k); an attempt
     whose delay reaches the timeout also times out.  Transient failures are retried while
@@ -55,6 +55,10 @@ def task(seed, task_id, io_min=0.2, io_max=1.0, cpu_min=100000, cpu_max=500000, 
     lo, hi = c_round(io_min * 100.0), c_round(io_max * 100.0)
     io_us = uniform(bits(seed, task_id, STREAM_IO), lo, hi) * TICK_US
     n = uniform(bits(seed, task_id, STREAM_CPU), cpu_min, cpu_max)
+    if cpu_skew > 0:  # --cpu-skew: task i costs 1 + skew (i-1)/(N-1) times its draw
+        import math
+        f = 1.0 + cpu_skew * float(task_id - 1) / float(ntasks - 1 if ntasks > 1 else 1)
+        n = min(int(math.floor(float(n) * f + 0.5)), 4294967295)
     status, last_error, outcomes = "ok", "", []
     for k in range(1, retries + 2):
         hung = hang_rate > 0 and unit(bits(seed, task_id, attempt_stream(STREAM_HANG, k))) < hang_rate
