@@ -49,6 +49,7 @@ static int parse_retry_on(const char *name, const char *val, void *field, char *
 }
 
 static const char *const progress_styles[] = {"auto", "bar", "lines", NULL};
+static const char *const schedules[] = {"static", "dynamic", NULL};
 
 #define OFF(f) offsetof(struct evf_options, f)
 static const struct evf_optdef opt_table[] = {
@@ -72,8 +73,16 @@ static const struct evf_optdef opt_table[] = {
    "65536: the default job keeps all its tasks in flight, and memory stays bounded, about "
    "200 bytes a slot; http: 100, each needs an open file; exec: 1, the children run at once "
    "by each rank: 1 with a rank per core, the cores with a rank per node)", NULL, NULL},
+  {"schedule", EVF_OPT_CHOICE, OFF(schedule), 0, 0, "MODE",
+   "static: each rank gets its share of the ids before the run.  dynamic: each rank gets a "
+   "first share, then asks rank 0 for the next batch whenever it holds no more unstarted tasks "
+   "than it has slots (--inflight), so faster ranks run more; with every task in flight at once "
+   "(--inflight 0, or the default for the default job) the first share is the whole static "
+   "share (default dynamic)", schedules, NULL},
   {"batch-size", EVF_OPT_U32, OFF(batch_size), 0, EVF_TASKS_MAX, "B",
-   "batches of B tasks dealt to ranks round-robin; 0 = one batch per rank (default 0)", NULL, NULL},
+   "batches of B tasks: static deals them to ranks round-robin, dynamic on request; 0 = static: "
+   "one batch per rank, dynamic: guided sizes, ceil(left / 2P) ids, at least N / 64P (default 0)",
+   NULL, NULL},
   {"kind", EVF_OPT_STRING, OFF(kind), 0, 0, "NAME",
    "task kind: sim, the simulated crawler; http, fetch --urls with libcurl; exec, run "
    "--commands (default sim)",
@@ -161,6 +170,7 @@ static void set_defaults(struct evf_options *o)
   o->cpu_max = 500000;
   o->progress = 10;
   o->inflight = EVF_INFLIGHT_DEFAULT;
+  o->schedule = EVF_SCHEDULE_DYNAMIC;
   o->kind = "sim";
   o->retry_delay = 1;
   o->retry_max_delay = 60;

@@ -25,6 +25,7 @@
 enum evf_format { EVF_FORMAT_AUTO = 0, EVF_FORMAT_CSV, EVF_FORMAT_JSONL };
 
 /* --progress-style: a bar redrawn in place on a terminal, plain lines elsewhere. */
+enum evf_schedule { EVF_SCHEDULE_STATIC = 0, EVF_SCHEDULE_DYNAMIC };
 enum evf_progress_style { EVF_PROGRESS_AUTO = 0, EVF_PROGRESS_BAR, EVF_PROGRESS_LINES };
 
 enum evf_cli_action { EVF_CLI_RUN = 0, EVF_CLI_HELP, EVF_CLI_VERSION };
@@ -36,7 +37,8 @@ struct evf_options {
   uint32_t cpu_min, cpu_max; /* CPU iterations range */
   double cpu_skew;         /* sim: task i's iterations times 1 + skew (i-1)/(N-1) */
   uint32_t inflight;       /* tasks in flight per rank; 0 = all of the rank's tasks */
-  uint32_t batch_size;     /* 0 = one contiguous batch per rank */
+  uint32_t batch_size;     /* static: 0 = one contiguous batch per rank; dynamic: 0 = guided */
+  int schedule;            /* enum evf_schedule */
   double fail_rate;        /* fraction of sim attempts whose I/O phase fails (transient) */
   double hang_rate;        /* fraction of sim attempts whose I/O phase never ends */
   double timeout;          /* seconds an I/O attempt may take before it is cancelled; 0 = none */

@@ -4,12 +4,15 @@
  * handler the caller chose for its own communicator. */
 #include "comm.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "clock.h"
 #include "error.h"
+#include "guard.h"
 
 int evf_comm_rank(MPI_Comm comm)
 {
@@ -73,115 +76,355 @@ void evf_comm_quiet_barrier(MPI_Comm comm)
   }
 }
 
-enum { TAG_PROGRESS = 1, TAG_FINAL = 2 };
+/* The channel: one private duplicate communicator, point-to-point only.
+ * Other ranks -> rank 0: TAG_PROGRESS (counts, from the progress tick; at most one in flight),
+ * TAG_REQUEST (counts; "deal me a batch": at most one outstanding), TAG_FINAL (counts and the
+ * rank's worst request latency; the last message).  Rank 0 -> a rank: TAG_DEAL (one batch, then
+ * the inputs of its tasks, NUL-terminated, back to back), TAG_CLOSE (empty; the last message).
+ * Messages between two ranks arrive in order (MPI's non-overtaking rule; receives use
+ * MPI_ANY_TAG), so a rank reads every deal before its close and rank 0 every request before the
+ * final report. */
+enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5 };
 
-struct evf_progress {
-  MPI_Comm comm;                   /* private duplicate: progress never meets other traffic */
-  int rank, size;
-  unsigned long long total;        /* tasks of the whole job */
-  struct evf_progress_counts *latest; /* rank 0: the latest counts each rank reported */
-  int finals;                      /* rank 0: final reports received */
-  struct evf_progress_counts sending; /* other ranks: the counts in flight */
-  MPI_Request req;                 /* other ranks: the report in flight, or MPI_REQUEST_NULL */
-  int final_sent;                  /* other ranks: the final report went */
-};
-
-/* A report is its three counts as unsigned long longs. */
-#define NCOUNTS 3
-_Static_assert(sizeof(struct evf_progress_counts) == NCOUNTS * sizeof(unsigned long long),
+/* A report is four unsigned long longs: done, failed, in flight, and (final reports) the worst
+ * request latency in nanoseconds. */
+#define NREPORT 4
+_Static_assert(sizeof(struct evf_progress_counts) == 3 * sizeof(unsigned long long),
                "progress counts travel as 3 unsigned long longs");
 
-struct evf_progress *evf_comm_progress_new(MPI_Comm comm, unsigned long long local_total)
+struct peer {                      /* rank 0: what it knows of another rank */
+  struct evf_progress_counts latest;
+  MPI_Request deal_req, close_req; /* the deal and the close in flight to it */
+  char *deal_buf;                  /* the deal in flight (deal_small or malloc'ed) */
+  char deal_small[sizeof(struct evf_batch)];
+  int closed, final;
+};
+
+struct evf_chan {
+  MPI_Comm comm;                   /* private duplicate: never meets other traffic */
+  int rank, size;
+  unsigned long long total;        /* tasks of the whole job */
+  /* rank 0 */
+  struct peer *peers;              /* [size] (peers[0]: rank 0's own counts) */
+  int finals;
+  const struct evf_partition *part;/* dynamic: the batches, by index; the pool is next..end */
+  const struct evf_inputs *inputs; /* their inputs (kinds with an input file), or NULL */
+  size_t next;                     /* the next batch to deal */
+  int *owner;                      /* [nbatches]: the rank each batch went to */
+  int self_closed;                 /* rank 0 took its last batch (or none was left) */
+  unsigned long long deals, requests;
+  double max_latency;
+  /* other ranks */
+  unsigned long long sending[NREPORT], asking[NREPORT];
+  MPI_Request req, ask_req;        /* report, request in flight */
+  int final_sent, closed, asked;
+  double asked_at, worst;          /* when the outstanding request went; worst latency */
+  struct evf_batch got;            /* the batch of the last deal */
+  char **bufs;                     /* received inputs and their line arrays, kept to the end */
+  size_t nbufs, capbufs;
+};
+
+static void close_all(struct evf_chan *c);
+
+struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
+                              const struct evf_partition *part, const struct evf_inputs *inputs)
 {
-  struct evf_progress *p = calloc(1, sizeof *p);
+  const struct evf_partition *dyn = dynamic && evf_comm_rank(comm) == 0 ? part : NULL;
+  struct evf_chan *c = calloc(1, sizeof *c);
   int rank = evf_comm_rank(comm), size = evf_comm_size(comm);
-  if (p && rank == 0 && !(p->latest = calloc((size_t)size, sizeof *p->latest))) {
-    free(p);
-    p = NULL;
+  int ok = c != NULL;
+  if (ok && rank == 0) {
+    c->peers = calloc((size_t)size, sizeof *c->peers);
+    ok = c->peers != NULL;
+    if (ok && dyn) {
+      c->owner = malloc((dyn->nbatches ? dyn->nbatches : 1) * sizeof *c->owner);
+      ok = c->owner != NULL;
+    }
   }
-  if (evf_comm_agree(comm, p ? 0 : EVF_ENOMEM)) {
-    if (p)
-      free(p->latest);
-    free(p);
+  if (evf_comm_agree(comm, ok ? 0 : EVF_ENOMEM)) {
+    if (c) {
+      free(c->peers);
+      free(c->owner);
+    }
+    free(c);
     return NULL;
   }
-  p->rank = rank;
-  p->size = size;
-  p->req = MPI_REQUEST_NULL;
-  MPI_Allreduce(&local_total, &p->total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
-  MPI_Comm_dup(comm, &p->comm);
-  return p;
+  c->rank = rank;
+  c->size = size;
+  c->total = total;
+  c->req = c->ask_req = MPI_REQUEST_NULL;
+  c->closed = !dynamic; /* static: nothing will be dealt */
+  MPI_Comm_dup(comm, &c->comm);
+  if (rank == 0) {
+    for (int r = 0; r < size; r++) {
+      c->peers[r].deal_req = c->peers[r].close_req = MPI_REQUEST_NULL;
+      c->peers[r].closed = !dyn;
+    }
+    if (dyn) {
+      c->part = dyn;
+      c->inputs = inputs;
+      c->next = dyn->nbatches < (size_t)size ? dyn->nbatches : (size_t)size;
+      for (size_t b = 0; b < c->next; b++)
+        c->owner[b] = (int)b; /* the first share */
+      if (c->next == dyn->nbatches) /* nothing left to deal: as static */
+        close_all(c);
+    } else {
+      c->self_closed = 1;
+    }
+  }
+  return c;
 }
 
-unsigned long long evf_comm_progress_total(const struct evf_progress *p)
+unsigned long long evf_chan_total(const struct evf_chan *c)
 {
-  return p->total;
+  return c->total;
 }
 
-/* Rank 0: take in every report that has arrived. */
-static void progress_receive(struct evf_progress *p)
+/* Rank 0: close rank r (no more deals). */
+static void close_peer(struct evf_chan *c, int r)
+{
+  struct peer *p = &c->peers[r];
+  if (p->closed)
+    return;
+  p->closed = 1;
+  MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_CLOSE, c->comm, &p->close_req);
+}
+
+/* Rank 0: the pool is empty (or rank 0 stops dealing): close every other rank. */
+static void close_all(struct evf_chan *c)
+{
+  for (int r = 1; r < c->size; r++)
+    close_peer(c, r);
+}
+
+/* Rank 0: deal the next batch to rank r (> 0), with its inputs. */
+static void deal(struct evf_chan *c, int r)
+{
+  struct peer *p = &c->peers[r];
+  const struct evf_batch *b = &c->part->batches[c->next];
+  /* The previous deal was received: r asks again only after it has read it. */
+  MPI_Wait(&p->deal_req, MPI_STATUS_IGNORE);
+  if (p->deal_buf != p->deal_small)
+    free(p->deal_buf);
+  size_t len = sizeof *b;
+  if (c->inputs)
+    for (uint32_t k = 0; k < b->count; k++)
+      len += strlen(c->inputs->line[b->first_id - 1 + k]) + 1;
+  p->deal_buf = len == sizeof *b ? p->deal_small : malloc(len);
+  if (!p->deal_buf || len > INT_MAX) /* cannot deal it: r gets a close, the batch stays */
+    evf_guard_fatal("cannot pack a batch's inputs for a deal");
+  memcpy(p->deal_buf, b, sizeof *b);
+  size_t at = sizeof *b;
+  if (c->inputs)
+    for (uint32_t k = 0; k < b->count; k++) {
+      const char *s = c->inputs->line[b->first_id - 1 + k];
+      size_t n = strlen(s) + 1;
+      memcpy(p->deal_buf + at, s, n);
+      at += n;
+    }
+  MPI_Isend(p->deal_buf, (int)len, MPI_BYTE, r, TAG_DEAL, c->comm, &p->deal_req);
+  c->owner[c->next++] = r;
+  c->deals++;
+  if (c->next == c->part->nbatches)
+    close_all(c);
+}
+
+/* Rank 0: take in every message that has arrived; answer requests. */
+static void receive_all(struct evf_chan *c)
 {
   for (;;) {
     MPI_Status st;
     int flag = 0;
-    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, p->comm, &flag, &st);
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &st);
     if (!flag)
       return;
-    struct evf_progress_counts v;
-    MPI_Recv(&v, NCOUNTS, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, st.MPI_TAG, p->comm,
+    unsigned long long v[NREPORT];
+    MPI_Recv(v, NREPORT, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, st.MPI_TAG, c->comm,
              MPI_STATUS_IGNORE);
-    p->latest[st.MPI_SOURCE] = v;
-    p->finals += st.MPI_TAG == TAG_FINAL;
+    struct peer *p = &c->peers[st.MPI_SOURCE];
+    p->latest = (struct evf_progress_counts){v[0], v[1], v[2]};
+    if (st.MPI_TAG == TAG_REQUEST) {
+      c->requests++;
+      if (p->closed)
+        continue; /* crossed its close: nothing to answer */
+      if (c->part && c->next < c->part->nbatches)
+        deal(c, st.MPI_SOURCE);
+      else
+        close_peer(c, st.MPI_SOURCE);
+    } else if (st.MPI_TAG == TAG_FINAL) {
+      c->finals++;
+      p->final = 1;
+      if (v[3] * 1e-9 > c->max_latency)
+        c->max_latency = v[3] * 1e-9;
+      close_peer(c, st.MPI_SOURCE); /* ended without its close (a failed loop): it waits for it */
+    }
   }
 }
 
-static struct evf_progress_counts progress_sum(const struct evf_progress *p)
+static struct evf_progress_counts sum_counts(const struct evf_chan *c)
 {
   struct evf_progress_counts sum = {0, 0, 0};
-  for (int r = 0; r < p->size; r++) {
-    sum.done += p->latest[r].done;
-    sum.failed += p->latest[r].failed;
-    sum.inflight += p->latest[r].inflight;
+  for (int r = 0; r < c->size; r++) {
+    sum.done += c->peers[r].latest.done;
+    sum.failed += c->peers[r].latest.failed;
+    sum.inflight += c->peers[r].latest.inflight;
   }
   return sum;
 }
 
-struct evf_progress_counts evf_comm_progress_update(struct evf_progress *p,
-                                                    const struct evf_progress_counts *mine)
+static void put_counts(unsigned long long *v, const struct evf_progress_counts *m, double extra)
 {
-  if (p->rank != 0) {
+  v[0] = m->done;
+  v[1] = m->failed;
+  v[2] = m->inflight;
+  v[3] = (unsigned long long)(extra * 1e9);
+}
+
+struct evf_progress_counts evf_chan_update(struct evf_chan *c,
+                                           const struct evf_progress_counts *mine)
+{
+  if (c->rank != 0) {
     int idle = 1;
-    if (p->req != MPI_REQUEST_NULL)
-      MPI_Test(&p->req, &idle, MPI_STATUS_IGNORE);
+    if (c->req != MPI_REQUEST_NULL)
+      MPI_Test(&c->req, &idle, MPI_STATUS_IGNORE);
     if (idle) {
-      p->sending = *mine;
-      MPI_Isend(&p->sending, NCOUNTS, MPI_UNSIGNED_LONG_LONG, 0, TAG_PROGRESS, p->comm, &p->req);
+      put_counts(c->sending, mine, 0);
+      MPI_Isend(c->sending, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_PROGRESS, c->comm, &c->req);
     }
     return *mine;
   }
-  progress_receive(p);
-  p->latest[0] = *mine;
-  return progress_sum(p);
+  receive_all(c);
+  c->peers[0].latest = *mine;
+  return sum_counts(c);
 }
 
-int evf_comm_progress_wait(struct evf_progress *p, const struct evf_progress_counts *mine,
-                           double until, struct evf_progress_counts *all)
+/* Another rank: keep a received buffer to the end (inputs point into it). */
+static int keep(struct evf_chan *c, char *buf)
 {
-  if (p->rank != 0) {
-    if (!p->final_sent) {
-      MPI_Wait(&p->req, MPI_STATUS_IGNORE);
-      p->sending = *mine;
-      MPI_Send(&p->sending, NCOUNTS, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, p->comm);
-      p->final_sent = 1;
+  if (c->nbufs == c->capbufs) {
+    size_t cap = c->capbufs ? 2 * c->capbufs : 16;
+    char **b = realloc(c->bufs, cap * sizeof *b);
+    if (!b)
+      return -1;
+    c->bufs = b;
+    c->capbufs = cap;
+  }
+  c->bufs[c->nbufs++] = buf;
+  return 0;
+}
+
+/* Another rank: read the next message from rank 0, if one has come.  Returns 0 (none), 1 (a
+ * deal: c->got, and *inputs), or -1 (the close). */
+static int receive_deal(struct evf_chan *c, const char *const **inputs)
+{
+  MPI_Status st;
+  int flag = 0;
+  MPI_Iprobe(0, MPI_ANY_TAG, c->comm, &flag, &st);
+  if (!flag)
+    return 0;
+  if (c->asked) {
+    double lat = evf_clock_now() - c->asked_at;
+    if (lat > c->worst)
+      c->worst = lat;
+    c->asked = 0;
+  }
+  if (st.MPI_TAG == TAG_CLOSE) {
+    MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_CLOSE, c->comm, MPI_STATUS_IGNORE);
+    c->closed = 1;
+    return -1;
+  }
+  int len = 0;
+  MPI_Get_count(&st, MPI_BYTE, &len);
+  if ((size_t)len == sizeof c->got) {
+    MPI_Recv(&c->got, len, MPI_BYTE, 0, TAG_DEAL, c->comm, MPI_STATUS_IGNORE);
+    *inputs = NULL;
+    return 1;
+  }
+  char *buf = malloc((size_t)len);
+  if (!buf || keep(c, buf))
+    evf_guard_fatal("cannot receive a dealt batch");
+  MPI_Recv(buf, len, MPI_BYTE, 0, TAG_DEAL, c->comm, MPI_STATUS_IGNORE);
+  memcpy(&c->got, buf, sizeof c->got);
+  const char **line = malloc((c->got.count ? c->got.count : 1) * sizeof *line);
+  if (!line || keep(c, (char *)line))
+    evf_guard_fatal("cannot receive a dealt batch");
+  size_t at = sizeof c->got;
+  for (uint32_t k = 0; k < c->got.count; k++) {
+    if (at >= (size_t)len)
+      evf_guard_fatal("a dealt batch came with too few inputs");
+    line[k] = buf + at;
+    at += strlen(buf + at) + 1;
+  }
+  *inputs = line;
+  return 1;
+}
+
+int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, int hungry,
+                  struct evf_batch *batch, const char *const **inputs)
+{
+  if (c->rank == 0) {
+    receive_all(c);
+    c->peers[0].latest = *mine;
+    if (!hungry)
+      return 0;
+    if (c->part && c->next < c->part->nbatches) {
+      *batch = c->part->batches[c->next];
+      *inputs = c->inputs ? c->inputs->line + batch->first_id - 1 : NULL;
+      c->owner[c->next++] = 0;
+      if (c->next == c->part->nbatches)
+        close_all(c);
+      return 1;
+    }
+    c->self_closed = 1;
+    close_all(c);
+    return -1;
+  }
+  if (c->closed)
+    return -1;
+  int got = receive_deal(c, inputs);
+  if (got > 0)
+    *batch = c->got;
+  if (got == 0 && hungry && !c->asked) {
+    MPI_Wait(&c->ask_req, MPI_STATUS_IGNORE);
+    put_counts(c->asking, mine, 0);
+    MPI_Isend(c->asking, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_REQUEST, c->comm, &c->ask_req);
+    c->asked = 1;
+    c->asked_at = evf_clock_now();
+  }
+  return got;
+}
+
+int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, double until,
+                  struct evf_progress_counts *all)
+{
+  if (c->rank != 0) {
+    if (!c->final_sent) {
+      MPI_Wait(&c->req, MPI_STATUS_IGNORE);
+      MPI_Wait(&c->ask_req, MPI_STATUS_IGNORE);
+      put_counts(c->sending, mine, c->worst);
+      MPI_Send(c->sending, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, c->comm);
+      c->final_sent = 1;
+      /* A loop that ended before its close (it failed): read what rank 0 still sends. */
+      const char *const *ignored;
+      while (!c->closed) {
+        if (receive_deal(c, &ignored) == 0) {
+          struct timespec ts = {0, 1000000};
+          nanosleep(&ts, NULL);
+        }
+      }
     }
     *all = *mine;
     return 1;
   }
-  p->latest[0] = *mine;
+  if (!c->self_closed) { /* rank 0's loop failed: deal nothing more */
+    c->self_closed = 1;
+    close_all(c);
+  }
+  c->peers[0].latest = *mine;
   for (;;) {
-    progress_receive(p);
-    *all = progress_sum(p);
-    if (p->finals >= p->size - 1)
+    receive_all(c);
+    *all = sum_counts(c);
+    if (c->finals >= c->size - 1)
       return 1;
     if (evf_clock_now() >= until)
       return 0;
@@ -190,13 +433,32 @@ int evf_comm_progress_wait(struct evf_progress *p, const struct evf_progress_cou
   }
 }
 
-void evf_comm_progress_free(struct evf_progress *p)
+void evf_chan_stats(const struct evf_chan *c, struct evf_chan_stats *s)
 {
-  if (!p)
+  s->deals = c->deals;
+  s->requests = c->requests;
+  s->max_latency = c->max_latency;
+  s->owner = c->owner;
+}
+
+void evf_chan_free(struct evf_chan *c)
+{
+  if (!c)
     return;
-  MPI_Comm_free(&p->comm);
-  free(p->latest);
-  free(p);
+  if (c->rank == 0)
+    for (int r = 0; r < c->size; r++) { /* all received: every rank read up to its close */
+      MPI_Wait(&c->peers[r].deal_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&c->peers[r].close_req, MPI_STATUS_IGNORE);
+      if (c->peers[r].deal_buf != c->peers[r].deal_small)
+        free(c->peers[r].deal_buf);
+    }
+  MPI_Comm_free(&c->comm);
+  for (size_t i = 0; i < c->nbufs; i++)
+    free(c->bufs[i]);
+  free(c->bufs);
+  free(c->peers);
+  free(c->owner);
+  free(c);
 }
 
 int evf_comm_bcast_int(MPI_Comm comm, int value)
@@ -302,4 +564,9 @@ int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
   free(counts);
   free(displs);
   return rc;
+}
+
+void evf_comm_gather_counts(MPI_Comm comm, int mine, int *counts)
+{
+  MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, comm);
 }

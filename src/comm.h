@@ -36,34 +36,62 @@ void evf_comm_allgather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
  * step do not spin on cores the running ranks need. */
 void evf_comm_quiet_barrier(MPI_Comm comm);
 
-/* Global progress while the ranks' loops run.  Every rank reports its counts (tasks done,
- * failed, in flight) with point-to-point messages to rank 0 on a private duplicate of the
- * communicator, so no collective has to be matched from inside the loops; rank 0 sums the latest
- * report of each rank.  After its loop every rank calls evf_comm_progress_wait(): the others send
- * a final report, rank 0 receives until it has every rank's, so no message is left in flight. */
-struct evf_progress;
+/* The channel: the one way ranks talk while their loops run, point-to-point messages on a
+ * private duplicate of the communicator, sent and polled from loop watchers (never a collective
+ * inside a loop, never a blocking wait for another rank's loop).
+ * - Progress: every rank reports its counts (tasks done, failed, in flight) to rank 0, which
+ *   sums the latest report of each.
+ * - Dynamic scheduling: rank 0 holds the batches not yet dealt (the pool); a rank that runs low
+ *   sends a request and gets the next batch (with its tasks' inputs) or, once the pool is empty,
+ *   a close.  Rank 0 feeds itself from the pool without messages, and closes every rank as soon
+ *   as the pool is empty, so no rank waits for an answer at the end.
+ * After its loop every rank calls evf_chan_wait(): the others send a final report, rank 0
+ * receives until it has every rank's, so no message is left in flight. */
+struct evf_chan;
 struct evf_progress_counts {
   unsigned long long done;      /* tasks with a final record */
   unsigned long long failed;    /* of those, not ok */
   unsigned long long inflight;  /* started, not yet done (waiting for a retry included) */
 };
-/* Collective.  NULL (no progress, nothing to finish) on failure. */
-struct evf_progress *evf_comm_progress_new(MPI_Comm comm, unsigned long long local_total);
-/* From a loop timer: ranks other than 0 send their counts (unless their previous report is
- * still in flight); rank 0 takes in the reports that arrived.  Returns the job-wide counts as
- * far as rank 0 knows (on other ranks, their own). */
-struct evf_progress_counts evf_comm_progress_update(struct evf_progress *p,
-                                                    const struct evf_progress_counts *mine);
+/* Collective.  `total`: the job's task count.  `dynamic`: batches beyond the first share are
+ * dealt from rank 0's `part` (a dynamic plan; rank 0 only; NULL elsewhere), with the inputs in
+ * `inputs` (rank 0, kinds with an input file; else NULL); both must outlive the channel.
+ * NULL (on every rank) when a rank cannot allocate it. */
+struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
+                              const struct evf_partition *part, const struct evf_inputs *inputs);
 /* The job-wide task count. */
-unsigned long long evf_comm_progress_total(const struct evf_progress *p);
+unsigned long long evf_chan_total(const struct evf_chan *c);
+/* From the progress tick: ranks other than 0 send their counts (unless their previous report is
+ * still in flight); rank 0 takes in what arrived (and answers requests).  Returns the job-wide
+ * counts as far as rank 0 knows (on other ranks, their own). */
+struct evf_progress_counts evf_chan_update(struct evf_chan *c,
+                                           const struct evf_progress_counts *mine);
+/* From the runner's feed, never blocking.  Rank 0 answers the requests that arrived and, when
+ * `hungry`, takes the next batch for itself.  Another rank reads a deal or its close if one
+ * came, and when `hungry` and nothing is outstanding, asks.  Returns 1 with *batch and *inputs
+ * (one per task, or NULL; valid until evf_chan_free) set, 0 for nothing yet, -1 once closed:
+ * nothing more will come. */
+int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, int hungry,
+                  struct evf_batch *batch, const char *const **inputs);
 /* After the loop, on every rank.  Other ranks send their final report and return 1.  Rank 0
  * receives reports until every other rank's final one is in (returns 1) or the clock passes
  * `until` (returns 0: print the counts so far, and call again), sleeping between polls; *all
  * gets the job-wide counts. */
-int evf_comm_progress_wait(struct evf_progress *p, const struct evf_progress_counts *mine,
-                           double until, struct evf_progress_counts *all);
-/* After evf_comm_progress_wait() returned 1 (every rank): release. */
-void evf_comm_progress_free(struct evf_progress *p);
+int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, double until,
+                  struct evf_progress_counts *all);
+/* Rank 0, after evf_chan_wait() returned 1: what the dealing did. */
+struct evf_chan_stats {
+  unsigned long long deals;     /* batches dealt on request */
+  unsigned long long requests;  /* requests received */
+  double max_latency;           /* the worst time a rank waited from a request to the answer */
+  const int *owner;             /* dynamic: the rank of every batch (until evf_chan_free) */
+};
+void evf_chan_stats(const struct evf_chan *c, struct evf_chan_stats *s);
+/* After evf_chan_wait() returned 1 (every rank): release. */
+void evf_chan_free(struct evf_chan *c);
+
+/* Every rank's count of records, to rank 0 (counts: [size] on rank 0, unused elsewhere). */
+void evf_comm_gather_counts(MPI_Comm comm, int mine, int *counts);
 
 /* Broadcast an int from rank 0. */
 int evf_comm_bcast_int(MPI_Comm comm, int value);

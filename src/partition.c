@@ -14,16 +14,64 @@ void evf_partition_free(struct evf_partition *p)
   free(p->task_count);
   free(p->task_displ);
   free(p->batch_offset);
+  free(p->batch_len);
   memset(p, 0, sizeof *p);
 }
 
-uint32_t evf_partition_batch_len(const struct evf_partition *p, size_t b)
+/* Allocate the arrays for p->nbatches batches over p->nranks ranks. */
+static int alloc_arrays(struct evf_partition *p)
 {
-  if (p->batch_size == 0) /* the first (N mod P) batches take one more */
-    return (uint32_t)(p->ntasks / p->nbatches + (b < p->ntasks % p->nbatches));
-  uint64_t start = (uint64_t)b * p->batch_size;
-  uint64_t left = p->ntasks - start;
-  return (uint32_t)(left < p->batch_size ? left : p->batch_size);
+  size_t nb = p->nbatches ? p->nbatches : 1, nr = (size_t)p->nranks;
+  p->batches = malloc(nb * sizeof *p->batches);
+  p->batch_offset = malloc(nb * sizeof *p->batch_offset);
+  p->batch_len = malloc(nb * sizeof *p->batch_len);
+  p->batch_count = calloc(nr, sizeof(int));
+  p->batch_displ = calloc(nr, sizeof(int));
+  p->task_count = calloc(nr, sizeof(int));
+  p->task_displ = calloc(nr, sizeof(int));
+  if (!p->batches || !p->batch_offset || !p->batch_len || !p->batch_count || !p->batch_displ ||
+      !p->task_count || !p->task_displ) {
+    evf_partition_free(p);
+    return EVF_ENOMEM;
+  }
+  return 0;
+}
+
+/* Group the batches by rank (owner[b] = rank of batch b, each rank's in index order), with
+ * counts, displacements and where each batch's records land in the rank-major gathered array.
+ * `by_index` holds every batch by global index; `grouped` (not by_index) receives them.
+ * Returns 0 or EVF_ENOMEM. */
+static int layout(struct evf_partition *p, const struct evf_batch *by_index, const int *owner,
+                  struct evf_batch *grouped)
+{
+  int nr = p->nranks;
+  int *fill = calloc((size_t)nr, sizeof *fill);
+  size_t *off = calloc((size_t)nr, sizeof *off);
+  if (!fill || !off) {
+    free(fill);
+    free(off);
+    return EVF_ENOMEM;
+  }
+  memset(p->batch_count, 0, (size_t)nr * sizeof(int));
+  memset(p->task_count, 0, (size_t)nr * sizeof(int));
+  for (size_t b = 0; b < p->nbatches; b++) {
+    p->batch_count[owner[b]]++;
+    p->task_count[owner[b]] += (int)by_index[b].count;
+  }
+  p->batch_displ[0] = p->task_displ[0] = 0;
+  for (int r = 1; r < nr; r++) {
+    p->batch_displ[r] = p->batch_displ[r - 1] + p->batch_count[r - 1];
+    p->task_displ[r] = p->task_displ[r - 1] + p->task_count[r - 1];
+  }
+  for (size_t b = 0; b < p->nbatches; b++) {
+    int r = owner[b];
+    grouped[p->batch_displ[r] + fill[r]++] = by_index[b];
+    p->batch_offset[b] = (size_t)p->task_displ[r] + off[r];
+    off[r] += by_index[b].count;
+  }
+  free(fill);
+  free(off);
+  return 0;
 }
 
 int evf_partition_plan(struct evf_partition *p, uint32_t ntasks, int nranks, uint32_t batch_size)
@@ -38,47 +86,105 @@ int evf_partition_plan(struct evf_partition *p, uint32_t ntasks, int nranks, uin
     p->nbatches = (size_t)nranks < ntasks ? (size_t)nranks : ntasks;
   else
     p->nbatches = ntasks / batch_size + (ntasks % batch_size != 0);
-
-  p->batches = malloc(p->nbatches * sizeof *p->batches);
-  p->batch_offset = malloc(p->nbatches * sizeof *p->batch_offset);
-  p->batch_count = calloc((size_t)nranks, sizeof(int));
-  p->batch_displ = calloc((size_t)nranks, sizeof(int));
-  p->task_count = calloc((size_t)nranks, sizeof(int));
-  p->task_displ = calloc((size_t)nranks, sizeof(int));
-  if (!p->batches || !p->batch_offset || !p->batch_count || !p->batch_displ || !p->task_count ||
-      !p->task_displ) {
-    evf_partition_free(p);
+  if (alloc_arrays(p))
     return EVF_ENOMEM;
+  struct evf_batch *by_index = malloc(p->nbatches * sizeof *by_index);
+  int *owner = malloc(p->nbatches * sizeof *owner);
+  int rc = by_index && owner ? 0 : EVF_ENOMEM;
+  if (rc == 0) {
+    uint64_t next_id = 1;
+    for (size_t b = 0; b < p->nbatches; b++) {
+      uint32_t count;
+      if (batch_size == 0) /* the first (N mod P) batches take one more */
+        count = (uint32_t)(ntasks / p->nbatches + (b < ntasks % p->nbatches));
+      else
+        count = ntasks - next_id + 1 < batch_size ? (uint32_t)(ntasks - next_id + 1) : batch_size;
+      by_index[b] = (struct evf_batch){(uint32_t)next_id, count, (uint32_t)b};
+      p->batch_len[b] = count;
+      owner[b] = (int)(b % (size_t)nranks); /* round-robin */
+      next_id += count;
+    }
+    rc = layout(p, by_index, owner, p->batches);
   }
+  free(by_index);
+  free(owner);
+  if (rc)
+    evf_partition_free(p);
+  return rc;
+}
 
-  /* Batches per rank first, then the displacements, then fill the batches grouped by rank. */
-  for (size_t b = 0; b < p->nbatches; b++)
-    p->batch_count[b % (size_t)nranks]++;
-  for (int r = 1; r < nranks; r++)
-    p->batch_displ[r] = p->batch_displ[r - 1] + p->batch_count[r - 1];
-
-  uint64_t next_id = 1;
-  for (size_t b = 0; b < p->nbatches; b++) {
-    uint32_t count = evf_partition_batch_len(p, b);
-    int r = (int)(b % (size_t)nranks);
-    size_t slot = (size_t)p->batch_displ[r] + b / (size_t)nranks;
-    p->batches[slot].first_id = (uint32_t)next_id;
-    p->batches[slot].count = count;
-    p->batches[slot].index = (uint32_t)b;
-    p->task_count[r] += (int)count;
-    next_id += count;
-  }
-  for (int r = 1; r < nranks; r++)
-    p->task_displ[r] = p->task_displ[r - 1] + p->task_count[r - 1];
-
-  /* Where each batch's records land in the rank-major gathered array. */
-  for (int r = 0; r < nranks; r++) {
-    size_t off = (size_t)p->task_displ[r];
-    for (int i = 0; i < p->batch_count[r]; i++) {
-      const struct evf_batch *bt = &p->batches[p->batch_displ[r] + i];
-      p->batch_offset[bt->index] = off;
-      off += bt->count;
+int evf_partition_plan_dynamic(struct evf_partition *p, uint32_t ntasks, int nranks,
+                               uint32_t batch_size, uint64_t first_min)
+{
+  memset(p, 0, sizeof *p);
+  if (nranks < 1 || ntasks < 1 || ntasks > EVF_TASKS_MAX)
+    return EVF_EUSAGE;
+  p->ntasks = ntasks;
+  p->batch_size = batch_size;
+  p->nranks = nranks;
+  p->dynamic = 1;
+  uint64_t P = (uint64_t)nranks, N = ntasks;
+  uint64_t share = (N + P - 1) / P, floor_ = (N + 64 * P - 1) / (64 * P);
+  /* Count first, then fill: the sizes are a pure function of (N, P, B, first_min). */
+  for (int pass = 0; pass < 2; pass++) {
+    uint64_t left = N, b = 0;
+    while (left > 0) {
+      uint64_t n;
+      if (batch_size)
+        n = batch_size;
+      else {
+        n = (left + 2 * P - 1) / (2 * P);
+        if (b < P) {
+          if (n < first_min)
+            n = first_min;
+          if (n > share)
+            n = share;
+        } else if (n < floor_) {
+          n = floor_;
+        }
+      }
+      if (n > left)
+        n = left;
+      if (pass == 1) {
+        p->batches[b] = (struct evf_batch){(uint32_t)(N - left + 1), (uint32_t)n, (uint32_t)b};
+        p->batch_len[b] = (uint32_t)n;
+        p->batch_offset[b] = 0;
+      }
+      left -= n;
+      b++;
+    }
+    if (pass == 0) {
+      p->nbatches = b;
+      if (alloc_arrays(p))
+        return EVF_ENOMEM;
     }
   }
+  /* The first share: batch r to rank r, laid out as the scatter wants it. */
+  for (int r = 0; r < nranks && (size_t)r < p->nbatches; r++) {
+    p->batch_count[r] = 1;
+    p->batch_displ[r] = r;
+    p->task_count[r] = (int)p->batches[r].count;
+  }
+  for (int r = (int)(p->nbatches < P ? p->nbatches : P); r < nranks; r++)
+    p->batch_displ[r] = 0; /* no first batch: a count of 0 */
+  return 0;
+}
+
+int evf_partition_assign(struct evf_partition *p, const int *owner)
+{
+  for (size_t b = 0; b < p->nbatches; b++)
+    if (owner[b] < 0 || owner[b] >= p->nranks)
+      return EVF_EUSAGE;
+  /* p->batches is in index order until now (a dynamic plan); group it by rank. */
+  struct evf_batch *grouped = malloc((p->nbatches ? p->nbatches : 1) * sizeof *grouped);
+  if (!grouped)
+    return EVF_ENOMEM;
+  if (layout(p, p->batches, owner, grouped)) {
+    free(grouped);
+    return EVF_ENOMEM;
+  }
+  free(p->batches);
+  p->batches = grouped;
+  p->dynamic = 0;
   return 0;
 }

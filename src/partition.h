@@ -29,6 +29,8 @@ struct evf_partition {
   int *task_displ;            /* [nranks] offset of each rank's records in the gathered array */
   size_t *batch_offset;       /* [nbatches] by global index: offset of the batch's first record
                                  in the gathered array (records are rank-major) */
+  uint32_t *batch_len;        /* [nbatches] by global index: tasks in the batch */
+  int dynamic;                /* planned by evf_partition_plan_dynamic() */
 };
 
 /* Partition ntasks (1..EVF_TASKS_MAX) over nranks (>= 1).  batch_size 0: one contiguous batch per
@@ -36,9 +38,29 @@ struct evf_partition {
  * of B ids (the last may be shorter) dealt to ranks round-robin, batch b to rank b % nranks.
  * Returns 0, EVF_EUSAGE for impossible arguments, or EVF_ENOMEM. */
 int evf_partition_plan(struct evf_partition *p, uint32_t ntasks, int nranks, uint32_t batch_size);
+/* Dynamic scheduling (--schedule dynamic): the same ids in batches numbered in id order; the
+ * first share is batch r for rank r (r < min(nranks, nbatches)): batch_count/batch_displ/
+ * task_count describe only that share until evf_partition_assign().  The other batches are
+ * dealt during the run, in index order, to whichever rank asks.
+ * batch_size B > 0: batches of B (the last may be shorter).  B = 0: guided self-scheduling:
+ * each batch takes ceil(R / 2P) of the R ids left (the first share at least `first_min`, so a
+ * rank's slots and its low-water reserve are full from the start, but never more than ceil(N/P),
+ * the static share), later ones never fewer than ceil(N / 64P) (a floor: the tail is at most a
+ * 64th of a rank's share, and the dealing costs a few dozen messages per rank).
+ * Returns 0, EVF_EUSAGE for impossible arguments, or EVF_ENOMEM. */
+int evf_partition_plan_dynamic(struct evf_partition *p, uint32_t ntasks, int nranks,
+                               uint32_t batch_size, uint64_t first_min);
+/* After a dynamic run: owner[b] is the rank that ran batch b (every rank runs its batches in
+ * index order).  Rebuilds the grouping by rank, the counts, displacements and offsets, as a
+ * static plan has them.  Returns 0 or EVF_ENOMEM (p unchanged) or EVF_EUSAGE (an owner out of
+ * range). */
+int evf_partition_assign(struct evf_partition *p, const int *owner);
 void evf_partition_free(struct evf_partition *p);
 
 /* Number of tasks in the batch with global index b (b < p->nbatches). */
-uint32_t evf_partition_batch_len(const struct evf_partition *p, size_t b);
+static inline uint32_t evf_partition_batch_len(const struct evf_partition *p, size_t b)
+{
+  return p->batch_len[b];
+}
 
 #endif

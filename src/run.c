@@ -3,6 +3,7 @@
  * loops -> agree -> barrier/t0 -> each rank's loop -> agree -> gather -> rank 0 writes, then
  * prints.  Every branch that could differ between ranks is preceded by evf_comm_agree(), so
  * ranks never diverge. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include "evfarm/evfarm.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "clock.h"
@@ -44,9 +46,11 @@ const char *evf_version(void)
 struct progress {
   FILE *err;
   int rank;
+  int show;                   /* print progress (--progress > 0) */
   int bar;                    /* redraw one line in place */
   int drawn;                  /* a bar is on the screen (end it with a newline) */
-  struct evf_progress *comm;  /* the job-wide counts (comm.c) */
+  struct evf_chan *chan;      /* the channel: job-wide counts and dealing (comm.c) */
+  char *msg;                  /* the job's message buffer */
   double sample_t[RATE_SAMPLES];
   unsigned long long sample_done[RATE_SAMPLES];
   int nsamples, next;
@@ -92,7 +96,7 @@ static void format_eta(char *buf, size_t n, double left, double rate)
 static void progress_print(struct progress *p, const struct evf_progress_counts *c,
                            double elapsed, int last)
 {
-  unsigned long long n = evf_comm_progress_total(p->comm);
+  unsigned long long n = evf_chan_total(p->chan);
   double pct = n ? 100.0 * (double)c->done / (double)n : 100.0;
   double rate = progress_rate(p, c->done, elapsed);
   char eta[32];
@@ -130,9 +134,29 @@ static void progress_tick(void *arg, const struct evf_runner_counts *c, double e
 {
   struct progress *p = arg;
   struct evf_progress_counts mine = progress_mine(c);
-  struct evf_progress_counts all = evf_comm_progress_update(p->comm, &mine);
+  struct evf_progress_counts all = evf_chan_update(p->chan, &mine);
   if (p->rank == 0)
     progress_print(p, &all, elapsed, 0);
+}
+
+/* Dynamic scheduling, from the runner: take what the channel deals (rank 0 from its pool, the
+ * others from rank 0) while the runner is hungry; close it when nothing more will come. */
+static void feed(void *arg, struct evf_runner *r)
+{
+  struct progress *p = arg;
+  for (;;) {
+    struct evf_runner_counts c = evf_runner_counts(r);
+    struct evf_progress_counts mine = progress_mine(&c);
+    struct evf_batch b;
+    const char *const *inputs = NULL;
+    int got = evf_chan_feed(p->chan, &mine, evf_runner_hungry(r), &b, &inputs);
+    if (got < 0)
+      evf_runner_close(r);
+    if (got <= 0)
+      return;
+    if (evf_runner_add(r, &b, 1, inputs, p->msg))
+      evf_guard_fatal(p->msg); /* more than N tasks dealt, or out of memory: a bug or no memory */
+  }
 }
 
 /* Everything a job holds, so one cleanup path releases it on every branch. */
@@ -148,6 +172,9 @@ struct job {
   const struct evf_task_kind *kind;
   void *records;                  /* rank 0: all N; others: their own; rec_size bytes each */
   size_t rec_size;
+  size_t records_mapped;          /* bytes of `records` when mapped (dynamic, not rank 0) */
+  int dynamic;                    /* --schedule dynamic */
+  struct evf_chan_stats sched;    /* rank 0: what the dealing did */
   struct evf_inputs inputs_all;   /* rank 0, kinds with an input file: every task's input */
   struct evf_inputs inputs;       /* this rank's tasks' inputs, in record order */
   char (*hosts)[EVF_HOST_LEN];    /* rank 0: the node name of every rank */
@@ -166,7 +193,10 @@ static void job_free(struct job *j)
   evf_outfile_discard(&j->summary_file);
   evf_partition_free(&j->part);
   free(j->batches);
-  free(j->records);
+  if (j->records_mapped)
+    munmap(j->records, j->records_mapped);
+  else
+    free(j->records);
   evf_inputs_free(&j->inputs);
   evf_inputs_free(&j->inputs_all);
   free(j->hosts);
@@ -264,7 +294,13 @@ static int job_load_inputs(struct job *j)
  * allocates its records, and rank 0 learns where every rank runs. */
 static int job_distribute(struct job *j)
 {
-  int rc = j->rank == 0 ? evf_partition_plan(&j->part, j->opt.tasks, j->size, j->opt.batch_size) : 0;
+  /* Dynamic: the first share fills a rank's slots and its low-water reserve (2 x --inflight),
+   * so it need not ask before its first tasks end. */
+  uint64_t first_min = j->opt.inflight ? 2 * (uint64_t)j->opt.inflight : j->opt.tasks;
+  int rc = j->rank != 0 ? 0
+           : j->dynamic ? evf_partition_plan_dynamic(&j->part, j->opt.tasks, j->size,
+                                                     j->opt.batch_size, first_min)
+                        : evf_partition_plan(&j->part, j->opt.tasks, j->size, j->opt.batch_size);
   if (rc)
     evf_seterr(j->msg, rc, "cannot partition %u tasks: %s", (unsigned)j->opt.tasks,
                evf_strerror(rc));
@@ -288,10 +324,17 @@ static int job_distribute(struct job *j)
       return evf_error_exit_code(rc);
     }
   }
-  size_t nrec = j->rank == 0 ? j->opt.tasks : j->nlocal;
-  /* Records on cache lines: the loop touches each record once, at a random moment. */
-  if (posix_memalign(&j->records, 64, (nrec ? nrec : 1) * j->rec_size) != 0)
+  size_t nrec = j->rank == 0 || j->dynamic ? j->opt.tasks : j->nlocal;
+  if (j->rank != 0 && j->dynamic) {
+    /* Room for every task it could be dealt, mapped: pages are used as records are written. */
+    void *m = mmap(NULL, nrec * j->rec_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    j->records = m == MAP_FAILED ? NULL : m;
+    j->records_mapped = j->records ? nrec * j->rec_size : 0;
+  } else if (posix_memalign(&j->records, 64, (nrec ? nrec : 1) * j->rec_size) != 0) {
+    /* Records on cache lines: the loop touches each record once, at a random moment. */
     j->records = NULL;
+  }
   if (j->rank == 0) {
     j->hosts = calloc((size_t)j->size, EVF_HOST_LEN);
     j->masks = calloc((size_t)j->size, EVF_CPUMASK_BYTES);
@@ -316,7 +359,7 @@ static int job_distribute(struct job *j)
  * after its own loop ends, until every rank's loop has. */
 static int job_run_loops(struct job *j)
 {
-  struct progress prog = {.err = j->err, .rank = j->rank};
+  struct progress prog = {.err = j->err, .rank = j->rank, .msg = j->msg};
   struct evf_runner_config cfg = {
     .kind = j->kind,
     .inputs = j->kind->input_option ? j->inputs.line : NULL,
@@ -325,38 +368,58 @@ static int job_run_loops(struct job *j)
     .inflight = j->opt.inflight,
     .tick = progress_tick,
     .tick_arg = &prog,
+    .feed = j->dynamic ? feed : NULL,
+    .feed_arg = &prog,
+    .feed_interval = 0.001,
+    .capacity = j->dynamic ? j->opt.tasks : 0,
   };
   int rc;
   j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, j->records, &rc, j->msg);
   int code = agree_or_report(j, rc, 0);
   if (code)
     return code;
-  if (j->opt.progress > 0) {
-    prog.comm = evf_comm_progress_new(j->comm, j->nlocal);
+  prog.show = j->opt.progress > 0;
+  if (prog.show || j->dynamic) {
+    prog.chan = evf_chan_new(j->comm, j->opt.tasks, j->dynamic, &j->part,
+                             j->kind->input_option ? &j->inputs_all : NULL);
+    rc = prog.chan ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the channel");
+    if ((code = agree_or_report(j, rc, 0)))
+      return code;
+  }
+  if (prog.show) {
     /* Rank 0 decides how it shows progress; every rank ticks at the interval that needs. */
     int bar = j->opt.progress_style == EVF_PROGRESS_BAR ||
               (j->opt.progress_style == EVF_PROGRESS_AUTO && isatty(fileno(j->err)));
-    prog.bar = prog.comm ? evf_comm_bcast_int(j->comm, j->rank == 0 ? bar : 0) : 0;
+    prog.bar = evf_comm_bcast_int(j->comm, j->rank == 0 ? bar : 0);
   }
-  double iv = prog.bar && j->opt.progress > BAR_INTERVAL ? BAR_INTERVAL : j->opt.progress;
-  cfg.tick_interval = prog.comm ? iv : 0;
+  double iv = !prog.show ? INFINITY
+              : prog.bar && j->opt.progress > BAR_INTERVAL ? BAR_INTERVAL : j->opt.progress;
+  cfg.tick_interval = prog.show ? iv : 0;
   j->t0 = evf_comm_start_clock(j->comm);
   rc = evf_runner_run(j->runner, j->t0, j->msg);
-  if (prog.comm) {
+  if (prog.chan) {
     struct evf_runner_counts rc_counts = evf_runner_counts(j->runner);
     struct evf_progress_counts mine = progress_mine(&rc_counts), all;
     for (;;) {
       double now = evf_clock_now();
-      double until = j->t0 + iv * (floor((now - j->t0) / iv) + 1);
-      if (evf_comm_progress_wait(prog.comm, &mine, until, &all))
+      double until = prog.show ? j->t0 + iv * (floor((now - j->t0) / iv) + 1) : INFINITY;
+      if (evf_chan_wait(prog.chan, &mine, until, &all))
         break;
       if (j->rank == 0)
         progress_print(&prog, &all, until - j->t0, 0);
     }
     if (j->rank == 0 && prog.drawn) /* the bar's last state, and the line ended */
       progress_print(&prog, &all, evf_clock_now() - j->t0, 1);
-    evf_comm_progress_free(prog.comm);
-  } else if (j->size > 1) {
+    if (j->rank == 0) {
+      evf_chan_stats(prog.chan, &j->sched);
+      /* Dealt batches: rank 0 knows who ran which; the partition now says so. */
+      if (rc == 0 && j->dynamic && evf_partition_assign(&j->part, j->sched.owner))
+        rc = evf_seterr(j->msg, EVF_ENOMEM, "cannot record which rank ran which batch");
+      j->sched.owner = NULL;
+    }
+    evf_chan_free(prog.chan);
+  }
+  if (j->size > 1) {
     /* A rank whose loop ended waits for the others asleep, not spinning in MPI on a core that
      * another rank (or, for http, the server on the same node) needs. */
     evf_comm_quiet_barrier(j->comm);
@@ -429,12 +492,30 @@ static int job_write(struct job *j, const struct evf_summary *s, int code)
  * results).  Returns the job's exit code on rank 0. */
 static int job_collect(struct job *j, evf_job_result_fn on_result, void *arg)
 {
-  evf_comm_gather_records(j->comm, j->records, j->rec_size, (int)j->nlocal, &j->part);
+  /* Each rank's count (under dynamic known only now): rank 0 checks them against what it dealt
+   * before the gather places records by them. */
+  int mine = (int)evf_runner_counts(j->runner).total, rc = 0;
+  int *counts = j->rank == 0 ? calloc((size_t)j->size, sizeof *counts) : NULL;
+  if (evf_comm_agree(j->comm, j->rank != 0 || counts ? 0 : EVF_ENOMEM)) {
+    free(counts);
+    if (j->rank == 0)
+      evf_errorf(j->err, "cannot gather the records: %s", evf_strerror(EVF_ENOMEM));
+    return EVF_EXIT_RUNTIME;
+  }
+  evf_comm_gather_counts(j->comm, mine, counts);
+  for (int r = 0; j->rank == 0 && r < j->size && rc == 0; r++)
+    if (counts[r] != j->part.task_count[r])
+      rc = evf_seterr(j->msg, EVF_ELOOP, "rank %d ran %d tasks where %d were dealt to it", r,
+                      counts[r], j->part.task_count[r]);
+  free(counts);
+  if ((rc = agree_or_report(j, rc, 1)))
+    return rc;
+  evf_comm_gather_records(j->comm, j->records, j->rec_size, mine, &j->part);
   j->wall = evf_clock_now() - j->t0;
   if (j->rank != 0)
     return 0;
   struct evf_summary s;
-  int rc = job_summarise(j, &s);
+  rc = job_summarise(j, &s);
   if (rc) {
     evf_errorf(j->err, "cannot summarise: %s", evf_strerror(rc));
     return EVF_EXIT_RUNTIME;
@@ -457,6 +538,7 @@ int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *e
 {
   struct job j = {.out = out, .err = err, .opt = *opt};
   j.kind = evf_task_kind_find(opt->kind);
+  j.dynamic = opt->schedule == EVF_SCHEDULE_DYNAMIC;
   j.rec_size = evf_task_record_size(j.kind);
   j.t_enter = evf_clock_now();
   j.comm = evf_comm_dup_fatal(comm);

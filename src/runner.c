@@ -1,5 +1,6 @@
 /* One rank's event loop: start up to `inflight` tasks, and each time a task's I/O phase ends,
  * run its CPU phase, complete its record and start the next task in the freed slot. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include "runner.h"
 
 #include <ev.h>
@@ -9,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "clock.h"
 #include "error.h"
@@ -23,7 +25,16 @@ struct slot {
   struct evf_task task;       /* first: a struct evf_task * is a struct slot * */
   ev_timer timer;
   int phase;
-  size_t index;               /* the task's index in the rank's records (and inputs) */
+  union {
+    const char *input;        /* the task's input (kinds with an input file) */
+    struct slot *next_idle;   /* an idle slot: the next on the idle list */
+  } u;
+};
+
+/* Batches added and not yet all started, with the inputs of their tasks. */
+struct queued {
+  struct evf_batch b;
+  const char *const *inputs;  /* one per task of the batch, or NULL */
 };
 
 #define STATE_OFFSET \
@@ -33,22 +44,30 @@ struct evf_runner {
   struct ev_loop *loop;
   const struct evf_runner_config *cfg;
   const struct evf_task_kind *kind;
-  const struct evf_batch *batches;
-  size_t nbatches;
-  size_t cur_batch;           /* next task to start: batches[cur_batch], offset cur_offset */
+  struct queued *queue;       /* batches added, in order */
+  size_t nqueued, cap_queued;
+  size_t cur_batch;           /* next task to start: queue[cur_batch], offset cur_offset */
   uint32_t cur_offset;
-  char *records;              /* records of rec_size bytes */
+  char *records;              /* rec_cap records of rec_size bytes */
   size_t rec_size;
+  uint64_t rec_cap;
   size_t next_record;         /* index of the next task's record */
-  uint64_t total, done;       /* tasks of this rank, tasks with a final record */
+  uint64_t total, done;       /* tasks added so far, tasks with a final record */
   uint64_t failed, started;   /* final records not ok; tasks started */
+  int closed;                 /* no batch will be added */
+  int running;                /* evf_runner_run() is in its loop */
   double t0;
-  char *slots;                /* nslots slots of `stride` bytes */
-  uint64_t nslots;
+  char *slots;                /* nslots slots of `stride` bytes, mapped (untouched until used) */
+  size_t slots_bytes;
+  uint64_t nslots, slots_used;/* slots, slots initialised so far */
+  struct slot *idle;          /* initialised slots with no task */
   size_t stride;
   void *shared;               /* the kind's, from open() */
   int opened;
   ev_timer tick;
+  ev_timer feed;              /* open runner with a feed: keeps the loop alive, calls feed */
+  int feed_on;
+  double last_feed;
 };
 
 static struct slot *slot_of(struct evf_task *t)
@@ -73,8 +92,7 @@ void *evf_task_shared(struct evf_task *t)
 
 const char *evf_task_input(struct evf_task *t)
 {
-  const char *const *in = t->runner->cfg->inputs;
-  return in ? in[slot_of(t)->index] : NULL;
+  return slot_of(t)->u.input;
 }
 
 struct ev_loop *evf_task_loop(struct evf_task *t)
@@ -99,15 +117,16 @@ double evf_runner_backoff(const struct evf_options *opt, uint32_t id, unsigned a
 /* Bind the next unstarted task to slot `s`; 0 when every task has been started. */
 static int take_next(struct evf_runner *r, struct slot *s)
 {
-  while (r->cur_batch < r->nbatches && r->cur_offset >= r->batches[r->cur_batch].count) {
+  while (r->cur_batch < r->nqueued && r->cur_offset >= r->queue[r->cur_batch].b.count) {
     r->cur_batch++;
     r->cur_offset = 0;
   }
-  if (r->cur_batch >= r->nbatches)
+  if (r->cur_batch >= r->nqueued)
     return 0;
-  const struct evf_batch *b = &r->batches[r->cur_batch];
-  s->index = r->next_record++;
-  struct evf_record *rec = evf_record_at(r->records, r->rec_size, s->index);
+  const struct queued *q = &r->queue[r->cur_batch];
+  const struct evf_batch *b = &q->b;
+  s->u.input = q->inputs ? q->inputs[r->cur_offset] : NULL;
+  struct evf_record *rec = evf_record_at(r->records, r->rec_size, r->next_record++);
   memset(rec, 0, r->rec_size);
   rec->id = b->first_id + r->cur_offset++;
   rec->rank = r->cfg->rank;
@@ -123,8 +142,23 @@ static int take_next(struct evf_runner *r, struct slot *s)
 static void finish(struct evf_runner *r, int status)
 {
   r->failed += status != EVF_STATUS_OK;
-  if (++r->done == r->total)
+  if (++r->done == r->total && r->closed)
     ev_break(r->loop, EVBREAK_ALL);
+}
+
+int evf_runner_hungry(const struct evf_runner *r)
+{
+  return !r->closed && r->total - r->started <= r->nslots;
+}
+
+/* Give the feed its turn: at once when the runner is hungry, else at most every
+ * cfg->feed_interval / 2 seconds (`now`: the clock, read by the caller anyway). */
+static void feed_maybe(struct evf_runner *r, double now)
+{
+  if (!r->feed_on || (!evf_runner_hungry(r) && now - r->last_feed < r->cfg->feed_interval * 0.5))
+    return;
+  r->last_feed = now;
+  r->cfg->feed(r->cfg->feed_arg, r);
 }
 
 /* (Re)arm the slot's timer for `after` seconds from the loop's time, which is refreshed first:
@@ -172,6 +206,37 @@ static void launch(struct evf_runner *r, struct slot *s, double now)
     if (attempt(r, s))
       return;
   }
+  s->u.next_idle = r->idle; /* nothing to start: idle until a batch is added */
+  r->idle = s;
+}
+
+static void slot_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* An idle slot, or a fresh one while fewer than nslots are in use; NULL when all are busy. */
+static struct slot *free_slot(struct evf_runner *r)
+{
+  struct slot *s = r->idle;
+  if (s) {
+    r->idle = s->u.next_idle;
+    return s;
+  }
+  if (r->slots_used == r->nslots)
+    return NULL;
+  s = (struct slot *)(void *)(r->slots + r->slots_used++ * r->stride);
+  s->task.runner = r;
+  ev_init(&s->timer, slot_timer_cb);
+  s->timer.data = s;
+  return s;
+}
+
+/* Fill the free slots with the tasks not yet started. */
+static void launch_free(struct evf_runner *r)
+{
+  double now = evf_clock_now();
+  ev_now_update(r->loop);
+  struct slot *s;
+  while (r->started < r->total && (s = free_slot(r)))
+    launch(r, s, now);
 }
 
 void evf_task_io_end(struct evf_task *t, int status, int transient, double retry_after)
@@ -203,10 +268,9 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
   rec->cpu_time = t2 - t1;
   rec->status = (int16_t)status;
   finish(r, status);
-  if (r->cur_batch < r->nbatches) {
-    ev_now_update(r->loop); /* kinds' timers are relative to it; stale after CPU phases */
-    launch(r, s, t2);
-  }
+  feed_maybe(r, t2);
+  ev_now_update(r->loop); /* kinds' timers are relative to it; stale after CPU phases */
+  launch(r, s, t2);
 }
 
 void evf_task_io_begun(struct evf_task *t)
@@ -234,9 +298,18 @@ static void slot_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     r->kind->cancel(&s->task);
     evf_task_io_end(&s->task, EVF_STATUS_TIMEOUT, 1, 0);
   } else if (s->phase == SLOT_WAIT) {
-    if (!attempt(r, s) && r->cur_batch < r->nbatches)
+    if (!attempt(r, s))
       launch(r, s, evf_clock_now());
   }
+}
+
+static void feed_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct evf_runner *r = w->data;
+  r->last_feed = evf_clock_now();
+  r->cfg->feed(r->cfg->feed_arg, r);
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -260,6 +333,59 @@ void *evf_runner_ev_realloc(void *ptr, long size)
   return p;
 }
 
+/* Append batches (their tasks' inputs in order, or NULL). */
+static int queue_batches(struct evf_runner *r, const struct evf_batch *batches, size_t n,
+                         const char *const *inputs, char *msg)
+{
+  uint64_t count = 0;
+  for (size_t b = 0; b < n; b++)
+    count += batches[b].count;
+  if (count > r->rec_cap - r->total)
+    return evf_seterr(msg, EVF_ENOMEM, "%llu more tasks do not fit in this rank's %llu records",
+                      (unsigned long long)count, (unsigned long long)r->rec_cap);
+  if (r->nqueued + n > r->cap_queued) {
+    size_t cap = r->cap_queued ? r->cap_queued : 16;
+    while (cap < r->nqueued + n)
+      cap *= 2;
+    struct queued *q = realloc(r->queue, cap * sizeof *q);
+    if (!q)
+      return evf_seterr(msg, EVF_ENOMEM, "cannot queue %zu batches", n);
+    r->queue = q;
+    r->cap_queued = cap;
+  }
+  for (size_t b = 0; b < n; b++) {
+    r->queue[r->nqueued++] = (struct queued){batches[b], inputs};
+    if (inputs)
+      inputs += batches[b].count;
+  }
+  r->total += count;
+  return 0;
+}
+
+int evf_runner_add(struct evf_runner *r, const struct evf_batch *batches, size_t n,
+                   const char *const *inputs, char *msg)
+{
+  if (r->closed)
+    evf_guard_fatal("a batch was added to a closed runner");
+  int rc = queue_batches(r, batches, n, inputs, msg);
+  if (rc == 0 && r->running)
+    launch_free(r);
+  return rc;
+}
+
+void evf_runner_close(struct evf_runner *r)
+{
+  if (r->closed)
+    return;
+  r->closed = 1;
+  if (r->feed_on) { /* no feed from now on */
+    ev_timer_stop(r->loop, &r->feed);
+    r->feed_on = 0;
+  }
+  if (r->running && r->done == r->total)
+    ev_break(r->loop, EVBREAK_ALL);
+}
+
 struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
                                   const struct evf_batch *batches, size_t nbatches,
                                   void *records, int *rc, char *msg)
@@ -274,32 +400,42 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
   r->cfg = cfg;
   r->kind = cfg->kind;
   r->rec_size = evf_task_record_size(cfg->kind);
-  r->batches = batches;
-  r->nbatches = nbatches;
   r->records = records;
+  uint64_t initial = 0;
   for (size_t b = 0; b < nbatches; b++)
-    r->total += batches[b].count;
-  if (r->total == 0)
-    return r;
-  r->nslots = cfg->inflight && cfg->inflight < r->total ? cfg->inflight : r->total;
-  size_t stride = STATE_OFFSET + cfg->kind->state_size;
-  r->stride = (stride + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t);
-  /* Slots on cache-line boundaries: a 64-byte slot (sim) is then one line. */
-  if (r->nslots > SIZE_MAX / r->stride ||
-      posix_memalign((void **)&r->slots, 64, r->nslots * r->stride) != 0)
-    r->slots = NULL;
-  if (!r->slots) {
-    *rc = evf_seterr(msg, EVF_ENOMEM, "cannot allocate %llu task slots (--inflight)",
-                     (unsigned long long)r->nslots);
+    initial += batches[b].count;
+  r->rec_cap = cfg->feed && cfg->capacity > initial ? cfg->capacity : initial;
+  if ((*rc = queue_batches(r, batches, nbatches, cfg->inputs, msg))) {
     free(r);
     return NULL;
   }
-  memset(r->slots, 0, r->nslots * r->stride); /* kinds' state starts zeroed */
+  r->closed = !cfg->feed;
+  if (r->rec_cap == 0)
+    return r;
+  r->nslots = cfg->inflight && cfg->inflight < r->rec_cap ? cfg->inflight : r->rec_cap;
+  size_t stride = STATE_OFFSET + cfg->kind->state_size;
+  r->stride = (stride + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t);
+  /* Slots mapped, not touched: a page is used once a slot on it is (the slots in use are at
+   * most --inflight, or the tasks dealt so far); pages are page-aligned, so a 64-byte slot is
+   * one cache line. */
+  void *m = MAP_FAILED;
+  if (r->nslots <= SIZE_MAX / r->stride) {
+    r->slots_bytes = r->nslots * r->stride;
+    m = mmap(NULL, r->slots_bytes, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  }
+  if (m == MAP_FAILED) {
+    *rc = evf_seterr(msg, EVF_ENOMEM, "cannot allocate %llu task slots (--inflight)",
+                     (unsigned long long)r->nslots);
+    free(r->queue);
+    free(r);
+    return NULL;
+  }
+  r->slots = m;
   r->loop = ev_loop_new(EVFLAG_AUTO);
   if (!r->loop) {
     *rc = evf_seterr(msg, EVF_ELOOP, "cannot create an event loop");
-    free(r->slots);
-    free(r);
+    evf_runner_free(r);
     return NULL;
   }
   if (r->kind->open) {
@@ -318,35 +454,46 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg)
 {
   const struct evf_runner_config *cfg = r->cfg;
   r->t0 = t0;
-  if (r->total == 0)
+  if (r->rec_cap == 0) {
+    evf_runner_close(r);
     return 0;
-  if (cfg->tick && cfg->tick_interval > 0) {
+  }
+  int ticking = cfg->tick && cfg->tick_interval > 0;
+  if (ticking) {
     ev_timer_init(&r->tick, tick_cb, cfg->tick_interval, cfg->tick_interval);
     r->tick.data = r;
     ev_timer_start(r->loop, &r->tick);
     ev_unref(r->loop); /* progress ticks alone must not keep the loop alive */
   }
-
-  ev_now_update(r->loop);
-  double now = evf_clock_now();
-  for (uint64_t i = 0; i < r->nslots; i++) {
-    struct slot *s = (struct slot *)(void *)(r->slots + i * r->stride);
-    s->task.runner = r;
-    ev_init(&s->timer, slot_timer_cb);
-    s->timer.data = s;
+  if (!r->closed) { /* fed: the feed timer keeps the loop alive until the runner is closed */
+    ev_timer_init(&r->feed, feed_cb, cfg->feed_interval, cfg->feed_interval);
+    r->feed.data = r;
+    ev_timer_start(r->loop, &r->feed);
+    r->feed_on = 1;
   }
-  for (uint64_t i = 0; i < r->nslots; i++)
-    launch(r, (struct slot *)(void *)(r->slots + i * r->stride), now);
-  if (r->done < r->total)
-    ev_run(r->loop, 0);
 
-  if (cfg->tick && cfg->tick_interval > 0) {
+  r->running = 1;
+  launch_free(r);
+  r->last_feed = evf_clock_now();
+  if (r->feed_on)
+    cfg->feed(cfg->feed_arg, r);
+  if (r->done < r->total || !r->closed)
+    ev_run(r->loop, 0);
+  r->running = 0;
+
+  if (ticking) {
     ev_ref(r->loop);
     ev_timer_stop(r->loop, &r->tick);
+  }
+  if (r->feed_on) { /* the loop ended without a close: tasks unfinished (below) */
+    ev_timer_stop(r->loop, &r->feed);
+    r->feed_on = 0;
   }
   if (r->done != r->total)
     return evf_seterr(msg, EVF_ELOOP, "the event loop stopped with %llu of %llu tasks unfinished",
                       (unsigned long long)(r->total - r->done), (unsigned long long)r->total);
+  if (!r->closed)
+    return evf_seterr(msg, EVF_ELOOP, "the event loop stopped while more tasks could come");
   return 0;
 }
 
@@ -369,6 +516,8 @@ void evf_runner_free(struct evf_runner *r)
     r->kind->close(r->shared);
   if (r->loop)
     ev_loop_destroy(r->loop);
-  free(r->slots);
+  if (r->slots)
+    munmap(r->slots, r->slots_bytes);
+  free(r->queue);
   free(r);
 }

@@ -24,6 +24,14 @@ struct evf_runner_counts {
 /* Called from a loop timer every tick_interval seconds while tasks remain. */
 typedef void (*evf_runner_tick_fn)(void *arg, const struct evf_runner_counts *c, double elapsed);
 
+struct evf_runner;
+/* Dynamic scheduling: the runner's only way to more work.  Called from the loop while the
+ * runner is open: after a task ends whenever the runner is hungry (evf_runner_hungry), else at
+ * most every feed_interval/2 seconds, and every feed_interval seconds from a timer (which keeps
+ * an open runner's loop alive while it waits for batches: it sleeps between calls).  It may add
+ * batches (evf_runner_add) or close the runner (evf_runner_close); it must not block. */
+typedef void (*evf_runner_feed_fn)(void *arg, struct evf_runner *r);
+
 struct evf_runner_config {
   const struct evf_task_kind *kind;
   const struct evf_options *opt;
@@ -32,25 +40,39 @@ struct evf_runner_config {
   double tick_interval;       /* seconds; 0 = no ticks */
   evf_runner_tick_fn tick;
   void *tick_arg;
-  const char *const *inputs;  /* kinds with inputs: the input of the k-th task (as records) */
+  const char *const *inputs;  /* kinds with inputs: the input of the k-th initial task */
+  evf_runner_feed_fn feed;    /* NULL: the initial batches are all (the runner starts closed) */
+  void *feed_arg;
+  double feed_interval;       /* seconds (> 0 with a feed) */
+  uint64_t capacity;          /* with a feed: most records `records` holds */
 };
-
-struct evf_runner;
 
 /* Everything a run needs, allocated before it starts (the task slots and the loop), so a rank
  * that cannot start says so before t0, not after the others' whole workload.  The tasks are
- * those of batches[0..nbatches), in order; the record of the k-th (counting through the
- * batches) goes to the k-th record of `records` (records of evf_task_record_size(cfg->kind)
- * bytes).  `cfg`, `batches` and `records` must outlive the runner.  The kind's open() runs
- * here (an http rank checks its open-file limit).
+ * those of batches[0..nbatches), in order, then those of the batches the feed adds; the record
+ * of the k-th (counting through the batches) goes to the k-th record of `records` (records of
+ * evf_task_record_size(cfg->kind) bytes), where it stays (a task's record never moves).  `cfg`
+ * and `records` must outlive the runner (the batches are copied).  Slots: --inflight, or with
+ * 0 the most tasks the rank can have (mapped, used as needed).  The kind's open() runs here (an
+ * http rank checks its open-file limit).
  * Returns the runner with *rc = 0, or NULL with *rc a negative EVF_E* code and `msg` set. */
 struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
                                   const struct evf_batch *batches, size_t nbatches,
                                   void *records, int *rc, char *msg);
-/* Run every task; record times are relative to t0 (evf_clock_now() at the start barrier).
- * Returns 0 when every task has a record (whatever its status), or a negative EVF_E* code with
- * `msg` set. */
+/* Run every task until the runner is closed and every task added has a record; record times
+ * are relative to t0 (evf_clock_now() at the start barrier).  Returns 0 when every task has a
+ * record (whatever its status), or a negative EVF_E* code with `msg` set. */
 int evf_runner_run(struct evf_runner *r, double t0, char *msg);
+/* From the feed: more batches (inputs: one per task of them, in order, or NULL; they must
+ * outlive the runner), started at once in free slots.  Returns 0, or EVF_ENOMEM with msg set
+ * when they do not fit in cfg->capacity. */
+int evf_runner_add(struct evf_runner *r, const struct evf_batch *batches, size_t n,
+                   const char *const *inputs, char *msg);
+/* No batch will be added: the loop ends when the tasks added have ended. */
+void evf_runner_close(struct evf_runner *r);
+/* Open, with at most as many tasks not yet started as it has slots (its low-water mark: a rank
+ * asks for more while the tasks it holds can still keep every slot busy for one more round). */
+int evf_runner_hungry(const struct evf_runner *r);
 /* The backoff before retry `attempt` (1 = after the first failed attempt) of task `id`:
  * uniform in [0, min(delay * 2^(attempt-1), max_delay)), drawn from the generator's stream
  * EVF_STREAM_RETRY for (seed, id, attempt). */

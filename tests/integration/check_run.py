@@ -33,7 +33,7 @@ def evfarm_options(opts):
     o = {"tasks": 10000, "seed": 1, "io-min": 0.2, "io-max": 1.0, "cpu-min": 100000,
          "cpu-max": 500000, "fail-rate": 0.0, "batch-size": 0, "inflight": 65536,
          "progress": 10.0, "hang-rate": 0.0, "timeout": 0.0, "retries": 0, "retry-delay": 1.0,
-         "retry-max-delay": 60.0, "cpu-skew": 0.0}
+         "retry-max-delay": 60.0, "cpu-skew": 0.0, "schedule": "dynamic"}
     i = 0
     while i < len(opts):
         key, val = opts[i][2:], None
@@ -42,7 +42,9 @@ def evfarm_options(opts):
         elif key in o:
             i += 1
             val = opts[i]
-        if key in o:
+        if key in o and isinstance(o[key], str):
+            o[key] = val
+        elif key in o:
             o[key] = type(o[key])(float(val)) if isinstance(o[key], int) else float(val)
         i += 1
     # A bound left at its default follows the other bound when they cross (evfarm --help).
@@ -56,8 +58,37 @@ def evfarm_options(opts):
     return o
 
 
+def dynamic_batch_sizes(n, np_, batch_size, inflight):
+    """Batch sizes in id order under --schedule dynamic, as evfarm --help states the rule:
+    batches of B; or guided: ceil(left / 2P) ids, the first share (batch r to rank r) at least
+    2 x --inflight (all: N) and at most ceil(N / P), later batches at least ceil(N / 64P)."""
+    first_min = 2 * inflight if inflight else n
+    share, floor_ = -(-n // np_), -(-n // (64 * np_))
+    sizes, left = [], n
+    while left > 0:
+        if batch_size:
+            k = batch_size
+        elif len(sizes) < np_:
+            k = min(max(-(-left // (2 * np_)), first_min), share)
+        else:
+            k = max(-(-left // (2 * np_)), floor_)
+        sizes.append(min(k, left))
+        left -= sizes[-1]
+    return sizes
+
+
+def expected_batch(task_id, sizes):
+    """Index of the batch holding task_id, batches of `sizes` in id order."""
+    end = 0
+    for b, k in enumerate(sizes):
+        end += k
+        if task_id <= end:
+            return b
+    return -1
+
+
 def expected_placement(task_id, n, np_, batch_size):
-    """(batch, rank) of a task under evfarm's partition rules."""
+    """(batch, rank) of a task under evfarm's static partition rules."""
     if batch_size == 0:
         nb = min(np_, n)
         base, extra = divmod(n, nb)
@@ -130,6 +161,8 @@ def main():
     ap.add_argument("--expect-exit", type=int, default=0)
     ap.add_argument("--expect-progress", action="store_true",
                     help="stderr must carry job-wide progress lines (run with --progress)")
+    ap.add_argument("--expect-uneven", action="store_true",
+                    help="dynamic with uneven work: the ranks' task counts must differ")
     ap.add_argument("--taskset", help="run mpirun under taskset -c CPUS (the ranks inherit it)")
     ap.add_argument("--timeout-slack", type=float,
                     help="a task whose only attempt timed out ends within --timeout + this")
@@ -177,6 +210,14 @@ def main():
     check(len(recs) == n, "%d records, want %d" % (len(recs), n))
     check([r["id"] for r in recs] == list(range(1, len(recs) + 1)), "ids not 1..N in order")
 
+    dyn_sizes = dynamic_batch_sizes(n, a.np, int(o["batch-size"]), int(o["inflight"]))
+    batch_rank = {}
+    if a.expect_uneven:  # dynamic with uneven work: the faster rank ran more tasks
+        per = [sum(r["rank"] == k for r in recs) for k in range(a.np)]
+        check(len(set(per)) > 1, "tasks per rank %r: all equal under uneven work" % per)
+    if o["schedule"] == "dynamic":
+        check(s["batches"] == len(dyn_sizes),
+              "summary batches %r, want %d" % (s["batches"], len(dyn_sizes)))
     # The oracle: planned parameters, value, status; and the canonical text.
     canon, want_canon, failed, retried = [], [], 0, 0
     for r in recs:
@@ -191,7 +232,13 @@ def main():
         want_canon.append(oracle.canonical_line(t))
         check(r["value"] == r["iterations"] * (r["iterations"] - 1) // 2 or r["status"] != "ok",
               "id %d: value %d is not n(n-1)/2 for n=%d" % (r["id"], r["value"], r["iterations"]))
-        b, rank = expected_placement(r["id"], n, a.np, int(o["batch-size"]))
+        if o["schedule"] == "static":
+            b, rank = expected_placement(r["id"], n, a.np, int(o["batch-size"]))
+        else:
+            # Dynamic: batch r of the first share on rank r; the rest wherever they were dealt,
+            # a whole batch on one rank (checked below).
+            b = expected_batch(r["id"], dyn_sizes)
+            rank = b if b < a.np else batch_rank.setdefault(b, r["rank"])
         check((r["batch"], r["rank"]) == (b, rank),
               "id %d: batch/rank %s, want %s" % (r["id"], (r["batch"], r["rank"]), (b, rank)))
         check(0 <= r["t_start"] <= r["t_io_done"] <= r["t_end"] + 1e-6,

@@ -1,7 +1,9 @@
 /* A rank that cannot start its loop is reported before t0, not after the other ranks' whole
  * workload.  Under mpirun -np 2, rank 1 limits its address space (RLIMIT_AS) so that its
  * records fit but its task slots do not; the job's tasks would take 30 s each.  Every rank
- * must return 3 within seconds, and rank 1 must say what it could not allocate.
+ * must return 3 within seconds, and rank 1 must say what it could not allocate.  (Static: under
+ * dynamic scheduling rank 1 would reserve room for every record it could be dealt, and say
+ * that.)
  * (Not run under AddressSanitizer, which needs terabytes of address space.) */
 #define _GNU_SOURCE
 #include <mpi.h>
@@ -47,12 +49,12 @@ int main(int argc, char **argv)
     }
   }
   char *args[] = {"evfarm", "--tasks", "2000000", "--inflight", "0", "--io-min", "30",
-                  "--io-max", "30", "--cpu-max", "0", "--progress", "0", "--quiet", NULL};
+                  "--io-max", "30", "--cpu-max", "0", "--progress", "0", "--quiet", "--schedule", "static", NULL};
   char *text = NULL;
   size_t len = 0;
   FILE *err = open_memstream(&text, &len);
   double t = MPI_Wtime();
-  int code = evf_run(14, args, MPI_COMM_WORLD, stdout, err);
+  int code = evf_run(16, args, MPI_COMM_WORLD, stdout, err);
   double elapsed = MPI_Wtime() - t;
   fclose(err);
   if (code != EVF_EXIT_RUNTIME) {
