@@ -81,6 +81,12 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  idle/rank     min %.4f  mean %.4f  max %.4f s\n", s->rank_idle.min,
           s->rank_idle.mean, s->rank_idle.max);
   fprintf(out, "  imbalance     %10.3f      max busy / mean busy\n", s->imbalance);
+  if (s->dynamic)
+    fprintf(out, "  schedule      dynamic     %" PRIu64 " batches dealt on request (%" PRIu64
+                 " requests), worst wait for an answer %.4f s\n",
+            s->dealt, s->requests, s->max_request_latency);
+  else
+    fprintf(out, "  schedule      static      every rank's share given before the run\n");
   fprintf(out, "  rank 0        %10.1f MiB  peak resident memory, %.3f s process CPU\n",
           s->rank0_maxrss_kib / 1024.0, s->rank0_process_cpu);
   if (s->node_of) {
@@ -132,7 +138,7 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
           ", \"cpu_skew\": %.17g, \"hang_rate\": %.17g, \"timeout\": %.17g, \"retries\": %" PRIu32
           ", \"retry_delay\": %.17g, \"retry_max_delay\": %.17g, \"host_connections\": %" PRIu32
           ", \"connect_timeout\": %.17g, \"max_redirs\": %" PRIu32 ", \"max_body\": %" PRIu64
-          ", \"progress_style\": \"%s\", \"retry_on\": \"%s\"",
+          ", \"progress_style\": \"%s\", \"retry_on\": \"%s\", \"schedule\": \"%s\"",
           opt->cpu_skew, opt->hang_rate, opt->timeout, opt->retries, opt->retry_delay, opt->retry_max_delay,
           opt->host_connections, opt->connect_timeout, opt->max_redirs, opt->max_body,
           opt->progress_style == EVF_PROGRESS_BAR     ? "bar"
@@ -141,7 +147,8 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
           opt->retry_on == (EVF_RETRY_ON_EXIT | EVF_RETRY_ON_SIGNAL) ? "exit,signal"
           : opt->retry_on == EVF_RETRY_ON_EXIT                       ? "exit"
           : opt->retry_on == EVF_RETRY_ON_SIGNAL                     ? "signal"
-                                                                     : "");
+                                                                     : "",
+          opt->schedule == EVF_SCHEDULE_DYNAMIC ? "dynamic" : "static");
   const char *paths[][2] = {{"urls", opt->urls}, {"commands", opt->commands},
                             {"command", opt->command}, {"args", opt->args},
                             {"outdir", opt->outdir}};
@@ -177,6 +184,10 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   json_minmax(out, "rank_busy_s", s->rank_busy);
   json_minmax(out, "rank_idle_s", s->rank_idle);
   fprintf(out, "  \"imbalance\": %.9g,\n", s->imbalance);
+  fprintf(out,
+          "  \"schedule\": {\"mode\": \"%s\", \"dealt\": %" PRIu64 ", \"requests\": %" PRIu64
+          ", \"max_request_latency_s\": %.9g},\n",
+          s->dynamic ? "dynamic" : "static", s->dealt, s->requests, s->max_request_latency);
   fprintf(out, "  \"rank0_maxrss_kib\": %ld,\n  \"rank0_process_cpu_s\": %.9g,\n", s->rank0_maxrss_kib,
           s->rank0_process_cpu);
   fprintf(out, "  \"per_rank\": [");

@@ -441,6 +441,10 @@ static int job_summarise(struct job *j, struct evf_summary *s)
                            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
   }
   s->setup = j->t0 - j->t_enter;
+  s->dynamic = j->dynamic;
+  s->dealt = j->sched.deals;
+  s->requests = j->sched.requests;
+  s->max_request_latency = j->sched.max_latency;
   int *node_of = malloc((size_t)j->size * sizeof *node_of);
   int nnodes = node_of ? evf_placement_group((const char(*)[EVF_HOST_LEN])j->hosts, j->size,
                                              node_of)

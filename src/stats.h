@@ -72,6 +72,11 @@ struct evf_summary {
   int *node_of;                         /* [ranks] node index of each rank (nodes numbered in
                                            the order of their lowest rank), or NULL; owned */
   struct evf_slurm slurm;               /* the Slurm job around rank 0 (all NULL outside) */
+  int dynamic;                          /* --schedule dynamic (set by the caller) */
+  uint64_t dealt;                       /* dynamic: batches dealt on request during the run */
+  uint64_t requests;                    /* dynamic: requests rank 0 received */
+  double max_request_latency;           /* dynamic: seconds, the worst wait from a rank's request
+                                           to its answer */
   uint64_t *per_rank_tasks;             /* [ranks] */
   double *per_rank_busy;                /* [ranks] */
 };

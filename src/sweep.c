@@ -21,17 +21,20 @@
 #define MAX_SIZES 64
 
 /* Workload presets: evfarm options applied before the user's own.  "cpu" makes the CPU phase
- * dominate (about 1 ms of CPU per task after at most 50 ms of I/O), so scaling shows. */
+ * dominate (about 1 ms of CPU per task after at most 50 ms of I/O), so scaling shows; 128 tasks
+ * in flight per rank cover 50 ms of I/O at 1 ms of CPU each with room to spare, and leave the
+ * rest to be dealt on request (--schedule dynamic), so unequal cores even out. */
 struct preset {
   const char *name;
-  const char *args[10];     /* NULL-terminated */
+  const char *args[12];     /* NULL-terminated */
   uint32_t strong_tasks;    /* default total tasks in strong mode */
   uint32_t weak_per_rank;   /* default tasks per rank in weak mode */
 };
 
 static const struct preset presets[] = {
   {"default", {NULL}, 10000, 5000},
-  {"cpu", {"--io-min", "0", "--io-max", "0.05", "--cpu-min", "2000000", "--cpu-max", "4000000"},
+  {"cpu", {"--io-min", "0", "--io-max", "0.05", "--cpu-min", "2000000", "--cpu-max", "4000000",
+           "--inflight", "128"},
    2000, 1000},
 };
 
@@ -106,7 +109,8 @@ static const struct evf_optdef sweep_table[] = {
    "measured rounds, one run of every size each (default 3)", NULL, NULL},
   {"preset", EVF_OPT_CHOICE, OFF(preset), 0, 0, "NAME",
    "default (the simulated crawler: 0.2-1.0 s of I/O, I/O-bound beyond a few ranks) or cpu "
-   "(0-50 ms of I/O, 2-4 million iterations per task: CPU-bound, so scaling shows) (default "
+   "(0-50 ms of I/O, 2-4 million iterations per task, 128 in flight per rank: CPU-bound, so "
+   "scaling shows) (default "
    "default)", preset_names, NULL},
   {"out", EVF_OPT_STRING, OFF(out), 0, 0, "PREFIX",
    "output files PREFIX.json and PREFIX.csv (default sweep)", NULL, NULL},
@@ -205,11 +209,12 @@ static void on_result(void *arg, const struct evf_options *opt, const struct evf
   evf_report_json(j, opt, s, s->failed ? EVF_EXIT_TASKS : EVF_EXIT_OK);
   fputs("}", j);
   if (!c->warmup)
-    fprintf(c->csv.fp, "%s,%d,%d,%d,%d,%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%s,%d,%.6f\n",
+    fprintf(c->csv.fp, "%s,%d,%d,%d,%d,%llu,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%s,%d,%.6f,%s\n",
             modes[c->o->weak], c->size, s->nodes, s->ranks, c->rep,
             (unsigned long long)s->tasks, s->wall, s->bound.t_lb, s->efficiency, s->cpu_total,
             s->rank_busy.max, s->rank_busy.mean, s->imbalance, s->setup, s->collect,
-            s->io_bound ? "io" : "cpu", s->oversubscribed, s->max_io);
+            s->io_bound ? "io" : "cpu", s->oversubscribed, s->max_io,
+            s->dynamic ? "dynamic" : "static");
   fprintf(c->out, "evfarm-sweep: size %d (%d node%s, %d rank%s) %s %d: wall %.4f s, T_lb %.4f s, "
                   "efficiency %.2f %%\n",
           c->size, s->nodes, s->nodes == 1 ? "" : "s", s->ranks, s->ranks == 1 ? "" : "s",
@@ -292,15 +297,17 @@ static void sweep_headers(struct sweep_ctx *c, int world_ranks, int nnodes)
   fprintf(c->json.fp,
           "{\n\"schema\": \"evfarm.sweep/1\",\n\"evfarm_version\": \"%s\",\n\"mode\": \"%s\",\n"
           "\"preset\": \"%s\",\n\"by\": \"%s\",\n\"world_ranks\": %d,\n\"world_nodes\": %d,\n"
+          "\"schedule\": \"%s\",\n"
           "\"warmup\": %u,\n\"reps\": %u,\n\"tasks\": %u,\n\"tasks_per_rank\": %u,\n\"sizes\": [",
           evf_version(), modes[o->weak], presets[o->preset].name,
-          o->sizes.by_nodes ? "nodes" : "ranks", world_ranks, nnodes, (unsigned)o->warmup,
+          o->sizes.by_nodes ? "nodes" : "ranks", world_ranks, nnodes,
+          o->job.schedule == EVF_SCHEDULE_DYNAMIC ? "dynamic" : "static", (unsigned)o->warmup,
           (unsigned)o->reps, (unsigned)o->tasks, (unsigned)o->tasks_per_rank);
   for (int k = 0; k < o->sizes.n; k++)
     fprintf(c->json.fp, "%s%d", k ? ", " : "", o->sizes.v[k]);
   fputs("],\n\"runs\": [", c->json.fp);
   fputs("mode,size,nodes,ranks,rep,tasks,wall_s,t_lb_s,efficiency,cpu_total_s,busy_max_s,"
-        "busy_mean_s,imbalance,setup_s,collect_s,bound_by,oversubscribed,max_io_s\n",
+        "busy_mean_s,imbalance,setup_s,collect_s,bound_by,oversubscribed,max_io_s,schedule\n",
         c->csv.fp);
 }
 

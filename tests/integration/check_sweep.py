@@ -47,8 +47,13 @@ def run_sweep(c, a, np_, args, prefix):
     return r.stdout
 
 
-def check_files(c, prefix, mode, sizes, warmup, reps, tasks_of):
+def check_files(c, prefix, mode, sizes, warmup, reps, tasks_of, schedule="dynamic"):
     s = json.load(open(prefix + ".json"))
+    # The schedule passed through (after --) is the one every run used, and every file says so.
+    c(s.get("schedule") == schedule and
+      all(r["summary"]["options"]["schedule"] == r["summary"]["schedule"]["mode"] == schedule
+          for r in s["runs"]), "schedule: header %r, want %s in every run" % (s.get("schedule"),
+                                                                              schedule))
     c(s["schema"] == "evfarm.sweep/1" and s["mode"] == mode and s["sizes"] == sizes,
       "sweep header %r" % {k: s.get(k) for k in ("schema", "mode", "sizes")})
     runs = s["runs"]
@@ -73,11 +78,12 @@ def check_files(c, prefix, mode, sizes, warmup, reps, tasks_of):
     c(sorted((int(r["size"]), int(r["rep"])) for r in rows) ==
       sorted((z, k) for z in sizes for k in range(reps)), "CSV rows per size and repetition")
     for r in rows:
-        c(int(r["ranks"]) == int(r["size"]) and int(r["tasks"]) == tasks_of(int(r["size"])),
-          "CSV row %r" % r)
+        c(int(r["ranks"]) == int(r["size"]) and int(r["tasks"]) == tasks_of(int(r["size"])) and
+          r["schedule"] == schedule, "CSV row %r" % r)
     c(png_size(prefix + ".png") == (1500, 500), "PNG size %r" % (png_size(prefix + ".png"),))
     rep = json.load(open(prefix + ".report.json"))
     c([r["size"] for r in rep["rows"]] == sizes, "report rows %r" % rep["rows"])
+    c(rep.get("schedule") == schedule, "report schedule %r" % rep.get("schedule"))
     # Fitted points are reproduced by construction when there are no more of them than terms;
     # the report must not claim a check then.
     m = rep["model"]
@@ -148,9 +154,11 @@ def main():
         prefix = os.path.join(d, "weak")
         # --opt=value works as in evfarm (one parser table for both)
         out = run_sweep(c, a, 2, ["--mode=weak", "--preset=cpu", "--tasks-per-rank=100",
-                                  "--warmup", "0", "--reps", "1"] + small, prefix)
+                                  "--warmup", "0", "--reps", "1"] + small + ["--schedule",
+                                                                             "static"], prefix)
         if out is not None:
-            check_files(c, prefix, "weak", [1, 2], 0, 1, lambda z: 100 * z)
+            check_files(c, prefix, "weak", [1, 2], 0, 1, lambda z: 100 * z, "static")
+            c("static schedule" in out.splitlines()[0], "report title: %r" % out[:200])
     else:
         bad = os.path.join(d, "bad")
         cases = [

@@ -91,6 +91,7 @@ def run_job(c, name, sbatch_args, evfarm_args, np_, hosts, extra_env=None):
     """Submit evfarm.sbatch, wait, and check its results with the oracle.  `hosts` is where
     Slurm places the ranks, per rank (block layout: the first node's ranks first)."""
     d = c.job_dir(name)
+    sched = (extra_env or {}).get("EVF_SCHEDULE")  # the job script adds --schedule
     job = c.sbatch(sbatch_args + [sbatch_script(c.a)] + evfarm_args, d, extra_env)
     if not job:
         return None
@@ -105,12 +106,15 @@ def run_job(c, name, sbatch_args, evfarm_args, np_, hosts, extra_env=None):
                         "--records", records, "--summary", summary, "--outdir", d,
                         "--name", name, "--np", str(np_), "--hosts", ",".join(sorted(set(hosts))),
                         "--"]
-                       + evfarm_args, capture_output=True, text=True, timeout=DEADLINE)
+                       + evfarm_args + (["--schedule", sched] if sched else []),
+                       capture_output=True, text=True, timeout=DEADLINE)
     print(p.stdout.strip())
     c.check(p.returncode == 0, "records of job %s fail the oracle" % job)
     if os.path.exists(summary):
         s = json.load(open(summary))
         slurm = s.get("slurm") or {}
+        c.check(s["schedule"]["mode"] == (sched or "dynamic"),
+                "schedule %r, want %s" % (s["schedule"], sched or "dynamic"))
         c.check(slurm.get("job_id") == job, "summary job id %r, want %s" % (slurm.get("job_id"), job))
         # Which rank ran where, rank by rank, as Slurm placed them (the records' host of each
         # rank equals the summary's: check_run.py).
@@ -166,7 +170,7 @@ def cmd_two_nodes(c):
 
 def cmd_mpirun(c):
     run_job(c, "mpirun", ["--nodes=2", "--ntasks-per-node=2"], TASKS, 4, ["n1", "n1", "n2", "n2"],
-            {"EVF_LAUNCHER": "mpirun"})
+            {"EVF_LAUNCHER": "mpirun", "EVF_SCHEDULE": "static"})
 
 
 def cmd_bad_input(c):
@@ -253,7 +257,7 @@ def cmd_sweep(c):
     job = c.sbatch(["--nodes=2", "--ntasks-per-node=2", os.path.join(c.a.repo, "jobs", "sweep.sbatch"),
                     "--nodes", "1,2", "--preset", "cpu", "--tasks", "200", "--warmup", "0",
                     "--reps", "1", "--", "--cpu-min", "50000", "--cpu-max", "100000"], d,
-                   {"EVF_SWEEP_BIN": sweep_bin,
+                   {"EVF_SWEEP_BIN": sweep_bin, "EVF_SCHEDULE": "static",
                     "EVF_REPORT": os.path.join(c.a.repo, "scripts", "evfarm-report")})
     if not job:
         return
@@ -269,6 +273,9 @@ def cmd_sweep(c):
            for r in s["runs"]]
     c.check(got == [(1, 1, 2, ["n1"]), (2, 2, 4, ["n1", "n2"])], "sizes by node: %r" % got)
     c.check(s["by"] == "nodes" and s["world_nodes"] == 2, "sweep header %r" % s["by"])
+    c.check(s["schedule"] == "static" and
+            all(r["summary"]["schedule"]["mode"] == "static" for r in s["runs"]),
+            "EVF_SCHEDULE=static: sweep schedule %r" % s["schedule"])
     c.check(os.path.getsize(base + ".png") > 1000 and "T_lb" in log, "report missing:\n%s" % log)
 
 
