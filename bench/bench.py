@@ -10,6 +10,11 @@ overhead  1,000,000 empty tasks (--io-max 0 --cpu-max 0) on one rank: runtime ov
           and rank 0's peak memory per task (peak RSS of the run minus that of a 1-task run).
 progress  the default job at np = 2 with --progress 0 and 0.1, interleaved: what live progress
           costs (wall / T_lb of each).
+schedule  static vs dynamic scheduling, run by run interleaved: the default job at np 1 and 2
+          (wall / T_lb); a skewed CPU-heavy job at np 2 (--cpu-skew 3, 32 in flight:
+          efficiency); 3 ranks bound to 2 cores (two share one: unequal speed; wall, beside 2
+          ranks on 2 cores); 1,000,000 empty tasks at np 2 (us per task); the worst wait of a
+          rank for an answer to its request.
 scaling   a CPU-heavy strong-scaling sweep (evfarm-sweep --preset cpu) at 1 and 2 ranks inside
           one mpirun, 1 warm-up and --runs runs per size, and its report (--png FILE keeps the
           plot).
@@ -29,10 +34,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 
 
-def run(build, np_, args, tmp):
+def run(build, np_, args, tmp, mpirun_args=()):
     """One evfarm run; returns (summary dict, whole-process seconds)."""
     summary = os.path.join(tmp, "summary.json")
-    cmd = [os.path.join(TOP, "scripts", "evfarm-mpirun"), "-np", str(np_),
+    cmd = [os.path.join(TOP, "scripts", "evfarm-mpirun"), "-np", str(np_)] + list(mpirun_args) + [
            os.path.join(build, "evfarm"), "--quiet", "--progress", "0", "--json", summary] + args
     t = time.monotonic()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -117,6 +122,47 @@ def bench_progress(build, runs, tmp):
           % (100 * (med(ratios["0.1"]) - med(ratios["0"])) / med(ratios["0"])))
 
 
+def bench_schedule(build, runs, tmp):
+    """Static vs dynamic on the same job, alternating run by run (the VM's speed drifts)."""
+    heavy = ["--tasks", "3000", "--io-min", "0", "--io-max", "0.05", "--cpu-min", "2000000",
+             "--cpu-max", "4000000", "--inflight", "32"]
+    bound = ["--bind-to", "core:overload-allowed", "--map-by", "core"]
+    jobs = [("default job, np 1", 1, [], ()),
+            ("default job, np 2", 2, [], ()),
+            ("skewed (--cpu-skew 3), np 2", 2, heavy + ["--cpu-skew", "3"], ()),
+            ("3 ranks bound to 2 cores", 3, heavy, bound),
+            ("2 ranks on 2 cores (reference)", 2, heavy, bound),
+            ("1,000,000 empty tasks, np 2", 2, ["--tasks", "1000000", "--io-max", "0",
+                                                "--cpu-max", "0"], ())]
+    print("\n## Scheduling: static vs dynamic, interleaved, %d runs each (medians, range)" % runs)
+    print("%-32s %-8s %-24s %-10s %-18s %s" % ("job", "schedule", "wall s", "T_lb s",
+                                               "T_lb / wall", "tasks/rank max-min"))
+    worst = 0.0
+    for name, np_, args, margs in jobs:
+        got = {"static": [], "dynamic": []}
+        for k in range(runs + 1):  # the first round warms up
+            for sched in ("static", "dynamic"):
+                s, _ = run(build, np_, args + ["--schedule", sched], tmp, margs)
+                if k:
+                    got[sched].append(s)
+                if sched == "dynamic":
+                    worst = max(worst, s["schedule"]["max_request_latency_s"])
+        for sched, ss in got.items():
+            walls = [x["wall_s"] for x in ss]
+            effs = [x["efficiency"] for x in ss]
+            spreads = [x["rank_tasks"]["max"] - x["rank_tasks"]["min"] for x in ss]
+            print("%-32s %-8s %.4f (%-15s) %.4f     %6.2f %% (%s)  %d" % (
+                name, sched, med(walls), spread(walls, "%.4f"),
+                med([x["lower_bound"]["t_lb_s"] for x in ss]), 100 * med(effs),
+                spread([100 * e for e in effs], "%.1f"), med(spreads)))
+        ws, wd = med([x["wall_s"] for x in got["static"]]), med([x["wall_s"] for x in got["dynamic"]])
+        line = "%-32s dynamic / static wall = %.4f" % ("", wd / ws)
+        if "empty" in name:
+            line += "; dynamic costs %+.3f us/task over static" % ((wd - ws) / 1e6 * 1e6)
+        print(line)
+    print("worst wait of a rank for an answer to its request (all dynamic runs): %.4f s" % worst)
+
+
 def bench_cpu(build, runs, tmp):
     print("\n## CPU phase: 2,000 tasks, io 0, cpu-min = cpu-max = K iterations, np 1")
     print("%-10s %-14s %-14s %s" % ("K", "cpu total s", "ns/iteration", "ratio to K/2"))
@@ -178,7 +224,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
-    ap.add_argument("--only", default="default,cpu,overhead,scaling")
+    ap.add_argument("--only", default="default,cpu,overhead,schedule,scaling")
     ap.add_argument("--png", help="scaling: keep the report's plot here")
     a = ap.parse_args()
     print("# evfarm benchmark, %s" % time.strftime("%Y-%m-%d"))
@@ -190,7 +236,7 @@ def main():
                 bench_scaling(a.build, a.runs, tmp, a.png)
             else:
                 {"default": bench_default, "cpu": bench_cpu, "overhead": bench_overhead,
-                 "progress": bench_progress}[part](
+                 "progress": bench_progress, "schedule": bench_schedule}[part](
                     a.build, a.runs, tmp)
 
 

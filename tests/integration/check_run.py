@@ -215,6 +215,11 @@ def main():
     if a.expect_uneven:  # dynamic with uneven work: the faster rank ran more tasks
         per = [sum(r["rank"] == k for r in recs) for k in range(a.np)]
         check(len(set(per)) > 1, "tasks per rank %r: all equal under uneven work" % per)
+        # Every rank asked and was dealt a batch beyond its first share.
+        dealt = [sorted({r["batch"] for r in recs if r["rank"] == k and r["batch"] >= a.np})
+                 for k in range(a.np)]
+        check(all(dealt) and s["schedule"]["dealt"] >= 1 and s["schedule"]["requests"] >= 1,
+              "dealt batches per rank %r, summary %r" % (dealt, s["schedule"]))
     if o["schedule"] == "dynamic":
         check(s["batches"] == len(dyn_sizes),
               "summary batches %r, want %d" % (s["batches"], len(dyn_sizes)))
