@@ -75,10 +75,12 @@ class Run:
 
 
 def echo_case(c, a, np_, extra):
-    """10,000 x echo $((EVFARM_TASK_ID * 7)) with --outdir."""
+    """10,000 x echo $((EVFARM_TASK_ID * 7)) K with --outdir, K the line's own number: each task
+    must run its own line (the ranks get their lines from rank 0, dealt with their batches)."""
     n = 10000
     r = Run(a, c, "echo_np%d" % np_)
-    cmds = r.file("cmds.txt", ["# id times 7", ""] + ["echo $((EVFARM_TASK_ID * 7))"] * n)
+    cmds = r.file("cmds.txt", ["# id times 7", ""] +
+                  ["echo $((EVFARM_TASK_ID * 7)) %d" % k for k in range(1, n + 1)])
     od = r.outdir()
     recs = r.evfarm(np_, ["--commands", cmds, "--outdir", od] + extra, 0)
     if recs is None:
@@ -87,7 +89,7 @@ def echo_case(c, a, np_, extra):
     c(len({x["rank"] for x in recs}) == np_, "not every rank ran tasks")
     canon = []
     for x in recs:
-        want = b"%d\n" % (7 * x["id"])
+        want = b"%d %d\n" % (7 * x["id"], x["id"])
         try:
             got = open(os.path.join(od, "%d.out" % x["id"]), "rb").read()
             err = open(os.path.join(od, "%d.err" % x["id"]), "rb").read()
