@@ -106,6 +106,52 @@ int main(void)
   CHECK_EQ_U64(p.batch_offset[1], 6); /* ids 4..6 follow rank 0's 6 records */
   evf_partition_free(&p);
 
+  /* Dynamic, guided: 1000 ids on 2 ranks with 10 slots each (first share at least 20): batch k
+   * takes ceil(left / 4) ids, at least ceil(1000 / 128) = 8 after the first share, written out
+   * by hand: 250, 188, 141, 106, 79, 59, 45, 33, 25, 19, 14, 11, then 8 x 3 (30, 22 and 14 left),
+   * and the last 6. */
+  static const uint32_t guided[] = {250, 188, 141, 106, 79, 59, 45, 33, 25, 19, 14, 11, 8, 8, 8, 6};
+  size_t ng = sizeof guided / sizeof guided[0];
+  CHECK_EQ_U64(evf_partition_plan_dynamic(&p, 1000, 2, 0, 20), 0);
+  CHECK_EQ_U64(p.nbatches, ng);
+  uint32_t next = 1;
+  for (size_t b = 0; b < ng && b < p.nbatches; b++) {
+    CHECK_EQ_U64(p.batches[b].count, guided[b]);
+    CHECK_EQ_U64(p.batches[b].first_id, next);
+    CHECK_EQ_U64(p.batches[b].index, b);
+    CHECK_EQ_U64(evf_partition_batch_len(&p, b), guided[b]);
+    next += guided[b];
+  }
+  /* The first share, as the scatter sends it: batch r to rank r. */
+  CHECK(p.batch_count[0] == 1 && p.batch_count[1] == 1 && p.batch_displ[1] == 1);
+  CHECK(p.task_count[0] == 250 && p.task_count[1] == 188);
+  /* After the run: rank 1 ran batches 1, 2 and 5, rank 0 the rest. */
+  int owner[16];
+  for (size_t b = 0; b < ng; b++)
+    owner[b] = b == 1 || b == 2 || b == 5 ? 1 : 0;
+  CHECK_EQ_U64(evf_partition_assign(&p, owner), 0);
+  CHECK(p.batch_count[0] == 13 && p.batch_count[1] == 3);
+  CHECK(p.task_count[1] == 188 + 141 + 59 && p.task_count[0] == 1000 - p.task_count[1]);
+  CHECK(p.task_displ[1] == p.task_count[0]);
+  CHECK(p.batches[p.batch_displ[1]].index == 1 && p.batches[p.batch_displ[1] + 2].index == 5);
+  CHECK_EQ_U64(p.batch_offset[0], 0);
+  CHECK_EQ_U64(p.batch_offset[3], 250);             /* after rank 0's batch 0 */
+  CHECK_EQ_U64(p.batch_offset[5], (uint64_t)p.task_count[0] + 188 + 141);
+  owner[4] = 2; /* no rank 2 */
+  CHECK_EQ_U64(evf_partition_assign(&p, owner), (uint64_t)(int64_t)EVF_EUSAGE);
+  evf_partition_free(&p);
+  /* The first share never exceeds the static share; slots enough for all: one batch a rank. */
+  CHECK_EQ_U64(evf_partition_plan_dynamic(&p, 10000, 3, 0, 131072), 0);
+  CHECK(p.nbatches == 3 && p.batches[0].count == 3334 && p.batches[2].count == 3332);
+  evf_partition_free(&p);
+  /* Fixed batches of B, fewer ids than ranks. */
+  CHECK_EQ_U64(evf_partition_plan_dynamic(&p, 10, 4, 3, 0), 0);
+  CHECK(p.nbatches == 4 && p.batches[3].count == 1 && p.task_count[3] == 1);
+  evf_partition_free(&p);
+  CHECK_EQ_U64(evf_partition_plan_dynamic(&p, 3, 5, 0, 2), 0);
+  CHECK(p.nbatches == 3 && p.batch_count[3] == 0 && p.batch_count[4] == 0);
+  evf_partition_free(&p);
+
   /* Impossible arguments are refused, not partitioned. */
   CHECK_EQ_U64(evf_partition_plan(&p, 0, 2, 0), (uint64_t)(int64_t)EVF_EUSAGE);
   CHECK_EQ_U64(evf_partition_plan(&p, 10, 0, 0), (uint64_t)(int64_t)EVF_EUSAGE);
