@@ -51,6 +51,7 @@ struct progress {
   int drawn;                  /* a bar is on the screen (end it with a newline) */
   struct evf_chan *chan;      /* the channel: job-wide counts and dealing (comm.c) */
   char *msg;                  /* the job's message buffer */
+  double last_take;           /* rank 0: when it last took a batch for itself */
   double sample_t[RATE_SAMPLES];
   unsigned long long sample_done[RATE_SAMPLES];
   int nsamples, next;
@@ -140,7 +141,12 @@ static void progress_tick(void *arg, const struct evf_runner_counts *c, double e
 }
 
 /* Dynamic scheduling, from the runner: take what the channel deals (rank 0 from its pool, the
- * others from rank 0) while the runner is hungry; close it when nothing more will come. */
+ * others from rank 0) while the runner is hungry; close it when nothing more will come.  Rank 0
+ * takes one batch a call, and while it still has unstarted tasks at most one every
+ * SELF_TAKE_GAP seconds, the pace at which it answers the others when busy: a rank that is
+ * always hungry (--inflight 0 with --batch-size) must not empty the pool before the others have
+ * asked.  Another rank loops once more after a deal, to ask again at once if hungry. */
+#define SELF_TAKE_GAP 0.0005
 static void feed(void *arg, struct evf_runner *r)
 {
   struct progress *p = arg;
@@ -149,13 +155,23 @@ static void feed(void *arg, struct evf_runner *r)
     struct evf_progress_counts mine = progress_mine(&c);
     struct evf_batch b;
     const char *const *inputs = NULL;
-    int got = evf_chan_feed(p->chan, &mine, evf_runner_hungry(r), &b, &inputs);
+    int hungry = evf_runner_hungry(r);
+    double now = 0;
+    if (p->rank == 0 && hungry && c.total - c.done - c.inflight > 0) {
+      now = evf_clock_now();
+      hungry = now - p->last_take >= SELF_TAKE_GAP;
+    }
+    int got = evf_chan_feed(p->chan, &mine, hungry, &b, &inputs);
     if (got < 0)
       evf_runner_close(r);
     if (got <= 0)
       return;
     if (evf_runner_add(r, &b, 1, inputs, p->msg))
       evf_guard_fatal(p->msg); /* more than N tasks dealt, or out of memory: a bug or no memory */
+    if (p->rank == 0) {
+      p->last_take = now ? now : evf_clock_now();
+      return;
+    }
   }
 }
 
