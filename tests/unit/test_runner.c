@@ -250,6 +250,69 @@ static void check_records(const struct evf_record *recs)
   }
 }
 
+/* Fed: the runner starts with batch {1..30} and asks its feed for more; the feed answers 30 ms
+ * after the runner became hungry (late: by then every task it had has ended, and the open
+ * runner's loop must keep waiting, asleep on its feed timer, not end), adds {61..100}, then
+ * {31..60}, then closes.  Records land as if all three batches had been given at the start. */
+static int feed_calls, feed_step, feed_unhungry_adds;
+static double feed_hungry_since;
+
+static void test_feed(void *arg, struct evf_runner *r)
+{
+  (void)arg;
+  feed_calls++;
+  if (!evf_runner_hungry(r))
+    return;
+  struct evf_runner_counts c = evf_runner_counts(r);
+  if (feed_hungry_since == 0)
+    feed_hungry_since = evf_clock_now();
+  if (evf_clock_now() - feed_hungry_since < 0.03)
+    return;
+  feed_hungry_since = 0;
+  CHECK(c.done == c.total); /* the late answer found the loop still running, with nothing to do */
+  feed_unhungry_adds += c.total - c.done - c.inflight > 4; /* unstarted above the slots */
+  char m[EVF_ERRMSG_LEN];
+  if (feed_step < 2)
+    CHECK_EQ_U64(evf_runner_add(r, &batches[1 + feed_step++], 1, NULL, m), 0);
+  else
+    evf_runner_close(r);
+}
+
+static void check_fed(struct evf_record *recs, char *msg)
+{
+  struct evf_options opt = {.tasks = NTASKS, .kind = "test"};
+  struct evf_runner_config cfg = {.kind = &test_kind, .opt = &opt, .rank = 3, .inflight = 4,
+                                  .feed = test_feed, .feed_interval = 0.001,
+                                  .capacity = NTASKS};
+  int rc;
+  inflight = most_inflight = 0;
+  hang_id = -1;
+  memset(recs, 0, NTASKS * sizeof *recs);
+  struct evf_runner *r = evf_runner_new(&cfg, batches, 1, recs, &rc, msg);
+  CHECK(r != NULL && rc == 0);
+  if (!r)
+    return;
+  CHECK(evf_runner_hungry(r) == 0); /* 30 unstarted, 4 slots */
+  CHECK_EQ_U64(evf_runner_run(r, evf_clock_now() - 1.0, msg), 0);
+  evf_runner_free(r);
+  check_records(recs);
+  CHECK_EQ_U64(feed_step, 2);
+  CHECK_EQ_U64(most_inflight, 4);
+  CHECK_EQ_U64(feed_unhungry_adds, 0);
+  CHECK(feed_calls >= 3 * 2); /* at least one call that waits and one that answers, each */
+
+  /* More than the capacity: refused with a message, nothing queued. */
+  cfg.capacity = 50;
+  r = evf_runner_new(&cfg, batches, 1, recs, &rc, msg);
+  CHECK(r != NULL && rc == 0);
+  if (r) {
+    CHECK_EQ_U64(evf_runner_add(r, &batches[1], 1, NULL, msg), (uint64_t)(int64_t)EVF_ENOMEM);
+    CHECK(strstr(msg, "40 more tasks do not fit in this rank's 50 records") != NULL);
+    CHECK_EQ_U64(evf_runner_counts(r).total, 30);
+    evf_runner_free(r);
+  }
+}
+
 int main(void)
 {
   static struct evf_record recs[NTASKS];
@@ -276,6 +339,9 @@ int main(void)
 
   /* Deadlines, retries, backoff. */
   check_retries();
+
+  /* Batches added while the loop runs. */
+  check_fed(recs, msg);
 
   /* No tasks at all. */
   struct evf_options opt = {.tasks = 1, .kind = "test"};
