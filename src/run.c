@@ -196,7 +196,8 @@ struct job {
   char (*hosts)[EVF_HOST_LEN];    /* rank 0: the node name of every rank */
   unsigned char (*masks)[EVF_CPUMASK_BYTES]; /* rank 0: the CPU mask of every rank */
   int *cpus;                      /* rank 0: the CPUs the job may use on every rank's node */
-  size_t nlocal;                  /* this rank's task count */
+  size_t nlocal;                  /* this rank's task count (dynamic: its first share) */
+  size_t capacity;                /* most tasks this rank can run (dynamic: + the pool) */
   struct evf_runner *runner;
   double t_enter, t0, wall;
   char msg[EVF_ERRMSG_LEN];
@@ -340,8 +341,17 @@ static int job_distribute(struct job *j)
       return evf_error_exit_code(rc);
     }
   }
-  size_t nrec = j->rank == 0 || j->dynamic ? j->opt.tasks : j->nlocal;
-  if (j->rank != 0 && j->dynamic) {
+  /* Dynamic: a rank may be dealt its first share and, at most, the whole pool. */
+  size_t pool = 0;
+  if (j->dynamic) {
+    uint64_t first = 0;
+    for (int r = 0; j->rank == 0 && r < j->size; r++)
+      first += (uint64_t)j->part.task_count[r];
+    pool = (size_t)evf_comm_bcast_int(j->comm, j->rank == 0 ? (int)(j->opt.tasks - first) : 0);
+  }
+  j->capacity = j->nlocal + pool;
+  size_t nrec = j->rank == 0 ? j->opt.tasks : j->capacity;
+  if (j->rank != 0 && pool > 0) {
     /* Room for every task it could be dealt, mapped: pages are used as records are written. */
     void *m = mmap(NULL, nrec * j->rec_size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -387,7 +397,7 @@ static int job_run_loops(struct job *j)
     .feed = j->dynamic ? feed : NULL,
     .feed_arg = &prog,
     .feed_interval = 0.001,
-    .capacity = j->dynamic ? j->opt.tasks : 0,
+    .capacity = j->capacity,
   };
   int rc;
   j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, j->records, &rc, j->msg);
