@@ -269,8 +269,13 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
   rec->status = (int16_t)status;
   finish(r, status);
   feed_maybe(r, t2);
-  ev_now_update(r->loop); /* kinds' timers are relative to it; stale after CPU phases */
-  launch(r, s, t2);
+  if (r->started < r->total) {
+    ev_now_update(r->loop); /* kinds' timers are relative to it; stale after CPU phases */
+    launch(r, s, t2);
+  } else { /* nothing to start: idle until a batch is added */
+    s->u.next_idle = r->idle;
+    r->idle = s;
+  }
 }
 
 void evf_task_io_begun(struct evf_task *t)
@@ -432,6 +437,9 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
     return NULL;
   }
   r->slots = m;
+  /* The slots the first tasks take, touched now (before t0), so the run does not pay their page
+   * faults; the rest are touched when first used. */
+  memset(r->slots, 0, (size_t)(initial < r->nslots ? initial : r->nslots) * r->stride);
   r->loop = ev_loop_new(EVFLAG_AUTO);
   if (!r->loop) {
     *rc = evf_seterr(msg, EVF_ELOOP, "cannot create an event loop");
