@@ -156,7 +156,10 @@ def bench_schedule(build, runs, tmp):
                 med([x["lower_bound"]["t_lb_s"] for x in ss]), 100 * med(effs),
                 spread([100 * e for e in effs], "%.1f"), med(spreads)))
         ws, wd = med([x["wall_s"] for x in got["static"]]), med([x["wall_s"] for x in got["dynamic"]])
-        line = "%-32s dynamic / static wall = %.4f" % ("", wd / ws)
+        # wall / T_lb per run cancels the machine's drifting speed (T_lb moves with it)
+        rs = med([x["wall_s"] / x["lower_bound"]["t_lb_s"] for x in got["static"]])
+        rd = med([x["wall_s"] / x["lower_bound"]["t_lb_s"] for x in got["dynamic"]])
+        line = "%-32s dynamic / static: wall %.4f, wall / T_lb %.4f" % ("", wd / ws, rd / rs)
         if "empty" in name:
             line += "; dynamic costs %+.3f us/task over static" % ((wd - ws) / 1e6 * 1e6)
         print(line)
