@@ -1,6 +1,7 @@
-/* The runner: one libev loop on one rank running that rank's batches, at most `inflight` tasks
- * at a time, each I/O attempt under its deadline (--timeout), transient failures retried after
- * a backoff (--retries).  It knows nothing of MPI; it fills the rank's records and returns. */
+/* The runner: one libev loop on one rank running that rank's batches (and, under dynamic
+ * scheduling, those its feed adds while it runs), at most `inflight` tasks at a time, each I/O
+ * attempt under its deadline (--timeout), transient failures retried after a backoff
+ * (--retries).  It knows nothing of MPI; it fills the rank's records and returns. */
 #ifndef EVF_RUNNER_H
 #define EVF_RUNNER_H
 
