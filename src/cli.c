@@ -152,6 +152,17 @@ static const struct evf_optdef opt_table[] = {
    "auto: a bar redrawn in place when stderr is a terminal (every 0.2 s), else lines; bar; "
    "lines.  Under mpirun the ranks' stderr is a pipe: auto gives lines (default auto)",
    progress_styles, NULL},
+  {"journal", EVF_OPT_STRING, OFF(journal), 0, 0, "FILE",
+   "append every finished record to FILE as it reaches rank 0 (other ranks send theirs within "
+   "0.5 s), so a run that ends early loses nothing rank 0 had; only rank 0 writes it (no "
+   "shared file system needed).  FILE must not exist, unless --resume (default: none)",
+   NULL, NULL},
+  {"resume", EVF_OPT_FLAG, OFF(resume), 0, 0, NULL,
+   "go on with --journal FILE: check it was written for the same tasks, keep the ids it holds, "
+   "run the others (at any rank count and schedule), and write outputs with every id once; a "
+   "missing FILE starts a new journal", NULL, NULL},
+  {"retry-failed", EVF_OPT_FLAG, OFF(retry_failed), 0, 0, NULL,
+   "with --resume: run again the ids whose last journaled record failed", NULL, NULL},
   {"quiet", EVF_OPT_FLAG, OFF(quiet), 0, 0, NULL, "do not print the summary on stdout", NULL, NULL},
   {"help", EVF_OPT_HELP, 0, 0, 0, NULL, "print this help and exit", NULL, NULL},
   {"version", EVF_OPT_VERSION, 0, 0, 0, NULL, "print the version and exit", NULL, NULL},
@@ -427,6 +438,10 @@ static int validate(struct evf_options *o, const unsigned char *set, char *msg)
   if (o->cpu_min > o->cpu_max)
     return evf_seterr(msg, EVF_EUSAGE, "--cpu-min: %u is greater than --cpu-max %u",
                       (unsigned)o->cpu_min, (unsigned)o->cpu_max);
+  if (o->resume && !o->journal)
+    return evf_seterr(msg, EVF_EUSAGE, "--resume: needs --journal FILE");
+  if (o->retry_failed && !o->resume)
+    return evf_seterr(msg, EVF_EUSAGE, "--retry-failed: needs --resume (and --journal FILE)");
   if (o->progress > 0 && o->progress < EVF_PROGRESS_FLOOR)
     return evf_seterr(msg, EVF_EUSAGE,
                       "--progress: %g s is below the floor of " EVF_PROGRESS_FLOOR_TEXT

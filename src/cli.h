@@ -64,6 +64,9 @@ struct evf_options {
   const char *json;        /* --json path or NULL */
   enum evf_format format;  /* format of --output; AUTO is resolved by the parser */
   int quiet;               /* no summary on stdout */
+  const char *journal;     /* --journal path or NULL */
+  int resume;              /* --resume: go on with the journal */
+  int retry_failed;        /* --retry-failed: rerun ids whose journaled record failed */
 };
 
 /* The option tables behind evfarm's and evfarm-sweep's parsers: one row per option, pointing at

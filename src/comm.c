@@ -79,12 +79,14 @@ void evf_comm_quiet_barrier(MPI_Comm comm)
 /* The channel: one private duplicate communicator, point-to-point only.
  * Other ranks -> rank 0: TAG_PROGRESS (counts, from the progress tick; at most one in flight),
  * TAG_REQUEST (counts; "deal me a batch": at most one outstanding), TAG_FINAL (counts and the
- * rank's worst request latency; the last message).  Rank 0 -> a rank: TAG_DEAL (one batch, then
+ * rank's worst request latency; the last message), TAG_RECORDS (finished records, back to back,
+ * under --journal).  Rank 0 -> a rank: TAG_DEAL (one batch, then
  * the inputs of its tasks, NUL-terminated, back to back), TAG_CLOSE (empty; the last message).
  * Messages between two ranks arrive in order (MPI's non-overtaking rule; receives use
  * MPI_ANY_TAG), so a rank reads every deal before its close and rank 0 every request before the
  * final report. */
-enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5 };
+enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5,
+       TAG_RECORDS = 6 };
 
 /* A report is four unsigned long longs: done, failed, in flight, and (final reports) the worst
  * request latency in nanoseconds. */
@@ -112,6 +114,10 @@ struct evf_chan {
   size_t next;                     /* the next batch to deal */
   int *owner;                      /* [nbatches]: the rank each batch went to */
   int self_closed;                 /* rank 0 took its last batch (or none was left) */
+  evf_chan_records_fn on_records;  /* records streamed in (--journal) */
+  void *records_arg;
+  char *rbuf;                      /* their receive buffer */
+  size_t rbuf_size;
   unsigned long long deals, requests;
   double max_latency;
   /* other ranks */
@@ -122,6 +128,8 @@ struct evf_chan {
   struct evf_batch got;            /* the batch of the last deal */
   char **bufs;                     /* received inputs and their line arrays, kept to the end */
   size_t nbufs, capbufs;
+  struct outgoing { char *buf; MPI_Request req; } *out; /* records in flight to rank 0 */
+  size_t nout, capout;
 };
 
 static void close_all(struct evf_chan *c);
@@ -238,6 +246,21 @@ static void receive_all(struct evf_chan *c)
     MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &st);
     if (!flag)
       return;
+    if (st.MPI_TAG == TAG_RECORDS) {
+      int len = 0;
+      MPI_Get_count(&st, MPI_BYTE, &len);
+      if ((size_t)len > c->rbuf_size) {
+        free(c->rbuf);
+        c->rbuf = malloc((size_t)len);
+        c->rbuf_size = c->rbuf ? (size_t)len : 0;
+        if (!c->rbuf)
+          evf_guard_fatal("cannot receive streamed records");
+      }
+      MPI_Recv(c->rbuf, len, MPI_BYTE, st.MPI_SOURCE, TAG_RECORDS, c->comm, MPI_STATUS_IGNORE);
+      if (c->on_records)
+        c->on_records(c->records_arg, c->rbuf, (size_t)len);
+      continue;
+    }
     unsigned long long v[NREPORT];
     MPI_Recv(v, NREPORT, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, st.MPI_TAG, c->comm,
              MPI_STATUS_IGNORE);
@@ -394,11 +417,49 @@ int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, in
   return got;
 }
 
+void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg)
+{
+  c->on_records = fn;
+  c->records_arg = arg;
+}
+
+void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len)
+{
+  size_t keep = 0; /* free the buffers whose sends completed */
+  for (size_t i = 0; i < c->nout; i++) {
+    int done = 0;
+    MPI_Test(&c->out[i].req, &done, MPI_STATUS_IGNORE);
+    if (done)
+      free(c->out[i].buf);
+    else
+      c->out[keep++] = c->out[i];
+  }
+  c->nout = keep;
+  if (c->nout == c->capout) {
+    size_t cap = c->capout ? 2 * c->capout : 8;
+    struct outgoing *o = realloc(c->out, cap * sizeof *o);
+    if (!o)
+      evf_guard_fatal("cannot send streamed records");
+    c->out = o;
+    c->capout = cap;
+  }
+  if (len > INT_MAX)
+    evf_guard_fatal("a batch of streamed records over 2 GiB");
+  c->out[c->nout].buf = buf;
+  MPI_Isend(buf, (int)len, MPI_BYTE, 0, TAG_RECORDS, c->comm, &c->out[c->nout].req);
+  c->nout++;
+}
+
 int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, double until,
                   struct evf_progress_counts *all)
 {
   if (c->rank != 0) {
     if (!c->final_sent) {
+      for (size_t i = 0; i < c->nout; i++) {
+        MPI_Wait(&c->out[i].req, MPI_STATUS_IGNORE);
+        free(c->out[i].buf);
+      }
+      c->nout = 0;
       MPI_Wait(&c->req, MPI_STATUS_IGNORE);
       MPI_Wait(&c->ask_req, MPI_STATUS_IGNORE);
       put_counts(c->sending, mine, c->worst);
@@ -457,6 +518,8 @@ void evf_chan_free(struct evf_chan *c)
   for (size_t i = 0; i < c->nbufs; i++)
     free(c->bufs[i]);
   free(c->bufs);
+  free(c->out);
+  free(c->rbuf);
   free(c->peers);
   free(c->owner);
   free(c);

@@ -79,6 +79,13 @@ int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, in
  * gets the job-wide counts. */
 int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, double until,
                   struct evf_progress_counts *all);
+/* --journal: finished records travel to rank 0 on the channel while the loops run.  Rank 0
+ * sets the function that takes them in (called from its polls and its wait, with `len` bytes of
+ * records back to back); another rank sends a malloc'ed buffer of them (the channel frees it
+ * once sent), and everything it sent is in before its final report. */
+typedef void (*evf_chan_records_fn)(void *arg, const void *recs, size_t len);
+void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg);
+void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len);
 /* Rank 0, after evf_chan_wait() returned 1: what the dealing did. */
 struct evf_chan_stats {
   unsigned long long deals;     /* batches dealt on request */

@@ -477,7 +477,8 @@ void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_task_kind
 
 int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
                        const void *recs, const struct evf_partition *p,
-                       const char (*hosts)[EVF_HOST_LEN], const char *const *inputs)
+                       const char (*hosts)[EVF_HOST_LEN], const char *const *inputs,
+                       const unsigned char *earlier)
 {
   size_t stride = evf_task_record_size(kind);
   evf_output_header(fp, fmt, kind);
@@ -486,7 +487,9 @@ int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind
     for (uint32_t k = evf_partition_batch_len(p, b); k > 0; k--, at++) {
       const struct evf_record *r = evf_record_cat(recs, stride, at);
       const char *input = inputs && r->id >= 1 && r->id <= p->ntasks ? inputs[r->id - 1] : NULL;
-      evf_output_record(fp, fmt, kind, r, r->rank >= 0 && r->rank < p->nranks ? hosts[r->rank] : "",
+      int known = r->rank >= 0 && r->rank < p->nranks &&
+                  !(earlier && r->id >= 1 && r->id <= p->ntasks && earlier[r->id - 1] == 1);
+      evf_output_record(fp, fmt, kind, r, known ? hosts[r->rank] : "",
                         input);
     }
   }

@@ -59,10 +59,13 @@ void evf_outfile_discard(struct evf_outfile *f);
 /* Write a header (CSV) and one line per record of kind `kind` (records of
  * evf_task_record_size(kind) bytes), in task-id order: the gathered array is rank-major, so we
  * walk the batches by global index through p->batch_offset.  `inputs` (kinds with an input
- * file, else NULL) is the input of every task id, [id - 1].  Returns 0 or EVF_EIO. */
+ * file, else NULL) is the input of every task id, [id - 1].  `earlier` (or NULL): per id, 1
+ * for a record from an earlier run (--resume), whose node is unknown: its host is left empty.
+ * Returns 0 or EVF_EIO. */
 int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
                        const void *recs, const struct evf_partition *p,
-                       const char (*hosts)[EVF_HOST_LEN], const char *const *inputs);
+                       const char (*hosts)[EVF_HOST_LEN], const char *const *inputs,
+                       const unsigned char *earlier);
 /* One record, no header; `host` is the node name of the record's rank, `input` its input or
  * NULL. */
 void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,

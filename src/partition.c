@@ -188,3 +188,94 @@ int evf_partition_assign(struct evf_partition *p, const int *owner)
   p->dynamic = 0;
   return 0;
 }
+
+int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
+                              const struct evf_batch *ranges, size_t nranges, int nranks,
+                              uint32_t batch_size, int dynamic, uint64_t first_min)
+{
+  memset(p, 0, sizeof *p);
+  if (nranks < 1 || ntasks > EVF_TASKS_MAX)
+    return EVF_EUSAGE;
+  uint64_t M = 0, P = (uint64_t)nranks;
+  for (size_t k = 0; k < nranges; k++)
+    M += ranges[k].count;
+  p->ntasks = ntasks;
+  p->batch_size = batch_size;
+  p->nranks = nranks;
+  p->dynamic = dynamic;
+  uint64_t share = M ? (M + P - 1) / P : 0, floor_ = M ? (M + 64 * P - 1) / (64 * P) : 0;
+  struct evf_batch *by_index = NULL;
+  int *owner = NULL;
+  /* Targets as for one range of M ids; a target that meets the end of a range becomes a shorter
+   * batch (static: the rest of it goes on in the next range, to the same rank). */
+  for (int pass = 0; pass < 2; pass++) {
+    uint64_t left = M, b = 0, k = 0, target = 0, targets = 0;
+    size_t rg = 0;
+    uint32_t off = 0;
+    while (left > 0) {
+      if (target == 0) {
+        if (!dynamic)
+          target = batch_size ? batch_size : M / P + (targets < M % P);
+        else if (batch_size)
+          target = batch_size;
+        else {
+          target = (left + 2 * P - 1) / (2 * P);
+          if (b < P)
+            target = target < first_min ? first_min : target;
+          if (b < P && target > share)
+            target = share;
+          else if (b >= P && target < floor_)
+            target = floor_;
+        }
+        if (target > left)
+          target = left;
+        targets++;
+      }
+      while (off >= ranges[rg].count) {
+        rg++;
+        off = 0;
+      }
+      uint64_t n = ranges[rg].count - off < target ? ranges[rg].count - off : target;
+      if (pass == 1) {
+        by_index[b] = (struct evf_batch){ranges[rg].first_id + off, (uint32_t)n, (uint32_t)b};
+        p->batch_len[b] = (uint32_t)n;
+        p->batch_offset[b] = 0;
+        owner[b] = (int)(!batch_size && !dynamic ? targets - 1 : (targets - 1) % P);
+      }
+      off += (uint32_t)n;
+      left -= n;
+      target = dynamic ? 0 : target - n;
+      b++;
+      k++;
+    }
+    if (pass == 0) {
+      p->nbatches = b;
+      if (alloc_arrays(p))
+        return EVF_ENOMEM;
+      by_index = malloc((b ? b : 1) * sizeof *by_index);
+      owner = malloc((b ? b : 1) * sizeof *owner);
+      if (!by_index || !owner) {
+        free(by_index);
+        free(owner);
+        evf_partition_free(p);
+        return EVF_ENOMEM;
+      }
+    }
+  }
+  int rc = 0;
+  if (dynamic) { /* in index order; the first share is batch r for rank r */
+    memcpy(p->batches, by_index, p->nbatches * sizeof *by_index);
+    for (int r = 0; r < nranks && (size_t)r < p->nbatches; r++) {
+      p->batch_count[r] = 1;
+      p->batch_displ[r] = r;
+      p->task_count[r] = (int)p->batches[r].count;
+    }
+  } else {
+    rc = layout(p, by_index, owner, p->batches);
+  }
+  free(by_index);
+  free(owner);
+  if (rc)
+    evf_partition_free(p);
+  return rc;
+}

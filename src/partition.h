@@ -50,6 +50,14 @@ int evf_partition_plan(struct evf_partition *p, uint32_t ntasks, int nranks, uin
  * Returns 0, EVF_EUSAGE for impossible arguments, or EVF_ENOMEM. */
 int evf_partition_plan_dynamic(struct evf_partition *p, uint32_t ntasks, int nranks,
                                uint32_t batch_size, uint64_t first_min);
+/* Only some ids (a resumed run): `ranges` (first id, count; in id order, not overlapping) hold
+ * the ids to run, out of 1..ntasks.  Batches as the plans above would make for one range of
+ * that many ids, cut where a range ends (a batch never spans a gap; static: the rest of a
+ * rank's share goes on in the next range).  Zero ids give zero batches.  Returns 0, EVF_EUSAGE
+ * or EVF_ENOMEM. */
+int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
+                              const struct evf_batch *ranges, size_t nranges, int nranks,
+                              uint32_t batch_size, int dynamic, uint64_t first_min);
 /* After a dynamic run: owner[b] is the rank that ran batch b (every rank runs its batches in
  * index order).  Rebuilds the grouping by rank, the counts, displacements and offsets, as a
  * static plan has them.  Returns 0 or EVF_ENOMEM (p unchanged) or EVF_EUSAGE (an owner out of

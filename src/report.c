@@ -81,6 +81,10 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  idle/rank     min %.4f  mean %.4f  max %.4f s\n", s->rank_idle.min,
           s->rank_idle.mean, s->rank_idle.max);
   fprintf(out, "  imbalance     %10.3f      max busy / mean busy\n", s->imbalance);
+  if (s->journal)
+    fprintf(out, "  journal       %" PRIu64 " records appended, %" PRIu64
+                 " from an earlier run, %" PRIu64 " bytes of a torn tail dropped: %s\n",
+            s->journal_appended, s->journal_resumed, s->journal_torn, s->journal);
   if (s->dynamic)
     fprintf(out, "  schedule      dynamic     %" PRIu64 " batches dealt on request (%" PRIu64
                  " requests), worst wait for an answer %.4f s\n",
@@ -184,6 +188,15 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   json_minmax(out, "rank_busy_s", s->rank_busy);
   json_minmax(out, "rank_idle_s", s->rank_idle);
   fprintf(out, "  \"imbalance\": %.9g,\n", s->imbalance);
+  fprintf(out, "  \"journal\": ");
+  if (s->journal) {
+    fprintf(out, "{\"path\": ");
+    evf_json_string(out, s->journal);
+    fprintf(out, ", \"appended\": %" PRIu64 ", \"resumed\": %" PRIu64 ", \"torn_bytes\": %" PRIu64
+                 "},\n", s->journal_appended, s->journal_resumed, s->journal_torn);
+  } else {
+    fprintf(out, "null,\n");
+  }
   fprintf(out,
           "  \"schedule\": {\"mode\": \"%s\", \"dealt\": %" PRIu64 ", \"requests\": %" PRIu64
           ", \"max_request_latency_s\": %.9g},\n",

@@ -6,6 +6,7 @@
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include "evfarm/evfarm.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <xxhash.h>
 
 #include "clock.h"
 #include "cli.h"
@@ -21,6 +23,7 @@
 #include "guard.h"
 #include "inputs.h"
 #include "job.h"
+#include "journal.h"
 #include "output.h"
 #include "partition.h"
 #include "placement.h"
@@ -52,6 +55,9 @@ struct progress {
   struct evf_chan *chan;      /* the channel: job-wide counts and dealing (comm.c) */
   char *msg;                  /* the job's message buffer */
   double last_take;           /* rank 0: when it last took a batch for itself */
+  double iv, next_print;      /* progress every iv seconds: the next one at next_print */
+  double tick_iv;             /* the runner's tick (iv, or shorter with --journal) */
+  struct job *job;            /* --journal: where records go */
   double sample_t[RATE_SAMPLES];
   unsigned long long sample_done[RATE_SAMPLES];
   int nsamples, next;
@@ -131,9 +137,16 @@ static struct evf_progress_counts progress_mine(const struct evf_runner_counts *
 }
 
 /* Every tick on every rank's loop: report this rank's counts; rank 0 prints the job's. */
+static void journal_tick(struct job *j, double elapsed);
+
 static void progress_tick(void *arg, const struct evf_runner_counts *c, double elapsed)
 {
   struct progress *p = arg;
+  if (p->job)
+    journal_tick(p->job, elapsed);
+  if (!p->show || elapsed + p->tick_iv / 2 < p->next_print)
+    return;
+  p->next_print = p->iv * (floor((elapsed + p->tick_iv / 2) / p->iv) + 1);
   struct evf_progress_counts mine = progress_mine(c);
   struct evf_progress_counts all = evf_chan_update(p->chan, &mine);
   if (p->rank == 0)
@@ -198,6 +211,20 @@ struct job {
   int *cpus;                      /* rank 0: the CPUs the job may use on every rank's node */
   size_t nlocal;                  /* this rank's task count (dynamic: its first share) */
   size_t capacity;                /* most tasks this rank can run (dynamic: + the pool) */
+  uint64_t ntodo;                 /* tasks this run (all N, less those a journal holds) */
+  /* --journal.  Rank 0: `records` holds all N by id (record of id k at k-1), `have` says where
+   * each came from (0 none, 1 the journal, 2 this run), `own` is what its runner writes, `runs`
+   * this run's records in arrival order (for the summary).  Other ranks: finished records wait
+   * in `pend` until sent (at most JOURNAL_SEND_DELAY s). */
+  struct evf_journal *journal;
+  unsigned char *have;
+  void *own, *runs;
+  uint64_t nruns, reused, torn;
+  char *pend;
+  size_t npend;
+  double pend_since, last_sync;
+  int journal_failed;
+  struct evf_chan *chan;
   struct evf_runner *runner;
   double t_enter, t0, wall;
   char msg[EVF_ERRMSG_LEN];
@@ -214,6 +241,11 @@ static void job_free(struct job *j)
     munmap(j->records, j->records_mapped);
   else
     free(j->records);
+  evf_journal_close(j->journal, j->msg);
+  free(j->have);
+  free(j->own);
+  free(j->runs);
+  free(j->pend);
   evf_inputs_free(&j->inputs);
   evf_inputs_free(&j->inputs_all);
   free(j->hosts);
@@ -272,6 +304,176 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
   return 0;
 }
 
+/* --journal: records travel to rank 0 in batches of up to JOURNAL_SEND_BATCH, at most
+ * JOURNAL_SEND_DELAY seconds after the first of them ended; rank 0 writes them out every tick and
+ * fsyncs every JOURNAL_SYNC_EVERY seconds and at the end. */
+#define JOURNAL_SEND_BATCH 1024
+#define JOURNAL_SEND_DELAY 0.5
+#define JOURNAL_SYNC_EVERY 2.0
+#define JOURNAL_TICK 0.25
+
+/* Rank 0: a record of this run (its own, or streamed in from another rank). */
+static void journal_take(struct job *j, const struct evf_record *rec)
+{
+  if (rec->id < 1 || rec->id > j->opt.tasks || j->have[rec->id - 1] == 2 || j->nruns == j->ntodo)
+    evf_guard_fatal("a streamed record with an id out of range or seen twice");
+  memcpy(evf_record_at(j->records, j->rec_size, rec->id - 1), rec, j->rec_size);
+  j->have[rec->id - 1] = 2;
+  memcpy(evf_record_at(j->runs, j->rec_size, j->nruns++), rec, j->rec_size);
+  if (!j->journal_failed && evf_journal_append(j->journal, rec, 1, j->msg)) {
+    j->journal_failed = 1;
+    evf_errorf(j->err, "%s", j->msg); /* said now; the run ends with exit 3 */
+  }
+}
+
+static void journal_records_in(void *arg, const void *recs, size_t len)
+{
+  struct job *j = arg;
+  for (size_t at = 0; at + j->rec_size <= len; at += j->rec_size)
+    journal_take(j, (const struct evf_record *)(const void *)((const char *)recs + at));
+}
+
+/* Another rank: send what waits. */
+static void journal_send(struct job *j)
+{
+  if (!j->npend)
+    return;
+  evf_chan_send_records(j->chan, j->pend, j->npend * j->rec_size);
+  j->pend = NULL;
+  j->npend = 0;
+}
+
+/* From the runner: every final record of this rank. */
+static void journal_done(void *arg, const struct evf_record *rec)
+{
+  struct job *j = arg;
+  if (j->rank == 0) {
+    journal_take(j, rec);
+    return;
+  }
+  if (!j->pend && !(j->pend = malloc(JOURNAL_SEND_BATCH * j->rec_size)))
+    evf_guard_fatal("out of memory for records on their way to rank 0");
+  if (j->npend == 0)
+    j->pend_since = evf_clock_now();
+  memcpy(j->pend + j->npend++ * j->rec_size, rec, j->rec_size);
+  if (j->npend == JOURNAL_SEND_BATCH)
+    journal_send(j);
+}
+
+static void journal_tick(struct job *j, double elapsed)
+{
+  if (j->rank != 0) {
+    if (j->npend && evf_clock_now() - j->pend_since >= JOURNAL_SEND_DELAY - JOURNAL_TICK)
+      journal_send(j);
+    return;
+  }
+  int durable = elapsed - j->last_sync >= JOURNAL_SYNC_EVERY;
+  if (!j->journal_failed && evf_journal_flush(j->journal, durable, j->msg)) {
+    j->journal_failed = 1;
+    evf_errorf(j->err, "%s", j->msg);
+  }
+  if (durable)
+    j->last_sync = elapsed;
+}
+
+/* The task set a journal belongs to: what decides every task's id and parameters. */
+static int journal_header(const struct job *j, char *h, size_t n)
+{
+  const struct evf_options *o = &j->opt;
+  int len = snprintf(h, n,
+                     "kind=%s tasks=%" PRIu32 " seed=%" PRIu64 " io_min=%.17g io_max=%.17g "
+                     "cpu_min=%" PRIu32 " cpu_max=%" PRIu32 " cpu_skew=%.17g fail_rate=%.17g "
+                     "hang_rate=%.17g record_size=%zu",
+                     o->kind, o->tasks, o->seed, o->io_min, o->io_max, o->cpu_min, o->cpu_max,
+                     o->cpu_skew, o->fail_rate, o->hang_rate, j->rec_size);
+  if (j->kind->input_option && len > 0 && (size_t)len < n)
+    len += snprintf(h + len, n - (size_t)len, " inputs=%zu inputs_xxh3=%016llx", j->inputs_all.n,
+                    (unsigned long long)XXH3_64bits(j->inputs_all.buf, j->inputs_all.len));
+  if (o->command && len > 0 && (size_t)len < n)
+    len += snprintf(h + len, n - (size_t)len, " command_xxh3=%016llx",
+                    (unsigned long long)XXH3_64bits(o->command, strlen(o->command)));
+  return len > 0 && (size_t)len < n ? 0 : EVF_EUSAGE;
+}
+
+/* Rank 0, reading a journal back: keep the record (a later one of an id wins). */
+static void journal_read_one(void *arg, const struct evf_record *rec)
+{
+  struct job *j = arg;
+  if (rec->id < 1 || rec->id > j->opt.tasks)
+    return; /* cannot be ours: the header matched, so only damage could do this */
+  memcpy(evf_record_at(j->records, j->rec_size, rec->id - 1), rec, j->rec_size);
+  j->have[rec->id - 1] = 1;
+}
+
+/* 1c. --journal: rank 0 opens it (reading it back with --resume) before any work; the ids it
+ * holds are not run again (those that failed are, with --retry-failed). */
+static int job_open_journal(struct job *j)
+{
+  j->ntodo = j->opt.tasks;
+  if (!j->opt.journal)
+    return 0;
+  int rc = 0;
+  if (j->rank == 0) {
+    char header[1024];
+    uint64_t nread = 0;
+    size_t n = j->opt.tasks;
+    j->have = calloc(n ? n : 1, 1);
+    if (posix_memalign(&j->records, 64, (n ? n : 1) * j->rec_size) != 0)
+      j->records = NULL;
+    if (!j->have || !j->records)
+      rc = evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %zu records", n);
+    if (rc == 0 && journal_header(j, header, sizeof header))
+      rc = evf_seterr(j->msg, EVF_EUSAGE, "--journal: the task set does not fit a header");
+    if (rc == 0)
+      rc = evf_journal_open(&j->journal, j->opt.journal, header, j->rec_size, j->opt.resume,
+                            journal_read_one, j, &nread, &j->torn, j->msg);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+      if (j->have[i] && j->opt.retry_failed &&
+          evf_record_cat(j->records, j->rec_size, i)->status != EVF_STATUS_OK)
+        j->have[i] = 0;
+      j->reused += j->have[i] != 0;
+    }
+    j->ntodo = n - j->reused;
+    if (rc == 0 && !(j->runs = malloc((j->ntodo ? j->ntodo : 1) * j->rec_size)))
+      rc = evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %llu records",
+                      (unsigned long long)j->ntodo);
+  }
+  int code = agree_or_report(j, rc, 1);
+  if (code)
+    return code;
+  j->ntodo = (uint64_t)evf_comm_bcast_int(j->comm, (int)j->ntodo);
+  return 0;
+}
+
+/* Rank 0: the ids still to run, as ranges. */
+static int todo_ranges(const struct job *j, struct evf_batch **out, size_t *n)
+{
+  size_t cap = 16, k = 0;
+  struct evf_batch *r = malloc(cap * sizeof *r);
+  for (uint32_t i = 0; r && i < j->opt.tasks; i++) {
+    if (j->have[i])
+      continue;
+    if (k && r[k - 1].first_id + r[k - 1].count == i + 1) {
+      r[k - 1].count++;
+      continue;
+    }
+    if (k == cap) {
+      struct evf_batch *g = realloc(r, 2 * cap * sizeof *g);
+      if (!g) {
+        free(r);
+        r = NULL;
+        break;
+      }
+      r = g;
+      cap *= 2;
+    }
+    r[k++] = (struct evf_batch){i + 1, 1, (uint32_t)k};
+  }
+  *out = r;
+  *n = k;
+  return r ? 0 : EVF_ENOMEM;
+}
+
 /* 1. Rank 0 prepares the output files before any work: an unwritable path is bad input, and
  * so are two options naming one file however spelt (./r.csv, a link, a hard link). */
 static int job_open_outputs(struct job *j)
@@ -313,11 +515,21 @@ static int job_distribute(struct job *j)
 {
   /* Dynamic: the first share fills a rank's slots and its low-water reserve (2 x --inflight),
    * so it need not ask before its first tasks end. */
-  uint64_t first_min = j->opt.inflight ? 2 * (uint64_t)j->opt.inflight : j->opt.tasks;
-  int rc = j->rank != 0 ? 0
-           : j->dynamic ? evf_partition_plan_dynamic(&j->part, j->opt.tasks, j->size,
-                                                     j->opt.batch_size, first_min)
-                        : evf_partition_plan(&j->part, j->opt.tasks, j->size, j->opt.batch_size);
+  uint64_t first_min = j->opt.inflight ? 2 * (uint64_t)j->opt.inflight : j->ntodo;
+  int rc = 0;
+  if (j->rank == 0 && j->reused) { /* a resumed run: only the ids the journal lacks */
+    struct evf_batch *ranges = NULL;
+    size_t nranges = 0;
+    rc = todo_ranges(j, &ranges, &nranges);
+    if (rc == 0)
+      rc = evf_partition_plan_ranges(&j->part, j->opt.tasks, ranges, nranges, j->size,
+                                     j->opt.batch_size, j->dynamic, first_min);
+    free(ranges);
+  } else if (j->rank == 0) {
+    rc = j->dynamic ? evf_partition_plan_dynamic(&j->part, j->opt.tasks, j->size,
+                                                 j->opt.batch_size, first_min)
+                    : evf_partition_plan(&j->part, j->opt.tasks, j->size, j->opt.batch_size);
+  }
   if (rc)
     evf_seterr(j->msg, rc, "cannot partition %u tasks: %s", (unsigned)j->opt.tasks,
                evf_strerror(rc));
@@ -347,11 +559,15 @@ static int job_distribute(struct job *j)
     uint64_t first = 0;
     for (int r = 0; j->rank == 0 && r < j->size; r++)
       first += (uint64_t)j->part.task_count[r];
-    pool = (size_t)evf_comm_bcast_int(j->comm, j->rank == 0 ? (int)(j->opt.tasks - first) : 0);
+    pool = (size_t)evf_comm_bcast_int(j->comm, j->rank == 0 ? (int)(j->ntodo - first) : 0);
   }
   j->capacity = j->nlocal + pool;
   size_t nrec = j->rank == 0 ? j->opt.tasks : j->capacity;
-  if (j->rank != 0 && pool > 0) {
+  if (j->journal) { /* rank 0 keeps every record by id (opened above); its runner writes here */
+    nrec = 0;
+    if (posix_memalign(&j->own, 64, (j->capacity ? j->capacity : 1) * j->rec_size) != 0)
+      j->own = NULL;
+  } else if (j->rank != 0 && pool > 0) {
     /* Room for every task it could be dealt, mapped: pages are used as records are written. */
     void *m = mmap(NULL, nrec * j->rec_size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -366,7 +582,7 @@ static int job_distribute(struct job *j)
     j->masks = calloc((size_t)j->size, EVF_CPUMASK_BYTES);
     j->cpus = calloc((size_t)j->size, sizeof *j->cpus);
   }
-  rc = j->records && (j->rank != 0 || (j->hosts && j->masks && j->cpus))
+  rc = j->records && (!j->journal || j->own) && (j->rank != 0 || (j->hosts && j->masks && j->cpus))
            ? 0
            : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %zu records", nrec);
   if ((code = agree_or_report(j, rc, 0)))
@@ -398,19 +614,28 @@ static int job_run_loops(struct job *j)
     .feed_arg = &prog,
     .feed_interval = 0.001,
     .capacity = j->capacity,
+    .done = j->opt.journal ? journal_done : NULL,
+    .done_arg = j,
   };
   int rc;
-  j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, j->records, &rc, j->msg);
+  j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, j->journal ? j->own : j->records,
+                             &rc, j->msg);
   int code = agree_or_report(j, rc, 0);
   if (code)
     return code;
   prog.show = j->opt.progress > 0;
-  if (prog.show || j->dynamic) {
-    prog.chan = evf_chan_new(j->comm, j->opt.tasks, j->dynamic, &j->part,
+  if (prog.show || j->dynamic || j->opt.journal) {
+    prog.chan = evf_chan_new(j->comm, j->ntodo, j->dynamic, &j->part,
                              j->kind->input_option ? &j->inputs_all : NULL);
     rc = prog.chan ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the channel");
     if ((code = agree_or_report(j, rc, 0)))
       return code;
+    j->chan = prog.chan;
+    if (j->opt.journal) {
+      prog.job = j;
+      if (j->rank == 0)
+        evf_chan_on_records(prog.chan, journal_records_in, j);
+    }
   }
   if (prog.show) {
     /* Rank 0 decides how it shows progress; every rank ticks at the interval that needs. */
@@ -420,9 +645,16 @@ static int job_run_loops(struct job *j)
   }
   double iv = !prog.show ? INFINITY
               : prog.bar && j->opt.progress > BAR_INTERVAL ? BAR_INTERVAL : j->opt.progress;
+  prog.iv = iv;
+  prog.next_print = iv;
   cfg.tick_interval = prog.show ? iv : 0;
+  if (prog.job && !(cfg.tick_interval > 0 && cfg.tick_interval <= JOURNAL_TICK))
+    cfg.tick_interval = JOURNAL_TICK; /* records on their way within JOURNAL_SEND_DELAY */
+  prog.tick_iv = cfg.tick_interval;
   j->t0 = evf_comm_start_clock(j->comm);
   rc = evf_runner_run(j->runner, j->t0, j->msg);
+  if (prog.job && j->rank != 0)
+    journal_send(j); /* the last records go before the final report */
   if (prog.chan) {
     struct evf_runner_counts rc_counts = evf_runner_counts(j->runner);
     struct evf_progress_counts mine = progress_mine(&rc_counts), all;
@@ -444,6 +676,7 @@ static int job_run_loops(struct job *j)
       j->sched.owner = NULL;
     }
     evf_chan_free(prog.chan);
+    j->chan = NULL;
   }
   if (j->size > 1) {
     /* A rank whose loop ended waits for the others asleep, not spinning in MPI on a core that
@@ -454,10 +687,9 @@ static int job_run_loops(struct job *j)
 }
 
 /* Rank 0: the summary from the gathered records, with placement and process figures. */
-static int job_summarise(struct job *j, struct evf_summary *s)
+static int job_summarise(struct job *j, struct evf_summary *s, const void *recs, size_t n)
 {
-  int rc = evf_summary_compute(s, j->records, j->rec_size, j->opt.tasks, j->size,
-                               j->part.nbatches, j->wall);
+  int rc = evf_summary_compute(s, recs, j->rec_size, n, j->size, j->part.nbatches, j->wall);
   if (rc)
     return rc;
   struct rusage ru;
@@ -471,6 +703,12 @@ static int job_summarise(struct job *j, struct evf_summary *s)
   s->dealt = j->sched.deals;
   s->requests = j->sched.requests;
   s->max_request_latency = j->sched.max_latency;
+  if (j->opt.journal) {
+    s->journal = j->opt.journal;
+    s->journal_appended = j->nruns;
+    s->journal_resumed = j->reused;
+    s->journal_torn = j->torn;
+  }
   int *node_of = malloc((size_t)j->size * sizeof *node_of);
   int nnodes = node_of ? evf_placement_group((const char(*)[EVF_HOST_LEN])j->hosts, j->size,
                                              node_of)
@@ -485,8 +723,8 @@ static int job_summarise(struct job *j, struct evf_summary *s)
   evf_summary_set_placement(s, (const char(*)[EVF_HOST_LEN])j->hosts, j->cpus);
   if (j->kind->offloop_cpu) {
     double cpu = 0;
-    for (size_t i = 0; i < j->opt.tasks; i++)
-      cpu += j->kind->offloop_cpu(evf_record_cat(j->records, j->rec_size, i));
+    for (size_t i = 0; i < n; i++)
+      cpu += j->kind->offloop_cpu(evf_record_cat(recs, j->rec_size, i));
     int job_cpus = 0; /* each node's CPUs once (nodes are numbered by their lowest rank) */
     for (int r = 0, next = 0; r < j->size; r++)
       if (node_of[r] == next) {
@@ -504,9 +742,14 @@ static int job_summarise(struct job *j, struct evf_summary *s)
 static int job_write(struct job *j, const struct evf_summary *s, int code)
 {
   if (j->records_file.fp) {
-    evf_output_records(j->records_file.fp, j->opt.format, j->kind, j->records, &j->part,
-                       (const char(*)[EVF_HOST_LEN])j->hosts,
-                       j->kind->input_option ? j->inputs_all.line : NULL);
+    /* --journal: records by id, one batch of all N (rank-major otherwise, by the partition). */
+    struct evf_partition byid = {0};
+    if (j->opt.journal && evf_partition_plan(&byid, j->opt.tasks, j->size, j->opt.tasks))
+      return evf_seterr(j->msg, EVF_ENOMEM, "out of memory");
+    evf_output_records(j->records_file.fp, j->opt.format, j->kind, j->records,
+                       j->opt.journal ? &byid : &j->part, (const char(*)[EVF_HOST_LEN])j->hosts,
+                       j->kind->input_option ? j->inputs_all.line : NULL, j->have);
+    evf_partition_free(&byid);
     evf_outfile_check(&j->records_file);
   }
   if (j->summary_file.fp) {
@@ -517,11 +760,17 @@ static int job_write(struct job *j, const struct evf_summary *s, int code)
   return evf_outfile_commit_all(files, 2, j->msg);
 }
 
+static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg);
+
 /* 4. Every record to rank 0; the wall time ends when it has them all.  5. Rank 0 summarises,
  * commits the files, and only then prints the summary (a reader that goes away cannot cost the
  * results).  Returns the job's exit code on rank 0. */
 static int job_collect(struct job *j, evf_job_result_fn on_result, void *arg)
 {
+  if (j->opt.journal) { /* every record came on the channel: nothing to gather */
+    j->wall = evf_clock_now() - j->t0;
+    return j->rank == 0 ? job_finish(j, on_result, arg) : 0;
+  }
   /* Each rank's count (under dynamic known only now): rank 0 checks them against what it dealt
    * before the gather places records by them. */
   int mine = (int)evf_runner_counts(j->runner).total, rc = 0;
@@ -542,15 +791,45 @@ static int job_collect(struct job *j, evf_job_result_fn on_result, void *arg)
     return rc;
   evf_comm_gather_records(j->comm, j->records, j->rec_size, mine, &j->part);
   j->wall = evf_clock_now() - j->t0;
-  if (j->rank != 0)
-    return 0;
+  return j->rank == 0 ? job_finish(j, on_result, arg) : 0;
+}
+
+/* Rank 0, every record in: check them (--journal), summarise, write, print. */
+static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
+{
+  const void *recs = j->records;
+  size_t n = j->opt.tasks;
+  uint64_t failed_earlier = 0;
+  int rc = 0;
+  if (j->opt.journal) {
+    recs = j->runs;
+    n = j->nruns;
+    if (j->nruns != j->ntodo)
+      rc = evf_seterr(j->msg, EVF_ELOOP, "%llu of this run's %llu records did not reach rank 0",
+                      (unsigned long long)(j->ntodo - j->nruns), (unsigned long long)j->ntodo);
+    char jmsg[EVF_ERRMSG_LEN];
+    if (evf_journal_close(j->journal, jmsg) || j->journal_failed) {
+      evf_errorf(j->err, "%s", j->journal_failed ? "the journal is incomplete (see above)" : jmsg);
+      j->journal_failed = 1;
+    }
+    j->journal = NULL;
+    for (size_t i = 0; i < j->opt.tasks; i++)
+      failed_earlier += j->have[i] == 1 &&
+                        evf_record_cat(j->records, j->rec_size, i)->status != EVF_STATUS_OK;
+    if (rc) {
+      evf_errorf(j->err, "%s; no results written", j->msg);
+      return EVF_EXIT_RUNTIME;
+    }
+  }
   struct evf_summary s;
-  rc = job_summarise(j, &s);
+  rc = job_summarise(j, &s, recs, n);
   if (rc) {
     evf_errorf(j->err, "cannot summarise: %s", evf_strerror(rc));
     return EVF_EXIT_RUNTIME;
   }
-  int code = s.failed ? EVF_EXIT_TASKS : EVF_EXIT_OK;
+  int code = s.failed || failed_earlier ? EVF_EXIT_TASKS : EVF_EXIT_OK;
+  if (j->journal_failed)
+    code = EVF_EXIT_RUNTIME;
   if (job_write(j, &s, code)) {
     evf_errorf(j->err, "%s; no results written", j->msg);
     code = EVF_EXIT_RUNTIME;
@@ -578,6 +857,8 @@ int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *e
   int code = job_open_outputs(&j);
   if (!code)
     code = job_load_inputs(&j);
+  if (!code)
+    code = job_open_journal(&j);
   if (!code)
     code = job_distribute(&j);
   if (!code)

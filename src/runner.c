@@ -139,9 +139,11 @@ static int take_next(struct evf_runner *r, struct slot *s)
   return 1;
 }
 
-static void finish(struct evf_runner *r, int status)
+static void finish(struct evf_runner *r, const struct evf_record *rec, int status)
 {
   r->failed += status != EVF_STATUS_OK;
+  if (r->cfg->done)
+    r->cfg->done(r->cfg->done_arg, rec);
   if (++r->done == r->total && r->closed)
     ev_break(r->loop, EVBREAK_ALL);
 }
@@ -193,7 +195,7 @@ static int attempt(struct evf_runner *r, struct slot *s)
   rec->t_io_done = rec->t_end = rec->attempts == 1 ? rec->t_start : evf_clock_now() - r->t0;
   rec->status = (int16_t)status;
   rec->last_error = (uint8_t)status;
-  finish(r, status);
+  finish(r, rec, status);
   return 0;
 }
 
@@ -267,7 +269,7 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
   rec->t_end = t2 - r->t0;
   rec->cpu_time = t2 - t1;
   rec->status = (int16_t)status;
-  finish(r, status);
+  finish(r, rec, status);
   feed_maybe(r, t2);
   if (r->started < r->total) {
     ev_now_update(r->loop); /* kinds' timers are relative to it; stale after CPU phases */

@@ -46,6 +46,9 @@ struct evf_runner_config {
   void *feed_arg;
   double feed_interval;       /* seconds (> 0 with a feed) */
   uint64_t capacity;          /* with a feed: most records `records` holds */
+  /* Called with every final record as it is completed (--journal streams them), or NULL. */
+  void (*done)(void *arg, const struct evf_record *rec);
+  void *done_arg;
 };
 
 /* Everything a run needs, allocated before it starts (the task slots and the loop), so a rank

@@ -77,6 +77,10 @@ struct evf_summary {
   uint64_t requests;                    /* dynamic: requests rank 0 received */
   double max_request_latency;           /* dynamic: seconds, the worst wait from a rank's request
                                            to its answer */
+  const char *journal;                  /* --journal path, or NULL (set by the caller) */
+  uint64_t journal_appended;            /* records this run appended to it */
+  uint64_t journal_resumed;             /* ids whose record came from an earlier run */
+  uint64_t journal_torn;                /* bytes of a cut tail dropped when it was read */
   uint64_t *per_rank_tasks;             /* [ranks] */
   double *per_rank_busy;                /* [ranks] */
 };

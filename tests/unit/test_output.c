@@ -33,7 +33,7 @@ static const char hosts[2][EVF_HOST_LEN] = {"node-a", "node-b"};
 static void write_recs(FILE *f, void *arg)
 {
   struct rec_arg *a = arg;
-  CHECK_EQ_U64(evf_output_records(f, a->fmt, &evf_task_kind_sim, a->recs, a->p, hosts, NULL), 0);
+  CHECK_EQ_U64(evf_output_records(f, a->fmt, &evf_task_kind_sim, a->recs, a->p, hosts, NULL, NULL), 0);
 }
 
 int main(int argc, char **argv)

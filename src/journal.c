@@ -1,0 +1,256 @@
+/* The journal: see journal.h. */
+#define _DEFAULT_SOURCE /* O_NOFOLLOW */
+#include "journal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "error.h"
+
+#define MAGIC "evfarm-journal 1 "
+#define FRAME_MAGIC "EVFR"
+#define BUF_BYTES (1u << 20)
+
+struct evf_journal {
+  int fd;
+  const char *path;
+  size_t rec_size, frame_size;
+  unsigned char *buf;
+  size_t used;
+  uint64_t count;
+  int failed;
+};
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+  for (int k = 0; k < 4; k++)
+    p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+  for (int k = 0; k < 8; k++)
+    p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+  uint64_t v = 0;
+  for (int k = 7; k >= 0; k--)
+    v = v << 8 | p[k];
+  return v;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+  const char *c = p;
+  while (n > 0) {
+    ssize_t k = write(fd, c, n);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return -1;
+    c += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* The first differing KEY=VALUE word of two headers, for the message. */
+static void header_diff(const char *have, const char *want, char *out, size_t n)
+{
+  const char *a = have, *b = want;
+  while (*a || *b) {
+    size_t la = strcspn(a, " "), lb = strcspn(b, " ");
+    if (la != lb || strncmp(a, b, la) != 0) {
+      snprintf(out, n, "'%.*s' there, '%.*s' here", (int)(la < 80 ? la : 80), a,
+               (int)(lb < 80 ? lb : 80), b);
+      return;
+    }
+    a += la + (a[la] == ' ');
+    b += lb + (b[lb] == ' ');
+  }
+  snprintf(out, n, "a different header");
+}
+
+/* Read an existing journal: check the header, pass every valid frame to `each`, and return the
+ * offset where the valid part ends (in *end). */
+static int read_back(int fd, const char *path, const char *header, size_t frame_size,
+                     evf_journal_record_fn each, void *arg, uint64_t *nread, off_t *end,
+                     char *msg)
+{
+  FILE *f = fdopen(dup(fd), "rb");
+  if (!f)
+    return evf_seterr(msg, EVF_EIO, "--journal: '%s': %s", evf_clip(path), strerror(errno));
+  size_t want = strlen(MAGIC) + strlen(header) + 1;
+  char *line = malloc(want + 1);
+  unsigned char *frame = malloc(frame_size);
+  int rc = line && frame ? 0 : EVF_ENOMEM;
+  if (rc == 0) {
+    size_t got = fread(line, 1, want, f);
+    line[got] = '\0';
+    if (got < strlen(MAGIC) || strncmp(line, MAGIC, strlen(MAGIC)) != 0) {
+      rc = evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' is not an evfarm journal (version 1)",
+                      evf_clip(path));
+    } else if (got != want || strncmp(line + strlen(MAGIC), header, strlen(header)) != 0 ||
+               line[want - 1] != '\n') {
+      char diff[256];
+      char *nl = strchr(line, '\n');
+      if (nl)
+        *nl = '\0';
+      header_diff(line + strlen(MAGIC), header, diff, sizeof diff);
+      rc = evf_seterr(msg, EVF_EUSAGE,
+                      "--journal: '%s' belongs to another task set (%s): give the options it "
+                      "was written with, or another journal",
+                      evf_clip(path), diff);
+    }
+  }
+  off_t at = (off_t)want;
+  while (rc == 0 && fread(frame, 1, frame_size, f) == frame_size) {
+    size_t rs = frame_size - 16;
+    if (memcmp(frame, FRAME_MAGIC, 4) != 0 || get_u32(frame + 4) != rs ||
+        get_u64(frame + 8 + rs) != XXH3_64bits(frame + 8, rs))
+      break; /* torn or damaged: the journal ends here */
+    each(arg, (const struct evf_record *)(void *)(frame + 8));
+    ++*nread;
+    at += (off_t)frame_size;
+  }
+  if (rc == 0 && ferror(f))
+    rc = evf_seterr(msg, EVF_EIO, "--journal: '%s': read error", evf_clip(path));
+  *end = at;
+  free(line);
+  free(frame);
+  fclose(f);
+  return rc;
+}
+
+int evf_journal_open(struct evf_journal **out, const char *path, const char *header,
+                     size_t rec_size, int resume, evf_journal_record_fn each, void *arg,
+                     uint64_t *nread, uint64_t *torn, char *msg)
+{
+  *out = NULL;
+  *nread = *torn = 0;
+  struct stat st;
+  int exists = lstat(path, &st) == 0;
+  if (exists && !S_ISREG(st.st_mode))
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' exists and is not a regular file",
+                      evf_clip(path));
+  if (exists && !resume)
+    return evf_seterr(msg, EVF_EUSAGE,
+                      "--journal: '%s' exists: add --resume to go on with it, or remove it",
+                      evf_clip(path));
+  if (!exists && errno != ENOENT)
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s': %s", evf_clip(path), strerror(errno));
+  int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (exists ? 0 : O_CREAT | O_EXCL),
+                0644);
+  if (fd < 0)
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: cannot open '%s': %s", evf_clip(path),
+                      strerror(errno));
+  struct evf_journal *j = calloc(1, sizeof *j);
+  if (j)
+    j->buf = malloc(BUF_BYTES);
+  if (!j || !j->buf) {
+    if (j)
+      free(j);
+    close(fd);
+    if (!exists)
+      unlink(path);
+    return evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+  }
+  j->fd = fd;
+  j->path = path;
+  j->rec_size = rec_size;
+  j->frame_size = rec_size + 16;
+  int rc = 0;
+  if (exists && st.st_size > 0) {
+    off_t end = 0;
+    rc = read_back(fd, path, header, j->frame_size, each, arg, nread, &end, msg);
+    if (rc == 0 && end < st.st_size) { /* a cut tail: drop it before appending */
+      *torn = (uint64_t)(st.st_size - end);
+      if (ftruncate(fd, end) != 0)
+        rc = evf_seterr(msg, EVF_EIO, "--journal: cannot cut the torn tail of '%s': %s",
+                        evf_clip(path), strerror(errno));
+    }
+  } else {
+    size_t n = strlen(MAGIC) + strlen(header) + 1;
+    char *line = malloc(n + 1);
+    if (!line)
+      rc = evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+    else {
+      snprintf(line, n + 1, "%s%s\n", MAGIC, header);
+      if (write_all(fd, line, n) != 0 || fsync(fd) != 0)
+        rc = evf_seterr(msg, EVF_EIO, "--journal: cannot write '%s': %s", evf_clip(path),
+                        strerror(errno));
+      free(line);
+    }
+  }
+  if (rc) {
+    free(j->buf);
+    free(j);
+    close(fd);
+    if (!exists)
+      unlink(path);
+    return rc;
+  }
+  *out = j;
+  return 0;
+}
+
+int evf_journal_flush(struct evf_journal *j, int durable, char *msg)
+{
+  if (j->failed)
+    return EVF_EIO;
+  if ((j->used && write_all(j->fd, j->buf, j->used) != 0) || (durable && fsync(j->fd) != 0)) {
+    j->failed = 1;
+    return evf_seterr(msg, EVF_EIO, "--journal: cannot write '%s': %s", evf_clip(j->path),
+                      strerror(errno));
+  }
+  j->used = 0;
+  return 0;
+}
+
+int evf_journal_append(struct evf_journal *j, const void *recs, size_t n, char *msg)
+{
+  const unsigned char *r = recs;
+  for (size_t i = 0; i < n; i++, r += j->rec_size) {
+    if (j->used + j->frame_size > BUF_BYTES && evf_journal_flush(j, 0, msg))
+      return EVF_EIO;
+    unsigned char *f = j->buf + j->used;
+    memcpy(f, FRAME_MAGIC, 4);
+    put_u32(f + 4, (uint32_t)j->rec_size);
+    memcpy(f + 8, r, j->rec_size);
+    put_u64(f + 8 + j->rec_size, XXH3_64bits(r, j->rec_size));
+    j->used += j->frame_size;
+    j->count++;
+  }
+  return j->failed ? EVF_EIO : 0;
+}
+
+uint64_t evf_journal_count(const struct evf_journal *j)
+{
+  return j->count;
+}
+
+int evf_journal_close(struct evf_journal *j, char *msg)
+{
+  if (!j)
+    return 0;
+  int rc = evf_journal_flush(j, 1, msg);
+  if (close(j->fd) != 0 && rc == 0)
+    rc = evf_seterr(msg, EVF_EIO, "--journal: cannot close '%s': %s", evf_clip(j->path),
+                    strerror(errno));
+  free(j->buf);
+  free(j);
+  return rc;
+}

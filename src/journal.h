@@ -1,0 +1,46 @@
+/* The journal (--journal FILE): every finished record, appended by rank 0 as it arrives, so a
+ * run that ends early (walltime, a dead node, a cancel) loses nothing it had received, and
+ * --resume runs only the rest.  Rank 0 only; no MPI.
+ *
+ * Format (version 1), documented in the README:
+ *   one text line:  "evfarm-journal 1 " then the task set as KEY=VALUE words (kind, tasks,
+ *                   seed, the sim parameters, the input file's size and XXH3-64, the exec
+ *                   template's XXH3-64, the record size), then "\n";
+ *   then frames:    "EVFR", the record size (uint32, little-endian), the record (the same
+ *                   bytes as in the gather), the XXH3-64 of the record (uint64, little-endian).
+ * A frame cut short or with another hash (a crash mid-write) ends the journal there: what
+ * follows is ignored, never misread, and a resumed run truncates it before appending. */
+#ifndef EVF_JOURNAL_H
+#define EVF_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+struct evf_journal;
+
+/* Called for every valid record read back, in file order (a later record of an id replaces an
+ * earlier one). */
+typedef void (*evf_journal_record_fn)(void *arg, const struct evf_record *rec);
+
+/* Open `path` (named by --journal in messages) for a run whose task set is `header` (KEY=VALUE
+ * words).  Without `resume` the file must not exist.  With it, a missing file starts a new
+ * journal, and an existing one must carry the same header: its records are read back through
+ * `each` (*nread counts them, *torn the bytes of a cut tail dropped).  A path that exists and is
+ * not a regular file is refused (evfarm never appends to a device, FIFO or link).  Returns 0, or
+ * EVF_EUSAGE / EVF_EIO / EVF_ENOMEM with msg set. */
+int evf_journal_open(struct evf_journal **out, const char *path, const char *header,
+                     size_t rec_size, int resume, evf_journal_record_fn each, void *arg,
+                     uint64_t *nread, uint64_t *torn, char *msg);
+/* Append n records (rec_size bytes each, back to back): framed into a buffer, written out when
+ * it fills.  Returns 0 or EVF_EIO (msg set; later calls fail too). */
+int evf_journal_append(struct evf_journal *j, const void *recs, size_t n, char *msg);
+/* Write out what is buffered; with `durable`, fsync too.  Returns 0 or EVF_EIO. */
+int evf_journal_flush(struct evf_journal *j, int durable, char *msg);
+/* Records appended (this run). */
+uint64_t evf_journal_count(const struct evf_journal *j);
+/* Flush, fsync, close.  Returns 0 or EVF_EIO (msg set); j is freed either way. */
+int evf_journal_close(struct evf_journal *j, char *msg);
+
+#endif
