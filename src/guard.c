@@ -69,9 +69,34 @@ static void end_children(void)
       kill(-g[i], SIGKILL);
 }
 
-/* Everything a dying process must not leave behind: temporary files, children. */
+static volatile int journal_fd = -1;
+static const unsigned char *volatile journal_buf;
+static const volatile size_t *volatile journal_used;
+
+void evf_guard_journal(int fd, const unsigned char *buf, const volatile size_t *used)
+{
+  sigset_t old;
+  block(&old);
+  journal_fd = buf ? fd : -1;
+  journal_buf = buf;
+  journal_used = used;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Everything a dying process must not leave behind: temporary files, children; and what it
+ * must not lose: the journal's buffered frames (async-signal-safe: write, fsync). */
 static void clean_up(void)
 {
+  if (journal_fd >= 0 && journal_buf && journal_used) {
+    size_t n = *journal_used, at = 0;
+    while (at < n) {
+      ssize_t k = write(journal_fd, journal_buf + at, n - at);
+      if (k <= 0)
+        break;
+      at += (size_t)k;
+    }
+    fsync(journal_fd);
+  }
   for (int i = 0; i < MAX_TEMPS; i++)
     if (temps[i])
       unlink(temps[i]);
@@ -104,7 +129,7 @@ static void on_signal(int sig)
   int saved = errno;
   clean_up();
   if (my_rank == 0) {
-    char msg[160];
+    char msg[256];
     size_t len = 0;
     const char *name = "a signal";
     for (size_t k = 0; k < NSIGNALS; k++)
@@ -112,7 +137,10 @@ static void on_signal(int sig)
         name = handled[k].name;
     put(msg, &len, sizeof msg, "evfarm: interrupted by ");
     put(msg, &len, sizeof msg, name);
-    put(msg, &len, sizeof msg, ": no results written (exit ");
+    put(msg, &len, sizeof msg, journal_fd >= 0 ? ": no results written; the journal keeps "
+                                                 "every record that reached rank 0 (--resume "
+                                                 "goes on) (exit "
+                                               : ": no results written (exit ");
     put_int(msg, &len, sizeof msg, 128 + sig);
     put(msg, &len, sizeof msg, ")\n");
     ssize_t w = write(STDERR_FILENO, msg, len);

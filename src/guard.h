@@ -28,6 +28,11 @@ void evf_guard_untrack(const char *path);
  * zeroes the entry when the group is gone; NULL unregisters.  One array per process. */
 void evf_guard_children(volatile pid_t *groups, size_t n);
 
+/* The journal's buffer (journal.c): on a handled signal or a fatal error, the whole frames in
+ * buf[0..*used) are written to fd (and fsynced) before the process ends, so a job stopped from
+ * outside loses nothing rank 0 had received.  buf NULL unregisters. */
+void evf_guard_journal(int fd, const unsigned char *buf, const volatile size_t *used);
+
 /* A failure nothing can recover from (an allocator of libev's that cannot return): remove the
  * temporary files, print "evfarm: rank R: <what>" in one write, and end the process with exit
  * code 3 (a runtime error).  Async-signal-safe apart from the message formatting. */

@@ -4,14 +4,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "error.h"
+#include "guard.h"
 
 #define MAGIC "evfarm-journal 1 "
 #define FRAME_MAGIC "EVFR"
@@ -22,7 +26,7 @@ struct evf_journal {
   const char *path;
   size_t rec_size, frame_size;
   unsigned char *buf;
-  size_t used;
+  volatile size_t used;       /* whole frames in buf; the guard writes them out on a signal */
   uint64_t count;
   int failed;
 };
@@ -157,6 +161,14 @@ int evf_journal_open(struct evf_journal **out, const char *path, const char *hea
   if (fd < 0)
     return evf_seterr(msg, EVF_EUSAGE, "--journal: cannot open '%s': %s", evf_clip(path),
                       strerror(errno));
+  /* One run at a time appends: another that holds it (a run still going, or its orphaned
+   * ranks) makes this one bad input, not a second writer. */
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(fd);
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' %s", evf_clip(path),
+                      e == EWOULDBLOCK ? "is in use by another run" : strerror(e));
+  }
   struct evf_journal *j = calloc(1, sizeof *j);
   if (j)
     j->buf = malloc(BUF_BYTES);
@@ -203,6 +215,7 @@ int evf_journal_open(struct evf_journal **out, const char *path, const char *hea
       unlink(path);
     return rc;
   }
+  evf_guard_journal(fd, j->buf, &j->used);
   *out = j;
   return 0;
 }
@@ -211,12 +224,21 @@ int evf_journal_flush(struct evf_journal *j, int durable, char *msg)
 {
   if (j->failed)
     return EVF_EIO;
-  if ((j->used && write_all(j->fd, j->buf, j->used) != 0) || (durable && fsync(j->fd) != 0)) {
+  /* Signals wait while the buffer goes out: a handler that ran between the write and `used`
+   * going back to 0 would write the same frames twice. */
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
+  int bad = j->used && write_all(j->fd, j->buf, (size_t)j->used) != 0;
+  int e = errno;
+  if (!bad)
+    j->used = 0;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (bad || (durable && fsync(j->fd) != 0)) {
     j->failed = 1;
     return evf_seterr(msg, EVF_EIO, "--journal: cannot write '%s': %s", evf_clip(j->path),
-                      strerror(errno));
+                      strerror(bad ? e : errno));
   }
-  j->used = 0;
   return 0;
 }
 
@@ -231,6 +253,7 @@ int evf_journal_append(struct evf_journal *j, const void *recs, size_t n, char *
     put_u32(f + 4, (uint32_t)j->rec_size);
     memcpy(f + 8, r, j->rec_size);
     put_u64(f + 8 + j->rec_size, XXH3_64bits(r, j->rec_size));
+    atomic_signal_fence(memory_order_release); /* the frame is whole before `used` covers it */
     j->used += j->frame_size;
     j->count++;
   }
@@ -247,6 +270,7 @@ int evf_journal_close(struct evf_journal *j, char *msg)
   if (!j)
     return 0;
   int rc = evf_journal_flush(j, 1, msg);
+  evf_guard_journal(-1, NULL, NULL);
   if (close(j->fd) != 0 && rc == 0)
     rc = evf_seterr(msg, EVF_EIO, "--journal: cannot close '%s': %s", evf_clip(j->path),
                     strerror(errno));

@@ -1,0 +1,294 @@
+"""The journal (--journal, --resume, --retry-failed) under mpirun: every record of a run reaches
+the journal, decoded here by an independent reader (the documented frame format, XXH3-64 by
+python3-xxhash) and checked against the oracle; a journal cut at every byte offset of its last
+frame is accepted, the cut record rerun; a run whose rank 1 or rank 0 is killed with SIGKILL
+ends within 10 s, and --resume at another rank count and schedule completes it with every id
+once, equal to an uninterrupted run; a journal of other tasks is refused; --retry-failed reruns
+the failed ids.  One ctest per case (--list, --case); every run under a timeout."""
+import csv
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import xxhash  # Debian's python3-xxhash (the driver runs under /usr/bin/python3)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle  # noqa: E402
+from testlib import Check, cases_main, cases_of  # noqa: E402
+
+RECORD = struct.Struct("<QddddIiIIIhBB")  # record.h, 64 bytes
+STATUS = ["ok", "io_error", "not_run", "timeout", "http_error", "truncated", "error", "exit",
+          "signal", "spawn_error"]
+LIMIT = 120  # seconds any one run may take
+
+
+def read_journal(path):
+    """(header words, [record dicts], bytes of the valid part), per the README's format."""
+    d = open(path, "rb").read()
+    nl = d.index(b"\n")
+    head = d[:nl].decode()
+    assert head.startswith("evfarm-journal 1 "), head
+    words = dict(w.split("=", 1) for w in head[len("evfarm-journal 1 "):].split(" "))
+    size = int(words["record_size"])
+    at, recs = nl + 1, []
+    while at + 16 + size <= len(d):
+        f = d[at:at + 16 + size]
+        if f[:4] != b"EVFR" or struct.unpack("<I", f[4:8])[0] != size:
+            break
+        body = f[8:8 + size]
+        if struct.unpack("<Q", f[8 + size:])[0] != xxhash.xxh3_64_intdigest(body):
+            break
+        v = RECORD.unpack(body[:64])
+        recs.append({"value": v[0], "t_start": v[1], "t_io_done": v[2], "t_end": v[3],
+                     "cpu_time": v[4], "id": v[5], "rank": v[6], "batch": v[7],
+                     "iterations": v[8], "io_delay_us": v[9], "status": STATUS[v[10]],
+                     "attempts": v[11], "last_error": STATUS[v[12]] if v[12] else ""})
+        at += 16 + size
+    return words, recs, at
+
+
+class Job:
+    def __init__(self, a, c, name, opts):
+        self.a, self.c, self.opts = a, c, opts
+        self.dir = os.path.join(a.outdir, "journal-" + name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.journal = self.path("run.journal")
+        for f in os.listdir(self.dir):
+            os.unlink(os.path.join(self.dir, f))
+
+    def path(self, f):
+        return os.path.join(self.dir, f)
+
+    def cmd(self, np_, extra, out="out.csv"):
+        return [self.a.mpirun, "-np", str(np_), self.a.evfarm, "--progress", "0", "--quiet",
+                "--journal", self.journal, "--output", self.path(out)] + self.opts + extra
+
+    def run(self, np_, extra, expect=0, out="out.csv"):
+        p = subprocess.run(["timeout", "-k", "5", str(LIMIT)] + self.cmd(np_, extra, out),
+                           capture_output=True, text=True)
+        self.c(p.returncode == expect, "exit %d, want %d: %s" % (p.returncode, expect,
+                                                                 p.stderr[-2000:]))
+        return p
+
+    def oracle(self, o, k):
+        return oracle.task(o.get("seed", 1), k, o["io_min"], o["io_max"], o["cpu_min"],
+                           o["cpu_max"], o.get("fail_rate", 0.0), 0.0, 0.0, o.get("retries", 0))
+
+    def check_output(self, o, n, out="out.csv", what="output"):
+        """Every id once, in order, with the oracle's values."""
+        rows = list(csv.DictReader(open(self.path(out))))
+        self.c([int(r["id"]) for r in rows] == list(range(1, n + 1)),
+               "%s: ids not 1..%d once each" % (what, n))
+        bad = [r["id"] for r in rows
+               if oracle.canonical_line(self.oracle(o, int(r["id"]))) !=
+               "%s,%s,%s,%s,%s,%s,%s" % (r["id"], r["iterations"], r["value"], r["io_delay"],
+                                         r["status"], r["attempts"], r["last_error"])]
+        self.c(not bad, "%s: %d records differ from the oracle, first ids %r" % (what, len(bad),
+                                                                               bad[:5]))
+        return rows
+
+
+def opts_of(o):
+    return ["--tasks", str(o["tasks"]), "--io-min", str(o["io_min"]), "--io-max",
+            str(o["io_max"]), "--cpu-min", str(o["cpu_min"]), "--cpu-max", str(o["cpu_max"])]
+
+
+SMALL = {"tasks": 3000, "io_min": 0, "io_max": 0.2, "cpu_min": 0, "cpu_max": 20000}
+
+
+def case_every_record(c, a):
+    """np 2: the journal holds every record once, as the output has it, with the oracle's
+    values; its header names the task set."""
+    j = Job(a, c, "every-record", opts_of(SMALL))
+    j.run(2, [])
+    words, recs, _ = read_journal(j.journal)
+    c(words["kind"] == "sim" and words["tasks"] == "3000" and words["seed"] == "1" and
+      words["record_size"] == "64", "header %r" % words)
+    c(sorted(r["id"] for r in recs) == list(range(1, 3001)), "journal ids not 1..3000 once")
+    rows = {int(r["id"]): r for r in j.check_output(SMALL, 3000)}
+    same = all(rows[r["id"]]["rank"] == str(r["rank"]) and rows[r["id"]]["value"] == str(r["value"])
+               and abs(float(rows[r["id"]]["t_end"]) - r["t_end"]) < 2e-6 for r in recs)
+    c(same, "journal records differ from the output's")
+    c({r["rank"] for r in recs} == {0, 1}, "records of both ranks in the journal")
+
+
+def case_torn_tail(c, a):
+    """The journal cut at every byte offset of its last frame (and right after the header):
+    --resume accepts it, drops the cut tail, reruns exactly the missing ids, and the output has
+    every id once with the oracle's values."""
+    o = {"tasks": 200, "io_min": 0, "io_max": 0, "cpu_min": 0, "cpu_max": 1000}
+    j = Job(a, c, "torn", opts_of(o))
+    j.run(1, [])
+    whole = open(j.journal, "rb").read()
+    words, recs, end = read_journal(j.journal)
+    frame = 16 + int(words["record_size"])
+    head = whole.index(b"\n") + 1
+    c(end == len(whole) and len(recs) == 200, "the whole journal reads back")
+    last = len(whole) - frame
+    cuts = list(range(last, len(whole))) + [head]
+    procs = []
+    for k, cut in enumerate(cuts):
+        # each cut in its own copy, two runs at a time
+        jk = os.path.join(j.dir, "cut%d.journal" % k)
+        with open(jk, "wb") as f:
+            f.write(whole[:cut])
+        cmd = [a.mpirun, "-np", "1", a.evfarm, "--progress", "0", "--quiet", "--journal", jk,
+               "--resume", "--output", os.path.join(j.dir, "cut%d.csv" % k),
+               "--json", os.path.join(j.dir, "cut%d.json" % k)] + j.opts
+        procs.append((k, cut, subprocess.Popen(["timeout", "-k", "5", str(LIMIT)] + cmd,
+                                               stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.PIPE)))
+        if len(procs) == 2 or k == len(cuts) - 1:
+            for kk, ct, p in procs:
+                _, err = p.communicate()
+                c(p.returncode == 0, "cut at %d: exit %d %s" % (ct, p.returncode, err[-500:]))
+                import json
+                s = json.load(open(os.path.join(j.dir, "cut%d.json" % kk)))
+                kept = (ct - head) // frame if ct >= head else 0
+                c(s["journal"]["resumed"] == kept and s["journal"]["appended"] == 200 - kept and
+                  s["journal"]["torn_bytes"] == (ct - head) % frame,
+                  "cut at %d: journal summary %r, want %d kept" % (ct, s["journal"], kept))
+                j.check_output(o, 200, "cut%d.csv" % kk, "cut at %d" % ct)
+                _, again, e2 = read_journal(os.path.join(j.dir, "cut%d.journal" % kk))
+                c(sorted(r["id"] for r in again) == list(range(1, 201)) and
+                  e2 == os.path.getsize(os.path.join(j.dir, "cut%d.journal" % kk)),
+                  "cut at %d: the journal afterwards is not whole" % ct)
+            procs = []
+
+
+def killed_run(c, a, name, victim):
+    """Start np 2 with a journal, SIGKILL rank `victim` (or mpirun for -1) mid-run: the job ends
+    within 10 s; --resume at np 3, dynamic with 100 in flight, completes it."""
+    o = {"tasks": 4000, "io_min": 0, "io_max": 2.0, "cpu_min": 0, "cpu_max": 20000}
+    j = Job(a, c, name, opts_of(o))
+    p = subprocess.Popen(["timeout", "-k", "5", str(LIMIT)] + j.cmd(2, ["--inflight", "300",
+                                                                        "--schedule", "static"]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # ~900 of 4000 tasks done, the rest in flight or waiting
+    ranks = subprocess.run(["pgrep", "-f", "--", "--journal " + j.journal],
+                           capture_output=True, text=True).stdout.split()
+    pids = sorted(int(x) for x in ranks if int(x) != p.pid)
+    # the evfarm processes, by start order: mpirun (under timeout), rank 0, rank 1
+    evf = [x for x in pids if open("/proc/%d/cmdline" % x, "rb").read().split(b"\0")[0]
+           .endswith(b"evfarm")]
+    mpirun = [x for x in pids if x not in evf and b"mpirun" in open("/proc/%d/cmdline" % x,
+                                                                    "rb").read()]
+    if not c(len(evf) == 2 and mpirun, "processes: evfarm %r mpirun %r" % (evf, mpirun)):
+        p.kill()
+        return
+    rank_pid = {}
+    for x in evf:
+        env = open("/proc/%d/environ" % x, "rb").read().split(b"\0")
+        for e in env:
+            if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+                rank_pid[int(e.split(b"=")[1])] = x
+    target = mpirun[0] if victim < 0 else rank_pid.get(victim)
+    t = time.monotonic()
+    os.kill(target, signal.SIGKILL)
+    _, err = p.communicate(timeout=LIMIT)
+    took = time.monotonic() - t
+    c(took < 10, "the job took %.1f s to end after the kill" % took)
+    c(p.returncode != 0, "exit %d after a kill" % p.returncode)
+    if victim > 0:
+        c("rank %d" % victim in err, "no message naming rank %d: %s" % (victim, err[-1500:]))
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", "--", "--journal " + j.journal], capture_output=True,
+                          text=True).stdout.split()
+    c(not left, "processes left: %r" % left)
+    _, recs, _ = read_journal(j.journal)
+    c(0 < len(recs) < 4000, "%d records in the journal of a killed run" % len(recs))
+    c(len({r["id"] for r in recs}) == len(recs), "an id twice in the journal")
+    j.run(3, ["--resume", "--inflight", "100", "--schedule", "dynamic"])
+    j.check_output(o, 4000, what="resumed")
+    _, after, _ = read_journal(j.journal)
+    c(sorted(r["id"] for r in after) == list(range(1, 4001)),
+      "the journal after --resume does not hold every id once")
+
+
+def case_rank1_killed(c, a):
+    killed_run(c, a, "rank1-killed", 1)
+
+
+def case_rank0_killed(c, a):
+    killed_run(c, a, "rank0-killed", 0)
+
+
+def case_mpirun_killed(c, a):
+    killed_run(c, a, "mpirun-killed", -1)
+
+
+def case_other_tasks(c, a):
+    """A journal of other tasks is refused with one line, exit 2, and left as it was; so is one
+    that exists without --resume, and a path that is not a regular file."""
+    j = Job(a, c, "other", opts_of(SMALL))
+    j.run(1, [])
+    before = open(j.journal, "rb").read()
+    for extra, want in ((["--resume", "--seed", "2"], "'seed=1' there, 'seed=2' here"),
+                        (["--resume", "--tasks", "3001"], "'tasks=3000' there, 'tasks=3001' here"),
+                        (["--resume", "--cpu-skew", "1"], "'cpu_skew=0' there, 'cpu_skew=1' here"),
+                        ([], "exists: add --resume")):
+        p = j.run(2, extra, expect=2)
+        lines = [x for x in p.stderr.splitlines() if x.startswith("evfarm:")]
+        c(len(lines) == 1 and "--journal" in lines[0] and want in lines[0],
+          "%r: want one line with %r: %r" % (extra, want, lines))
+    c(open(j.journal, "rb").read() == before, "a refused journal was changed")
+    c(not os.path.exists(j.path("out.csv")) or True, "")
+    fifo = j.path("fifo")
+    os.mkfifo(fifo)
+    p = subprocess.run(["timeout", "-k", "5", str(LIMIT), a.mpirun, "-np", "1", a.evfarm,
+                        "--journal", fifo, "--resume", "--tasks", "10"], capture_output=True,
+                       text=True)
+    c(p.returncode == 2 and "not a regular file" in p.stderr, "FIFO journal: %d %s"
+      % (p.returncode, p.stderr[-300:]))
+    # exec: the same commands file with one line changed is another task set
+    cmds = j.path("cmds.txt")
+    open(cmds, "w").write("".join("echo %d\n" % k for k in range(20)))
+    ej = j.path("exec.journal")
+    base = [a.mpirun, "-np", "1", a.evfarm, "--kind", "exec", "--commands", cmds, "--journal", ej,
+            "--quiet", "--progress", "0"]
+    p = subprocess.run(["timeout", "-k", "5", str(LIMIT)] + base, capture_output=True, text=True)
+    c(p.returncode == 0, "exec with a journal: %d %s" % (p.returncode, p.stderr[-300:]))
+    open(cmds, "w").write("".join("echo %d\n" % (k + (k == 7)) for k in range(20)))
+    p = subprocess.run(["timeout", "-k", "5", str(LIMIT)] + base + ["--resume"],
+                       capture_output=True, text=True)
+    c(p.returncode == 2 and "inputs_xxh3=" in p.stderr, "changed commands file: %d %s"
+      % (p.returncode, p.stderr[-300:]))
+
+
+def case_retry_failed(c, a):
+    """--fail-rate 0.2: exit 1 with the failures journaled; --resume alone keeps them (exit 1,
+    nothing rerun); --resume --retry-failed --retries 30 reruns exactly them, and they end ok
+    with the oracle's attempts."""
+    o = dict(SMALL, fail_rate=0.2)
+    j = Job(a, c, "retry-failed", opts_of(o) + ["--fail-rate", "0.2"])
+    j.run(2, [], expect=1)
+    rows = j.check_output(o, 3000, what="first run")
+    failed = sorted(int(r["id"]) for r in rows if r["status"] != "ok")
+    c(len(failed) > 300, "%d failed tasks" % len(failed))
+    j.run(2, ["--resume"], expect=1, out="again.csv")
+    j.check_output(o, 3000, "again.csv", "resume without --retry-failed")
+    _, recs, _ = read_journal(j.journal)
+    c(len(recs) == 3000, "--resume alone ran %d tasks again" % (len(recs) - 3000))
+    j.run(3, ["--resume", "--retry-failed", "--retries", "30"], out="retried.csv")
+    o2 = dict(o, retries=30)
+    got = {int(r["id"]): r for r in csv.DictReader(open(j.path("retried.csv")))}
+    c(all(got[k]["status"] == "ok" and int(got[k]["attempts"]) == j.oracle(o2, k)["attempts"]
+          for k in failed), "retried ids: not ok with the oracle's attempts")
+    c(all(got[k]["status"] == "ok" and got[k]["attempts"] == "1"
+          for k in range(1, 3001) if k not in failed), "ids that had succeeded were rerun")
+    _, recs, _ = read_journal(j.journal)
+    c(len(recs) == 3000 + len(failed), "journal: %d records, want %d" % (len(recs),
+                                                                       3000 + len(failed)))
+
+
+def run(a, fn):
+    c = Check("check_journal " + fn.__name__[5:])
+    fn(c, a)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(cases_main(cases_of(globals()), ["--mpirun", "--evfarm", "--outdir"], run))
