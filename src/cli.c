@@ -163,6 +163,14 @@ static const struct evf_optdef opt_table[] = {
    "missing FILE starts a new journal", NULL, NULL},
   {"retry-failed", EVF_OPT_FLAG, OFF(retry_failed), 0, 0, NULL,
    "with --resume: run again the ids whose last journaled record failed", NULL, NULL},
+  {"grace", EVF_OPT_SECONDS, OFF(grace), 0, 86400, "SEC",
+   "with --journal, the first SIGUSR1 or SIGTERM (or --max-fails) drains the job: no task "
+   "starts, tasks in flight may end within SEC seconds (then they are cancelled, left for "
+   "--resume), the journal and the outputs get what finished, the summary says partial, exit "
+   "4; a second signal stops at once (default 10)", NULL, NULL},
+  {"max-fails", EVF_OPT_U32, OFF(max_fails), 0, EVF_TASKS_MAX, "N",
+   "with --journal: drain once N tasks of this run have failed; 0 = never (default 0)", NULL,
+   NULL},
   {"quiet", EVF_OPT_FLAG, OFF(quiet), 0, 0, NULL, "do not print the summary on stdout", NULL, NULL},
   {"help", EVF_OPT_HELP, 0, 0, 0, NULL, "print this help and exit", NULL, NULL},
   {"version", EVF_OPT_VERSION, 0, 0, 0, NULL, "print the version and exit", NULL, NULL},
@@ -182,6 +190,7 @@ static void set_defaults(struct evf_options *o)
   o->progress = 10;
   o->inflight = EVF_INFLIGHT_DEFAULT;
   o->schedule = EVF_SCHEDULE_DYNAMIC;
+  o->grace = 10;
   o->kind = "sim";
   o->retry_delay = 1;
   o->retry_max_delay = 60;
@@ -440,6 +449,9 @@ static int validate(struct evf_options *o, const unsigned char *set, char *msg)
                       (unsigned)o->cpu_min, (unsigned)o->cpu_max);
   if (o->resume && !o->journal)
     return evf_seterr(msg, EVF_EUSAGE, "--resume: needs --journal FILE");
+  if (o->max_fails && !o->journal)
+    return evf_seterr(msg, EVF_EUSAGE, "--max-fails: needs --journal FILE (a drained run is "
+                      "resumed from it)");
   if (o->retry_failed && !o->resume)
     return evf_seterr(msg, EVF_EUSAGE, "--retry-failed: needs --resume (and --journal FILE)");
   if (o->progress > 0 && o->progress < EVF_PROGRESS_FLOOR)

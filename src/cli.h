@@ -67,6 +67,8 @@ struct evf_options {
   const char *journal;     /* --journal path or NULL */
   int resume;              /* --resume: go on with the journal */
   int retry_failed;        /* --retry-failed: rerun ids whose journaled record failed */
+  double grace;            /* --grace: seconds in-flight tasks get in a drain */
+  uint32_t max_fails;      /* --max-fails: drain after this many failures; 0 = never */
 };
 
 /* The option tables behind evfarm's and evfarm-sweep's parsers: one row per option, pointing at

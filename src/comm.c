@@ -80,13 +80,14 @@ void evf_comm_quiet_barrier(MPI_Comm comm)
  * Other ranks -> rank 0: TAG_PROGRESS (counts, from the progress tick; at most one in flight),
  * TAG_REQUEST (counts; "deal me a batch": at most one outstanding), TAG_FINAL (counts and the
  * rank's worst request latency; the last message), TAG_RECORDS (finished records, back to back,
- * under --journal).  Rank 0 -> a rank: TAG_DEAL (one batch, then
+ * under --journal), TAG_DRAIN (empty: this rank drains; rank 0 then drains every rank).  Rank 0 ->
+ * a rank: TAG_DRAIN (empty: drain now), and: TAG_DEAL (one batch, then
  * the inputs of its tasks, NUL-terminated, back to back), TAG_CLOSE (empty; the last message).
  * Messages between two ranks arrive in order (MPI's non-overtaking rule; receives use
  * MPI_ANY_TAG), so a rank reads every deal before its close and rank 0 every request before the
  * final report. */
 enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5,
-       TAG_RECORDS = 6 };
+       TAG_RECORDS = 6, TAG_DRAIN = 7 };
 
 /* A report is four unsigned long longs: done, failed, in flight, and (final reports) the worst
  * request latency in nanoseconds. */
@@ -97,6 +98,8 @@ _Static_assert(sizeof(struct evf_progress_counts) == 3 * sizeof(unsigned long lo
 struct peer {                      /* rank 0: what it knows of another rank */
   struct evf_progress_counts latest;
   MPI_Request deal_req, close_req; /* the deal and the close in flight to it */
+  MPI_Request drain_req;           /* the drain order in flight to it */
+  int drained;                     /* it was told to drain */
   char *deal_buf;                  /* the deal in flight (deal_small or malloc'ed) */
   char deal_small[sizeof(struct evf_batch)];
   int closed, final;
@@ -124,6 +127,9 @@ struct evf_chan {
   unsigned long long sending[NREPORT], asking[NREPORT];
   MPI_Request req, ask_req;        /* report, request in flight */
   int final_sent, closed, asked;
+  int drain_requested;             /* a drain came in (any rank), or was asked for here */
+  int drain_sent;                  /* other ranks: this rank told rank 0 it drains */
+  MPI_Request drain_req;
   double asked_at, worst;          /* when the outstanding request went; worst latency */
   struct evf_batch got;            /* the batch of the last deal */
   char **bufs;                     /* received inputs and their line arrays, kept to the end */
@@ -160,12 +166,12 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
   c->rank = rank;
   c->size = size;
   c->total = total;
-  c->req = c->ask_req = MPI_REQUEST_NULL;
+  c->req = c->ask_req = c->drain_req = MPI_REQUEST_NULL;
   c->closed = !dynamic; /* static: nothing will be dealt */
   MPI_Comm_dup(comm, &c->comm);
   if (rank == 0) {
     for (int r = 0; r < size; r++) {
-      c->peers[r].deal_req = c->peers[r].close_req = MPI_REQUEST_NULL;
+      c->peers[r].deal_req = c->peers[r].close_req = c->peers[r].drain_req = MPI_REQUEST_NULL;
       c->peers[r].closed = !dyn;
     }
     if (dyn) {
@@ -261,6 +267,11 @@ static void receive_all(struct evf_chan *c)
         c->on_records(c->records_arg, c->rbuf, (size_t)len);
       continue;
     }
+    if (st.MPI_TAG == TAG_DRAIN) {
+      MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
+      c->drain_requested = 1;
+      continue;
+    }
     unsigned long long v[NREPORT];
     MPI_Recv(v, NREPORT, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, st.MPI_TAG, c->comm,
              MPI_STATUS_IGNORE);
@@ -351,6 +362,11 @@ static int receive_deal(struct evf_chan *c, const char *const **inputs)
       c->worst = lat;
     c->asked = 0;
   }
+  if (st.MPI_TAG == TAG_DRAIN) {
+    MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
+    c->drain_requested = 1;
+    return 0;
+  }
   if (st.MPI_TAG == TAG_CLOSE) {
     MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_CLOSE, c->comm, MPI_STATUS_IGNORE);
     c->closed = 1;
@@ -417,6 +433,43 @@ int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, in
   return got;
 }
 
+void evf_chan_drain(struct evf_chan *c)
+{
+  c->drain_requested = 1;
+  if (c->rank != 0) {
+    if (!c->drain_sent && !c->final_sent) {
+      MPI_Isend(NULL, 0, MPI_BYTE, 0, TAG_DRAIN, c->comm, &c->drain_req);
+      c->drain_sent = 1;
+    }
+    return;
+  }
+  for (int r = 1; r < c->size; r++) {
+    struct peer *p = &c->peers[r];
+    if (!p->drained && !p->final) {
+      MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_DRAIN, c->comm, &p->drain_req);
+      p->drained = 1;
+    }
+  }
+  c->self_closed = 1; /* nothing more is dealt */
+  close_all(c);
+}
+
+int evf_chan_drain_requested(struct evf_chan *c)
+{
+  if (c->rank == 0) {
+    receive_all(c);
+  } else if (!c->drain_requested && !c->closed) {
+    /* only the drain order: deals and the close stay for the feed, in order */
+    int flag = 0;
+    MPI_Iprobe(0, TAG_DRAIN, c->comm, &flag, MPI_STATUS_IGNORE);
+    if (flag) {
+      MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
+      c->drain_requested = 1;
+    }
+  }
+  return c->drain_requested;
+}
+
 void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg)
 {
   c->on_records = fn;
@@ -462,6 +515,7 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
       c->nout = 0;
       MPI_Wait(&c->req, MPI_STATUS_IGNORE);
       MPI_Wait(&c->ask_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&c->drain_req, MPI_STATUS_IGNORE);
       put_counts(c->sending, mine, c->worst);
       MPI_Send(c->sending, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, c->comm);
       c->final_sent = 1;
@@ -511,6 +565,7 @@ void evf_chan_free(struct evf_chan *c)
     for (int r = 0; r < c->size; r++) { /* all received: every rank read up to its close */
       MPI_Wait(&c->peers[r].deal_req, MPI_STATUS_IGNORE);
       MPI_Wait(&c->peers[r].close_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&c->peers[r].drain_req, MPI_STATUS_IGNORE);
       if (c->peers[r].deal_buf != c->peers[r].deal_small)
         free(c->peers[r].deal_buf);
     }

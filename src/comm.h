@@ -79,6 +79,12 @@ int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, in
  * gets the job-wide counts. */
 int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, double until,
                   struct evf_progress_counts *all);
+/* A drain (--journal: SIGUSR1, SIGTERM, --max-fails): evf_chan_drain() on the rank that starts
+ * it tells rank 0 (another rank) or every rank (rank 0, which also stops dealing);
+ * evf_chan_drain_requested() polls for such an order (never blocks) and says whether this rank
+ * must drain. */
+void evf_chan_drain(struct evf_chan *c);
+int evf_chan_drain_requested(struct evf_chan *c);
 /* --journal: finished records travel to rank 0 on the channel while the loops run.  Rank 0
  * sets the function that takes them in (called from its polls and its wait, with `len` bytes of
  * records back to back); another rank sends a malloc'ed buffer of them (the channel frees it

@@ -124,9 +124,25 @@ static void put_int(char *buf, size_t *len, size_t cap, long v)
     buf[(*len)++] = digits[--n];
 }
 
+static volatile sig_atomic_t *volatile drain_flag;
+
+void evf_guard_drain(volatile sig_atomic_t *flag)
+{
+  sigset_t old;
+  block(&old);
+  drain_flag = flag;
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 static void on_signal(int sig)
 {
   int saved = errno;
+  volatile sig_atomic_t *d = drain_flag;
+  if (d && !*d && (sig == SIGUSR1 || sig == SIGTERM)) { /* the first: drain, the loop sees it */
+    *d = sig;
+    errno = saved;
+    return;
+  }
   clean_up();
   if (my_rank == 0) {
     char msg[256];

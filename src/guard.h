@@ -9,6 +9,7 @@
 #ifndef EVF_GUARD_H
 #define EVF_GUARD_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -32,6 +33,11 @@ void evf_guard_children(volatile pid_t *groups, size_t n);
  * buf[0..*used) are written to fd (and fsynced) before the process ends, so a job stopped from
  * outside loses nothing rank 0 had received.  buf NULL unregisters. */
 void evf_guard_journal(int fd, const unsigned char *buf, const volatile size_t *used);
+
+/* Drain instead of stopping (--journal): while `flag` is registered, the first SIGUSR1 or
+ * SIGTERM only sets *flag to the signal's number (the job's loop drains and exits 4); a second
+ * one, or any other handled signal, stops the process as above.  NULL unregisters. */
+void evf_guard_drain(volatile sig_atomic_t *flag);
 
 /* A failure nothing can recover from (an allocator of libev's that cannot return): remove the
  * temporary files, print "evfarm: rank R: <what>" in one write, and end the process with exit

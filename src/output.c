@@ -486,9 +486,11 @@ int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind
     size_t at = p->batch_offset[b];
     for (uint32_t k = evf_partition_batch_len(p, b); k > 0; k--, at++) {
       const struct evf_record *r = evf_record_cat(recs, stride, at);
+      if (earlier && earlier[at] == 0)
+        continue; /* not run (a drained run): no record */
       const char *input = inputs && r->id >= 1 && r->id <= p->ntasks ? inputs[r->id - 1] : NULL;
       int known = r->rank >= 0 && r->rank < p->nranks &&
-                  !(earlier && r->id >= 1 && r->id <= p->ntasks && earlier[r->id - 1] == 1);
+                  !(earlier && earlier[at] == 1);
       evf_output_record(fp, fmt, kind, r, known ? hosts[r->rank] : "",
                         input);
     }

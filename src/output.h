@@ -59,8 +59,10 @@ void evf_outfile_discard(struct evf_outfile *f);
 /* Write a header (CSV) and one line per record of kind `kind` (records of
  * evf_task_record_size(kind) bytes), in task-id order: the gathered array is rank-major, so we
  * walk the batches by global index through p->batch_offset.  `inputs` (kinds with an input
- * file, else NULL) is the input of every task id, [id - 1].  `earlier` (or NULL): per id, 1
- * for a record from an earlier run (--resume), whose node is unknown: its host is left empty.
+ * file, else NULL) is the input of every task id, [id - 1].  `earlier` (or NULL; only for
+ * records by id, one batch of all N, so position = id - 1): per id, 1
+ * for a record from an earlier run (--resume), whose node is unknown: its host is left empty;
+ * 0 for an id that did not run (a drained run): it is left out.
  * Returns 0 or EVF_EIO. */
 int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
                        const void *recs, const struct evf_partition *p,

@@ -81,6 +81,9 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  idle/rank     min %.4f  mean %.4f  max %.4f s\n", s->rank_idle.min,
           s->rank_idle.mean, s->rank_idle.max);
   fprintf(out, "  imbalance     %10.3f      max busy / mean busy\n", s->imbalance);
+  if (s->partial)
+    fprintf(out, "  PARTIAL       %" PRIu64 " tasks not run (drained): --resume goes on\n",
+            s->not_run);
   if (s->journal)
     fprintf(out, "  journal       %" PRIu64 " records appended, %" PRIu64
                  " from an earlier run, %" PRIu64 " bytes of a torn tail dropped: %s\n",
@@ -194,8 +197,10 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
     evf_json_string(out, s->journal);
     fprintf(out, ", \"appended\": %" PRIu64 ", \"resumed\": %" PRIu64 ", \"torn_bytes\": %" PRIu64
                  "},\n", s->journal_appended, s->journal_resumed, s->journal_torn);
+    fprintf(out, "  \"partial\": %s,\n  \"not_run\": %" PRIu64 ",\n",
+            s->partial ? "true" : "false", s->not_run);
   } else {
-    fprintf(out, "null,\n");
+    fprintf(out, "null,\n  \"partial\": false,\n  \"not_run\": 0,\n");
   }
   fprintf(out,
           "  \"schedule\": {\"mode\": \"%s\", \"dealt\": %" PRIu64 ", \"requests\": %" PRIu64

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -225,6 +226,10 @@ struct job {
   double pend_since, last_sync;
   int journal_failed;
   struct evf_chan *chan;
+  volatile sig_atomic_t drain_signal; /* set by the guard: the first SIGUSR1/SIGTERM */
+  uint64_t failed_now;            /* rank 0: failures of this run (--max-fails) */
+  int draining;                   /* this rank drains */
+  int partial;                    /* rank 0: some rank drained: not every id ran */
   struct evf_runner *runner;
   double t_enter, t0, wall;
   char msg[EVF_ERRMSG_LEN];
@@ -242,6 +247,8 @@ static void job_free(struct job *j)
   else
     free(j->records);
   evf_journal_close(j->journal, j->msg);
+  if (j->opt.journal)
+    evf_guard_drain(NULL);
   free(j->have);
   free(j->own);
   free(j->runs);
@@ -320,6 +327,7 @@ static void journal_take(struct job *j, const struct evf_record *rec)
   memcpy(evf_record_at(j->records, j->rec_size, rec->id - 1), rec, j->rec_size);
   j->have[rec->id - 1] = 2;
   memcpy(evf_record_at(j->runs, j->rec_size, j->nruns++), rec, j->rec_size);
+  j->failed_now += rec->status != EVF_STATUS_OK;
   if (!j->journal_failed && evf_journal_append(j->journal, rec, 1, j->msg)) {
     j->journal_failed = 1;
     evf_errorf(j->err, "%s", j->msg); /* said now; the run ends with exit 3 */
@@ -347,6 +355,8 @@ static void journal_send(struct job *j)
 static void journal_done(void *arg, const struct evf_record *rec)
 {
   struct job *j = arg;
+  if (rec->status == EVF_STATUS_NOT_RUN)
+    return; /* cancelled by a drain: left for --resume, never journaled */
   if (j->rank == 0) {
     journal_take(j, rec);
     return;
@@ -360,8 +370,32 @@ static void journal_done(void *arg, const struct evf_record *rec)
     journal_send(j);
 }
 
+/* Start draining this rank (once): a signal here, an order from another rank, --max-fails. */
+static void drain_check(struct job *j)
+{
+  if (j->draining)
+    return;
+  const char *why = NULL;
+  if (j->drain_signal)
+    why = j->drain_signal == SIGUSR1 ? "SIGUSR1" : "SIGTERM";
+  else if (j->rank == 0 && j->opt.max_fails && j->failed_now >= j->opt.max_fails)
+    why = "--max-fails";
+  else if (evf_chan_drain_requested(j->chan))
+    why = "another rank's drain";
+  if (!why)
+    return;
+  j->draining = 1;
+  evf_runner_drain(j->runner, j->opt.grace);
+  evf_chan_drain(j->chan);
+  if (j->rank == 0)
+    evf_errorf(j->err, "draining (%s): no task starts; tasks in flight get %g s, then the "
+                       "journal and the outputs get what finished (exit 4; --resume goes on)",
+               why, j->opt.grace);
+}
+
 static void journal_tick(struct job *j, double elapsed)
 {
+  drain_check(j);
   if (j->rank != 0) {
     if (j->npend && evf_clock_now() - j->pend_since >= JOURNAL_SEND_DELAY - JOURNAL_TICK)
       journal_send(j);
@@ -412,6 +446,7 @@ static int job_open_journal(struct job *j)
   j->ntodo = j->opt.tasks;
   if (!j->opt.journal)
     return 0;
+  evf_guard_drain(&j->drain_signal); /* SIGUSR1/SIGTERM drain instead of stopping */
   int rc = 0;
   if (j->rank == 0) {
     char header[1024];
@@ -669,9 +704,12 @@ static int job_run_loops(struct job *j)
     if (j->rank == 0 && prog.drawn) /* the bar's last state, and the line ended */
       progress_print(&prog, &all, evf_clock_now() - j->t0, 1);
     if (j->rank == 0) {
+      j->partial = j->opt.journal && (j->draining || evf_chan_drain_requested(prog.chan));
       evf_chan_stats(prog.chan, &j->sched);
-      /* Dealt batches: rank 0 knows who ran which; the partition now says so. */
-      if (rc == 0 && j->dynamic && evf_partition_assign(&j->part, j->sched.owner))
+      /* Dealt batches: rank 0 knows who ran which; the partition now says so (not needed with
+       * --journal: records come by id, and a drained run leaves batches undealt). */
+      if (rc == 0 && j->dynamic && !j->opt.journal &&
+          evf_partition_assign(&j->part, j->sched.owner))
         rc = evf_seterr(j->msg, EVF_ENOMEM, "cannot record which rank ran which batch");
       j->sched.owner = NULL;
     }
@@ -708,6 +746,8 @@ static int job_summarise(struct job *j, struct evf_summary *s, const void *recs,
     s->journal_appended = j->nruns;
     s->journal_resumed = j->reused;
     s->journal_torn = j->torn;
+    s->partial = j->partial;
+    s->not_run = j->ntodo - j->nruns;
   }
   int *node_of = malloc((size_t)j->size * sizeof *node_of);
   int nnodes = node_of ? evf_placement_group((const char(*)[EVF_HOST_LEN])j->hosts, j->size,
@@ -804,7 +844,7 @@ static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
   if (j->opt.journal) {
     recs = j->runs;
     n = j->nruns;
-    if (j->nruns != j->ntodo)
+    if (j->nruns != j->ntodo && !j->partial)
       rc = evf_seterr(j->msg, EVF_ELOOP, "%llu of this run's %llu records did not reach rank 0",
                       (unsigned long long)(j->ntodo - j->nruns), (unsigned long long)j->ntodo);
     char jmsg[EVF_ERRMSG_LEN];
@@ -828,6 +868,8 @@ static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
     return EVF_EXIT_RUNTIME;
   }
   int code = s.failed || failed_earlier ? EVF_EXIT_TASKS : EVF_EXIT_OK;
+  if (j->partial)
+    code = EVF_EXIT_DRAINED;
   if (j->journal_failed)
     code = EVF_EXIT_RUNTIME;
   if (job_write(j, &s, code)) {

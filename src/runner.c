@@ -55,6 +55,8 @@ struct evf_runner {
   uint64_t total, done;       /* tasks added so far, tasks with a final record */
   uint64_t failed, started;   /* final records not ok; tasks started */
   int closed;                 /* no batch will be added */
+  int draining;               /* evf_runner_drain(): no task starts; the rest end by grace */
+  ev_timer grace;
   int running;                /* evf_runner_run() is in its loop */
   double t0;
   char *slots;                /* nslots slots of `stride` bytes, mapped (untouched until used) */
@@ -117,6 +119,8 @@ double evf_runner_backoff(const struct evf_options *opt, uint32_t id, unsigned a
 /* Bind the next unstarted task to slot `s`; 0 when every task has been started. */
 static int take_next(struct evf_runner *r, struct slot *s)
 {
+  if (r->draining)
+    return 0;
   while (r->cur_batch < r->nqueued && r->cur_offset >= r->queue[r->cur_batch].b.count) {
     r->cur_batch++;
     r->cur_offset = 0;
@@ -253,7 +257,11 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
   ev_timer_stop(r->loop, &s->timer);
   if (status != EVF_STATUS_OK) {
     rec->last_error = (uint8_t)status;
-    if (transient && rec->attempts <= opt->retries && retry_after <= opt->retry_max_delay) {
+    if (r->draining && transient && rec->attempts <= opt->retries) {
+      /* it would be retried: not now, the task is left for --resume */
+      status = EVF_STATUS_NOT_RUN;
+    } else if (transient && rec->attempts <= opt->retries &&
+               retry_after <= opt->retry_max_delay) {
       double wait = evf_runner_backoff(opt, rec->id, rec->attempts);
       s->phase = SLOT_WAIT;
       slot_timer(r, s, wait > retry_after ? wait : retry_after);
@@ -380,6 +388,59 @@ int evf_runner_add(struct evf_runner *r, const struct evf_batch *batches, size_t
   return rc;
 }
 
+/* End the task in slot `s` as not run (a drain): no record reaches the journal. */
+static void cancel_slot(struct evf_runner *r, struct slot *s)
+{
+  if (s->phase == SLOT_IO)
+    r->kind->cancel(&s->task);
+  ev_timer_stop(r->loop, &s->timer);
+  s->phase = SLOT_IDLE;
+  struct evf_record *rec = s->task.rec;
+  rec->t_io_done = rec->t_end = evf_clock_now() - r->t0;
+  rec->status = EVF_STATUS_NOT_RUN;
+  finish(r, rec, EVF_STATUS_NOT_RUN);
+  s->u.next_idle = r->idle;
+  r->idle = s;
+}
+
+/* The drain's grace is over: cancel what is still in flight. */
+static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+  (void)loop;
+  (void)revents;
+  struct evf_runner *r = w->data;
+  for (uint64_t i = 0; i < r->slots_used; i++) {
+    struct slot *s = (struct slot *)(void *)(r->slots + i * r->stride);
+    if (s->phase == SLOT_IO)
+      cancel_slot(r, s);
+  }
+}
+
+void evf_runner_drain(struct evf_runner *r, double grace)
+{
+  if (r->draining)
+    return;
+  r->draining = 1;
+  r->total = r->started; /* what never started never will (here) */
+  /* Waiting for a retry: left for --resume at once. */
+  for (uint64_t i = 0; i < r->slots_used; i++) {
+    struct slot *s = (struct slot *)(void *)(r->slots + i * r->stride);
+    if (s->phase == SLOT_WAIT)
+      cancel_slot(r, s);
+  }
+  evf_runner_close(r);
+  if (r->done < r->total) {
+    ev_timer_init(&r->grace, grace_cb, grace, 0.);
+    r->grace.data = r;
+    ev_timer_start(r->loop, &r->grace);
+  }
+}
+
+int evf_runner_draining(const struct evf_runner *r)
+{
+  return r->draining;
+}
+
 void evf_runner_close(struct evf_runner *r)
 {
   if (r->closed)
@@ -495,6 +556,8 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg)
     ev_ref(r->loop);
     ev_timer_stop(r->loop, &r->tick);
   }
+  if (r->draining)
+    ev_timer_stop(r->loop, &r->grace);
   if (r->feed_on) { /* the loop ended without a close: tasks unfinished (below) */
     ev_timer_stop(r->loop, &r->feed);
     r->feed_on = 0;

@@ -74,6 +74,13 @@ int evf_runner_add(struct evf_runner *r, const struct evf_batch *batches, size_t
                    const char *const *inputs, char *msg);
 /* No batch will be added: the loop ends when the tasks added have ended. */
 void evf_runner_close(struct evf_runner *r);
+/* Stop early (a drain): no task starts from now on (the batches' unstarted tasks get no
+ * record), a task waiting for a retry ends at once, the I/O attempts in flight may end within
+ * `grace` seconds (a transient failure is not retried) and are then cancelled; each task that
+ * did not finish gets status not_run (the done callback sees it), and the runner is closed.
+ * From the loop (a tick), or before evf_runner_run(). */
+void evf_runner_drain(struct evf_runner *r, double grace);
+int evf_runner_draining(const struct evf_runner *r);
 /* Open, with at most as many tasks not yet started as it has slots (its low-water mark: a rank
  * asks for more while the tasks it holds can still keep every slot busy for one more round). */
 int evf_runner_hungry(const struct evf_runner *r);

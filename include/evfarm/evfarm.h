@@ -17,7 +17,9 @@ enum evf_exit {
   EVF_EXIT_OK = 0,        /* every task finished with status ok */
   EVF_EXIT_TASKS = 1,     /* the job ran, but at least one task failed */
   EVF_EXIT_USAGE = 2,     /* bad input: options, values or output files */
-  EVF_EXIT_RUNTIME = 3    /* the job could not run or its results could not be written */
+  EVF_EXIT_RUNTIME = 3,   /* the job could not run or its results could not be written */
+  EVF_EXIT_DRAINED = 4    /* stopped early (SIGUSR1, SIGTERM or --max-fails) with --journal:
+                             what finished is written and journaled; --resume goes on */
 };
 
 /* Run one evfarm job on `comm` with the command line argv[0..argc-1] (argv[0] is the program

@@ -220,6 +220,93 @@ def case_mpirun_killed(c, a):
     killed_run(c, a, "mpirun-killed", -1)
 
 
+def rank_pids(journal):
+    """{rank: pid} of the evfarm ranks using `journal`, and mpirun's pid."""
+    pids = subprocess.run(["pgrep", "-f", "--", "--journal " + journal], capture_output=True,
+                          text=True).stdout.split()
+    ranks, mpirun = {}, None
+    for x in map(int, pids):
+        try:
+            argv0 = open("/proc/%d/cmdline" % x, "rb").read().split(b"\0")[0]
+            env = open("/proc/%d/environ" % x, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if argv0.endswith(b"evfarm"):
+            for e in env:
+                if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+                    ranks[int(e.split(b"=")[1])] = x
+        elif argv0.endswith(b"mpirun"):
+            mpirun = x
+    return ranks, mpirun
+
+
+def drained_run(c, a, name, o, extra, send, resume_extra=(), expect_after=0):
+    """np 2 with a journal; `send(ranks, mpirun)` after 2.5 s: the job drains (exit 4, within
+    grace + 2 s), the outputs hold what finished (each with the oracle's values, the summary
+    partial with the rest counted not run); --resume at np 3 completes every id."""
+    j = Job(a, c, name, opts_of(o))
+    summ = j.path("partial.json")
+    p = subprocess.Popen(["timeout", "-k", "5", str(LIMIT)] + j.cmd(2, extra + ["--json", summ]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    ranks, mpirun = rank_pids(j.journal)
+    if not c(len(ranks) == 2 and mpirun, "processes %r %r" % (ranks, mpirun)):
+        p.kill()
+        return None
+    t = time.monotonic()
+    if send:
+        send(ranks, mpirun)
+    _, err = p.communicate(timeout=LIMIT)
+    took = time.monotonic() - t
+    c(p.returncode == 4, "exit %d, want 4: %s" % (p.returncode, err[-1500:]))
+    c("draining" in err, "no drain message: %s" % err[-500:])
+    import json
+    s = json.load(open(summ))
+    rows = list(csv.DictReader(open(j.path("out.csv"))))
+    ids = [int(r["id"]) for r in rows]
+    c(ids == sorted(set(ids)) and 0 < len(ids) < o["tasks"], "partial output: %d ids" % len(ids))
+    bad = [r["id"] for r in rows if oracle.canonical_line(j.oracle(o, int(r["id"]))) !=
+           "%s,%s,%s,%s,%s,%s,%s" % (r["id"], r["iterations"], r["value"], r["io_delay"],
+                                     r["status"], r["attempts"], r["last_error"])]
+    c(not bad, "partial output: records differ from the oracle: %r" % bad[:5])
+    c(s["partial"] is True and s["not_run"] == o["tasks"] - len(ids) and s["tasks"] == len(ids),
+      "partial summary: partial %r not_run %r tasks %r (%d rows)" % (s["partial"], s["not_run"],
+                                                                    s["tasks"], len(ids)))
+    _, recs, _ = read_journal(j.journal)
+    c(sorted(r["id"] for r in recs) == ids, "the journal holds other ids than the output")
+    j.run(3, ["--resume", "--inflight", "500"] + list(resume_extra), expect=expect_after,
+          out="final.csv")
+    j.check_output(o, o["tasks"], "final.csv", "resumed")
+    return took
+
+
+def case_drain_sigusr1(c, a):
+    """SIGUSR1 to mpirun (which forwards it to every rank): exit 4 within grace + 2 s."""
+    o = {"tasks": 4000, "io_min": 0, "io_max": 2.0, "cpu_min": 0, "cpu_max": 20000}
+    took = drained_run(c, a, "drain-usr1", o, ["--inflight", "300", "--grace", "0.5"],
+                       lambda ranks, mpirun: os.kill(mpirun, signal.SIGUSR1))
+    c(took is not None and took < 0.5 + 2.5, "drained in %s s" % took)
+
+
+def case_drain_one_rank(c, a):
+    """SIGUSR1 to rank 1 alone: it tells rank 0, which drains every rank; tasks in flight past
+    --grace (I/O of 4-5 s) are cancelled, left for --resume."""
+    o = {"tasks": 3000, "io_min": 0, "io_max": 5.0, "cpu_min": 0, "cpu_max": 20000}
+    took = drained_run(c, a, "drain-rank1", o, ["--inflight", "300", "--grace", "0.3"],
+                       lambda ranks, mpirun: os.kill(ranks[1], signal.SIGUSR1))
+    c(took is not None and took < 0.3 + 2.5, "drained in %s s" % took)
+
+
+def case_max_fails(c, a):
+    """--max-fails 50 with --fail-rate 0.2: the job drains once 50 failed (exit 4), and --resume
+    completes it (exit 1: the failures stay)."""
+    o = {"tasks": 4000, "io_min": 0, "io_max": 2.0, "cpu_min": 0, "cpu_max": 20000,
+         "fail_rate": 0.2}
+    drained_run(c, a, "max-fails", o, ["--fail-rate", "0.2", "--max-fails", "50", "--inflight",
+                                       "100", "--grace", "0.5"], None, ["--fail-rate", "0.2"],
+                expect_after=1)
+
+
 def case_other_tasks(c, a):
     """A journal of other tasks is refused with one line, exit 2, and left as it was; so is one
     that exists without --resume, and a path that is not a regular file."""
