@@ -214,8 +214,8 @@ struct job {
   size_t capacity;                /* most tasks this rank can run (dynamic: + the pool) */
   uint64_t ntodo;                 /* tasks this run (all N, less those a journal holds) */
   /* --journal.  Rank 0: `records` holds all N by id (record of id k at k-1), `have` says where
-   * each came from (0 none, 1 the journal, 2 this run), `own` is what its runner writes, `runs`
-   * this run's records in arrival order (for the summary).  Other ranks: finished records wait
+   * each came from (0 none, 1 the journal, 2 this run), `own` is what its runner writes; `runs`
+   * is made at the end, for the summary, when not all N are this run's.  Other ranks: finished records wait
    * in `pend` until sent (at most JOURNAL_SEND_DELAY s). */
   struct evf_journal *journal;
   unsigned char *have;
@@ -326,7 +326,7 @@ static void journal_take(struct job *j, const struct evf_record *rec)
     evf_guard_fatal("a streamed record with an id out of range or seen twice");
   memcpy(evf_record_at(j->records, j->rec_size, rec->id - 1), rec, j->rec_size);
   j->have[rec->id - 1] = 2;
-  memcpy(evf_record_at(j->runs, j->rec_size, j->nruns++), rec, j->rec_size);
+  j->nruns++;
   j->failed_now += rec->status != EVF_STATUS_OK;
   if (!j->journal_failed && evf_journal_append(j->journal, rec, 1, j->msg)) {
     j->journal_failed = 1;
@@ -469,9 +469,6 @@ static int job_open_journal(struct job *j)
       j->reused += j->have[i] != 0;
     }
     j->ntodo = n - j->reused;
-    if (rc == 0 && !(j->runs = malloc((j->ntodo ? j->ntodo : 1) * j->rec_size)))
-      rc = evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %llu records",
-                      (unsigned long long)j->ntodo);
   }
   int code = agree_or_report(j, rc, 1);
   if (code)
@@ -842,8 +839,20 @@ static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
   uint64_t failed_earlier = 0;
   int rc = 0;
   if (j->opt.journal) {
-    recs = j->runs;
+    /* The summary is of this run's records: all N in place, or a copy of those that ran. */
     n = j->nruns;
+    if (n != j->opt.tasks) {
+      j->runs = malloc((n ? n : 1) * j->rec_size);
+      if (!j->runs) {
+        evf_errorf(j->err, "cannot summarise: out of memory; the journal has every record");
+        return EVF_EXIT_RUNTIME;
+      }
+      for (size_t i = 0, k = 0; i < j->opt.tasks; i++)
+        if (j->have[i] == 2)
+          memcpy(evf_record_at(j->runs, j->rec_size, k++),
+                 evf_record_cat(j->records, j->rec_size, i), j->rec_size);
+      recs = j->runs;
+    }
     if (j->nruns != j->ntodo && !j->partial)
       rc = evf_seterr(j->msg, EVF_ELOOP, "%llu of this run's %llu records did not reach rank 0",
                       (unsigned long long)(j->ntodo - j->nruns), (unsigned long long)j->ntodo);
