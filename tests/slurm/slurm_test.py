@@ -11,6 +11,9 @@ machine (two slurmd "nodes" n1 and n2 of 4 CPUs each).  One subcommand per ctest
               and no job is left
   scaling     jobs/scaling-strong.sh and jobs/scaling-weak.sh at 1 and 2 nodes: one summary per size
   sweep       jobs/sweep.sbatch: one allocation of 2 nodes, sizes of 1 and 2 nodes, the report
+  drain       jobs/evfarm.sbatch with EVF_JOURNAL and EVF_RESUBMIT: scancel --signal=USR1 --batch
+              mid-run; the job drains (exit 4), submits itself again, and the next job completes
+              the set from the journal: every id once, the oracle's values
 
 Every wait has a deadline.  usage: slurm_test.py CMD --state F --evfarm E --outdir D --repo R
 """
@@ -25,6 +28,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import oracle  # noqa: E402
 from testlib import Check  # noqa: E402
 
 DEADLINE = 60  # seconds for any one job
@@ -279,10 +283,55 @@ def cmd_sweep(c):
     c.check(os.path.getsize(base + ".png") > 1000 and "T_lb" in log, "report missing:\n%s" % log)
 
 
+def cmd_drain(c):
+    d = c.job_dir("drain")
+    journal = os.path.join(d, "run.journal")
+    n = 3000
+    args = ["--tasks", str(n), "--io-min", "0", "--io-max", "3", "--cpu-max", "20000",
+            "--inflight", "200", "--grace", "0.5"]
+    job = c.sbatch(["--nodes=1", "--ntasks-per-node=2", sbatch_script(c.a)] + args, d,
+                   {"EVF_JOURNAL": journal, "EVF_RESUBMIT": "2"})
+    if not job:
+        return
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:  # running, with some records journaled
+        if os.path.exists(journal) and os.path.getsize(journal) > 200 * 80:
+            break
+        time.sleep(0.1)
+    sig = c.run(["scancel", "--signal=USR1", "--batch", job])
+    c.check(sig.returncode == 0, "scancel --signal: %s" % sig.stderr)
+    state, code = c.wait(job)
+    log = open(os.path.join(d, "evfarm-%s.out" % job)).read()
+    c.check(state == "FAILED" and code == "4:0", "drained job ended %s %s:\n%s" % (state, code, log))
+    c.check("USR1: passed on" in log and "draining (SIGUSR1)" in log, "no drain in:\n%s" % log)
+    first = json.load(open(os.path.join(d, "evfarm-%s.json" % job)))
+    c.check(first["partial"] is True and 0 < first["tasks"] < n, "first job's summary: partial %r "
+            "tasks %r" % (first["partial"], first["tasks"]))
+    nxt = [ln.split("submitted job ")[1].split()[0] for ln in log.splitlines()
+           if "submitted job " in ln]
+    if not c.check(len(nxt) == 1, "no resubmission in:\n%s" % log):
+        return
+    state, code = c.wait(nxt[0])
+    log2 = open(os.path.join(d, "evfarm-%s.out" % nxt[0])).read()
+    c.check(state == "COMPLETED" and code == "0:0", "next job ended %s %s:\n%s" % (state, code, log2))
+    rows = list(csv.DictReader(open(os.path.join(d, "evfarm-%s.csv" % nxt[0]))))
+    c.check([int(r["id"]) for r in rows] == list(range(1, n + 1)), "final ids not 1..%d" % n)
+    bad = [r["id"] for r in rows
+           if oracle.canonical_line(oracle.task(1, int(r["id"]), 0.0, 3.0, 20000, 20000)) !=
+           "%s,%s,%s,%s,%s,%s,%s" % (r["id"], r["iterations"], r["value"], r["io_delay"],
+                                     r["status"], r["attempts"], r["last_error"])]
+    c.check(not bad, "final records differ from the oracle: %r" % bad[:5])
+    s = json.load(open(os.path.join(d, "evfarm-%s.json" % nxt[0])))
+    c.check(s["partial"] is False and s["journal"]["resumed"] == first["tasks"] and
+            s["tasks"] == n - first["tasks"], "next job's summary: %r" % s["journal"])
+    left = c.run(["squeue", "-h", "-o", "%i"]).stdout.split()
+    c.check(not left, "jobs left: %r" % left)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cmd", choices=["start", "stop", "single", "two-nodes", "mpirun", "exec",
-                                    "bad-input", "scaling", "sweep"])
+                                    "bad-input", "scaling", "sweep", "drain"])
     ap.add_argument("--state", required=True)
     ap.add_argument("--evfarm", required=True)
     ap.add_argument("--outdir", required=True)
@@ -291,7 +340,7 @@ def main():
     c = Ctx(a)
     {"start": cmd_start, "stop": cmd_stop, "single": cmd_single, "two-nodes": cmd_two_nodes,
      "mpirun": cmd_mpirun, "exec": cmd_exec, "bad-input": cmd_bad_input, "scaling": cmd_scaling,
-     "sweep": cmd_sweep}[a.cmd](c)
+     "sweep": cmd_sweep, "drain": cmd_drain}[a.cmd](c)
     return c.check.done()
 
 
