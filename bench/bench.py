@@ -15,6 +15,9 @@ schedule  static vs dynamic scheduling, run by run interleaved: the default job 
           efficiency); 3 ranks bound to 2 cores (two share one: unequal speed; wall, beside 2
           ranks on 2 cores); 1,000,000 empty tasks at np 2 (us per task); the worst wait of a
           rank for an answer to its request.
+journal   --journal on vs off, interleaved: the default job at np 1 and 2 (wall / T_lb); 10^7
+          empty tasks at np 2 (records per second into the journal, rank-0 peak memory against
+          the same run without a journal); the time from SIGUSR1 to the end of a drained run.
 scaling   a CPU-heavy strong-scaling sweep (evfarm-sweep --preset cpu) at 1 and 2 ranks inside
           one mpirun, 1 warm-up and --runs runs per size, and its report (--png FILE keeps the
           plot).
@@ -166,6 +169,62 @@ def bench_schedule(build, runs, tmp):
     print("worst wait of a rank for an answer to its request (all dynamic runs): %.4f s" % worst)
 
 
+def bench_journal(build, runs, tmp):
+    journal = os.path.join(tmp, "bench.journal")
+
+    def fresh():
+        if os.path.exists(journal):
+            os.unlink(journal)
+        return ["--journal", journal]
+
+    print("\n## Journal: on vs off, interleaved, %d runs each (medians, range)" % runs)
+    for np_ in (1, 2):
+        got = {"off": [], "on": []}
+        for k in range(runs + 1):
+            for mode in ("off", "on"):
+                s, _ = run(build, np_, fresh() if mode == "on" else [], tmp)
+                if k:
+                    got[mode].append(s["wall_s"] / s["lower_bound"]["t_lb_s"])
+        print("default job np %d: wall / T_lb off %.4f (%s), on %.4f (%s): %+.2f %%" % (
+            np_, med(got["off"]), spread(got["off"], "%.4f"), med(got["on"]),
+            spread(got["on"], "%.4f"), 100 * (med(got["on"]) / med(got["off"]) - 1)))
+    n = 10000000
+    empty = ["--tasks", str(n), "--io-max", "0", "--cpu-max", "0"]
+    got = {"off": [], "on": []}
+    for k in range(min(runs, 3)):
+        for mode in ("off", "on"):
+            s, whole = run(build, 2, empty + (fresh() if mode == "on" else []), tmp)
+            got[mode].append((s["wall_s"], s["rank0_maxrss_kib"], whole))
+    size = os.path.getsize(journal)
+    for mode, xs in got.items():
+        w = med([x[0] for x in xs])
+        print("10^7 empty tasks np 2, journal %-3s: wall %.3f s (%s), %s, rank-0 peak %.0f MiB, "
+              "whole process %.2f s" % (mode, w, spread([x[0] for x in xs], "%.3f"),
+                                        "%.2f M records/s into the journal (%.0f MB)" %
+                                        (n / w / 1e6, size / 1e6) if mode == "on" else "-",
+                                        med([x[1] for x in xs]) / 1024.0,
+                                        med([x[2] for x in xs])))
+    # Drain: SIGUSR1 to mpirun 2 s into a run of 4,000 tasks (0-2 s of I/O, 300 in flight),
+    # --grace 0.5: seconds until the job has ended (mpirun included).
+    import signal
+    times = []
+    for _ in range(runs):
+        cmd = [os.path.join(TOP, "scripts", "evfarm-mpirun"), "-np", "2",
+               os.path.join(build, "evfarm"), "--quiet", "--progress", "0", "--tasks", "4000",
+               "--io-min", "0", "--io-max", "2", "--cpu-max", "20000", "--inflight", "300",
+               "--grace", "0.5"] + fresh()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2)
+        t = time.monotonic()
+        p.send_signal(signal.SIGUSR1)  # the wrapper execs mpirun: this is mpirun
+        p.wait(timeout=60)
+        times.append(time.monotonic() - t)
+        if p.returncode != 4:
+            sys.exit("bench: drained run exit %d, want 4" % p.returncode)
+    print("drain: SIGUSR1 to the end of the job %.3f s median (%s), --grace 0.5" % (
+        med(times), spread(times, "%.3f")))
+
+
 def bench_cpu(build, runs, tmp):
     print("\n## CPU phase: 2,000 tasks, io 0, cpu-min = cpu-max = K iterations, np 1")
     print("%-10s %-14s %-14s %s" % ("K", "cpu total s", "ns/iteration", "ratio to K/2"))
@@ -239,7 +298,8 @@ def main():
                 bench_scaling(a.build, a.runs, tmp, a.png)
             else:
                 {"default": bench_default, "cpu": bench_cpu, "overhead": bench_overhead,
-                 "progress": bench_progress, "schedule": bench_schedule}[part](
+                 "progress": bench_progress, "schedule": bench_schedule,
+                 "journal": bench_journal}[part](
                     a.build, a.runs, tmp)
 
 

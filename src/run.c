@@ -214,12 +214,12 @@ struct job {
   size_t capacity;                /* most tasks this rank can run (dynamic: + the pool) */
   uint64_t ntodo;                 /* tasks this run (all N, less those a journal holds) */
   /* --journal.  Rank 0: `records` holds all N by id (record of id k at k-1), `have` says where
-   * each came from (0 none, 1 the journal, 2 this run), `own` is what its runner writes; `runs`
+   * each came from (0 none, 1 the journal, 2 this run; its runner writes there by id); `runs`
    * is made at the end, for the summary, when not all N are this run's.  Other ranks: finished records wait
    * in `pend` until sent (at most JOURNAL_SEND_DELAY s). */
   struct evf_journal *journal;
   unsigned char *have;
-  void *own, *runs;
+  void *runs;
   uint64_t nruns, reused, torn;
   char *pend;
   size_t npend;
@@ -250,7 +250,6 @@ static void job_free(struct job *j)
   if (j->opt.journal)
     evf_guard_drain(NULL);
   free(j->have);
-  free(j->own);
   free(j->runs);
   free(j->pend);
   evf_inputs_free(&j->inputs);
@@ -324,7 +323,9 @@ static void journal_take(struct job *j, const struct evf_record *rec)
 {
   if (rec->id < 1 || rec->id > j->opt.tasks || j->have[rec->id - 1] == 2 || j->nruns == j->ntodo)
     evf_guard_fatal("a streamed record with an id out of range or seen twice");
-  memcpy(evf_record_at(j->records, j->rec_size, rec->id - 1), rec, j->rec_size);
+  struct evf_record *at = evf_record_at(j->records, j->rec_size, rec->id - 1);
+  if (at != rec) /* rank 0's own runner writes in place */
+    memcpy(at, rec, j->rec_size);
   j->have[rec->id - 1] = 2;
   j->nruns++;
   j->failed_now += rec->status != EVF_STATUS_OK;
@@ -595,10 +596,9 @@ static int job_distribute(struct job *j)
   }
   j->capacity = j->nlocal + pool;
   size_t nrec = j->rank == 0 ? j->opt.tasks : j->capacity;
-  if (j->journal) { /* rank 0 keeps every record by id (opened above); its runner writes here */
+  if (j->journal) { /* rank 0 keeps every record by id (opened above); its runner writes there */
     nrec = 0;
-    if (posix_memalign(&j->own, 64, (j->capacity ? j->capacity : 1) * j->rec_size) != 0)
-      j->own = NULL;
+    j->capacity = j->opt.tasks;
   } else if (j->rank != 0 && pool > 0) {
     /* Room for every task it could be dealt, mapped: pages are used as records are written. */
     void *m = mmap(NULL, nrec * j->rec_size, PROT_READ | PROT_WRITE,
@@ -614,7 +614,7 @@ static int job_distribute(struct job *j)
     j->masks = calloc((size_t)j->size, EVF_CPUMASK_BYTES);
     j->cpus = calloc((size_t)j->size, sizeof *j->cpus);
   }
-  rc = j->records && (!j->journal || j->own) && (j->rank != 0 || (j->hosts && j->masks && j->cpus))
+  rc = j->records && (j->rank != 0 || (j->hosts && j->masks && j->cpus))
            ? 0
            : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %zu records", nrec);
   if ((code = agree_or_report(j, rc, 0)))
@@ -648,10 +648,10 @@ static int job_run_loops(struct job *j)
     .capacity = j->capacity,
     .done = j->opt.journal ? journal_done : NULL,
     .done_arg = j,
+    .by_id = j->journal != NULL,
   };
   int rc;
-  j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, j->journal ? j->own : j->records,
-                             &rc, j->msg);
+  j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, j->records, &rc, j->msg);
   int code = agree_or_report(j, rc, 0);
   if (code)
     return code;

@@ -130,7 +130,8 @@ static int take_next(struct evf_runner *r, struct slot *s)
   const struct queued *q = &r->queue[r->cur_batch];
   const struct evf_batch *b = &q->b;
   s->u.input = q->inputs ? q->inputs[r->cur_offset] : NULL;
-  struct evf_record *rec = evf_record_at(r->records, r->rec_size, r->next_record++);
+  struct evf_record *rec = evf_record_at(
+      r->records, r->rec_size, r->cfg->by_id ? b->first_id + r->cur_offset - 1 : r->next_record++);
   memset(rec, 0, r->rec_size);
   rec->id = b->first_id + r->cur_offset++;
   rec->rank = r->cfg->rank;

@@ -46,6 +46,8 @@ struct evf_runner_config {
   void *feed_arg;
   double feed_interval;       /* seconds (> 0 with a feed) */
   uint64_t capacity;          /* with a feed: most records `records` holds */
+  int by_id;                  /* the record of task id k goes to records[k - 1] (rank 0 with
+                                 --journal: every record of the job by id), not in turn */
   /* Called with every final record as it is completed (--journal streams them), or NULL. */
   void (*done)(void *arg, const struct evf_record *rec);
   void *done_arg;
