@@ -128,13 +128,16 @@ def case_torn_tail(c, a):
     head = whole.index(b"\n") + 1
     c(end == len(whole) and len(recs) == 200, "the whole journal reads back")
     last = len(whole) - frame
-    cuts = list(range(last, len(whole))) + [head]
+    cuts = list(range(last, len(whole))) + [head, -1]  # -1: whole, but one byte of it changed
     procs = []
     for k, cut in enumerate(cuts):
         # each cut in its own copy, two runs at a time
         jk = os.path.join(j.dir, "cut%d.journal" % k)
         with open(jk, "wb") as f:
-            f.write(whole[:cut])
+            if cut >= 0:
+                f.write(whole[:cut])
+            else:  # a damaged last frame: its hash no longer matches; it is a torn tail too
+                f.write(whole[:last + 20] + bytes([whole[last + 20] ^ 1]) + whole[last + 21:])
         cmd = [a.mpirun, "-np", "1", a.evfarm, "--progress", "0", "--quiet", "--journal", jk,
                "--resume", "--output", os.path.join(j.dir, "cut%d.csv" % k),
                "--json", os.path.join(j.dir, "cut%d.json" % k)] + j.opts
@@ -147,9 +150,12 @@ def case_torn_tail(c, a):
                 c(p.returncode == 0, "cut at %d: exit %d %s" % (ct, p.returncode, err[-500:]))
                 import json
                 s = json.load(open(os.path.join(j.dir, "cut%d.json" % kk)))
+                if ct < 0:
+                    ct = last + frame - 1  # as if cut there: all but the last record kept
                 kept = (ct - head) // frame if ct >= head else 0
                 c(s["journal"]["resumed"] == kept and s["journal"]["appended"] == 200 - kept and
-                  s["journal"]["torn_bytes"] == (ct - head) % frame,
+                  s["journal"]["torn_bytes"] == ((ct - head) % frame if ct != last + frame - 1
+                                                 or kk != len(cuts) - 1 else frame),
                   "cut at %d: journal summary %r, want %d kept" % (ct, s["journal"], kept))
                 j.check_output(o, 200, "cut%d.csv" % kk, "cut at %d" % ct)
                 _, again, e2 = read_journal(os.path.join(j.dir, "cut%d.journal" % kk))
@@ -286,6 +292,14 @@ def case_drain_sigusr1(c, a):
     took = drained_run(c, a, "drain-usr1", o, ["--inflight", "300", "--grace", "0.5"],
                        lambda ranks, mpirun: os.kill(mpirun, signal.SIGUSR1))
     c(took is not None and took < 0.5 + 2.5, "drained in %s s" % took)
+
+
+def case_drain_rank0(c, a):
+    """SIGUSR1 to rank 0 alone: it drains and tells rank 1."""
+    o = {"tasks": 3000, "io_min": 0, "io_max": 5.0, "cpu_min": 0, "cpu_max": 20000}
+    took = drained_run(c, a, "drain-rank0", o, ["--inflight", "300", "--grace", "0.3"],
+                       lambda ranks, mpirun: os.kill(ranks[0], signal.SIGUSR1))
+    c(took is not None and took < 0.3 + 2.5, "drained in %s s" % took)
 
 
 def case_drain_one_rank(c, a):

@@ -152,6 +152,43 @@ int main(void)
   CHECK(p.nbatches == 3 && p.batch_count[3] == 0 && p.batch_count[4] == 0);
   evf_partition_free(&p);
 
+  /* Ranges (a resumed run): ids 1..5, 11..20, 31..35 of 40 left.  Static, 2 ranks: shares of
+   * 10 ids, cut where a range ends: rank 0 {1..5} {11..15}, rank 1 {16..20} {31..35}. */
+  static const struct evf_batch todo[] = {{1, 5, 0}, {11, 10, 1}, {31, 5, 2}};
+  CHECK_EQ_U64(evf_partition_plan_ranges(&p, 40, todo, 3, 2, 0, 0, 0), 0);
+  static const uint32_t rf[] = {1, 11, 16, 31}, rc_[] = {5, 5, 5, 5};
+  CHECK_EQ_U64(p.nbatches, 4);
+  for (int i = 0; i < 4 && (size_t)i < p.nbatches; i++)
+    CHECK(p.batches[i].first_id == rf[i] && p.batches[i].count == rc_[i] &&
+          p.batches[i].index == (uint32_t)i);
+  CHECK(p.batch_count[0] == 2 && p.batch_count[1] == 2 && p.task_count[0] == 10 &&
+        p.task_count[1] == 10 && p.ntasks == 40);
+  evf_partition_free(&p);
+  /* Batches of 4 ids, round-robin, each cut where a range ends (by hand): {1..4} r0,
+   * {5} {11..13} r1, {14..17} r0, {18..20} {31} r1, {32..35} r0. */
+  CHECK_EQ_U64(evf_partition_plan_ranges(&p, 40, todo, 3, 2, 4, 0, 0), 0);
+  static const uint32_t bf[] = {1, 5, 11, 14, 18, 31, 32}, bc[] = {4, 1, 3, 4, 3, 1, 4};
+  static const int bo[] = {0, 1, 1, 0, 1, 1, 0};
+  CHECK_EQ_U64(p.nbatches, 7);
+  for (size_t b = 0; b < p.nbatches && b < 7; b++)
+    CHECK(evf_partition_batch_len(&p, b) == bc[b]);
+  for (int r = 0; r < 2; r++)
+    for (int i = p.batch_displ[r]; i < p.batch_displ[r] + p.batch_count[r] && i < 7; i++)
+      CHECK(p.batches[i].index < 7 && p.batches[i].first_id == bf[p.batches[i].index] &&
+            bo[p.batches[i].index] == r);
+  CHECK(p.batch_count[0] == 3 && p.batch_count[1] == 4 && p.task_count[0] == 12);
+  evf_partition_free(&p);
+  /* Dynamic, guided over 20 ids on 2 ranks (first share >= 2): ceil(20/4) = 5 from {1..5}, then
+   * ceil(15/4) = 4 from {11..}, the rest dealt; nothing left: no batch at all. */
+  CHECK_EQ_U64(evf_partition_plan_ranges(&p, 40, todo, 3, 2, 0, 1, 2), 0);
+  CHECK(p.nbatches >= 4 && p.batches[0].first_id == 1 && p.batches[0].count == 5 &&
+        p.batches[1].first_id == 11 && p.batches[1].count == 4 && p.batch_count[0] == 1 &&
+        p.batch_count[1] == 1 && p.dynamic);
+  evf_partition_free(&p);
+  CHECK_EQ_U64(evf_partition_plan_ranges(&p, 40, todo, 0, 3, 0, 1, 2), 0);
+  CHECK(p.nbatches == 0 && p.batch_count[0] == 0);
+  evf_partition_free(&p);
+
   /* Impossible arguments are refused, not partitioned. */
   CHECK_EQ_U64(evf_partition_plan(&p, 0, 2, 0), (uint64_t)(int64_t)EVF_EUSAGE);
   CHECK_EQ_U64(evf_partition_plan(&p, 10, 0, 0), (uint64_t)(int64_t)EVF_EUSAGE);

@@ -203,11 +203,18 @@ static void check_retries(void)
                                                              1, 1));
 }
 
+static void test_cancel(struct evf_task *t)
+{
+  ev_timer_stop(evf_task_loop(t), evf_task_state(t));
+  inflight--;
+}
+
 static const struct evf_task_kind test_kind = {
   .name = "test",
   .state_size = sizeof(ev_timer),
   .plan = test_plan,
   .io_start = test_io_start,
+  .cancel = test_cancel,
   .cpu_run = test_cpu_run,
 };
 
@@ -313,6 +320,63 @@ static void check_fed(struct evf_record *recs, char *msg)
   }
 }
 
+/* Drain: at the first tick (3 ms) the runner drains with 20 ms of grace.  Task 5 hangs: it is
+ * cancelled when the grace ends, as not run; tasks that had not started never start; the
+ * others in flight end normally; the loop ends with every started task accounted for. */
+static struct evf_runner *drain_runner;
+static int drain_ticks, drain_not_run, drain_done;
+
+static void drain_tick(void *arg, const struct evf_runner_counts *c, double elapsed)
+{
+  (void)arg;
+  (void)c;
+  (void)elapsed;
+  if (drain_ticks++ == 0)
+    evf_runner_drain(drain_runner, 0.02);
+}
+
+static void drain_done_cb(void *arg, const struct evf_record *rec)
+{
+  (void)arg;
+  drain_done++;
+  drain_not_run += rec->status == EVF_STATUS_NOT_RUN;
+}
+
+static void check_drain(struct evf_record *recs, char *msg)
+{
+  struct evf_options opt = {.tasks = NTASKS, .kind = "test"};
+  struct evf_runner_config cfg = {.kind = &test_kind, .opt = &opt, .rank = 3, .inflight = 8,
+                                  .tick = drain_tick, .tick_interval = 0.003,
+                                  .done = drain_done_cb};
+  int rc;
+  inflight = most_inflight = 0;
+  hang_id = 5;
+  memset(recs, 0, NTASKS * sizeof *recs);
+  drain_runner = evf_runner_new(&cfg, batches, 3, recs, &rc, msg);
+  CHECK(drain_runner != NULL && rc == 0);
+  if (!drain_runner)
+    return;
+  double t = evf_clock_now();
+  CHECK_EQ_U64(evf_runner_run(drain_runner, t, msg), 0);
+  CHECK(evf_clock_now() - t < 1.0); /* the hung task did not keep the loop */
+  struct evf_runner_counts c = evf_runner_counts(drain_runner);
+  CHECK(evf_runner_draining(drain_runner) && c.done == c.total && c.total < NTASKS);
+  evf_runner_free(drain_runner);
+  int started = 0, not_run = 0;
+  for (int i = 0; i < NTASKS; i++) {
+    if (recs[i].id == 0)
+      continue; /* never started */
+    started++;
+    not_run += recs[i].status == EVF_STATUS_NOT_RUN;
+    CHECK(recs[i].status != EVF_STATUS_NOT_RUN || recs[i].id == 5 || recs[i].id % 4 >= 2);
+  }
+  CHECK_EQ_U64(started, c.total);
+  CHECK_EQ_U64(drain_done, started);
+  CHECK_EQ_U64(drain_not_run, not_run);
+  CHECK(recs[4].id == 5 && recs[4].status == EVF_STATUS_NOT_RUN);
+  hang_id = -1;
+}
+
 int main(void)
 {
   static struct evf_record recs[NTASKS];
@@ -342,6 +406,9 @@ int main(void)
 
   /* Batches added while the loop runs. */
   check_fed(recs, msg);
+
+  /* A drain mid-run. */
+  check_drain(recs, msg);
 
   /* No tasks at all. */
   struct evf_options opt = {.tasks = 1, .kind = "test"};
