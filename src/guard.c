@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -72,22 +73,42 @@ static void end_children(void)
 static volatile int journal_fd = -1;
 static const unsigned char *volatile journal_buf;
 static const volatile size_t *volatile journal_used;
+static atomic_int *volatile journal_lock;
 
-void evf_guard_journal(int fd, const unsigned char *buf, const volatile size_t *used)
+void evf_guard_journal(int fd, const unsigned char *buf, const volatile size_t *used,
+                       atomic_int *lock)
 {
   sigset_t old;
   block(&old);
   journal_fd = buf ? fd : -1;
   journal_buf = buf;
   journal_used = used;
+  journal_lock = lock;
   sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Take the journal's buffer for good (the process is ending): wait, up to 1 s, for a flush in
+ * progress on another thread (a signal can land on any thread) to finish. */
+static int take_journal(void)
+{
+  atomic_int *l = journal_lock;
+  if (!l)
+    return 1;
+  for (int k = 0; k < 2000; k++) {
+    int free_ = 0;
+    if (atomic_compare_exchange_strong(l, &free_, 2) || free_ == 2)
+      return 1;
+    struct timespec ts = {0, 500000};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
 }
 
 /* Everything a dying process must not leave behind: temporary files, children; and what it
  * must not lose: the journal's buffered frames (async-signal-safe: write, fsync). */
 static void clean_up(void)
 {
-  if (journal_fd >= 0 && journal_buf && journal_used) {
+  if (journal_fd >= 0 && journal_buf && journal_used && take_journal()) {
     size_t n = *journal_used, at = 0;
     while (at < n) {
       ssize_t k = write(journal_fd, journal_buf + at, n - at);

@@ -10,6 +10,7 @@
 #define EVF_GUARD_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -31,8 +32,11 @@ void evf_guard_children(volatile pid_t *groups, size_t n);
 
 /* The journal's buffer (journal.c): on a handled signal or a fatal error, the whole frames in
  * buf[0..*used) are written to fd (and fsynced) before the process ends, so a job stopped from
- * outside loses nothing rank 0 had received.  buf NULL unregisters. */
-void evf_guard_journal(int fd, const unsigned char *buf, const volatile size_t *used);
+ * outside loses nothing rank 0 had received.  `lock` is 0 while the buffer is free, 1 while the
+ * journal writes it out (the guard then waits: the signal may run on another thread), and the
+ * guard sets it to 2 for good before it writes.  buf NULL unregisters. */
+void evf_guard_journal(int fd, const unsigned char *buf, const volatile size_t *used,
+                       atomic_int *lock);
 
 /* Drain instead of stopping (--journal): while `flag` is registered, the first SIGUSR1 or
  * SIGTERM only sets *flag to the signal's number (the job's loop drains and exits 4); a second

@@ -27,6 +27,7 @@ struct evf_journal {
   size_t rec_size, frame_size;
   unsigned char *buf;
   volatile size_t used;       /* whole frames in buf; the guard writes them out on a signal */
+  atomic_int lock;            /* 1 while a flush writes buf; 2 once the guard took it */
   uint64_t count;
   int failed;
 };
@@ -215,7 +216,8 @@ int evf_journal_open(struct evf_journal **out, const char *path, const char *hea
       unlink(path);
     return rc;
   }
-  evf_guard_journal(fd, j->buf, &j->used);
+  atomic_init(&j->lock, 0);
+  evf_guard_journal(fd, j->buf, &j->used, &j->lock);
   *out = j;
   return 0;
 }
@@ -224,15 +226,24 @@ int evf_journal_flush(struct evf_journal *j, int durable, char *msg)
 {
   if (j->failed)
     return EVF_EIO;
-  /* Signals wait while the buffer goes out: a handler that ran between the write and `used`
-   * going back to 0 would write the same frames twice. */
+  /* The buffer goes out under the lock the guard's handler takes (it waits for us, on whatever
+   * thread it runs), with this thread's signals held: a handler that ran between the write and
+   * `used` going back to 0 would write the same frames twice. */
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
-  int bad = j->used && write_all(j->fd, j->buf, (size_t)j->used) != 0;
-  int e = errno;
-  if (!bad)
-    j->used = 0;
+  int free_ = 0, bad = 0, e = 0;
+  if (atomic_compare_exchange_strong(&j->lock, &free_, 1)) {
+    bad = j->used && write_all(j->fd, j->buf, (size_t)j->used) != 0;
+    e = errno;
+    if (!bad)
+      j->used = 0;
+    atomic_store(&j->lock, 0);
+  } else { /* the guard has the buffer: the process is ending, and it writes it out */
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    j->failed = 1;
+    return evf_seterr(msg, EVF_EIO, "--journal: stopping: the buffer is being written out");
+  }
   sigprocmask(SIG_SETMASK, &old, NULL);
   if (bad || (durable && fsync(j->fd) != 0)) {
     j->failed = 1;
@@ -270,7 +281,7 @@ int evf_journal_close(struct evf_journal *j, char *msg)
   if (!j)
     return 0;
   int rc = evf_journal_flush(j, 1, msg);
-  evf_guard_journal(-1, NULL, NULL);
+  evf_guard_journal(-1, NULL, NULL, NULL);
   if (close(j->fd) != 0 && rc == 0)
     rc = evf_seterr(msg, EVF_EIO, "--journal: cannot close '%s': %s", evf_clip(j->path),
                     strerror(errno));

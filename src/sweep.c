@@ -165,11 +165,14 @@ static int parse(int argc, char **argv, struct sweep_options *o, int *help, char
   for (int k = 0; pre->args[k]; k++)
     job_argv[job_argc++] = (char *)pre->args[k];
   for (i++; i < argc; i++) {
-    const char *forbidden[] = {"--tasks", "--output", "--json", "--format", "--help", "--version"};
+    const char *forbidden[] = {"--tasks", "--output", "--json", "--format", "--help",
+                               "--version", "--journal", "--resume"};
     for (size_t k = 0; k < sizeof forbidden / sizeof forbidden[0]; k++) {
       size_t len = strlen(forbidden[k]);
       if (strncmp(argv[i], forbidden[k], len) == 0 && (argv[i][len] == '\0' || argv[i][len] == '='))
-        return evf_seterr(msg, EVF_EUSAGE, "%s: set by the sweep, not after --", forbidden[k]);
+        return evf_seterr(msg, EVF_EUSAGE, "%s: %s", forbidden[k],
+                          k >= 6 ? "not for a sweep (its runs would share one journal)"
+                                 : "set by the sweep, not after --");
     }
     if (job_argc == 63)
       return evf_seterr(msg, EVF_EUSAGE, "too many evfarm options");

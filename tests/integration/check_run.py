@@ -163,6 +163,9 @@ def main():
                     help="stderr must carry job-wide progress lines (run with --progress)")
     ap.add_argument("--expect-uneven", action="store_true",
                     help="dynamic with uneven work: the ranks' task counts must differ")
+    ap.add_argument("--expect-most", type=int,
+                    help="this rank (the fastest) ran more tasks than every other")
+    ap.add_argument("--mpirun-args", help="more mpirun options (binding), split on blanks")
     ap.add_argument("--taskset", help="run mpirun under taskset -c CPUS (the ranks inherit it)")
     ap.add_argument("--timeout-slack", type=float,
                     help="a task whose only attempt timed out ends within --timeout + this")
@@ -184,8 +187,11 @@ def main():
             if os.path.exists(p):
                 os.unlink(p)
         cmd = [a.mpirun, "-np", str(a.np), a.evfarm] + opts + ["--output", out, "--json", summ]
+        if a.mpirun_args:
+            cmd = cmd[:1] + a.mpirun_args.split() + cmd[1:]
         if a.taskset:  # mpirun binds ranks itself unless told not to
-            cmd = ["taskset", "-c", a.taskset] + cmd[:1] + ["--bind-to", "none"] + cmd[1:]
+            cmd = (["taskset", "-c", a.taskset] + cmd[:1] +
+                   ([] if a.mpirun_args else ["--bind-to", "none"]) + cmd[1:])
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
         except subprocess.TimeoutExpired:
@@ -215,6 +221,10 @@ def main():
     if a.expect_uneven:  # dynamic with uneven work: the faster rank ran more tasks
         per = [sum(r["rank"] == k for r in recs) for k in range(a.np)]
         check(len(set(per)) > 1, "tasks per rank %r: all equal under uneven work" % per)
+        if a.expect_most is not None:
+            check(all(per[a.expect_most] > x for k, x in enumerate(per) if k != a.expect_most),
+                  "tasks per rank %r: rank %d, the fastest, did not run the most"
+                  % (per, a.expect_most))
         # Every rank asked and was dealt a batch beyond its first share.
         dealt = [sorted({r["batch"] for r in recs if r["rank"] == k and r["batch"] >= a.np})
                  for k in range(a.np)]

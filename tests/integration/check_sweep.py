@@ -169,6 +169,7 @@ def main():
             (2, ["--reps=x"], "--reps: 'x' is not a whole number"),
             (2, ["--preset=gpu"], "--preset: 'gpu' is not default or cpu"),
             (2, ["--", "--tasks", "5"], "--tasks: set by the sweep"),
+            (2, ["--", "--journal", "j"], "--journal: not for a sweep"),
             (2, ["--", "--io-max", "-1"], "--io-max: '-1' must not be negative"),
             (2, ["--out", "/nonexistent-evfarm-dir/s"], "--out: cannot create"),
             (2, ["--mode", "weak", "--", "--kind", "http", "--urls", "/etc/hostname"],
