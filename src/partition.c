@@ -209,7 +209,7 @@ int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
   /* Targets as for one range of M ids; a target that meets the end of a range becomes a shorter
    * batch (static: the rest of it goes on in the next range, to the same rank). */
   for (int pass = 0; pass < 2; pass++) {
-    uint64_t left = M, b = 0, k = 0, target = 0, targets = 0;
+    uint64_t left = M, b = 0, target = 0, targets = 0;
     size_t rg = 0;
     uint32_t off = 0;
     while (left > 0) {
@@ -246,7 +246,6 @@ int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
       left -= n;
       target = dynamic ? 0 : target - n;
       b++;
-      k++;
     }
     if (pass == 0) {
       p->nbatches = b;

@@ -500,7 +500,8 @@ static int todo_ranges(const struct job *j, struct evf_batch **out, size_t *n)
       r = g;
       cap *= 2;
     }
-    r[k++] = (struct evf_batch){i + 1, 1, (uint32_t)k};
+    r[k] = (struct evf_batch){i + 1, 1, (uint32_t)k};
+    k++;
   }
   *out = r;
   *n = k;
