@@ -76,98 +76,21 @@ static int layout(struct evf_partition *p, const struct evf_batch *by_index, con
 
 int evf_partition_plan(struct evf_partition *p, uint32_t ntasks, int nranks, uint32_t batch_size)
 {
+  struct evf_batch all = {1, ntasks, 0};
   memset(p, 0, sizeof *p);
-  if (nranks < 1 || ntasks < 1 || ntasks > EVF_TASKS_MAX)
+  if (ntasks < 1)
     return EVF_EUSAGE;
-  p->ntasks = ntasks;
-  p->batch_size = batch_size;
-  p->nranks = nranks;
-  if (batch_size == 0)
-    p->nbatches = (size_t)nranks < ntasks ? (size_t)nranks : ntasks;
-  else
-    p->nbatches = ntasks / batch_size + (ntasks % batch_size != 0);
-  if (alloc_arrays(p))
-    return EVF_ENOMEM;
-  struct evf_batch *by_index = malloc(p->nbatches * sizeof *by_index);
-  int *owner = malloc(p->nbatches * sizeof *owner);
-  int rc = by_index && owner ? 0 : EVF_ENOMEM;
-  if (rc == 0) {
-    uint64_t next_id = 1;
-    for (size_t b = 0; b < p->nbatches; b++) {
-      uint32_t count;
-      if (batch_size == 0) /* the first (N mod P) batches take one more */
-        count = (uint32_t)(ntasks / p->nbatches + (b < ntasks % p->nbatches));
-      else
-        count = ntasks - next_id + 1 < batch_size ? (uint32_t)(ntasks - next_id + 1) : batch_size;
-      by_index[b] = (struct evf_batch){(uint32_t)next_id, count, (uint32_t)b};
-      p->batch_len[b] = count;
-      owner[b] = (int)(b % (size_t)nranks); /* round-robin */
-      next_id += count;
-    }
-    rc = layout(p, by_index, owner, p->batches);
-  }
-  free(by_index);
-  free(owner);
-  if (rc)
-    evf_partition_free(p);
-  return rc;
+  return evf_partition_plan_ranges(p, ntasks, &all, 1, nranks, batch_size, 0, 0);
 }
 
 int evf_partition_plan_dynamic(struct evf_partition *p, uint32_t ntasks, int nranks,
                                uint32_t batch_size, uint64_t first_min)
 {
+  struct evf_batch all = {1, ntasks, 0};
   memset(p, 0, sizeof *p);
-  if (nranks < 1 || ntasks < 1 || ntasks > EVF_TASKS_MAX)
+  if (ntasks < 1)
     return EVF_EUSAGE;
-  p->ntasks = ntasks;
-  p->batch_size = batch_size;
-  p->nranks = nranks;
-  p->dynamic = 1;
-  uint64_t P = (uint64_t)nranks, N = ntasks;
-  uint64_t share = (N + P - 1) / P, floor_ = (N + 64 * P - 1) / (64 * P);
-  /* Count first, then fill: the sizes are a pure function of (N, P, B, first_min). */
-  for (int pass = 0; pass < 2; pass++) {
-    uint64_t left = N, b = 0;
-    while (left > 0) {
-      uint64_t n;
-      if (batch_size)
-        n = batch_size;
-      else {
-        n = (left + 2 * P - 1) / (2 * P);
-        if (b < P) {
-          if (n < first_min)
-            n = first_min;
-          if (n > share)
-            n = share;
-        } else if (n < floor_) {
-          n = floor_;
-        }
-      }
-      if (n > left)
-        n = left;
-      if (pass == 1) {
-        p->batches[b] = (struct evf_batch){(uint32_t)(N - left + 1), (uint32_t)n, (uint32_t)b};
-        p->batch_len[b] = (uint32_t)n;
-        p->batch_offset[b] = 0;
-      }
-      left -= n;
-      b++;
-    }
-    if (pass == 0) {
-      p->nbatches = b;
-      if (alloc_arrays(p))
-        return EVF_ENOMEM;
-    }
-  }
-  /* The first share: batch r to rank r, laid out as the scatter wants it. */
-  for (int r = 0; r < nranks && (size_t)r < p->nbatches; r++) {
-    p->batch_count[r] = 1;
-    p->batch_displ[r] = r;
-    p->task_count[r] = (int)p->batches[r].count;
-  }
-  for (int r = (int)(p->nbatches < P ? p->nbatches : P); r < nranks; r++)
-    p->batch_displ[r] = 0; /* no first batch: a count of 0 */
-  return 0;
+  return evf_partition_plan_ranges(p, ntasks, &all, 1, nranks, batch_size, 1, first_min);
 }
 
 int evf_partition_assign(struct evf_partition *p, const int *owner)
