@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -419,60 +420,304 @@ void evf_csv_field(FILE *out, const char *s)
   fputc('"', out);
 }
 
-void evf_output_header(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind)
+/* --- the record writer ---------------------------------------------------------------------- */
+
+/* Room for one record's common fields, whatever their values: integers of at most 20 digits,
+ * 5 fixed-point numbers of at most EVF_FIXED_MAX bytes, names and keys. */
+#define RECORD_MAX (5 * EVF_FIXED_MAX + 512)
+
+int evf_recwriter_init(struct evf_recwriter *w, FILE *fp, enum evf_format fmt,
+                       const struct evf_task_kind *kind)
 {
-  if (fmt != EVF_FORMAT_CSV)
-    return;
-  fputs("id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status,"
-        "attempts,last_error", fp);
-  if (kind->input_column)
-    fprintf(fp, ",%s", kind->input_column);
-  if (kind->csv_header)
-    fputs(kind->csv_header, fp);
-  fputc('\n', fp);
+  memset(w, 0, sizeof *w);
+  w->fp = fp;
+  w->fmt = fmt;
+  w->kind = kind;
+  w->cap = EVF_RECWRITER_BUF;
+  w->buf = malloc(w->cap);
+  return w->buf ? 0 : EVF_ENOMEM;
 }
 
-void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
-                       const struct evf_record *r, const char *host, const char *input)
+void evf_recwriter_flush(struct evf_recwriter *w)
 {
-  const char *last = r->last_error ? evf_status_name(r->last_error) : "";
-  if (fmt == EVF_FORMAT_JSONL) {
-    fprintf(fp, "{\"id\":%" PRIu32 ",\"rank\":%" PRId32 ",\"host\":", r->id, r->rank);
-    evf_json_string(fp, host);
-    fprintf(fp,
-            ",\"batch\":%" PRIu32 ",\"iterations\":%" PRIu32 ",\"value\":%" PRIu64
-            ",\"io_delay\":%.6f,\"t_start\":%.6f,\"t_io_done\":%.6f,\"t_end\":%.6f"
-            ",\"cpu_time\":%.9f,\"status\":\"%s\",\"attempts\":%u,\"last_error\":",
-            r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start, r->t_io_done,
-            r->t_end, r->cpu_time, evf_status_name(r->status), (unsigned)r->attempts);
-    if (r->last_error)
-      fprintf(fp, "\"%s\"", last);
-    else
-      fputs("null", fp);
-    if (kind->input_column) {
-      fprintf(fp, ",\"%s\":", kind->input_column);
-      evf_json_string(fp, input);
-    }
-    if (kind->write_ext)
-      kind->write_ext(fp, fmt, r);
-    fputs("}\n", fp);
-  } else {
-    /* Node names come from the environment (SLURMD_NODENAME) and may hold anything. */
-    fprintf(fp, "%" PRIu32 ",%" PRId32 ",", r->id, r->rank);
-    evf_csv_field(fp, host);
-    fprintf(fp,
-            ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%.6f,%.6f,%.6f,%.6f,%.9f,%s,%u,%s",
-            r->batch, r->iterations, r->value, r->io_delay_us * 1e-6,
-            r->t_start, r->t_io_done, r->t_end, r->cpu_time, evf_status_name(r->status),
-            (unsigned)r->attempts, last);
-    if (kind->input_column) {
-      fputc(',', fp);
-      evf_csv_field(fp, input ? input : "");
-    }
-    if (kind->write_ext)
-      kind->write_ext(fp, fmt, r);
-    fputc('\n', fp);
+  if (w->len && fwrite(w->buf, 1, w->len, w->fp) != w->len && !w->err)
+    w->err = 1;
+  w->bytes += w->len;
+  w->len = 0;
+}
+
+int evf_recwriter_free(struct evf_recwriter *w)
+{
+  if (w->buf)
+    evf_recwriter_flush(w);
+  free(w->buf);
+  free(w->host_text);
+  w->buf = NULL;
+  w->host_text = NULL;
+  return w->err || (w->fp && ferror(w->fp)) ? EVF_EIO : 0;
+}
+
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* v in decimal, as printf's %llu. */
+static char *put_u64(char *o, uint64_t v)
+{
+  char t[20];
+  char *e = t + sizeof t, *p = e;
+  while (v >= 100) {
+    unsigned d = (unsigned)(v % 100) * 2;
+    v /= 100;
+    *--p = digit_pairs[d + 1];
+    *--p = digit_pairs[d];
   }
+  if (v >= 10) {
+    *--p = digit_pairs[v * 2 + 1];
+    *--p = digit_pairs[v * 2];
+  } else {
+    *--p = (char)('0' + v);
+  }
+  memcpy(o, p, (size_t)(e - p));
+  return o + (e - p);
+}
+
+static char *put_i64(char *o, int64_t v)
+{
+  if (v < 0) {
+    *o++ = '-';
+    return put_u64(o, (uint64_t)0 - (uint64_t)v);
+  }
+  return put_u64(o, (uint64_t)v);
+}
+
+/* x with `prec` (<= 9) digits after the point, byte for byte as printf's %.*f (glibc rounds the
+ * exact binary value, an exact tie to even): x = mant 2^-k exactly, so x 10^prec is the integer
+ * mant 10^prec over 2^k, rounded.  Values of 1e9 or more, infinities and NaN go to snprintf. */
+char *evf_put_fixed(char *o, double x, int prec)
+{
+  static const uint64_t pow10[10] = {1,      10,      100,      1000,      10000,
+                                     100000, 1000000, 10000000, 100000000, 1000000000};
+  if (!(fabs(x) < 1e9))
+    return o + snprintf(o, EVF_FIXED_MAX, "%.*f", prec, x);
+  uint64_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  if (bits >> 63)
+    *o++ = '-';
+  /* x = mant 2^-k exactly: the stored exponent and 52 bits, with the hidden bit unless
+   * subnormal (or zero); |x| < 1e9 < 2^30 makes k > 22 */
+  int expo = (int)((bits >> 52) & 0x7ff);
+  uint64_t mant = bits & ((1ULL << 52) - 1);
+  if (expo)
+    mant |= 1ULL << 52;
+  else
+    expo = 1;
+  int k = 1075 - expo;
+  unsigned __int128 num = (unsigned __int128)mant * pow10[prec]; /* < 2^83 */
+  uint64_t q = 0;
+  if (k < 100) {
+    unsigned __int128 one = (unsigned __int128)1 << k;
+    q = (uint64_t)(num >> k);
+    unsigned __int128 rem = num & (one - 1), half = one >> 1;
+    if (rem > half || (rem == half && (q & 1)))
+      q++;
+  } /* else x 10^prec < 2^83 / 2^100: rounds to 0 */
+  o = put_u64(o, q / pow10[prec]);
+  if (prec > 0) { /* the fraction's digits, two at a time from the right */
+    uint64_t f = q % pow10[prec];
+    *o++ = '.';
+    int d = prec;
+    for (; d >= 2; d -= 2) {
+      unsigned pair = (unsigned)(f % 100) * 2;
+      f /= 100;
+      o[d - 2] = digit_pairs[pair];
+      o[d - 1] = digit_pairs[pair + 1];
+    }
+    if (d == 1)
+      o[0] = (char)('0' + f);
+    o += prec;
+  }
+  return o;
+}
+
+#define PUT_LIT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
+
+static char *put_str(char *o, const char *s)
+{
+  size_t n = strlen(s);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+/* Make room for n more bytes. */
+static char *room(struct evf_recwriter *w, size_t n)
+{
+  if (w->cap - w->len < n)
+    evf_recwriter_flush(w);
+  if (w->cap < n) { /* one field longer than the buffer (a long input line) */
+    char *g = realloc(w->buf, n);
+    if (!g)
+      evf_guard_fatal("out of memory writing a record");
+    w->buf = g;
+    w->cap = n;
+  }
+  return w->buf + w->len;
+}
+
+/* Text that may need escaping (a node name, an input line), through the FILE functions'
+ * rules: as a CSV field or a JSON string. */
+static void put_text(struct evf_recwriter *w, const char *s, int json)
+{
+  size_t n = strlen(s);
+  char *o = room(w, 6 * n + 3), *o0 = o;
+  if (!json) {
+    if (!strpbrk(s, ",\"\r\n")) {
+      memcpy(o, s, n);
+      o += n;
+    } else {
+      *o++ = '"';
+      for (; *s; s++) {
+        if (*s == '"')
+          *o++ = '"';
+        *o++ = *s;
+      }
+      *o++ = '"';
+    }
+  } else {
+    *o++ = '"';
+    for (const unsigned char *c = (const unsigned char *)s; *c;) {
+      int len = utf8_len(c);
+      if (*c == '"' || *c == '\\') {
+        *o++ = '\\';
+        *o++ = (char)*c;
+      } else if (*c < 0x20 || *c == 0x7f || len == 0) {
+        static const char hex[] = "0123456789abcdef";
+        memcpy(o, "\\u00", 4);
+        o[4] = hex[*c >> 4];
+        o[5] = hex[*c & 15];
+        o += 6;
+      } else {
+        memcpy(o, c, (size_t)len);
+        o += len;
+      }
+      c += len ? len : 1;
+    }
+    *o++ = '"';
+  }
+  w->len += (size_t)(o - o0);
+}
+
+void evf_recwriter_header(struct evf_recwriter *w)
+{
+  if (w->fmt != EVF_FORMAT_CSV)
+    return;
+  evf_recwriter_flush(w);
+  fputs("id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status,"
+        "attempts,last_error", w->fp);
+  if (w->kind->input_column)
+    fprintf(w->fp, ",%s", w->kind->input_column);
+  if (w->kind->csv_header)
+    fputs(w->kind->csv_header, w->fp);
+  fputc('\n', w->fp);
+}
+
+void evf_recwriter_put(struct evf_recwriter *w, const struct evf_record *r, const char *host,
+                       const char *input)
+{
+  const int json = w->fmt == EVF_FORMAT_JSONL;
+  const struct evf_task_kind *kind = w->kind;
+  char *o = room(w, RECORD_MAX), *o0 = o;
+  if (json) {
+    o = PUT_LIT(o, "{\"id\":");
+    o = put_u64(o, r->id);
+    o = PUT_LIT(o, ",\"rank\":");
+    o = put_i64(o, r->rank);
+    o = PUT_LIT(o, ",\"host\":");
+  } else {
+    o = put_u64(o, r->id);
+    *o++ = ',';
+    o = put_i64(o, r->rank);
+    *o++ = ',';
+  }
+  w->len += (size_t)(o - o0);
+  /* Node names come from the environment and may hold anything: escaped once per name. */
+  if (host != w->host || !w->host_text) {
+    room(w, 6 * strlen(host) + 3); /* so put_text does not flush: the text stays at mark */
+    size_t mark = w->len;
+    put_text(w, host, json);
+    free(w->host_text);
+    w->host_len = w->len - mark;
+    w->host_text = malloc(w->host_len);
+    if (w->host_text)
+      memcpy(w->host_text, w->buf + mark, w->host_len);
+    w->host = host;
+  } else {
+    memcpy(room(w, w->host_len), w->host_text, w->host_len);
+    w->len += w->host_len;
+  }
+  o = o0 = room(w, RECORD_MAX);
+#define KEY(lit) (json ? PUT_LIT(o, lit) : (*o = ',', o + 1))
+  o = KEY(",\"batch\":");
+  o = put_u64(o, r->batch);
+  o = KEY(",\"iterations\":");
+  o = put_u64(o, r->iterations);
+  o = KEY(",\"value\":");
+  o = put_u64(o, r->value);
+  o = KEY(",\"io_delay\":");
+  o = evf_put_fixed(o, r->io_delay_us * 1e-6, 6);
+  o = KEY(",\"t_start\":");
+  o = evf_put_fixed(o, r->t_start, 6);
+  o = KEY(",\"t_io_done\":");
+  o = evf_put_fixed(o, r->t_io_done, 6);
+  o = KEY(",\"t_end\":");
+  o = evf_put_fixed(o, r->t_end, 6);
+  o = KEY(",\"cpu_time\":");
+  o = evf_put_fixed(o, r->cpu_time, 9);
+  o = KEY(",\"status\":\"");
+  o = put_str(o, evf_status_name(r->status));
+  if (json)
+    *o++ = '"';
+  o = KEY(",\"attempts\":");
+  o = put_u64(o, r->attempts);
+  o = KEY(",\"last_error\":");
+#undef KEY
+  if (!json)
+    o = put_str(o, r->last_error ? evf_status_name(r->last_error) : "");
+  else if (r->last_error) {
+    *o++ = '"';
+    o = put_str(o, evf_status_name(r->last_error));
+    *o++ = '"';
+  } else
+    o = PUT_LIT(o, "null");
+  if (kind->input_column) {
+    if (json) {
+      *o++ = ',';
+      *o++ = '"';
+      o = put_str(o, kind->input_column);
+      *o++ = '"';
+      *o++ = ':';
+    } else
+      *o++ = ',';
+  }
+  w->len += (size_t)(o - o0);
+  if (kind->input_column) {
+    if (json && !input) {
+      o = room(w, 4);
+      memcpy(o, "null", 4);
+      w->len += 4;
+    } else
+      put_text(w, input ? input : "", json);
+  }
+  if (kind->write_ext) { /* the kind's fields, through its FILE writer */
+    evf_recwriter_flush(w);
+    kind->write_ext(w->fp, w->fmt, r);
+  }
+  o = room(w, 2);
+  if (json)
+    *o++ = '}';
+  *o = '\n';
+  w->len += json ? 2 : 1;
 }
 
 int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
@@ -481,7 +726,10 @@ int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind
                        const unsigned char *earlier)
 {
   size_t stride = evf_task_record_size(kind);
-  evf_output_header(fp, fmt, kind);
+  struct evf_recwriter w;
+  if (evf_recwriter_init(&w, fp, fmt, kind))
+    return EVF_ENOMEM;
+  evf_recwriter_header(&w);
   for (size_t b = 0; b < p->nbatches; b++) {
     size_t at = p->batch_offset[b];
     for (uint32_t k = evf_partition_batch_len(p, b); k > 0; k--, at++) {
@@ -489,11 +737,9 @@ int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind
       if (earlier && earlier[at] == 0)
         continue; /* not run (a drained run): no record */
       const char *input = inputs && r->id >= 1 && r->id <= p->ntasks ? inputs[r->id - 1] : NULL;
-      int known = r->rank >= 0 && r->rank < p->nranks &&
-                  !(earlier && earlier[at] == 1);
-      evf_output_record(fp, fmt, kind, r, known ? hosts[r->rank] : "",
-                        input);
+      int known = r->rank >= 0 && r->rank < p->nranks && !(earlier && earlier[at] == 1);
+      evf_recwriter_put(&w, r, known ? hosts[r->rank] : "", input);
     }
   }
-  return ferror(fp) ? EVF_EIO : 0;
+  return evf_recwriter_free(&w);
 }

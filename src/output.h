@@ -68,11 +68,37 @@ int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind
                        const void *recs, const struct evf_partition *p,
                        const char (*hosts)[EVF_HOST_LEN], const char *const *inputs,
                        const unsigned char *earlier);
-/* One record, no header; `host` is the node name of the record's rank, `input` its input or
- * NULL. */
-void evf_output_record(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
-                       const struct evf_record *r, const char *host, const char *input);
-void evf_output_header(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind);
+/* The record writer: records formatted by hand into a buffer of EVF_RECWRITER_BUF bytes (no
+ * printf per field), written to `fp` a buffer at a time; the bytes are those printf would give
+ * (integers in decimal, times with 6 digits after the point, cpu_time with 9). */
+#define EVF_RECWRITER_BUF (1u << 20)
+struct evf_recwriter {
+  FILE *fp;
+  enum evf_format fmt;
+  const struct evf_task_kind *kind;
+  char *buf;
+  size_t len, cap;
+  unsigned long long bytes;   /* written to fp so far */
+  int err;
+  const char *host;           /* the last record's node name (its text must not change while */
+  char *host_text;            /*   the writer lives) and its escaped bytes */
+  size_t host_len;
+};
+/* Returns 0 or EVF_ENOMEM. */
+int evf_recwriter_init(struct evf_recwriter *w, FILE *fp, enum evf_format fmt,
+                       const struct evf_task_kind *kind);
+/* The CSV header line (nothing for JSON Lines). */
+void evf_recwriter_header(struct evf_recwriter *w);
+/* One record: `host` the node name of its rank ("" when unknown), `input` its input or NULL. */
+void evf_recwriter_put(struct evf_recwriter *w, const struct evf_record *r, const char *host,
+                       const char *input);
+void evf_recwriter_flush(struct evf_recwriter *w);
+/* Flush and release: 0, or EVF_EIO when a write failed. */
+int evf_recwriter_free(struct evf_recwriter *w);
+/* x as printf's "%.*f" with prec <= 9 would write it; returns the end (at most EVF_FIXED_MAX
+ * bytes: DBL_MAX has 309 digits). */
+#define EVF_FIXED_MAX 330
+char *evf_put_fixed(char *o, double x, int prec);
 
 /* Write `s` as a JSON string literal, quotes included (NULL gives null).  Valid UTF-8 is copied;
  * a byte that is not part of valid UTF-8 is written as \u00XX, i.e. read as Latin-1, so the
