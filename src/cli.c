@@ -152,6 +152,13 @@ static const struct evf_optdef opt_table[] = {
    "auto: a bar redrawn in place when stderr is a terminal (every 0.2 s), else lines; bar; "
    "lines.  Under mpirun the ranks' stderr is a pipe: auto gives lines (default auto)",
    progress_styles, NULL},
+  {"window", EVF_OPT_U32, OFF(window), 0, EVF_TASKS_MAX, "W",
+   "records reach rank 0 while the loops run and are written in id order a window of W ids "
+   "at a time: rank 0 holds two windows (the one being completed and the next), and ids "
+   "beyond them wait to start until a window is written, so rank 0's memory does not grow "
+   "with N; 0 = the default: 64 MiB of records (1048576 sim records, fewer of http's and "
+   "exec's larger ones), so rank 0 holds at most 128 MiB of them.  Not with --journal, which "
+   "keeps every record on rank 0 (default 0)", NULL, NULL},
   {"journal", EVF_OPT_STRING, OFF(journal), 0, 0, "FILE",
    "append every finished record to FILE as it reaches rank 0 (other ranks send theirs within "
    "0.5 s), so a run that ends early loses nothing rank 0 had; only rank 0 writes it (no "
@@ -449,6 +456,9 @@ static int validate(struct evf_options *o, const unsigned char *set, char *msg)
                       (unsigned)o->cpu_min, (unsigned)o->cpu_max);
   if (o->resume && !o->journal)
     return evf_seterr(msg, EVF_EUSAGE, "--resume: needs --journal FILE");
+  if (o->window && o->journal)
+    return evf_seterr(msg, EVF_EUSAGE, "--window: not with --journal (a journaled run keeps "
+                                       "every record on rank 0)");
   if (o->max_fails && !o->journal)
     return evf_seterr(msg, EVF_EUSAGE, "--max-fails: needs --journal FILE (a drained run is "
                       "resumed from it)");

@@ -81,13 +81,15 @@ void evf_comm_quiet_barrier(MPI_Comm comm)
  * TAG_REQUEST (counts; "deal me a batch": at most one outstanding), TAG_FINAL (counts and the
  * rank's worst request latency; the last message), TAG_RECORDS (finished records, back to back,
  * under --journal), TAG_DRAIN (empty: this rank drains; rank 0 then drains every rank).  Rank 0 ->
- * a rank: TAG_DRAIN (empty: drain now), and: TAG_DEAL (one batch, then
- * the inputs of its tasks, NUL-terminated, back to back), TAG_CLOSE (empty; the last message).
+ * a rank: TAG_DRAIN (empty: drain now), TAG_LIMIT (windows: the highest id that may start now,
+ * one unsigned long long; the last one before the close admits every id), and: TAG_DEAL (one
+ * batch, then the inputs of its tasks, NUL-terminated, back to back), TAG_CLOSE (empty; the last
+ * message).
  * Messages between two ranks arrive in order (MPI's non-overtaking rule; receives use
  * MPI_ANY_TAG), so a rank reads every deal before its close and rank 0 every request before the
  * final report. */
 enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5,
-       TAG_RECORDS = 6, TAG_DRAIN = 7 };
+       TAG_RECORDS = 6, TAG_DRAIN = 7, TAG_LIMIT = 8 };
 
 /* A report is four unsigned long longs: done, failed, in flight, and (final reports) the worst
  * request latency in nanoseconds. */
@@ -103,12 +105,20 @@ struct peer {                      /* rank 0: what it knows of another rank */
   char *deal_buf;                  /* the deal in flight (deal_small or malloc'ed) */
   char deal_small[sizeof(struct evf_batch)];
   int closed, final;
+  MPI_Request limit_req;           /* the limit in flight to it */
+  unsigned long long limit_val, limit_sent;
 };
 
 struct evf_chan {
   MPI_Comm comm;                   /* private duplicate: never meets other traffic */
   int rank, size;
   unsigned long long total;        /* tasks of the whole job */
+  unsigned long long limit;        /* the highest id that may start (windows) */
+  unsigned long long last_id;      /* the limit that admits every id */
+  int closing;                     /* rank 0: the pool is empty: close every rank once the limit
+                                      admits every id (the last limit goes before the close) */
+  int limits_pending;              /* rank 0: a limit is still to be sent to some rank */
+  int can_ask;                     /* other ranks: dynamic, so requests get batches */
   /* rank 0 */
   struct peer *peers;              /* [size] (peers[0]: rank 0's own counts) */
   int finals;
@@ -141,8 +151,10 @@ struct evf_chan {
 static void close_all(struct evf_chan *c);
 
 struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
-                              const struct evf_partition *part, const struct evf_inputs *inputs)
+                              const struct evf_partition *part, const struct evf_inputs *inputs,
+                              unsigned long long limit, unsigned long long last_id)
 {
+  int gated = limit < last_id;
   const struct evf_partition *dyn = dynamic && evf_comm_rank(comm) == 0 ? part : NULL;
   struct evf_chan *c = calloc(1, sizeof *c);
   int rank = evf_comm_rank(comm), size = evf_comm_size(comm);
@@ -167,12 +179,17 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
   c->size = size;
   c->total = total;
   c->req = c->ask_req = c->drain_req = MPI_REQUEST_NULL;
-  c->closed = !dynamic; /* static: nothing will be dealt */
+  c->closed = !dynamic && !gated; /* static: nothing will be dealt (but limits may come) */
+  c->can_ask = dynamic;
+  c->limit = limit;
+  c->last_id = last_id;
   MPI_Comm_dup(comm, &c->comm);
   if (rank == 0) {
     for (int r = 0; r < size; r++) {
       c->peers[r].deal_req = c->peers[r].close_req = c->peers[r].drain_req = MPI_REQUEST_NULL;
-      c->peers[r].closed = !dyn;
+      c->peers[r].limit_req = MPI_REQUEST_NULL;
+      c->peers[r].limit_sent = limit;
+      c->peers[r].closed = !dyn && !gated;
     }
     if (dyn) {
       c->part = dyn;
@@ -184,6 +201,8 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
         close_all(c);
     } else {
       c->self_closed = 1;
+      if (gated)
+        close_all(c); /* once the limit admits every id */
     }
   }
   return c;
@@ -194,21 +213,73 @@ unsigned long long evf_chan_total(const struct evf_chan *c)
   return c->total;
 }
 
-/* Rank 0: close rank r (no more deals). */
+/* Rank 0: send rank r the current limit if it has an older one; `wait`: even if its previous
+ * limit is still in flight (else try again later).  Returns 0 when r has the current limit. */
+static int send_limit(struct evf_chan *c, int r, int wait)
+{
+  struct peer *p = &c->peers[r];
+  if (p->limit_sent >= c->limit)
+    return 0;
+  int idle = 1;
+  if (wait)
+    MPI_Wait(&p->limit_req, MPI_STATUS_IGNORE);
+  else
+    MPI_Test(&p->limit_req, &idle, MPI_STATUS_IGNORE);
+  if (!idle)
+    return -1;
+  p->limit_val = p->limit_sent = c->limit;
+  MPI_Isend(&p->limit_val, 1, MPI_UNSIGNED_LONG_LONG, r, TAG_LIMIT, c->comm, &p->limit_req);
+  return 0;
+}
+
+static void send_limits(struct evf_chan *c)
+{
+  if (!c->limits_pending)
+    return;
+  c->limits_pending = 0;
+  for (int r = 1; r < c->size; r++)
+    if (!c->peers[r].closed && send_limit(c, r, 0))
+      c->limits_pending = 1;
+}
+
+/* Rank 0: close rank r (no more deals; its last limit goes first). */
 static void close_peer(struct evf_chan *c, int r)
 {
   struct peer *p = &c->peers[r];
   if (p->closed)
     return;
+  send_limit(c, r, 1);
   p->closed = 1;
   MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_CLOSE, c->comm, &p->close_req);
 }
 
-/* Rank 0: the pool is empty (or rank 0 stops dealing): close every other rank. */
+/* Rank 0: the pool is empty (or rank 0 stops dealing): close every other rank, once the limit
+ * admits every id (until then ranks wait for limits, not batches). */
 static void close_all(struct evf_chan *c)
 {
+  c->closing = 1;
+  if (c->limit < c->last_id)
+    return;
   for (int r = 1; r < c->size; r++)
     close_peer(c, r);
+}
+
+void evf_chan_set_limit(struct evf_chan *c, unsigned long long limit)
+{
+  if (limit <= c->limit)
+    return;
+  c->limit = limit;
+  if (c->rank != 0)
+    return;
+  c->limits_pending = 1;
+  send_limits(c);
+  if (c->closing)
+    close_all(c);
+}
+
+unsigned long long evf_chan_limit(const struct evf_chan *c)
+{
+  return c->limit;
 }
 
 /* Rank 0: deal the next batch to rank r (> 0), with its inputs. */
@@ -246,6 +317,7 @@ static void deal(struct evf_chan *c, int r)
 /* Rank 0: take in every message that has arrived; answer requests. */
 static void receive_all(struct evf_chan *c)
 {
+  send_limits(c);
   for (;;) {
     MPI_Status st;
     int flag = 0;
@@ -283,8 +355,9 @@ static void receive_all(struct evf_chan *c)
         continue; /* crossed its close: nothing to answer */
       if (c->part && c->next < c->part->nbatches)
         deal(c, st.MPI_SOURCE);
-      else
+      else if (c->limit >= c->last_id)
         close_peer(c, st.MPI_SOURCE);
+      /* else: its close comes with the last limit */
     } else if (st.MPI_TAG == TAG_FINAL) {
       c->finals++;
       p->final = 1;
@@ -348,7 +421,7 @@ static int keep(struct evf_chan *c, char *buf)
 }
 
 /* Another rank: read the next message from rank 0, if one has come.  Returns 0 (none), 1 (a
- * deal: c->got, and *inputs), or -1 (the close). */
+ * deal: c->got, and *inputs), 2 (something else: a limit, a drain order), or -1 (the close). */
 static int receive_deal(struct evf_chan *c, const char *const **inputs)
 {
   MPI_Status st;
@@ -356,6 +429,10 @@ static int receive_deal(struct evf_chan *c, const char *const **inputs)
   MPI_Iprobe(0, MPI_ANY_TAG, c->comm, &flag, &st);
   if (!flag)
     return 0;
+  if (st.MPI_TAG == TAG_LIMIT) { /* not an answer to a request */
+    MPI_Recv(&c->limit, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_LIMIT, c->comm, MPI_STATUS_IGNORE);
+    return 2;
+  }
   if (c->asked) {
     double lat = evf_clock_now() - c->asked_at;
     if (lat > c->worst)
@@ -365,7 +442,7 @@ static int receive_deal(struct evf_chan *c, const char *const **inputs)
   if (st.MPI_TAG == TAG_DRAIN) {
     MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
     c->drain_requested = 1;
-    return 0;
+    return 2;
   }
   if (st.MPI_TAG == TAG_CLOSE) {
     MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_CLOSE, c->comm, MPI_STATUS_IGNORE);
@@ -420,10 +497,12 @@ int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, in
   }
   if (c->closed)
     return -1;
-  int got = receive_deal(c, inputs);
+  int got;
+  while ((got = receive_deal(c, inputs)) == 2)
+    ; /* limits (the caller reads evf_chan_limit) and drain orders: read on */
   if (got > 0)
     *batch = c->got;
-  if (got == 0 && hungry && !c->asked) {
+  if (got == 0 && hungry && c->can_ask && !c->asked) {
     MPI_Wait(&c->ask_req, MPI_STATUS_IGNORE);
     put_counts(c->asking, mine, 0);
     MPI_Isend(c->asking, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_REQUEST, c->comm, &c->ask_req);
@@ -566,6 +645,7 @@ void evf_chan_free(struct evf_chan *c)
       MPI_Wait(&c->peers[r].deal_req, MPI_STATUS_IGNORE);
       MPI_Wait(&c->peers[r].close_req, MPI_STATUS_IGNORE);
       MPI_Wait(&c->peers[r].drain_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&c->peers[r].limit_req, MPI_STATUS_IGNORE);
       if (c->peers[r].deal_buf != c->peers[r].deal_small)
         free(c->peers[r].deal_buf);
     }
@@ -578,6 +658,12 @@ void evf_chan_free(struct evf_chan *c)
   free(c->peers);
   free(c->owner);
   free(c);
+}
+
+unsigned long long evf_comm_bcast_u64(MPI_Comm comm, unsigned long long value)
+{
+  MPI_Bcast(&value, 1, MPI_UNSIGNED_LONG_LONG, 0, comm);
+  return value;
 }
 
 int evf_comm_bcast_int(MPI_Comm comm, int value)
@@ -632,18 +718,6 @@ void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
              MPI_UNSIGNED_CHAR, 0, comm);
 }
 
-void evf_comm_gather_records(MPI_Comm comm, void *records, size_t rec_size, int count,
-                             const struct evf_partition *p)
-{
-  MPI_Datatype t;
-  MPI_Type_contiguous((int)rec_size, MPI_BYTE, &t);
-  MPI_Type_commit(&t);
-  if (evf_comm_rank(comm) == 0)
-    MPI_Gatherv(MPI_IN_PLACE, count, t, records, p->task_count, p->task_displ, t, 0, comm);
-  else
-    MPI_Gatherv(records, count, t, NULL, NULL, NULL, t, 0, comm);
-  MPI_Type_free(&t);
-}
 
 int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
                             const struct evf_inputs *all, const struct evf_batch *batches,
@@ -685,7 +759,3 @@ int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
   return rc;
 }
 
-void evf_comm_gather_counts(MPI_Comm comm, int mine, int *counts)
-{
-  MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, comm);
-}

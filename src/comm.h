@@ -11,6 +11,9 @@
 #include "placement.h"
 #include "record.h"
 
+/* Most records in one message on the channel. */
+#define EVF_STREAM_BATCH 1024
+
 int evf_comm_rank(MPI_Comm comm);   /* not collective */
 int evf_comm_size(MPI_Comm comm);   /* not collective */
 
@@ -56,9 +59,17 @@ struct evf_progress_counts {
 /* Collective.  `total`: the job's task count.  `dynamic`: batches beyond the first share are
  * dealt from rank 0's `part` (a dynamic plan; rank 0 only; NULL elsewhere), with the inputs in
  * `inputs` (rank 0, kinds with an input file; else NULL); both must outlive the channel.
- * NULL (on every rank) when a rank cannot allocate it. */
+ * `limit`: the highest id that may start at first (the same on every rank), `last_id` the
+ * job's last: below it, rank 0 raises the limit with evf_chan_set_limit() (windows), and a rank
+ * is closed only once it has the last limit.  NULL (on every rank) when a rank cannot allocate
+ * it. */
 struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
-                              const struct evf_partition *part, const struct evf_inputs *inputs);
+                              const struct evf_partition *part, const struct evf_inputs *inputs,
+                              unsigned long long limit, unsigned long long last_id);
+/* Rank 0: ids up to `limit` may start now; it goes to every rank from rank 0's polls.  Other
+ * ranks read it with evf_chan_limit() (updated by evf_chan_feed). */
+void evf_chan_set_limit(struct evf_chan *c, unsigned long long limit);
+unsigned long long evf_chan_limit(const struct evf_chan *c);
 /* The job-wide task count. */
 unsigned long long evf_chan_total(const struct evf_chan *c);
 /* From the progress tick: ranks other than 0 send their counts (unless their previous report is
@@ -85,7 +96,7 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
  * must drain. */
 void evf_chan_drain(struct evf_chan *c);
 int evf_chan_drain_requested(struct evf_chan *c);
-/* --journal: finished records travel to rank 0 on the channel while the loops run.  Rank 0
+/* Finished records travel to rank 0 on the channel while the loops run.  Rank 0
  * sets the function that takes them in (called from its polls and its wait, with `len` bytes of
  * records back to back); another rank sends a malloc'ed buffer of them (the channel frees it
  * once sent), and everything it sent is in before its final report. */
@@ -103,9 +114,8 @@ void evf_chan_stats(const struct evf_chan *c, struct evf_chan_stats *s);
 /* After evf_chan_wait() returned 1 (every rank): release. */
 void evf_chan_free(struct evf_chan *c);
 
-/* Every rank's count of records, to rank 0 (counts: [size] on rank 0, unused elsewhere). */
-void evf_comm_gather_counts(MPI_Comm comm, int mine, int *counts);
-
+/* Broadcast an unsigned 64-bit count from rank 0. */
+unsigned long long evf_comm_bcast_u64(MPI_Comm comm, unsigned long long value);
 /* Broadcast an int from rank 0. */
 int evf_comm_bcast_int(MPI_Comm comm, int value);
 
@@ -123,12 +133,6 @@ double evf_comm_start_clock(MPI_Comm comm);
 void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
                            const unsigned char mask[EVF_CPUMASK_BYTES], char (*all)[EVF_HOST_LEN],
                            unsigned char (*all_masks)[EVF_CPUMASK_BYTES]);
-
-/* Gather the records (of rec_size bytes) to rank 0.  On rank 0 `records` is the whole array (N records, rank-major,
- * with its own records already in place at offset 0) and p gives counts and displacements; on
- * the other ranks `records` holds `count` local records and p is unused. */
-void evf_comm_gather_records(MPI_Comm comm, void *records, size_t rec_size, int count,
-                             const struct evf_partition *p);
 
 /* Send every rank the inputs of its own tasks (kinds with an input file): rank 0 passes the
  * whole list `all` and its partition `p`; every rank passes its batches and receives in *mine

@@ -450,11 +450,18 @@ int evf_recwriter_free(struct evf_recwriter *w)
 {
   if (w->buf)
     evf_recwriter_flush(w);
+  int rc = w->err || (w->fp && ferror(w->fp)) ? EVF_EIO : 0;
+  evf_recwriter_abandon(w);
+  return rc;
+}
+
+void evf_recwriter_abandon(struct evf_recwriter *w)
+{
   free(w->buf);
   free(w->host_text);
   w->buf = NULL;
   w->host_text = NULL;
-  return w->err || (w->fp && ferror(w->fp)) ? EVF_EIO : 0;
+  w->fp = NULL;
 }
 
 static const char digit_pairs[201] =
@@ -721,25 +728,21 @@ void evf_recwriter_put(struct evf_recwriter *w, const struct evf_record *r, cons
 }
 
 int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
-                       const void *recs, const struct evf_partition *p,
+                       const void *recs, uint64_t n, int nranks,
                        const char (*hosts)[EVF_HOST_LEN], const char *const *inputs,
-                       const unsigned char *earlier)
+                       const unsigned char *have)
 {
   size_t stride = evf_task_record_size(kind);
   struct evf_recwriter w;
   if (evf_recwriter_init(&w, fp, fmt, kind))
     return EVF_ENOMEM;
   evf_recwriter_header(&w);
-  for (size_t b = 0; b < p->nbatches; b++) {
-    size_t at = p->batch_offset[b];
-    for (uint32_t k = evf_partition_batch_len(p, b); k > 0; k--, at++) {
-      const struct evf_record *r = evf_record_cat(recs, stride, at);
-      if (earlier && earlier[at] == 0)
-        continue; /* not run (a drained run): no record */
-      const char *input = inputs && r->id >= 1 && r->id <= p->ntasks ? inputs[r->id - 1] : NULL;
-      int known = r->rank >= 0 && r->rank < p->nranks && !(earlier && earlier[at] == 1);
-      evf_recwriter_put(&w, r, known ? hosts[r->rank] : "", input);
-    }
+  for (uint64_t i = 0; i < n; i++) {
+    if (have && have[i] == 0)
+      continue; /* not run (a drained run): no record */
+    const struct evf_record *r = evf_record_cat(recs, stride, i);
+    int known = r->rank >= 0 && r->rank < nranks && !(have && have[i] == 1);
+    evf_recwriter_put(&w, r, known ? hosts[r->rank] : "", inputs ? inputs[i] : NULL);
   }
   return evf_recwriter_free(&w);
 }

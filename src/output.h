@@ -57,17 +57,15 @@ int evf_outfile_commit(struct evf_outfile *f, char *msg);
 void evf_outfile_discard(struct evf_outfile *f);
 
 /* Write a header (CSV) and one line per record of kind `kind` (records of
- * evf_task_record_size(kind) bytes), in task-id order: the gathered array is rank-major, so we
- * walk the batches by global index through p->batch_offset.  `inputs` (kinds with an input
- * file, else NULL) is the input of every task id, [id - 1].  `earlier` (or NULL; only for
- * records by id, one batch of all N, so position = id - 1): per id, 1
- * for a record from an earlier run (--resume), whose node is unknown: its host is left empty;
- * 0 for an id that did not run (a drained run): it is left out.
- * Returns 0 or EVF_EIO. */
+ * evf_task_record_size(kind) bytes): `recs` holds the records of ids 1..n by id.  `inputs` (kinds
+ * with an input file, else NULL) is the input of every task id, [id - 1].  `have` (or NULL): per
+ * id, 1 for a record from an earlier run (--resume), whose node is unknown: its host is left
+ * empty; 0 for an id that did not run (a drained run): it is left out.  Returns 0 or EVF_EIO. */
 int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind *kind,
-                       const void *recs, const struct evf_partition *p,
+                       const void *recs, uint64_t n, int nranks,
                        const char (*hosts)[EVF_HOST_LEN], const char *const *inputs,
-                       const unsigned char *earlier);
+                       const unsigned char *have);
+
 /* The record writer: records formatted by hand into a buffer of EVF_RECWRITER_BUF bytes (no
  * printf per field), written to `fp` a buffer at a time; the bytes are those printf would give
  * (integers in decimal, times with 6 digits after the point, cpu_time with 9). */
@@ -95,6 +93,8 @@ void evf_recwriter_put(struct evf_recwriter *w, const struct evf_record *r, cons
 void evf_recwriter_flush(struct evf_recwriter *w);
 /* Flush and release: 0, or EVF_EIO when a write failed. */
 int evf_recwriter_free(struct evf_recwriter *w);
+/* Release without writing what is buffered (the file is being discarded). */
+void evf_recwriter_abandon(struct evf_recwriter *w);
 /* x as printf's "%.*f" with prec <= 9 would write it; returns the end (at most EVF_FIXED_MAX
  * bytes: DBL_MAX has 309 digits). */
 #define EVF_FIXED_MAX 330

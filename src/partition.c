@@ -12,8 +12,6 @@ void evf_partition_free(struct evf_partition *p)
   free(p->batch_count);
   free(p->batch_displ);
   free(p->task_count);
-  free(p->task_displ);
-  free(p->batch_offset);
   free(p->batch_len);
   memset(p, 0, sizeof *p);
 }
@@ -23,14 +21,11 @@ static int alloc_arrays(struct evf_partition *p)
 {
   size_t nb = p->nbatches ? p->nbatches : 1, nr = (size_t)p->nranks;
   p->batches = malloc(nb * sizeof *p->batches);
-  p->batch_offset = malloc(nb * sizeof *p->batch_offset);
   p->batch_len = malloc(nb * sizeof *p->batch_len);
-  p->batch_count = calloc(nr, sizeof(int));
-  p->batch_displ = calloc(nr, sizeof(int));
-  p->task_count = calloc(nr, sizeof(int));
-  p->task_displ = calloc(nr, sizeof(int));
-  if (!p->batches || !p->batch_offset || !p->batch_len || !p->batch_count || !p->batch_displ ||
-      !p->task_count || !p->task_displ) {
+  p->batch_count = calloc(nr, sizeof *p->batch_count);
+  p->batch_displ = calloc(nr, sizeof *p->batch_displ);
+  p->task_count = calloc(nr, sizeof *p->task_count);
+  if (!p->batches || !p->batch_len || !p->batch_count || !p->batch_displ || !p->task_count) {
     evf_partition_free(p);
     return EVF_ENOMEM;
   }
@@ -38,39 +33,29 @@ static int alloc_arrays(struct evf_partition *p)
 }
 
 /* Group the batches by rank (owner[b] = rank of batch b, each rank's in index order), with
- * counts, displacements and where each batch's records land in the rank-major gathered array.
- * `by_index` holds every batch by global index; `grouped` (not by_index) receives them.
- * Returns 0 or EVF_ENOMEM. */
+ * counts and displacements.  `by_index` holds every batch by global index; `grouped` (not
+ * by_index) receives them.  Returns 0 or EVF_ENOMEM. */
 static int layout(struct evf_partition *p, const struct evf_batch *by_index, const int *owner,
                   struct evf_batch *grouped)
 {
   int nr = p->nranks;
   int *fill = calloc((size_t)nr, sizeof *fill);
-  size_t *off = calloc((size_t)nr, sizeof *off);
-  if (!fill || !off) {
-    free(fill);
-    free(off);
+  if (!fill)
     return EVF_ENOMEM;
-  }
-  memset(p->batch_count, 0, (size_t)nr * sizeof(int));
-  memset(p->task_count, 0, (size_t)nr * sizeof(int));
+  memset(p->batch_count, 0, (size_t)nr * sizeof *p->batch_count);
+  memset(p->task_count, 0, (size_t)nr * sizeof *p->task_count);
   for (size_t b = 0; b < p->nbatches; b++) {
     p->batch_count[owner[b]]++;
-    p->task_count[owner[b]] += (int)by_index[b].count;
+    p->task_count[owner[b]] += by_index[b].count;
   }
-  p->batch_displ[0] = p->task_displ[0] = 0;
-  for (int r = 1; r < nr; r++) {
+  p->batch_displ[0] = 0;
+  for (int r = 1; r < nr; r++)
     p->batch_displ[r] = p->batch_displ[r - 1] + p->batch_count[r - 1];
-    p->task_displ[r] = p->task_displ[r - 1] + p->task_count[r - 1];
-  }
   for (size_t b = 0; b < p->nbatches; b++) {
     int r = owner[b];
     grouped[p->batch_displ[r] + fill[r]++] = by_index[b];
-    p->batch_offset[b] = (size_t)p->task_displ[r] + off[r];
-    off[r] += by_index[b].count;
   }
   free(fill);
-  free(off);
   return 0;
 }
 
@@ -91,25 +76,6 @@ int evf_partition_plan_dynamic(struct evf_partition *p, uint32_t ntasks, int nra
   if (ntasks < 1)
     return EVF_EUSAGE;
   return evf_partition_plan_ranges(p, ntasks, &all, 1, nranks, batch_size, 1, first_min);
-}
-
-int evf_partition_assign(struct evf_partition *p, const int *owner)
-{
-  for (size_t b = 0; b < p->nbatches; b++)
-    if (owner[b] < 0 || owner[b] >= p->nranks)
-      return EVF_EUSAGE;
-  /* p->batches is in index order until now (a dynamic plan); group it by rank. */
-  struct evf_batch *grouped = malloc((p->nbatches ? p->nbatches : 1) * sizeof *grouped);
-  if (!grouped)
-    return EVF_ENOMEM;
-  if (layout(p, p->batches, owner, grouped)) {
-    free(grouped);
-    return EVF_ENOMEM;
-  }
-  free(p->batches);
-  p->batches = grouped;
-  p->dynamic = 0;
-  return 0;
 }
 
 int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
@@ -162,7 +128,6 @@ int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
       if (pass == 1) {
         by_index[b] = (struct evf_batch){ranges[rg].first_id + off, (uint32_t)n, (uint32_t)b};
         p->batch_len[b] = (uint32_t)n;
-        p->batch_offset[b] = 0;
         owner[b] = (int)(!batch_size && !dynamic ? targets - 1 : (targets - 1) % P);
       }
       off += (uint32_t)n;
@@ -190,11 +155,80 @@ int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
     for (int r = 0; r < nranks && (size_t)r < p->nbatches; r++) {
       p->batch_count[r] = 1;
       p->batch_displ[r] = r;
-      p->task_count[r] = (int)p->batches[r].count;
+      p->task_count[r] = p->batches[r].count;
     }
   } else {
     rc = layout(p, by_index, owner, p->batches);
   }
+  free(by_index);
+  free(owner);
+  if (rc)
+    evf_partition_free(p);
+  return rc;
+}
+
+int evf_partition_plan_windows(struct evf_partition *p, uint32_t ntasks, uint64_t window,
+                               int nranks, uint32_t batch_size, int dynamic, uint64_t first_min)
+{
+  memset(p, 0, sizeof *p);
+  if (ntasks < 1 || nranks < 1 || window < 1)
+    return EVF_EUSAGE;
+  uint64_t nwin = (ntasks + window - 1) / window;
+  struct evf_partition *w = calloc(nwin, sizeof *w);
+  if (!w)
+    return EVF_ENOMEM;
+  int rc = 0;
+  size_t nb = 0;
+  for (uint64_t k = 0; k < nwin && rc == 0; k++) {
+    uint64_t lo = k * window + 1, n = ntasks - lo + 1 < window ? ntasks - lo + 1 : window;
+    struct evf_batch range = {(uint32_t)lo, (uint32_t)n, 0};
+    rc = evf_partition_plan_ranges(&w[k], ntasks, &range, 1, nranks, batch_size, dynamic,
+                                   first_min);
+    nb += w[k].nbatches;
+  }
+  struct evf_batch *by_index = NULL;
+  int *owner = NULL;
+  if (rc == 0) {
+    p->ntasks = ntasks;
+    p->batch_size = batch_size;
+    p->nranks = nranks;
+    p->dynamic = dynamic;
+    p->nbatches = nb;
+    rc = alloc_arrays(p);
+  }
+  if (rc == 0) {
+    by_index = malloc((nb ? nb : 1) * sizeof *by_index);
+    owner = malloc((nb ? nb : 1) * sizeof *owner);
+    rc = by_index && owner ? 0 : EVF_ENOMEM;
+  }
+  /* Each window's batches, renumbered after the windows before it; static: each keeps the rank
+   * its window's plan gave it (batches grouped by rank there, in index order). */
+  for (uint64_t k = 0, base = 0; k < nwin && rc == 0; base += w[k].nbatches, k++) {
+    for (int r = 0; r < nranks; r++)
+      for (int i = 0; !dynamic && i < w[k].batch_count[r]; i++) {
+        struct evf_batch b = w[k].batches[w[k].batch_displ[r] + i];
+        owner[base + b.index] = r;
+      }
+    for (size_t i = 0; i < w[k].nbatches; i++) {
+      struct evf_batch b = w[k].batches[i];
+      b.index += (uint32_t)base;
+      by_index[b.index] = b;
+      p->batch_len[b.index] = b.count;
+    }
+  }
+  if (rc == 0 && dynamic) { /* the first share: window 0's first batches, batch r for rank r */
+    memcpy(p->batches, by_index, nb * sizeof *by_index);
+    for (int r = 0; r < nranks && (size_t)r < w[0].nbatches; r++) {
+      p->batch_count[r] = 1;
+      p->batch_displ[r] = r;
+      p->task_count[r] = p->batches[r].count;
+    }
+  } else if (rc == 0) {
+    rc = layout(p, by_index, owner, p->batches);
+  }
+  for (uint64_t k = 0; k < nwin; k++)
+    evf_partition_free(&w[k]);
+  free(w);
   free(by_index);
   free(owner);
   if (rc)

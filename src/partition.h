@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Largest task count: Gatherv counts and displacements are C ints. */
-#define EVF_TASKS_MAX 2147483647u
+/* Largest task count: a task id is a record's 32-bit field (and a batch's), 1..2^32 - 1.  Counts
+ * of tasks are 64-bit everywhere else; no MPI call takes a count of tasks (records travel in
+ * messages of at most EVF_STREAM_BATCH). */
+#define EVF_TASKS_MAX 4294967295u
 
 /* One batch: a contiguous range of task ids.  Sent to ranks as three uint32 words. */
 struct evf_batch {
@@ -25,10 +27,7 @@ struct evf_partition {
                                  batches[batch_displ[r] .. batch_displ[r]+batch_count[r]-1] */
   int *batch_count;           /* [nranks] */
   int *batch_displ;           /* [nranks] */
-  int *task_count;            /* [nranks] tasks owned by each rank */
-  int *task_displ;            /* [nranks] offset of each rank's records in the gathered array */
-  size_t *batch_offset;       /* [nbatches] by global index: offset of the batch's first record
-                                 in the gathered array (records are rank-major) */
+  uint64_t *task_count;       /* [nranks] tasks owned by each rank (dynamic: its first share) */
   uint32_t *batch_len;        /* [nbatches] by global index: tasks in the batch */
   int dynamic;                /* planned by evf_partition_plan_dynamic() */
 };
@@ -58,11 +57,14 @@ int evf_partition_plan_dynamic(struct evf_partition *p, uint32_t ntasks, int nra
 int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
                               const struct evf_batch *ranges, size_t nranges, int nranks,
                               uint32_t batch_size, int dynamic, uint64_t first_min);
-/* After a dynamic run: owner[b] is the rank that ran batch b (every rank runs its batches in
- * index order).  Rebuilds the grouping by rank, the counts, displacements and offsets, as a
- * static plan has them.  Returns 0 or EVF_ENOMEM (p unchanged) or EVF_EUSAGE (an owner out of
- * range). */
-int evf_partition_assign(struct evf_partition *p, const int *owner);
+/* Windows (--window W): the ids in windows of W (1..W, W+1..2W, ...), each planned on its own as
+ * the plans above plan one range of that many ids, the batches numbered in id order across
+ * them.  Static: every window has a share for each rank (batches grouped by rank as above: a
+ * rank runs its share of one window, then of the next).  Dynamic: the first share is the first
+ * window's first batches; every other batch is dealt in index order.  So the ids in flight at
+ * any time span about one window whatever N is.  Returns 0, EVF_EUSAGE or EVF_ENOMEM. */
+int evf_partition_plan_windows(struct evf_partition *p, uint32_t ntasks, uint64_t window,
+                               int nranks, uint32_t batch_size, int dynamic, uint64_t first_min);
 void evf_partition_free(struct evf_partition *p);
 
 /* Number of tasks in the batch with global index b (b < p->nbatches). */

@@ -7,6 +7,7 @@
 #include "evfarm/evfarm.h"
 
 #include <inttypes.h>
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 
 #include "clock.h"
 #include "cli.h"
+#include "collect.h"
 #include "comm.h"
 #include "error.h"
 #include "guard.h"
@@ -58,7 +60,8 @@ struct progress {
   double last_take;           /* rank 0: when it last took a batch for itself */
   double iv, next_print;      /* progress every iv seconds: the next one at next_print */
   double tick_iv;             /* the runner's tick (iv, or shorter with --journal) */
-  struct job *job;            /* --journal: where records go */
+  struct job *job;            /* where records go (they stream to rank 0) */
+  int journal;                /* --journal */
   double sample_t[RATE_SAMPLES];
   unsigned long long sample_done[RATE_SAMPLES];
   int nsamples, next;
@@ -143,7 +146,7 @@ static void journal_tick(struct job *j, double elapsed);
 static void progress_tick(void *arg, const struct evf_runner_counts *c, double elapsed)
 {
   struct progress *p = arg;
-  if (p->job)
+  if (p->journal)
     journal_tick(p->job, elapsed);
   if (!p->show || elapsed + p->tick_iv / 2 < p->next_print)
     return;
@@ -161,9 +164,13 @@ static void progress_tick(void *arg, const struct evf_runner_counts *c, double e
  * always hungry (--inflight 0 with --batch-size) must not empty the pool before the others have
  * asked.  Another rank loops once more after a deal, to ask again at once if hungry. */
 #define SELF_TAKE_GAP 0.0005
+static void stream_tick(struct job *j);
+
 static void feed(void *arg, struct evf_runner *r)
 {
   struct progress *p = arg;
+  if (p->job)
+    stream_tick(p->job);
   for (;;) {
     struct evf_runner_counts c = evf_runner_counts(r);
     struct evf_progress_counts mine = progress_mine(&c);
@@ -176,6 +183,7 @@ static void feed(void *arg, struct evf_runner *r)
       hungry = now - p->last_take >= SELF_TAKE_GAP;
     }
     int got = evf_chan_feed(p->chan, &mine, hungry, &b, &inputs);
+    evf_runner_set_limit(r, evf_chan_limit(p->chan));
     if (got < 0)
       evf_runner_close(r);
     if (got <= 0)
@@ -200,9 +208,17 @@ struct job {
   struct evf_batch *batches;      /* this rank's batches */
   size_t nbatches;
   const struct evf_task_kind *kind;
-  void *records;                  /* rank 0: all N; others: their own; rec_size bytes each */
+  void *records;                  /* rank 0 with --journal: all N by id (else the ring below;
+                                     other ranks keep a record in its task's slot) */
   size_t rec_size;
-  size_t records_mapped;          /* bytes of `records` when mapped (dynamic, not rank 0) */
+  /* Without --journal, rank 0: the records by id in a ring of two windows, written to --output
+   * and added to the summary window by window as they complete. */
+  struct evf_collect *collect;
+  struct evf_recwriter writer;
+  struct evf_stats *stats;
+  uint64_t window;                /* ids per window */
+  int gated;                      /* more ids than the ring: they start as windows are written */
+  double output_s;                /* rank 0: seconds spent writing records */
   int dynamic;                    /* --schedule dynamic */
   struct evf_chan_stats sched;    /* rank 0: what the dealing did */
   struct evf_inputs inputs_all;   /* rank 0, kinds with an input file: every task's input */
@@ -235,17 +251,21 @@ struct job {
   char msg[EVF_ERRMSG_LEN];
 };
 
+/* The default --window: rank 0's two windows of records take 2 x 64 MiB. */
+#define EVF_WINDOW_BYTES (64u << 20)
+
 static void job_free(struct job *j)
 {
   evf_runner_free(j->runner);
+  evf_recwriter_abandon(&j->writer);
   evf_outfile_discard(&j->records_file);
   evf_outfile_discard(&j->summary_file);
   evf_partition_free(&j->part);
   free(j->batches);
-  if (j->records_mapped)
-    munmap(j->records, j->records_mapped);
-  else
-    free(j->records);
+  free(j->records);
+  evf_collect_free(j->collect);
+  evf_recwriter_abandon(&j->writer);
+  evf_stats_free(j->stats);
   evf_journal_close(j->journal, j->msg);
   if (j->opt.journal)
     evf_guard_drain(NULL);
@@ -310,17 +330,27 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
   return 0;
 }
 
-/* --journal: records travel to rank 0 in batches of up to JOURNAL_SEND_BATCH, at most
- * JOURNAL_SEND_DELAY seconds after the first of them ended; rank 0 writes them out every tick and
- * fsyncs every JOURNAL_SYNC_EVERY seconds and at the end. */
-#define JOURNAL_SEND_BATCH 1024
+/* Records travel to rank 0 in batches of up to EVF_STREAM_BATCH, at most JOURNAL_SEND_DELAY
+ * seconds after the first of them ended (STREAM_SEND_DELAY when windows wait for them); with
+ * --journal rank 0 writes them out every tick and fsyncs every JOURNAL_SYNC_EVERY seconds and at
+ * the end. */
+#define JOURNAL_SEND_BATCH EVF_STREAM_BATCH
 #define JOURNAL_SEND_DELAY 0.5
+#define STREAM_SEND_DELAY 0.005
+/* Rank 0 writes at most this many records of a completed window per turn of its loop (about
+ * a millisecond), so its own tasks and the others' requests are not held up. */
+#define WRITE_STEP 4096
 #define JOURNAL_SYNC_EVERY 2.0
 #define JOURNAL_TICK 0.25
 
 /* Rank 0: a record of this run (its own, or streamed in from another rank). */
 static void journal_take(struct job *j, const struct evf_record *rec)
 {
+  if (j->collect) {
+    if (evf_collect_take(j->collect, rec))
+      evf_guard_fatal("a streamed record with an id out of range or seen twice");
+    return;
+  }
   if (rec->id < 1 || rec->id > j->opt.tasks || j->have[rec->id - 1] == 2 || j->nruns == j->ntodo)
     evf_guard_fatal("a streamed record with an id out of range or seen twice");
   struct evf_record *at = evf_record_at(j->records, j->rec_size, rec->id - 1);
@@ -356,7 +386,7 @@ static void journal_send(struct job *j)
 static void journal_done(void *arg, const struct evf_record *rec)
 {
   struct job *j = arg;
-  if (rec->status == EVF_STATUS_NOT_RUN)
+  if (rec->status == EVF_STATUS_NOT_RUN && j->opt.journal)
     return; /* cancelled by a drain: left for --resume, never journaled */
   if (j->rank == 0) {
     journal_take(j, rec);
@@ -369,6 +399,35 @@ static void journal_done(void *arg, const struct evf_record *rec)
   memcpy(j->pend + j->npend++ * j->rec_size, rec, j->rec_size);
   if (j->npend == JOURNAL_SEND_BATCH)
     journal_send(j);
+}
+
+/* Rank 0, windows: write what completed (at most `max` records) and let the next ids start. */
+static void write_windows(struct job *j, struct evf_runner *r, uint64_t max)
+{
+  double t = evf_clock_now();
+  uint64_t n = evf_collect_step(j->collect, max);
+  if (n) {
+    j->output_s += evf_clock_now() - t;
+    uint64_t lim = evf_collect_limit(j->collect);
+    if (r)
+      evf_runner_set_limit(r, lim);
+    if (j->chan)
+      evf_chan_set_limit(j->chan, lim);
+  }
+}
+
+/* From the feed (windows, or dynamic scheduling): rank 0 writes a step of a completed window;
+ * another rank sends its records once they have waited STREAM_SEND_DELAY (a window may be
+ * waiting for them). */
+static void stream_tick(struct job *j)
+{
+  if (j->collect) {
+    if (j->gated)
+      write_windows(j, j->runner, WRITE_STEP);
+  } else if (j->rank != 0 && !j->opt.journal && j->npend &&
+             evf_clock_now() - j->pend_since >= STREAM_SEND_DELAY) {
+    journal_send(j);
+  }
 }
 
 /* Start draining this rank (once): a signal here, an order from another rank, --max-fails. */
@@ -474,7 +533,7 @@ static int job_open_journal(struct job *j)
   int code = agree_or_report(j, rc, 1);
   if (code)
     return code;
-  j->ntodo = (uint64_t)evf_comm_bcast_int(j->comm, (int)j->ntodo);
+  j->ntodo = evf_comm_bcast_u64(j->comm, j->ntodo);
   return 0;
 }
 
@@ -539,7 +598,7 @@ static int job_load_inputs(struct job *j)
   int code = agree_or_report(j, rc, 1);
   if (code)
     return code;
-  j->opt.tasks = (uint32_t)evf_comm_bcast_int(j->comm, (int)j->inputs_all.n);
+  j->opt.tasks = (uint32_t)evf_comm_bcast_u64(j->comm, j->inputs_all.n);
   return 0;
 }
 
@@ -551,6 +610,8 @@ static int job_distribute(struct job *j)
    * so it need not ask before its first tasks end. */
   uint64_t first_min = j->opt.inflight ? 2 * (uint64_t)j->opt.inflight : j->ntodo;
   int rc = 0;
+  j->window = j->opt.window ? j->opt.window : EVF_WINDOW_BYTES / j->rec_size;
+  j->gated = !j->opt.journal && evf_collect_ring_size(j->opt.tasks, j->window) < j->opt.tasks;
   if (j->rank == 0 && j->reused) { /* a resumed run: only the ids the journal lacks */
     struct evf_batch *ranges = NULL;
     size_t nranges = 0;
@@ -559,6 +620,9 @@ static int job_distribute(struct job *j)
       rc = evf_partition_plan_ranges(&j->part, j->opt.tasks, ranges, nranges, j->size,
                                      j->opt.batch_size, j->dynamic, first_min);
     free(ranges);
+  } else if (j->rank == 0 && !j->opt.journal && j->window < j->opt.tasks) {
+    rc = evf_partition_plan_windows(&j->part, j->opt.tasks, j->window, j->size,
+                                    j->opt.batch_size, j->dynamic, first_min);
   } else if (j->rank == 0) {
     rc = j->dynamic ? evf_partition_plan_dynamic(&j->part, j->opt.tasks, j->size,
                                                  j->opt.batch_size, first_min)
@@ -588,36 +652,34 @@ static int job_distribute(struct job *j)
     }
   }
   /* Dynamic: a rank may be dealt its first share and, at most, the whole pool. */
-  size_t pool = 0;
+  uint64_t pool = 0;
   if (j->dynamic) {
     uint64_t first = 0;
     for (int r = 0; j->rank == 0 && r < j->size; r++)
-      first += (uint64_t)j->part.task_count[r];
-    pool = (size_t)evf_comm_bcast_int(j->comm, j->rank == 0 ? (int)(j->ntodo - first) : 0);
+      first += j->part.task_count[r];
+    pool = evf_comm_bcast_u64(j->comm, j->rank == 0 ? j->ntodo - first : 0);
   }
   j->capacity = j->nlocal + pool;
-  size_t nrec = j->rank == 0 ? j->opt.tasks : j->capacity;
-  if (j->journal) { /* rank 0 keeps every record by id (opened above); its runner writes there */
-    nrec = 0;
-    j->capacity = j->opt.tasks;
-  } else if (j->rank != 0 && pool > 0) {
-    /* Room for every task it could be dealt, mapped: pages are used as records are written. */
-    void *m = mmap(NULL, nrec * j->rec_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    j->records = m == MAP_FAILED ? NULL : m;
-    j->records_mapped = j->records ? nrec * j->rec_size : 0;
-  } else if (posix_memalign(&j->records, 64, (nrec ? nrec : 1) * j->rec_size) != 0) {
-    /* Records on cache lines: the loop touches each record once, at a random moment. */
-    j->records = NULL;
+  /* Records: rank 0 keeps them by id (all N with --journal, else a ring of two windows, written
+   * out as windows complete); other ranks keep each in its task's slot until it is sent. */
+  rc = 0;
+  if (j->journal) {
+    j->capacity = j->opt.tasks; /* rank 0's runner writes by id into the journal's array */
+  } else if (j->rank == 0) {
+    j->stats = evf_stats_new(j->size, j->kind->offloop_cpu);
+    rc = j->stats ? 0 : EVF_ENOMEM;
+    if (rc == 0 && j->records_file.fp)
+      rc = evf_recwriter_init(&j->writer, j->records_file.fp, j->opt.format, j->kind);
+    if (rc)
+      evf_seterr(j->msg, rc, "out of memory");
   }
   if (j->rank == 0) {
     j->hosts = calloc((size_t)j->size, EVF_HOST_LEN);
     j->masks = calloc((size_t)j->size, EVF_CPUMASK_BYTES);
     j->cpus = calloc((size_t)j->size, sizeof *j->cpus);
   }
-  rc = j->records && (j->rank != 0 || (j->hosts && j->masks && j->cpus))
-           ? 0
-           : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %zu records", nrec);
+  if (rc == 0 && j->rank == 0 && !(j->hosts && j->masks && j->cpus))
+    rc = evf_seterr(j->msg, EVF_ENOMEM, "out of memory");
   if ((code = agree_or_report(j, rc, 0)))
     return code;
   char host[EVF_HOST_LEN];
@@ -625,7 +687,26 @@ static int job_distribute(struct job *j)
   evf_placement_host(host);
   evf_placement_cpumask(mask);
   evf_comm_gather_hosts(j->comm, host, mask, j->hosts, j->masks);
-  return 0;
+  if (j->rank == 0 && !j->journal) { /* hosts known: records can be written as they come */
+    struct evf_collect_config cc = {
+      .ntasks = j->opt.tasks,
+      .window = j->window,
+      .rec_size = j->rec_size,
+      .nranks = j->size,
+      .writer = j->records_file.fp ? &j->writer : NULL,
+      .hosts = (const char(*)[EVF_HOST_LEN])j->hosts,
+      .inputs = j->kind->input_option ? j->inputs_all.line : NULL,
+      .stats = j->stats,
+    };
+    j->collect = evf_collect_new(&cc);
+    rc = j->collect ? 0
+                    : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %llu records (--window)",
+                                 (unsigned long long)(j->window < j->opt.tasks / 2
+                                                          ? 2 * j->window : j->opt.tasks));
+    if (rc == 0 && j->writer.buf)
+      evf_recwriter_header(&j->writer);
+  }
+  return agree_or_report(j, rc, 0);
 }
 
 /* 3. The run: every rank allocates its loop and slots, the ranks agree that all could (a rank
@@ -635,6 +716,7 @@ static int job_distribute(struct job *j)
 static int job_run_loops(struct job *j)
 {
   struct progress prog = {.err = j->err, .rank = j->rank, .msg = j->msg};
+  uint64_t limit0 = j->gated ? evf_collect_ring_size(j->opt.tasks, j->window) : 0;
   struct evf_runner_config cfg = {
     .kind = j->kind,
     .inputs = j->kind->input_option ? j->inputs.line : NULL,
@@ -643,33 +725,34 @@ static int job_run_loops(struct job *j)
     .inflight = j->opt.inflight,
     .tick = progress_tick,
     .tick_arg = &prog,
-    .feed = j->dynamic ? feed : NULL,
+    .feed = j->dynamic || j->gated ? feed : NULL,
     .feed_arg = &prog,
     .feed_interval = 0.001,
     .capacity = j->capacity,
-    .done = j->opt.journal ? journal_done : NULL,
+    .done = journal_done, /* records stream to rank 0 */
     .done_arg = j,
-    .by_id = j->journal != NULL,
+    .by_id = j->rank == 0,
+    .ring = j->collect ? evf_collect_ring(j->collect) : 0,
+    .limit = limit0,
   };
   int rc;
-  j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, j->records, &rc, j->msg);
+  void *records = j->rank != 0 ? NULL : j->collect ? evf_collect_records(j->collect) : j->records;
+  j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, records, &rc, j->msg);
   int code = agree_or_report(j, rc, 0);
   if (code)
     return code;
   prog.show = j->opt.progress > 0;
-  if (prog.show || j->dynamic || j->opt.journal) {
-    prog.chan = evf_chan_new(j->comm, j->ntodo, j->dynamic, &j->part,
-                             j->kind->input_option ? &j->inputs_all : NULL);
-    rc = prog.chan ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the channel");
-    if ((code = agree_or_report(j, rc, 0)))
-      return code;
-    j->chan = prog.chan;
-    if (j->opt.journal) {
-      prog.job = j;
-      if (j->rank == 0)
-        evf_chan_on_records(prog.chan, journal_records_in, j);
-    }
-  }
+  prog.chan = evf_chan_new(j->comm, j->ntodo, j->dynamic, &j->part,
+                           j->kind->input_option ? &j->inputs_all : NULL,
+                           j->gated ? limit0 : j->opt.tasks, j->opt.tasks);
+  rc = prog.chan ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the channel");
+  if ((code = agree_or_report(j, rc, 0)))
+    return code;
+  j->chan = prog.chan;
+  prog.job = j;
+  prog.journal = j->opt.journal != NULL;
+  if (j->rank == 0)
+    evf_chan_on_records(prog.chan, journal_records_in, j);
   if (prog.show) {
     /* Rank 0 decides how it shows progress; every rank ticks at the interval that needs. */
     int bar = j->opt.progress_style == EVF_PROGRESS_BAR ||
@@ -681,39 +764,37 @@ static int job_run_loops(struct job *j)
   prog.iv = iv;
   prog.next_print = iv;
   cfg.tick_interval = prog.show ? iv : 0;
-  if (prog.job && !(cfg.tick_interval > 0 && cfg.tick_interval <= JOURNAL_TICK))
+  if (prog.journal && !(cfg.tick_interval > 0 && cfg.tick_interval <= JOURNAL_TICK))
     cfg.tick_interval = JOURNAL_TICK; /* records on their way within JOURNAL_SEND_DELAY */
   prog.tick_iv = cfg.tick_interval;
   j->t0 = evf_comm_start_clock(j->comm);
   rc = evf_runner_run(j->runner, j->t0, j->msg);
-  if (prog.job && j->rank != 0)
+  if (j->rank != 0)
     journal_send(j); /* the last records go before the final report */
-  if (prog.chan) {
-    struct evf_runner_counts rc_counts = evf_runner_counts(j->runner);
-    struct evf_progress_counts mine = progress_mine(&rc_counts), all;
-    for (;;) {
-      double now = evf_clock_now();
-      double until = prog.show ? j->t0 + iv * (floor((now - j->t0) / iv) + 1) : INFINITY;
-      if (evf_chan_wait(prog.chan, &mine, until, &all))
-        break;
-      if (j->rank == 0)
-        progress_print(&prog, &all, until - j->t0, 0);
-    }
-    if (j->rank == 0 && prog.drawn) /* the bar's last state, and the line ended */
-      progress_print(&prog, &all, evf_clock_now() - j->t0, 1);
-    if (j->rank == 0) {
-      j->partial = j->opt.journal && (j->draining || evf_chan_drain_requested(prog.chan));
-      evf_chan_stats(prog.chan, &j->sched);
-      /* Dealt batches: rank 0 knows who ran which; the partition now says so (not needed with
-       * --journal: records come by id, and a drained run leaves batches undealt). */
-      if (rc == 0 && j->dynamic && !j->opt.journal &&
-          evf_partition_assign(&j->part, j->sched.owner))
-        rc = evf_seterr(j->msg, EVF_ENOMEM, "cannot record which rank ran which batch");
-      j->sched.owner = NULL;
-    }
-    evf_chan_free(prog.chan);
-    j->chan = NULL;
+  struct evf_runner_counts rc_counts = evf_runner_counts(j->runner);
+  struct evf_progress_counts mine = progress_mine(&rc_counts), all;
+  for (;;) {
+    double now = evf_clock_now();
+    double until = prog.show ? j->t0 + iv * (floor((now - j->t0) / iv) + 1) : INFINITY;
+    /* Windows: rank 0 writes between polls, and every write may let more ids start. */
+    if (j->gated && j->rank == 0 && until > now + 0.001)
+      until = now + 0.001;
+    if (evf_chan_wait(prog.chan, &mine, until, &all))
+      break;
+    if (j->gated && j->rank == 0)
+      write_windows(j, NULL, WRITE_STEP * 4);
+    if (j->rank == 0 && prog.show && evf_clock_now() >= j->t0 + iv * (floor((now - j->t0) / iv) + 1))
+      progress_print(&prog, &all, evf_clock_now() - j->t0, 0);
   }
+  if (j->rank == 0 && prog.drawn) /* the bar's last state, and the line ended */
+    progress_print(&prog, &all, evf_clock_now() - j->t0, 1);
+  if (j->rank == 0) {
+    j->partial = j->opt.journal && (j->draining || evf_chan_drain_requested(prog.chan));
+    evf_chan_stats(prog.chan, &j->sched);
+    j->sched.owner = NULL;
+  }
+  evf_chan_free(prog.chan);
+  j->chan = NULL;
   if (j->size > 1) {
     /* A rank whose loop ended waits for the others asleep, not spinning in MPI on a core that
      * another rank (or, for http, the server on the same node) needs. */
@@ -722,12 +803,25 @@ static int job_run_loops(struct job *j)
   return agree_or_report(j, rc, 0);
 }
 
-/* Rank 0: the summary from the gathered records, with placement and process figures. */
-static int job_summarise(struct job *j, struct evf_summary *s, const void *recs, size_t n)
+/* Rank 0: the summary from the records (`stats`, or the n records at `recs`), with placement
+ * and process figures. */
+static int job_summarise(struct job *j, struct evf_summary *s, const void *recs, size_t n,
+                         struct evf_stats *stats)
 {
-  int rc = evf_summary_compute(s, recs, j->rec_size, n, j->size, j->part.nbatches, j->wall);
+  struct evf_stats *own = NULL;
+  if (!stats) {
+    stats = own = evf_stats_new(j->size, j->kind->offloop_cpu);
+    for (size_t i = 0; own && i < n; i++)
+      evf_stats_add(own, evf_record_cat(recs, j->rec_size, i));
+  }
+  int rc = stats ? evf_summary_finish(s, stats, j->part.nbatches, j->wall) : EVF_ENOMEM;
+  double offloop = stats ? evf_stats_offloop(stats) : 0;
+  evf_stats_free(own);
   if (rc)
     return rc;
+  s->output_s = j->output_s;
+  s->window = j->opt.journal ? j->opt.tasks : j->window;
+  s->output_bytes = j->writer.bytes + j->writer.len;
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     s->rank0_maxrss_kib = ru.ru_maxrss;
@@ -760,9 +854,7 @@ static int job_summarise(struct job *j, struct evf_summary *s, const void *recs,
   }
   evf_summary_set_placement(s, (const char(*)[EVF_HOST_LEN])j->hosts, j->cpus);
   if (j->kind->offloop_cpu) {
-    double cpu = 0;
-    for (size_t i = 0; i < n; i++)
-      cpu += j->kind->offloop_cpu(evf_record_cat(recs, j->rec_size, i));
+    double cpu = offloop;
     int job_cpus = 0; /* each node's CPUs once (nodes are numbered by their lowest rank) */
     for (int r = 0, next = 0; r < j->size; r++)
       if (node_of[r] == next) {
@@ -780,14 +872,12 @@ static int job_summarise(struct job *j, struct evf_summary *s, const void *recs,
 static int job_write(struct job *j, const struct evf_summary *s, int code)
 {
   if (j->records_file.fp) {
-    /* --journal: records by id, one batch of all N (rank-major otherwise, by the partition). */
-    struct evf_partition byid = {0};
-    if (j->opt.journal && evf_partition_plan(&byid, j->opt.tasks, j->size, j->opt.tasks))
-      return evf_seterr(j->msg, EVF_ENOMEM, "out of memory");
-    evf_output_records(j->records_file.fp, j->opt.format, j->kind, j->records,
-                       j->opt.journal ? &byid : &j->part, (const char(*)[EVF_HOST_LEN])j->hosts,
-                       j->kind->input_option ? j->inputs_all.line : NULL, j->have);
-    evf_partition_free(&byid);
+    if (j->opt.journal) /* records by id: the journal's and this run's */
+      evf_output_records(j->records_file.fp, j->opt.format, j->kind, j->records, j->opt.tasks,
+                         j->size, (const char(*)[EVF_HOST_LEN])j->hosts,
+                         j->kind->input_option ? j->inputs_all.line : NULL, j->have);
+    else if (evf_recwriter_free(&j->writer)) /* written window by window */
+      j->records_file.err = j->records_file.err ? j->records_file.err : EIO;
     evf_outfile_check(&j->records_file);
   }
   if (j->summary_file.fp) {
@@ -800,36 +890,27 @@ static int job_write(struct job *j, const struct evf_summary *s, int code)
 
 static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg);
 
-/* 4. Every record to rank 0; the wall time ends when it has them all.  5. Rank 0 summarises,
+/* 4. Every record is at rank 0 once every rank's final report is (the records went before it):
+ * the wall time ends there.  Rank 0 writes what remains of the windows.  5. Rank 0 summarises,
  * commits the files, and only then prints the summary (a reader that goes away cannot cost the
  * results).  Returns the job's exit code on rank 0. */
 static int job_collect(struct job *j, evf_job_result_fn on_result, void *arg)
 {
-  if (j->opt.journal) { /* every record came on the channel: nothing to gather */
-    j->wall = evf_clock_now() - j->t0;
-    return j->rank == 0 ? job_finish(j, on_result, arg) : 0;
-  }
-  /* Each rank's count (under dynamic known only now): rank 0 checks them against what it dealt
-   * before the gather places records by them. */
-  int mine = (int)evf_runner_counts(j->runner).total, rc = 0;
-  int *counts = j->rank == 0 ? calloc((size_t)j->size, sizeof *counts) : NULL;
-  if (evf_comm_agree(j->comm, j->rank != 0 || counts ? 0 : EVF_ENOMEM)) {
-    free(counts);
-    if (j->rank == 0)
-      evf_errorf(j->err, "cannot gather the records: %s", evf_strerror(EVF_ENOMEM));
-    return EVF_EXIT_RUNTIME;
-  }
-  evf_comm_gather_counts(j->comm, mine, counts);
-  for (int r = 0; j->rank == 0 && r < j->size && rc == 0; r++)
-    if (counts[r] != j->part.task_count[r])
-      rc = evf_seterr(j->msg, EVF_ELOOP, "rank %d ran %d tasks where %d were dealt to it", r,
-                      counts[r], j->part.task_count[r]);
-  free(counts);
-  if ((rc = agree_or_report(j, rc, 1)))
-    return rc;
-  evf_comm_gather_records(j->comm, j->records, j->rec_size, mine, &j->part);
   j->wall = evf_clock_now() - j->t0;
-  return j->rank == 0 ? job_finish(j, on_result, arg) : 0;
+  if (j->rank != 0)
+    return 0;
+  if (j->collect) {
+    double t = evf_clock_now();
+    evf_collect_step(j->collect, UINT64_MAX);
+    j->output_s += evf_clock_now() - t;
+    if (evf_collect_written(j->collect) != j->opt.tasks) {
+      evf_errorf(j->err, "%llu of %llu records did not reach rank 0; no results written",
+                 (unsigned long long)(j->opt.tasks - evf_collect_written(j->collect)),
+                 (unsigned long long)j->opt.tasks);
+      return EVF_EXIT_RUNTIME;
+    }
+  }
+  return job_finish(j, on_result, arg);
 }
 
 /* Rank 0, every record in: check them (--journal), summarise, write, print. */
@@ -872,7 +953,7 @@ static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
     }
   }
   struct evf_summary s;
-  rc = job_summarise(j, &s, recs, n);
+  rc = job_summarise(j, &s, recs, n, j->stats);
   if (rc) {
     evf_errorf(j->err, "cannot summarise: %s", evf_strerror(rc));
     return EVF_EXIT_RUNTIME;

@@ -52,6 +52,8 @@ struct evf_runner {
   size_t rec_size;
   uint64_t rec_cap;
   size_t next_record;         /* index of the next task's record */
+  size_t rec_off;             /* records == NULL: where a slot holds its task's record */
+  uint64_t limit;             /* the highest id that may start (evf_runner_set_limit) */
   uint64_t total, done;       /* tasks added so far, tasks with a final record */
   uint64_t failed, started;   /* final records not ok; tasks started */
   int closed;                 /* no batch will be added */
@@ -116,24 +118,46 @@ double evf_runner_backoff(const struct evf_options *opt, uint32_t id, unsigned a
   return evf_gen_unit(bits) * cap;
 }
 
-/* Bind the next unstarted task to slot `s`; 0 when every task has been started. */
-static int take_next(struct evf_runner *r, struct slot *s)
+/* The id of the next task to start (skipping used-up batches), or 0 when none is left. */
+static uint64_t next_id(struct evf_runner *r)
 {
-  if (r->draining)
-    return 0;
   while (r->cur_batch < r->nqueued && r->cur_offset >= r->queue[r->cur_batch].b.count) {
     r->cur_batch++;
     r->cur_offset = 0;
   }
-  if (r->cur_batch >= r->nqueued)
+  return r->cur_batch < r->nqueued ? (uint64_t)r->queue[r->cur_batch].b.first_id + r->cur_offset
+                                   : 0;
+}
+
+/* Tasks wait that may not start yet: the next one is beyond the limit. */
+static int held(struct evf_runner *r)
+{
+  return !r->draining && next_id(r) > r->limit;
+}
+
+/* Bind the next unstarted task to slot `s`; 0 when every task has been started (or the next may
+ * not start yet). */
+static int take_next(struct evf_runner *r, struct slot *s)
+{
+  if (r->draining)
+    return 0;
+  uint64_t id = next_id(r);
+  if (id == 0 || id > r->limit)
     return 0;
   const struct queued *q = &r->queue[r->cur_batch];
   const struct evf_batch *b = &q->b;
   s->u.input = q->inputs ? q->inputs[r->cur_offset] : NULL;
-  struct evf_record *rec = evf_record_at(
-      r->records, r->rec_size, r->cfg->by_id ? b->first_id + r->cur_offset - 1 : r->next_record++);
+  struct evf_record *rec;
+  if (!r->records) /* kept in the slot until the done callback has taken it */
+    rec = (struct evf_record *)(void *)((char *)s + r->rec_off);
+  else if (r->cfg->by_id)
+    rec = evf_record_at(r->records, r->rec_size,
+                        r->cfg->ring ? (id - 1) % r->cfg->ring : id - 1);
+  else
+    rec = evf_record_at(r->records, r->rec_size, r->next_record++);
   memset(rec, 0, r->rec_size);
-  rec->id = b->first_id + r->cur_offset++;
+  rec->id = (uint32_t)id;
+  r->cur_offset++;
   rec->rank = r->cfg->rank;
   rec->batch = b->index;
   rec->status = EVF_STATUS_NOT_RUN;
@@ -153,9 +177,24 @@ static void finish(struct evf_runner *r, const struct evf_record *rec, int statu
     ev_break(r->loop, EVBREAK_ALL);
 }
 
-int evf_runner_hungry(const struct evf_runner *r)
+static void launch_free(struct evf_runner *r);
+
+int evf_runner_hungry(struct evf_runner *r)
 {
-  return !r->closed && r->total - r->started <= r->nslots;
+  return !r->closed && r->total - r->started <= r->nslots && !held(r);
+}
+
+void evf_runner_set_limit(struct evf_runner *r, uint64_t limit)
+{
+  if (limit <= r->limit)
+    return;
+  r->limit = limit;
+  if (r->running)
+    launch_free(r);
+  if (r->closed && r->feed_on && !held(r)) { /* nothing waits for the limit any more */
+    ev_timer_stop(r->loop, &r->feed);
+    r->feed_on = 0;
+  }
 }
 
 /* Give the feed its turn: at once when the runner is hungry, else at most every
@@ -242,7 +281,7 @@ static void launch_free(struct evf_runner *r)
   double now = evf_clock_now();
   ev_now_update(r->loop);
   struct slot *s;
-  while (r->started < r->total && (s = free_slot(r)))
+  while (r->started < r->total && !held(r) && (s = free_slot(r)))
     launch(r, s, now);
 }
 
@@ -447,7 +486,8 @@ void evf_runner_close(struct evf_runner *r)
   if (r->closed)
     return;
   r->closed = 1;
-  if (r->feed_on) { /* no feed from now on */
+  if (r->feed_on && !held(r)) { /* no feed from now on (but tasks held back by the limit keep
+                                    the feed, which raises it) */
     ev_timer_stop(r->loop, &r->feed);
     r->feed_on = 0;
   }
@@ -470,6 +510,7 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
   r->kind = cfg->kind;
   r->rec_size = evf_task_record_size(cfg->kind);
   r->records = records;
+  r->limit = cfg->limit ? cfg->limit : UINT64_MAX;
   uint64_t initial = 0;
   for (size_t b = 0; b < nbatches; b++)
     initial += batches[b].count;
@@ -483,6 +524,10 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
     return r;
   r->nslots = cfg->inflight && cfg->inflight < r->rec_cap ? cfg->inflight : r->rec_cap;
   size_t stride = STATE_OFFSET + cfg->kind->state_size;
+  if (!records) { /* each slot holds its task's record, on a 64-byte boundary */
+    r->rec_off = (stride + 63) / 64 * 64;
+    stride = r->rec_off + r->rec_size;
+  }
   r->stride = (stride + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t);
   /* Slots mapped, not touched: a page is used once a slot on it is (the slots in use are at
    * most --inflight, or the tasks dealt so far); pages are page-aligned, so a 64-byte slot is

@@ -47,8 +47,13 @@ struct evf_runner_config {
   double feed_interval;       /* seconds (> 0 with a feed) */
   uint64_t capacity;          /* with a feed: most records `records` holds */
   int by_id;                  /* the record of task id k goes to records[k - 1] (rank 0 with
-                                 --journal: every record of the job by id), not in turn */
-  /* Called with every final record as it is completed (--journal streams them), or NULL. */
+                                 --journal: every record of the job by id), not in turn; with
+                                 ring > 0 to records[(k - 1) % ring] (rank 0's window ring) */
+  uint64_t ring;
+  uint64_t limit;             /* the highest id that may start (0: any); evf_runner_set_limit()
+                                 raises it */
+  /* Called with every final record as it is completed (records stream to rank 0), or NULL.
+   * With `records` NULL the record lives in the task's slot and is valid only during the call. */
   void (*done)(void *arg, const struct evf_record *rec);
   void *done_arg;
 };
@@ -57,7 +62,8 @@ struct evf_runner_config {
  * that cannot start says so before t0, not after the others' whole workload.  The tasks are
  * those of batches[0..nbatches), in order, then those of the batches the feed adds; the record
  * of the k-th (counting through the batches) goes to the k-th record of `records` (records of
- * evf_task_record_size(cfg->kind) bytes), where it stays (a task's record never moves).  `cfg`
+ * evf_task_record_size(cfg->kind) bytes; by id with cfg->by_id), where it stays (a task's
+ * record never moves); with `records` NULL, to its slot (cfg->done takes it from there).  `cfg`
  * and `records` must outlive the runner (the batches are copied).  Slots: --inflight, or with
  * 0 the most tasks the rank can have (mapped, used as needed).  The kind's open() runs here (an
  * http rank checks its open-file limit).
@@ -84,8 +90,12 @@ void evf_runner_close(struct evf_runner *r);
 void evf_runner_drain(struct evf_runner *r, double grace);
 int evf_runner_draining(const struct evf_runner *r);
 /* Open, with at most as many tasks not yet started as it has slots (its low-water mark: a rank
- * asks for more while the tasks it holds can still keep every slot busy for one more round). */
-int evf_runner_hungry(const struct evf_runner *r);
+ * asks for more while the tasks it holds can still keep every slot busy for one more round),
+ * none of them held back by the limit. */
+int evf_runner_hungry(struct evf_runner *r);
+/* Let tasks with ids up to `limit` start (a limit only rises); while the next task waits for it,
+ * the runner stays alive and its feed keeps being called, even once closed. */
+void evf_runner_set_limit(struct evf_runner *r, uint64_t limit);
 /* The backoff before retry `attempt` (1 = after the first failed attempt) of task `id`:
  * uniform in [0, min(delay * 2^(attempt-1), max_delay)), drawn from the generator's stream
  * EVF_STREAM_RETRY for (seed, id, attempt). */

@@ -56,6 +56,22 @@ static int by_io_desc(const void *a, const void *b)
   return (x < y) - (x > y);
 }
 
+/* The table's entries compacted to the front and sorted by delay, longest first; the table is
+ * consumed (its slot array is returned).  Returns the number of entries. */
+static long io_table_sorted(struct io_table *t, struct io_work **out)
+{
+  size_t d = 0;
+  for (size_t i = 0; i < t->cap; i++)
+    if (t->slot[i].used)
+      t->slot[d++] = t->slot[i];
+  if (d)
+    qsort(t->slot, d, sizeof *t->slot, by_io_desc);
+  *out = t->slot;
+  t->slot = NULL;
+  t->cap = t->len = 0;
+  return (long)d;
+}
+
 /* The distinct delays with their summed CPU work, longest delay first, and the task term.
  * Returns the number of entries (in *out, caller frees) or a negative EVF_E* code. */
 static long io_work_sorted(const void *recs, size_t stride, size_t n, struct io_work **out,
@@ -73,13 +89,7 @@ static long io_work_sorted(const void *recs, size_t stride, size_t n, struct io_
       return EVF_ENOMEM;
     }
   }
-  size_t d = 0; /* compact the used slots to the front, then sort them by delay, longest first */
-  for (size_t i = 0; i < t.cap; i++)
-    if (t.slot[i].used)
-      t.slot[d++] = t.slot[i];
-  qsort(t.slot, d, sizeof *t.slot, by_io_desc);
-  *out = t.slot;
-  return (long)d;
+  return io_table_sorted(&t, out);
 }
 
 /* Sweep t down through the distinct delays, accumulating the CPU work still to do. */
@@ -156,37 +166,102 @@ void evf_summary_free(struct evf_summary *s)
   s->node_of = NULL;
 }
 
-int evf_summary_compute(struct evf_summary *s, const void *recs, size_t stride, size_t n,
-                        int nranks, uint64_t batches, double wall)
+struct evf_stats {
+  int nranks;
+  double (*offloop)(const struct evf_record *);
+  uint64_t n;
+  uint64_t *per_rank_tasks;
+  double *per_rank_busy;
+  uint64_t status_count[EVF_STATUS_COUNT];
+  uint64_t failed, retried;
+  double cpu_total, max_io, last_end, task_term, offloop_cpu;
+  struct io_table io;
+  int nomem;
+};
+
+struct evf_stats *evf_stats_new(int nranks, double (*offloop)(const struct evf_record *))
+{
+  struct evf_stats *a = calloc(1, sizeof *a);
+  if (!a)
+    return NULL;
+  a->nranks = nranks;
+  a->offloop = offloop;
+  a->per_rank_tasks = calloc((size_t)nranks, sizeof *a->per_rank_tasks);
+  a->per_rank_busy = calloc((size_t)nranks, sizeof *a->per_rank_busy);
+  if (!a->per_rank_tasks || !a->per_rank_busy) {
+    evf_stats_free(a);
+    return NULL;
+  }
+  return a;
+}
+
+void evf_stats_free(struct evf_stats *a)
+{
+  if (!a)
+    return;
+  free(a->per_rank_tasks);
+  free(a->per_rank_busy);
+  free(a->io.slot);
+  free(a);
+}
+
+void evf_stats_add(struct evf_stats *a, const struct evf_record *r)
+{
+  a->n++;
+  if (r->attempts > 1)
+    a->retried++;
+  if (r->rank >= 0 && r->rank < a->nranks) {
+    a->per_rank_tasks[r->rank]++;
+    a->per_rank_busy[r->rank] += r->cpu_time;
+  }
+  a->cpu_total += r->cpu_time;
+  if (r->io_delay_us * 1e-6 > a->max_io)
+    a->max_io = r->io_delay_us * 1e-6;
+  if (r->status >= 0 && r->status < EVF_STATUS_COUNT)
+    a->status_count[r->status]++;
+  if (r->status != EVF_STATUS_OK)
+    a->failed++;
+  if (r->t_end > a->last_end)
+    a->last_end = r->t_end;
+  double own = r->io_delay_us * 1e-6 + r->cpu_time;
+  if (own > a->task_term)
+    a->task_term = own;
+  if (a->offloop)
+    a->offloop_cpu += a->offloop(r);
+  if (io_table_add(&a->io, r->io_delay_us, r->cpu_time))
+    a->nomem = 1;
+}
+
+double evf_stats_offloop(const struct evf_stats *a)
+{
+  return a->offloop_cpu;
+}
+
+int evf_summary_finish(struct evf_summary *s, struct evf_stats *a, uint64_t batches, double wall)
 {
   memset(s, 0, sizeof *s);
+  if (a->nomem)
+    return EVF_ENOMEM;
+  int nranks = a->nranks;
+  uint64_t n = a->n;
   s->tasks = n;
   s->ranks = nranks;
   s->batches = batches;
   s->wall = wall;
   s->tasks_per_second = wall > 0 ? (double)n / wall : 0;
-  s->per_rank_tasks = calloc((size_t)nranks, sizeof *s->per_rank_tasks);
-  s->per_rank_busy = calloc((size_t)nranks, sizeof *s->per_rank_busy);
+  s->per_rank_tasks = malloc((size_t)nranks * sizeof *s->per_rank_tasks);
+  s->per_rank_busy = malloc((size_t)nranks * sizeof *s->per_rank_busy);
   if (!s->per_rank_tasks || !s->per_rank_busy) {
     evf_summary_free(s);
     return EVF_ENOMEM;
   }
-  for (size_t i = 0; i < n; i++) {
-    const struct evf_record *r = evf_record_cat(recs, stride, i);
-    if (r->attempts > 1)
-      s->retried++;
-    if (r->rank >= 0 && r->rank < nranks) {
-      s->per_rank_tasks[r->rank]++;
-      s->per_rank_busy[r->rank] += r->cpu_time;
-    }
-    s->cpu_total += r->cpu_time;
-    if (r->io_delay_us * 1e-6 > s->max_io)
-      s->max_io = r->io_delay_us * 1e-6;
-    if (r->status >= 0 && r->status < EVF_STATUS_COUNT)
-      s->status_count[r->status]++;
-    if (r->status != EVF_STATUS_OK)
-      s->failed++;
-  }
+  memcpy(s->per_rank_tasks, a->per_rank_tasks, (size_t)nranks * sizeof *s->per_rank_tasks);
+  memcpy(s->per_rank_busy, a->per_rank_busy, (size_t)nranks * sizeof *s->per_rank_busy);
+  memcpy(s->status_count, a->status_count, sizeof s->status_count);
+  s->failed = a->failed;
+  s->retried = a->retried;
+  s->cpu_total = a->cpu_total;
+  s->max_io = a->max_io;
   s->rank_tasks = minmax_u64(s->per_rank_tasks, nranks);
   s->rank_busy = minmax_f(s->per_rank_busy, nranks, 0, 1);
   s->rank_idle = minmax_f(s->per_rank_busy, nranks, wall, -1);
@@ -194,27 +269,36 @@ int evf_summary_compute(struct evf_summary *s, const void *recs, size_t stride, 
   /* The bound at this run's rank count and, for the model, at 1, 2, 4, ... ranks: one table of
    * the CPU work per distinct delay serves them all. */
   struct io_work *w = NULL;
-  double task_term = 0;
-  long d = n ? io_work_sorted(recs, stride, n, &w, &task_term) : 0;
-  if (d < 0) {
-    evf_summary_free(s);
-    return (int)d;
-  }
-  bound_at(w, d, task_term, nranks, &s->bound);
+  long d = io_table_sorted(&a->io, &w);
+  bound_at(w, d, n ? a->task_term : 0, nranks, &s->bound);
+  if (n == 0)
+    memset(&s->bound, 0, sizeof s->bound);
   for (int k = 0; k < EVF_MODEL_POINTS; k++) {
     struct evf_bound at;
     s->model_ranks[k] = 1 << k;
-    bound_at(w, d, task_term, s->model_ranks[k], &at);
-    s->model_t_lb[k] = at.t_lb;
+    bound_at(w, d, a->task_term, s->model_ranks[k], &at);
+    s->model_t_lb[k] = n ? at.t_lb : 0;
   }
   free(w);
   s->efficiency = wall > 0 ? s->bound.t_lb / wall : 0;
   s->io_bound = s->bound.t_lb < 1.1 * s->max_io;
-  for (size_t i = 0; i < n; i++)
-    if (evf_record_cat(recs, stride, i)->t_end > s->last_end)
-      s->last_end = evf_record_cat(recs, stride, i)->t_end;
+  s->last_end = a->last_end;
   s->collect = wall - s->last_end;
   return 0;
+}
+
+int evf_summary_compute(struct evf_summary *s, const void *recs, size_t stride, size_t n,
+                        int nranks, uint64_t batches, double wall)
+{
+  memset(s, 0, sizeof *s);
+  struct evf_stats *a = evf_stats_new(nranks, NULL);
+  if (!a)
+    return EVF_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    evf_stats_add(a, evf_record_cat(recs, stride, i));
+  int rc = evf_summary_finish(s, a, batches, wall);
+  evf_stats_free(a);
+  return rc;
 }
 
 void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HOST_LEN],

@@ -58,7 +58,10 @@ struct evf_summary {
   double setup;                         /* seconds, rank 0: job start -> t0 (files, partition,
                                            scatter, barrier); set by the caller */
   double last_end;                      /* seconds since t0: the latest end of any task */
-  double collect;                       /* seconds: wall - last_end, the gather's tail */
+  double collect;                       /* seconds: wall - last_end, the records' tail */
+  double output_s;                      /* seconds rank 0 spent writing records (--output) */
+  unsigned long long output_bytes;      /* bytes of records written (header not counted) */
+  uint64_t window;                      /* ids per window of records on rank 0 (--journal: all) */
   int io_bound;                         /* T_lb < 1.1 x the longest I/O delay: more ranks
                                            cannot shorten the run by more than 10 % */
   int model_ranks[EVF_MODEL_POINTS];    /* 1, 2, 4, ... */
@@ -86,6 +89,19 @@ struct evf_summary {
   uint64_t *per_rank_tasks;             /* [ranks] */
   double *per_rank_busy;                /* [ranks] */
 };
+
+/* The summary's figures as records come in, one at a time, in any order: per-rank counts and
+ * busy time, statuses, and for the bound the CPU work per distinct I/O delay (a table of the
+ * delays, not of the records: memory does not grow with the task count).  `offloop` (or NULL)
+ * gives a record's CPU used off the loops (exec). */
+struct evf_stats;
+struct evf_stats *evf_stats_new(int nranks, double (*offloop)(const struct evf_record *));
+void evf_stats_add(struct evf_stats *a, const struct evf_record *r);
+double evf_stats_offloop(const struct evf_stats *a);
+void evf_stats_free(struct evf_stats *a);
+/* The summary of the records added (as evf_summary_compute of them; the delay table is used
+ * up: call once).  Returns 0 or EVF_ENOMEM. */
+int evf_summary_finish(struct evf_summary *s, struct evf_stats *a, uint64_t batches, double wall);
 
 /* Summarise n gathered records (of `stride` bytes each) of a run on nranks ranks that took
  * `wall` seconds.  Returns 0 or EVF_ENOMEM; release with evf_summary_free(). */

@@ -13,6 +13,7 @@ planned delay; the JSON summary parses and agrees with the records; wall >= the 
 every record names its rank's node (this host's name, or one of --hosts) as the summary does.
 """
 import argparse
+import bisect
 import csv
 import json
 import os
@@ -33,7 +34,7 @@ def evfarm_options(opts):
     o = {"tasks": 10000, "seed": 1, "io-min": 0.2, "io-max": 1.0, "cpu-min": 100000,
          "cpu-max": 500000, "fail-rate": 0.0, "batch-size": 0, "inflight": 65536,
          "progress": 10.0, "hang-rate": 0.0, "timeout": 0.0, "retries": 0, "retry-delay": 1.0,
-         "retry-max-delay": 60.0, "cpu-skew": 0.0, "schedule": "dynamic"}
+         "retry-max-delay": 60.0, "cpu-skew": 0.0, "schedule": "dynamic", "window": 0}
     i = 0
     while i < len(opts):
         key, val = opts[i][2:], None
@@ -77,27 +78,33 @@ def dynamic_batch_sizes(n, np_, batch_size, inflight):
     return sizes
 
 
-def expected_batch(task_id, sizes):
-    """Index of the batch holding task_id, batches of `sizes` in id order."""
-    end = 0
-    for b, k in enumerate(sizes):
-        end += k
-        if task_id <= end:
-            return b
-    return -1
+SIM_WINDOW = (64 << 20) // 64  # --window 0: 64 MiB of 64-byte sim records
 
 
-def expected_placement(task_id, n, np_, batch_size):
-    """(batch, rank) of a task under evfarm's static partition rules."""
-    if batch_size == 0:
-        nb = min(np_, n)
-        base, extra = divmod(n, nb)
-        # The first `extra` batches have base+1 ids.
-        big = extra * (base + 1)
-        b = (task_id - 1) // (base + 1) if task_id <= big else extra + (task_id - 1 - big) // base
-        return b, b
-    b = (task_id - 1) // batch_size
-    return b, b % np_
+def window_plan(n, np_, batch_size, inflight, window, dynamic):
+    """Every batch in id order as (first id, count, rank or None), as evfarm --help states the
+    rules: ids in windows of W (--window; one window when W >= N), each window planned on its own
+    (static: a share for each rank, or batches of B round-robin; dynamic: the guided sizes of a
+    window of that many ids, the first window's first batch r on rank r, every other batch
+    dealt: rank None)."""
+    window = window or SIM_WINDOW
+    plan, lo = [], 1
+    while lo <= n:
+        m = min(window, n - lo + 1)
+        if dynamic:
+            sizes = dynamic_batch_sizes(m, np_, batch_size, inflight)
+            ranks = [k if lo == 1 and k < np_ else None for k in range(len(sizes))]
+        elif batch_size:
+            sizes = [min(batch_size, m - k) for k in range(0, m, batch_size)]
+            ranks = [k % np_ for k in range(len(sizes))]
+        else:
+            nb = min(np_, m)
+            sizes = [m // nb + (k < m % nb) for k in range(nb)]
+            ranks = list(range(nb))
+        for k, r in zip(sizes, ranks):
+            plan.append((lo, k, r))
+            lo += k
+    return plan
 
 
 def check_progress(check, stderr, n, np_, recs=None):
@@ -216,7 +223,10 @@ def main():
     check(len(recs) == n, "%d records, want %d" % (len(recs), n))
     check([r["id"] for r in recs] == list(range(1, len(recs) + 1)), "ids not 1..N in order")
 
-    dyn_sizes = dynamic_batch_sizes(n, a.np, int(o["batch-size"]), int(o["inflight"]))
+    window = int(o["window"]) or SIM_WINDOW
+    plan = window_plan(n, a.np, int(o["batch-size"]), int(o["inflight"]), window,
+                       o["schedule"] == "dynamic")
+    starts = [p[0] for p in plan]
     batch_rank = {}
     if a.expect_uneven:  # dynamic with uneven work: the faster rank ran more tasks
         per = [sum(r["rank"] == k for r in recs) for k in range(a.np)]
@@ -230,9 +240,8 @@ def main():
                  for k in range(a.np)]
         check(all(dealt) and s["schedule"]["dealt"] >= 1 and s["schedule"]["requests"] >= 1,
               "dealt batches per rank %r, summary %r" % (dealt, s["schedule"]))
-    if o["schedule"] == "dynamic":
-        check(s["batches"] == len(dyn_sizes),
-              "summary batches %r, want %d" % (s["batches"], len(dyn_sizes)))
+    check(s["batches"] == len(plan), "summary batches %r, want %d" % (s["batches"], len(plan)))
+    check(s["output"]["window"] == window, "summary window %r, want %d" % (s["output"], window))
     # The oracle: planned parameters, value, status; and the canonical text.
     canon, want_canon, failed, retried = [], [], 0, 0
     for r in recs:
@@ -247,13 +256,10 @@ def main():
         want_canon.append(oracle.canonical_line(t))
         check(r["value"] == r["iterations"] * (r["iterations"] - 1) // 2 or r["status"] != "ok",
               "id %d: value %d is not n(n-1)/2 for n=%d" % (r["id"], r["value"], r["iterations"]))
-        if o["schedule"] == "static":
-            b, rank = expected_placement(r["id"], n, a.np, int(o["batch-size"]))
-        else:
-            # Dynamic: batch r of the first share on rank r; the rest wherever they were dealt,
-            # a whole batch on one rank (checked below).
-            b = expected_batch(r["id"], dyn_sizes)
-            rank = b if b < a.np else batch_rank.setdefault(b, r["rank"])
+        # Static: every batch's rank is planned; dynamic: batch r of the first share on rank r,
+        # the rest wherever they were dealt, a whole batch on one rank.
+        b = bisect.bisect_right(starts, r["id"]) - 1
+        rank = plan[b][2] if plan[b][2] is not None else batch_rank.setdefault(b, r["rank"])
         check((r["batch"], r["rank"]) == (b, rank),
               "id %d: batch/rank %s, want %s" % (r["id"], (r["batch"], r["rank"]), (b, rank)))
         check(0 <= r["t_start"] <= r["t_io_done"] <= r["t_end"] + 1e-6,
@@ -292,6 +298,16 @@ def main():
         check(r["host"] in hosts and r["host"] == rank_host.get(r["rank"]),
               "id %d: host %r of rank %d: summary says %r, allowed %r"
               % (r["id"], r["host"], r["rank"], rank_host.get(r["rank"]), sorted(hosts)))
+    # Windows: rank 0 holds two windows of records, so no task of window k starts before every
+    # task of window k - 2 has ended (its records were written first).
+    ends = {}
+    for r in recs:
+        w = (r["id"] - 1) // window
+        ends[w] = max(ends.get(w, 0.0), r["t_end"])
+    early = [r["id"] for r in recs if (r["id"] - 1) // window >= 2 and
+             r["t_start"] < ends[(r["id"] - 1) // window - 2] - EPS]
+    check(not early, "%d tasks started before the window two back had ended (first: id %s)"
+          % (len(early), early[:1]))
     text = "\n".join(canon) + "\n"
     with open(os.path.join(a.outdir, a.name + ".canonical"), "w") as f:
         f.write(text)

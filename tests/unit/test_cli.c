@@ -30,7 +30,7 @@ static const struct bad_case bad[] = {
   {{"--tasks", " 5"}, "--tasks: ' 5' is not a whole number"},
   {{"--tasks", "-5"}, "--tasks: '-5' must not be negative"},
   {{"--tasks", "0"}, "--tasks: '0' is out of range"},
-  {{"--tasks", "2147483648"}, "--tasks: '2147483648' is out of range"},
+  {{"--tasks", "4294967296"}, "--tasks: '4294967296' is out of range"},
   {{"--tasks", "99999999999999999999999"}, "out of range"},
   {{"--seed", "18446744073709551616"},
    "--seed: '18446744073709551616' is out of range (0 to 18446744073709551615)"},
@@ -84,12 +84,12 @@ int main(void)
   CHECK(o.output == NULL && o.json == NULL);
 
   /* Both spellings, limits, and the format from the extension. */
-  const char *good[] = {"--tasks", "2147483647", "--seed=18446744073709551615", "--io-min", "0",
+  const char *good[] = {"--tasks", "4294967295", "--seed=18446744073709551615", "--io-min", "0",
                         "--io-max=3600", "--cpu-min", "0", "--cpu-max", "4294967295",
                         "--output", "r.JSONL.jsonl", NULL};
   CHECK_EQ_U64(parse(good, &o, &a, msg), 0);
   CHECK_STR(msg, "");
-  CHECK_EQ_U64(o.tasks, 2147483647u);
+  CHECK_EQ_U64(o.tasks, 4294967295u); /* the largest 32-bit id */
   CHECK_EQ_U64(o.seed, UINT64_MAX);
   CHECK_NEAR(o.io_max, 3600, 0);
   CHECK_EQ_U64(o.cpu_max, 4294967295u);

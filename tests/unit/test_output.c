@@ -25,7 +25,7 @@ static char *capture(void (*fn)(FILE *, void *), void *arg)
 struct rec_arg {
   enum evf_format fmt;
   const struct evf_record *recs;
-  const struct evf_partition *p;
+  const unsigned char *have;
 };
 
 static const char hosts[2][EVF_HOST_LEN] = {"node-a", "node-b"};
@@ -33,21 +33,22 @@ static const char hosts[2][EVF_HOST_LEN] = {"node-a", "node-b"};
 static void write_recs(FILE *f, void *arg)
 {
   struct rec_arg *a = arg;
-  CHECK_EQ_U64(evf_output_records(f, a->fmt, &evf_task_kind_sim, a->recs, a->p, hosts, NULL, NULL), 0);
+  CHECK_EQ_U64(evf_output_records(f, a->fmt, &evf_task_kind_sim, a->recs, 5, 2, hosts, NULL, a->have),
+               0);
 }
 
 int main(int argc, char **argv)
 {
   const char *dir = argc > 1 ? argv[1] : ".";
-  /* 5 tasks in batches of 2 on 2 ranks: rank 0 has batches 0 (ids 1,2) and 2 (id 5), rank 1
-   * batch 1 (ids 3,4).  Gathered rank-major: 1,2,5,3,4.  Output must be in id order. */
+  /* 5 tasks in batches of 2 on 2 ranks: rank 0 ran batches 0 (ids 1,2) and 2 (id 5), rank 1
+   * batch 1 (ids 3,4).  Records by id. */
   struct evf_partition p;
   CHECK_EQ_U64(evf_partition_plan(&p, 5, 2, 2), 0);
   struct evf_record recs[5] = {0};
-  uint32_t ids[5] = {1, 2, 5, 3, 4};
+  uint32_t ids[5] = {1, 2, 3, 4, 5};
   for (int i = 0; i < 5; i++) {
     recs[i].id = ids[i];
-    recs[i].rank = i < 3 ? 0 : 1;
+    recs[i].rank = ids[i] == 3 || ids[i] == 4 ? 1 : 0;
     recs[i].batch = (ids[i] - 1) / 2;
     recs[i].iterations = ids[i] * 10;
     recs[i].value = (uint64_t)recs[i].iterations * (recs[i].iterations - 1) / 2;
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
     recs[i].attempts = ids[i] == 4 ? 3 : 1;
     recs[i].last_error = ids[i] == 4 ? EVF_STATUS_IO_ERROR : ids[i] == 2 ? EVF_STATUS_TIMEOUT : 0;
   }
-  struct rec_arg ra = {EVF_FORMAT_CSV, recs, &p};
+  struct rec_arg ra = {EVF_FORMAT_CSV, recs, NULL};
   char *csv = capture(write_recs, &ra);
   CHECK_STR(csv,
             "id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status,"
@@ -71,6 +72,19 @@ int main(int argc, char **argv)
             "4,1,node-b,1,40,780,0.250000,0.500000,0.750000,1.000000,0.250000000,io_error,3,io_error\n"
             "5,0,node-a,2,50,1225,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n");
   free(csv);
+  /* A resumed run: id 2 came from the journal (its node unknown), id 3 did not run. */
+  const unsigned char have[5] = {2, 1, 0, 2, 2};
+  ra.have = have;
+  csv = capture(write_recs, &ra);
+  CHECK_STR(csv,
+            "id,rank,host,batch,iterations,value,io_delay,t_start,t_io_done,t_end,cpu_time,status,"
+            "attempts,last_error\n"
+            "1,0,node-a,0,10,45,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n"
+            "2,0,,0,20,190,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,timeout\n"
+            "4,1,node-b,1,40,780,0.250000,0.500000,0.750000,1.000000,0.250000000,io_error,3,io_error\n"
+            "5,0,node-a,2,50,1225,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n");
+  free(csv);
+  ra.have = NULL;
   ra.fmt = EVF_FORMAT_JSONL;
   char *jsonl = capture(write_recs, &ra);
   const char *first = "{\"id\":1,\"rank\":0,\"host\":\"node-a\",\"batch\":0,\"iterations\":10,\"value\":45,";

@@ -1,0 +1,118 @@
+/* Rank 0's ring of records by id, written out window by window (see collect.h). */
+#include "collect.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct evf_collect {
+  struct evf_collect_config cfg;
+  uint64_t ring;          /* records in the ring: two windows, or all ids when fewer */
+  char *recs;             /* ring records */
+  unsigned char *have;    /* [ring] 1: the id's record is in */
+  uint64_t lo;            /* the next id to write */
+  uint64_t count[2];      /* records in of the window being written and of the next */
+};
+
+uint64_t evf_collect_ring_size(uint64_t ntasks, uint64_t window)
+{
+  uint64_t r = window < (ntasks + 1) / 2 ? 2 * window : ntasks;
+  return r ? r : 1;
+}
+
+struct evf_collect *evf_collect_new(const struct evf_collect_config *cfg)
+{
+  struct evf_collect *c = calloc(1, sizeof *c);
+  if (!c || cfg->window < 1)
+    return free(c), NULL;
+  c->cfg = *cfg;
+  uint64_t n = cfg->ntasks;
+  c->ring = evf_collect_ring_size(n, cfg->window);
+  c->lo = 1;
+  if (c->ring <= SIZE_MAX / cfg->rec_size &&
+      posix_memalign((void **)&c->recs, 64, c->ring * cfg->rec_size) != 0)
+    c->recs = NULL;
+  c->have = calloc(c->ring, 1);
+  if (!c->recs || !c->have) {
+    evf_collect_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+void evf_collect_free(struct evf_collect *c)
+{
+  if (!c)
+    return;
+  free(c->recs);
+  free(c->have);
+  free(c);
+}
+
+void *evf_collect_records(struct evf_collect *c)
+{
+  return c->recs;
+}
+
+uint64_t evf_collect_ring(const struct evf_collect *c)
+{
+  return c->ring;
+}
+
+uint64_t evf_collect_limit(const struct evf_collect *c)
+{
+  uint64_t start = (c->lo - 1) / c->cfg.window * c->cfg.window; /* ids before the window */
+  uint64_t lim = start + c->ring;
+  return lim < c->cfg.ntasks ? lim : c->cfg.ntasks;
+}
+
+uint64_t evf_collect_written(const struct evf_collect *c)
+{
+  return c->lo - 1;
+}
+
+int evf_collect_take(struct evf_collect *c, const struct evf_record *rec)
+{
+  uint64_t id = rec->id;
+  if (id < c->lo || id > evf_collect_limit(c))
+    return -1;
+  uint64_t at = (id - 1) % c->ring;
+  if (c->have[at])
+    return -1;
+  char *slot = c->recs + at * c->cfg.rec_size;
+  if ((const char *)rec != slot)
+    memcpy(slot, rec, c->cfg.rec_size);
+  c->have[at] = 1;
+  c->count[(id - 1) / c->cfg.window % 2]++;
+  return 0;
+}
+
+uint64_t evf_collect_step(struct evf_collect *c, uint64_t max)
+{
+  const struct evf_collect_config *g = &c->cfg;
+  uint64_t done = 0;
+  while (done < max && c->lo <= g->ntasks) {
+    uint64_t k = (c->lo - 1) / g->window, first = k * g->window + 1;
+    uint64_t end = first - 1 + g->window < g->ntasks ? first - 1 + g->window : g->ntasks;
+    if (c->count[k % 2] < end - first + 1)
+      break; /* the window is not complete */
+    uint64_t stop = end - c->lo + 1 <= max - done ? end : c->lo + (max - done) - 1;
+    for (uint64_t id = c->lo; id <= stop; id++) {
+      uint64_t at = (id - 1) % c->ring;
+      const struct evf_record *r = (const struct evf_record *)(const void *)(c->recs +
+                                                                             at * g->rec_size);
+      if (g->stats)
+        evf_stats_add(g->stats, r);
+      if (g->writer) {
+        int known = r->rank >= 0 && r->rank < g->nranks;
+        evf_recwriter_put(g->writer, r, known ? g->hosts[r->rank] : "",
+                          g->inputs ? g->inputs[id - 1] : NULL);
+      }
+      c->have[at] = 0;
+    }
+    done += stop - c->lo + 1;
+    c->lo = stop + 1;
+    if (c->lo > end)
+      c->count[k % 2] = 0;
+  }
+  return done;
+}
