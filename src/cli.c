@@ -548,8 +548,9 @@ void evf_cli_usage(FILE *out)
         "Run N tasks with one libev event loop per MPI rank: a simulated crawler (--kind\n"
         "sim, the default), HTTP fetches of a file of URLs with libcurl (--kind http),\n"
         "or a file of shell commands (--kind exec). Each task waits on I/O (or its child\n"
-        "process), then runs a CPU phase; rank 0 gathers every task's record and prints\n"
-        "a summary with the wall time, the lower bound and the efficiency.\n"
+        "process), then runs a CPU phase; every task's record streams to rank 0, which\n"
+        "writes them in id order a window at a time and prints a summary with the wall\n"
+        "time, the lower bound and the efficiency.\n"
         "\nOptions (--opt VALUE or --opt=VALUE):\n",
         out);
   evf_opt_usage(out, opt_table, NOPTS);

@@ -469,25 +469,42 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* v in decimal, as printf's %llu. */
-static char *put_u64(char *o, uint64_t v)
+/* Decimal digits of v (at least 1). */
+static int ndigits(uint64_t v)
 {
-  char t[20];
-  char *e = t + sizeof t, *p = e;
-  while (v >= 100) {
-    unsigned d = (unsigned)(v % 100) * 2;
+  int n = 1;
+  for (;;) {
+    if (v < 10)
+      return n;
+    if (v < 100)
+      return n + 1;
+    if (v < 1000)
+      return n + 2;
+    if (v < 10000)
+      return n + 3;
+    v /= 10000;
+    n += 4;
+  }
+}
+
+/* The last `n` digits of v at o[0..n), written right to left, two at a time. */
+static inline __attribute__((always_inline)) void put_digits(char *o, uint64_t v, int n)
+{
+  while (n >= 2) {
+    n -= 2;
+    memcpy(o + n, digit_pairs + (v % 100) * 2, 2);
     v /= 100;
-    *--p = digit_pairs[d + 1];
-    *--p = digit_pairs[d];
   }
-  if (v >= 10) {
-    *--p = digit_pairs[v * 2 + 1];
-    *--p = digit_pairs[v * 2];
-  } else {
-    *--p = (char)('0' + v);
-  }
-  memcpy(o, p, (size_t)(e - p));
-  return o + (e - p);
+  if (n == 1)
+    o[0] = (char)('0' + v % 10);
+}
+
+/* v in decimal, as printf's %llu. */
+static inline __attribute__((always_inline)) char *put_u64(char *o, uint64_t v)
+{
+  int n = ndigits(v);
+  put_digits(o, v, n);
+  return o + n;
 }
 
 static char *put_i64(char *o, int64_t v)
@@ -501,8 +518,9 @@ static char *put_i64(char *o, int64_t v)
 
 /* x with `prec` (<= 9) digits after the point, byte for byte as printf's %.*f (glibc rounds the
  * exact binary value, an exact tie to even): x = mant 2^-k exactly, so x 10^prec is the integer
- * mant 10^prec over 2^k, rounded.  Values of 1e9 or more, infinities and NaN go to snprintf. */
-char *evf_put_fixed(char *o, double x, int prec)
+ * mant 10^prec over 2^k, rounded.  Values of 1e9 or more, infinities and NaN go to snprintf.
+ * Inlined where prec is a constant, so its divisions become multiplications. */
+static inline __attribute__((always_inline)) char *fixed(char *o, double x, int prec)
 {
   static const uint64_t pow10[10] = {1,      10,      100,      1000,      10000,
                                      100000, 1000000, 10000000, 100000000, 1000000000};
@@ -521,9 +539,9 @@ char *evf_put_fixed(char *o, double x, int prec)
   else
     expo = 1;
   int k = 1075 - expo;
-  unsigned __int128 num = (unsigned __int128)mant * pow10[prec]; /* < 2^83 */
   uint64_t q = 0;
   if (k < 100) {
+    unsigned __int128 num = (unsigned __int128)mant * pow10[prec]; /* < 2^83 */
     unsigned __int128 one = (unsigned __int128)1 << k;
     q = (uint64_t)(num >> k);
     unsigned __int128 rem = num & (one - 1), half = one >> 1;
@@ -531,21 +549,17 @@ char *evf_put_fixed(char *o, double x, int prec)
       q++;
   } /* else x 10^prec < 2^83 / 2^100: rounds to 0 */
   o = put_u64(o, q / pow10[prec]);
-  if (prec > 0) { /* the fraction's digits, two at a time from the right */
-    uint64_t f = q % pow10[prec];
+  if (prec > 0) {
     *o++ = '.';
-    int d = prec;
-    for (; d >= 2; d -= 2) {
-      unsigned pair = (unsigned)(f % 100) * 2;
-      f /= 100;
-      o[d - 2] = digit_pairs[pair];
-      o[d - 1] = digit_pairs[pair + 1];
-    }
-    if (d == 1)
-      o[0] = (char)('0' + f);
+    put_digits(o, q % pow10[prec], prec);
     o += prec;
   }
   return o;
+}
+
+char *evf_put_fixed(char *o, double x, int prec)
+{
+  return fixed(o, x, prec);
 }
 
 #define PUT_LIT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
@@ -672,15 +686,15 @@ void evf_recwriter_put(struct evf_recwriter *w, const struct evf_record *r, cons
   o = KEY(",\"value\":");
   o = put_u64(o, r->value);
   o = KEY(",\"io_delay\":");
-  o = evf_put_fixed(o, r->io_delay_us * 1e-6, 6);
+  o = fixed(o, r->io_delay_us * 1e-6, 6);
   o = KEY(",\"t_start\":");
-  o = evf_put_fixed(o, r->t_start, 6);
+  o = fixed(o, r->t_start, 6);
   o = KEY(",\"t_io_done\":");
-  o = evf_put_fixed(o, r->t_io_done, 6);
+  o = fixed(o, r->t_io_done, 6);
   o = KEY(",\"t_end\":");
-  o = evf_put_fixed(o, r->t_end, 6);
+  o = fixed(o, r->t_end, 6);
   o = KEY(",\"cpu_time\":");
-  o = evf_put_fixed(o, r->cpu_time, 9);
+  o = fixed(o, r->cpu_time, 9);
   o = KEY(",\"status\":\"");
   o = put_str(o, evf_status_name(r->status));
   if (json)

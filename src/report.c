@@ -56,7 +56,7 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
 {
   fprintf(out, "evfarm %s: %" PRIu64 " %s tasks, %d ranks, %" PRIu64 " batches, seed %" PRIu64 "\n",
           EVF_VERSION_STRING, s->tasks, opt->kind, s->ranks, s->batches, opt->seed);
-  fprintf(out, "  wall          %10.4f s    t0 (after a barrier) to gather complete, rank 0\n",
+  fprintf(out, "  wall          %10.4f s    t0 (after a barrier) to every record at rank 0\n",
           s->wall);
   fprintf(out, "  throughput    %10.1f tasks/s\n", s->tasks_per_second);
   fprintf(out, "  lower bound   %10.4f s    max(task %.4f s, cpu backlog %.4f s from t=%.2f s",

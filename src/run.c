@@ -1,7 +1,7 @@
 /* evf_run() and evf_job_run(): one whole job on one communicator (a private duplicate of it).
  * The sequence is parse -> agree -> open files -> agree -> partition -> scatter -> allocate
- * loops -> agree -> barrier/t0 -> each rank's loop -> agree -> gather -> rank 0 writes, then
- * prints.  Every branch that could differ between ranks is preceded by evf_comm_agree(), so
+ * loops -> agree -> barrier/t0 -> each rank's loop, records streaming to rank 0 (which writes
+ * completed windows of them) -> agree -> rank 0 writes the rest, then prints.  Every branch that could differ between ranks is preceded by evf_comm_agree(), so
  * ranks never diverge. */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include "evfarm/evfarm.h"

@@ -1,4 +1,4 @@
-/* stats: what rank 0 computes from the gathered records: per-rank load, the lower bound on
+/* stats: what rank 0 computes from the records: per-rank load, the lower bound on
  * the wall time and the efficiency.  Pure functions of the records. */
 #ifndef EVF_STATS_H
 #define EVF_STATS_H
@@ -39,7 +39,7 @@ struct evf_summary {
   uint64_t tasks;
   int ranks;
   uint64_t batches;
-  double wall;                          /* seconds, rank 0: t0 -> gather complete */
+  double wall;                          /* seconds, rank 0: t0 -> every record at rank 0 */
   double tasks_per_second;              /* tasks / wall */
   struct evf_bound bound;
   double efficiency;                    /* bound.t_lb / wall */
@@ -103,7 +103,7 @@ void evf_stats_free(struct evf_stats *a);
  * up: call once).  Returns 0 or EVF_ENOMEM. */
 int evf_summary_finish(struct evf_summary *s, struct evf_stats *a, uint64_t batches, double wall);
 
-/* Summarise n gathered records (of `stride` bytes each) of a run on nranks ranks that took
+/* Summarise n records (of `stride` bytes each) of a run on nranks ranks that took
  * `wall` seconds.  Returns 0 or EVF_ENOMEM; release with evf_summary_free(). */
 int evf_summary_compute(struct evf_summary *s, const void *recs, size_t stride, size_t n,
                         int nranks, uint64_t batches, double wall);
