@@ -1,5 +1,5 @@
 /* partition: every id in exactly one batch, batches in id order, sizes as specified, counts and
- * displacements consistent, for small, uneven, N < P and N near 2^31 cases. */
+ * displacements consistent, for small, uneven, N < P, N near 2^31 and N = 2^32 - 1 cases; windows. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -49,7 +49,7 @@ struct plan_case {
   int ranks;
   uint32_t batch_size;
   size_t nbatches;        /* expected */
-  int min_tasks, max_tasks; /* expected per-rank extremes */
+  uint64_t min_tasks, max_tasks; /* expected per-rank extremes */
 };
 
 static const struct plan_case cases[] = {
@@ -66,6 +66,10 @@ static const struct plan_case cases[] = {
   {2147483647u, 3, 0, 3, 715827882, 715827883},
   {2147483647u, 7, 1073741824u, 2, 0, 1073741824}, /* near 2^31: batches 2^30 and 2^30-1 */
   {2147483647u, 2, 2147483647u, 1, 0, 2147483647},
+  /* The largest N (ids are 32-bit): a rank's count passes 2^31, the last id is 2^32 - 1. */
+  {4294967295u, 1, 0, 1, 4294967295u, 4294967295u},
+  {4294967295u, 2, 0, 2, 2147483647u, 2147483648u},
+  {4294967295u, 3, 2147483648u, 2, 0, 2147483648u},
 };
 
 int main(void)
@@ -170,6 +174,53 @@ int main(void)
   CHECK_EQ_U64(evf_partition_plan_ranges(&p, 40, todo, 0, 3, 0, 1, 2), 0);
   CHECK(p.nbatches == 0 && p.batch_count[0] == 0);
   evf_partition_free(&p);
+
+  /* Windows of 4 ids, 10 ids, static on 2 ranks: a share of each window for each rank. */
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 10, 4, 2, 0, 0, 0), 0);
+  {
+    static const uint32_t wf[] = {1, 3, 5, 7, 9, 10}, wc[] = {2, 2, 2, 2, 1, 1};
+    CHECK(p.nbatches == 6 && p.batch_count[0] == 3 && p.batch_count[1] == 3 &&
+          p.task_count[0] == 5 && p.task_count[1] == 5);
+    for (int r = 0; r < 2; r++)
+      for (int i = 0; i < 3; i++) {
+        const struct evf_batch *b = &p.batches[p.batch_displ[r] + i];
+        CHECK(b->index == (uint32_t)(2 * i + r) && b->first_id == wf[b->index] &&
+              b->count == wc[b->index] && p.batch_len[b->index] == wc[b->index]);
+      }
+  }
+  evf_partition_free(&p);
+  /* Dynamic, windows of 8 over 20 ids on 2 ranks, first share >= 2: each window guided on its
+   * own (share ceil(8/2) = 4, floor 1): 2,2,1,1,1,1 twice, then the last 4 ids: 2,2. */
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 20, 8, 2, 0, 1, 2), 0);
+  {
+    static const uint32_t sizes[] = {2, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 2, 2};
+    uint32_t id = 1;
+    CHECK_EQ_U64(p.nbatches, 14);
+    for (size_t b = 0; b < 14 && b < p.nbatches; b++) {
+      CHECK(p.batches[b].index == b && p.batches[b].first_id == id &&
+            p.batches[b].count == sizes[b]);
+      id += sizes[b];
+    }
+    CHECK(p.batch_count[0] == 1 && p.batch_count[1] == 1 && p.batch_displ[1] == 1 &&
+          p.task_count[0] == 2 && p.task_count[1] == 2 && p.dynamic);
+  }
+  evf_partition_free(&p);
+  /* The largest N in windows of 2^30: four windows, the last ends at id 2^32 - 1. */
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 4294967295u, 1u << 30, 2, 0, 0, 0), 0);
+  CHECK(p.nbatches == 8);
+  check_invariants(&p, 4294967295u, 2, 0);
+  evf_partition_free(&p);
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 4294967295u, 1u << 30, 3, 0, 1, 1000), 0);
+  {
+    uint64_t id = 1;
+    for (size_t b = 0; b < p.nbatches; b++) {
+      CHECK(p.batches[b].first_id == id && p.batches[b].index == b);
+      id += p.batches[b].count;
+    }
+    CHECK_EQ_U64(id, 4294967296ULL);
+  }
+  evf_partition_free(&p);
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 10, 0, 2, 0, 0, 0), (uint64_t)(int64_t)EVF_EUSAGE);
 
   /* Impossible arguments are refused, not partitioned. */
   CHECK_EQ_U64(evf_partition_plan(&p, 0, 2, 0), (uint64_t)(int64_t)EVF_EUSAGE);

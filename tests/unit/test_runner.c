@@ -377,6 +377,63 @@ static void check_drain(struct evf_record *recs, char *msg)
   hang_id = -1;
 }
 
+/* Records kept in the slots (none given), handed to the done callback; the ids at the top of the
+ * 32-bit range; a limit: the last 5 ids wait until the feed raises it, then the feed closes (a
+ * runner whose unstarted tasks are held back is not hungry, though fewer than its slots). */
+#define TOP_FIRST 4294967196u /* ids 4294967196 .. 4294967295 = 2^32 - 1 */
+static struct evf_runner *limit_runner;
+static uint64_t limit_now;
+static int limit_seen[100], limit_bad, limit_hungry_held;
+
+static void limit_done(void *arg, const struct evf_record *rec)
+{
+  (void)arg;
+  uint64_t id = rec->id;
+  if (id < TOP_FIRST || id > limit_now || rec->rank != 3 ||
+      (rec->status == EVF_STATUS_OK && rec->value != 2u * rec->id))
+    limit_bad++;
+  else
+    limit_seen[id - TOP_FIRST]++;
+}
+
+static void limit_feed(void *arg, struct evf_runner *r)
+{
+  (void)arg;
+  struct evf_runner_counts c = evf_runner_counts(r);
+  if (c.done < 95)
+    return;
+  if (limit_now < 4294967295u) { /* the first 95 are done, none of the rest started */
+    limit_hungry_held += evf_runner_hungry(r) || c.total - c.done - c.inflight != 5;
+    limit_now = 4294967295u;
+    evf_runner_set_limit(r, limit_now);
+  }
+  evf_runner_close(r);
+}
+
+static void check_limit(char *msg)
+{
+  static const struct evf_batch top[] = {{TOP_FIRST, 100, 0}};
+  struct evf_options opt = {.tasks = 4294967295u, .kind = "test"};
+  limit_now = TOP_FIRST + 94;
+  struct evf_runner_config cfg = {.kind = &test_kind, .opt = &opt, .rank = 3, .inflight = 8,
+                                  .feed = limit_feed, .feed_interval = 0.001, .capacity = 100,
+                                  .done = limit_done, .limit = limit_now};
+  int rc;
+  inflight = most_inflight = 0;
+  hang_id = 0; /* no task hangs: (int)4294967295 is -1 */
+  limit_runner = evf_runner_new(&cfg, top, 1, NULL, &rc, msg);
+  CHECK(limit_runner != NULL && rc == 0);
+  if (!limit_runner)
+    return;
+  CHECK_EQ_U64(evf_runner_run(limit_runner, evf_clock_now(), msg), 0);
+  evf_runner_free(limit_runner);
+  CHECK_EQ_U64(limit_bad, 0);
+  CHECK_EQ_U64(limit_hungry_held, 0);
+  CHECK_EQ_U64(limit_now, 4294967295u);
+  for (int i = 0; i < 100; i++)
+    CHECK_EQ_U64(limit_seen[i], 1);
+}
+
 int main(void)
 {
   static struct evf_record recs[NTASKS];
@@ -409,6 +466,9 @@ int main(void)
 
   /* A drain mid-run. */
   check_drain(recs, msg);
+
+  /* Records in the slots, ids up to 2^32 - 1, a limit raised while the loop runs. */
+  check_limit(msg);
 
   /* No tasks at all. */
   struct evf_options opt = {.tasks = 1, .kind = "test"};
