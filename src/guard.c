@@ -88,7 +88,9 @@ void evf_guard_journal(int fd, const unsigned char *buf, const volatile size_t *
 }
 
 /* Take the journal's buffer for good (the process is ending): wait, up to 1 s, for a flush in
- * progress on another thread (a signal can land on any thread) to finish. */
+ * progress on another thread (a signal can land on any thread) to finish.  Only the first
+ * taker writes it out: a second clean-up (another signal on another thread, or a fatal error
+ * while a handler runs) must not write the same frames again. */
 static int take_journal(void)
 {
   atomic_int *l = journal_lock;
@@ -96,8 +98,10 @@ static int take_journal(void)
     return 1;
   for (int k = 0; k < 2000; k++) {
     int free_ = 0;
-    if (atomic_compare_exchange_strong(l, &free_, 2) || free_ == 2)
+    if (atomic_compare_exchange_strong(l, &free_, 2))
       return 1;
+    if (free_ == 2)
+      return 0;
     struct timespec ts = {0, 500000};
     nanosleep(&ts, NULL);
   }

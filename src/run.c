@@ -416,15 +416,16 @@ static void write_windows(struct job *j, struct evf_runner *r, uint64_t max)
   }
 }
 
-/* From the feed (windows, or dynamic scheduling): rank 0 writes a step of a completed window;
- * another rank sends its records once they have waited STREAM_SEND_DELAY (a window may be
- * waiting for them). */
+/* From the feed (windows, or dynamic scheduling): with windows, rank 0 writes a step of a
+ * completed window, another rank sends its records once they have waited STREAM_SEND_DELAY (a
+ * window may be waiting for them; without windows they go a full message at a time, the rest
+ * after the loop). */
 static void stream_tick(struct job *j)
 {
   if (j->collect) {
     if (j->gated)
       write_windows(j, j->runner, WRITE_STEP);
-  } else if (j->rank != 0 && !j->opt.journal && j->npend &&
+  } else if (j->gated && j->rank != 0 && j->npend &&
              evf_clock_now() - j->pend_since >= STREAM_SEND_DELAY) {
     journal_send(j);
   }
