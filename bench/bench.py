@@ -18,6 +18,12 @@ schedule  static vs dynamic scheduling, run by run interleaved: the default job 
 journal   --journal on vs off, interleaved: the default job at np 1 and 2 (wall / T_lb); 10^7
           empty tasks at np 2 (records per second into the journal, rank-0 peak memory against
           the same run without a journal); the time from SIGUSR1 to the end of a drained run.
+scale     --scale-tasks (10^8) empty tasks at np 2 with --output CSV: whole-process time,
+          in-program wall, the tail after the last task (collect and write), rank 0's write
+          time and rate, rank-0 peak memory; against `cat` of the same file into a new one (the
+          floor for writing those bytes) and, with --baseline BUILD, the same run of another
+          build (runs alternate).  The file is written beside --scale-dir (default: a temporary
+          directory; it needs twice the CSV's size free).
 scaling   a CPU-heavy strong-scaling sweep (evfarm-sweep --preset cpu) at 1 and 2 ranks inside
           one mpirun, 1 warm-up and --runs runs per size, and its report (--png FILE keeps the
           plot).
@@ -87,26 +93,34 @@ def machine(build):
         compiler(build))
 
 
-def bench_default(build, runs, tmp):
-    print("\n## Default job: 10,000 sim tasks, io 0.2-1.0 s, cpu 100k-500k iterations")
-    print("%-4s %-22s %-10s %-22s %-20s %s" % ("np", "wall s (median, range)", "T_lb s",
-                                              "efficiency (median)", "whole process s", "imbalance"))
+def bench_default(build, runs, tmp, baseline=None):
+    print("\n## Default job: 10,000 sim tasks, io 0.2-1.0 s, cpu 100k-500k iterations%s"
+          % (" (this build and --baseline, run by run)" if baseline else ""))
+    print("%-4s %-9s %-22s %-10s %-22s %-20s %s" % ("np", "build", "wall s (median, range)",
+                                                   "T_lb s", "efficiency (median)",
+                                                   "whole process s", "imbalance"))
+    builds = [("this", build)] + ([("baseline", baseline)] if baseline else [])
     for np_ in (1, 2):
-        walls, lbs, effs, wholes, imb = [], [], [], [], []
-        run(build, np_, [], tmp)  # warm-up: page cache, Open MPI's first start
+        got = {name: ([], [], [], [], []) for name, _ in builds}
+        for name, b in builds:
+            run(b, np_, [], tmp)  # warm-up: page cache, Open MPI's first start
         for _ in range(runs):
-            s, whole = run(build, np_, [], tmp)
-            walls.append(s["wall_s"])
-            lbs.append(s["lower_bound"]["t_lb_s"])
-            effs.append(s["efficiency"])
-            wholes.append(whole)
-            imb.append(s["imbalance"])
-        print("%-4d %.4f (%-14s) %.4f     %6.2f %% (%-12s) %.3f (%s)  %.3f" % (
-            np_, med(walls), spread(walls, "%.4f"), med(lbs), 100 * med(effs),
-            spread([100 * e for e in effs], "%.2f"), med(wholes), spread(wholes, "%.2f"),
-            med(imb)))
-        print("     wall / T_lb = %.4f (median of per-run ratios)" % med(
-            [w / l for w, l in zip(walls, lbs)]))
+            for name, b in builds:
+                s, whole = run(b, np_, [], tmp)
+                walls, lbs, effs, wholes, imb = got[name]
+                walls.append(s["wall_s"])
+                lbs.append(s["lower_bound"]["t_lb_s"])
+                effs.append(s["efficiency"])
+                wholes.append(whole)
+                imb.append(s["imbalance"])
+        for name, _ in builds:
+            walls, lbs, effs, wholes, imb = got[name]
+            print("%-4d %-9s %.4f (%-14s) %.4f     %6.2f %% (%-12s) %.3f (%s)  %.3f" % (
+                np_, name, med(walls), spread(walls, "%.4f"), med(lbs), 100 * med(effs),
+                spread([100 * e for e in effs], "%.2f"), med(wholes), spread(wholes, "%.2f"),
+                med(imb)))
+            print("               wall / T_lb = %.4f (median of per-run ratios)" % med(
+                [w / l for w, l in zip(walls, lbs)]))
 
 
 def bench_progress(build, runs, tmp):
@@ -259,6 +273,57 @@ def bench_overhead(build, runs, tmp):
                                                  med(walls), spread(walls, "%.4f"), per_task_b))
 
 
+def scale_run(build, n, out, tmp):
+    """One 10^8-style run; returns a dict of its figures."""
+    s, whole = run(build, 2, ["--tasks", str(n), "--io-max", "0", "--cpu-max", "0",
+                              "--inflight", "1000", "--output", out], tmp)
+    size = os.path.getsize(out)
+    dst = out + ".cat"
+    t = time.monotonic()
+    subprocess.run("cat '%s' > '%s' && sync -f '%s'" % (out, dst, dst), shell=True, check=True)
+    cat_s = time.monotonic() - t
+    os.unlink(dst)
+    os.unlink(out)
+    o = s.get("output") or {}
+    return {"whole": whole, "wall": s["wall_s"], "setup": s["setup_s"], "last_end": s["last_end_s"],
+            "collect": s["collect_s"], "write": o.get("write_s"), "bytes": size,
+            "rss_kib": s["rank0_maxrss_kib"], "cat": cat_s}
+
+
+def bench_scale(build, runs, tmp, n=10 ** 8, baseline=None, where=None):
+    where = where or tmp
+    print("\n## Scale: %d empty tasks at np 2, --inflight 1000, --output CSV (%s)" % (n, where))
+    builds = [("this", build)] + ([("baseline", baseline)] if baseline else [])
+    start = {}
+    for name, b in builds:  # mpirun and MPI start-up: a 1-task run's whole time
+        start[name] = med([run(b, 2, ["--tasks", "1"], tmp)[1] for _ in range(3)])
+    got = {name: [] for name, _ in builds}
+    for _ in range(runs):
+        for name, b in builds:
+            got[name].append(scale_run(b, n, os.path.join(where, "scale-%s.csv" % name), tmp))
+    for name, _ in builds:
+        rs = got[name]
+        f = {k: med([r[k] for r in rs if r[k] is not None]) if any(r[k] is not None for r in rs)
+             else None for k in rs[0]}
+        tail = f["whole"] - start[name] - f["setup"] - f["last_end"]
+        print("%-8s whole %.1f s (start-up %.2f s), wall %.2f s, last task at %.2f s, tail after "
+              "it %.2f s (collect %.2f s in the summary)" % (name, f["whole"], start[name],
+                                                             f["wall"], f["last_end"], tail,
+                                                             f["collect"]))
+        if f["write"] is not None:
+            print("         rank 0 wrote %.0f MB in %.2f s: %.0f MB/s; collect + write %.2f s = "
+                  "%.2f x cat (%.2f s, %.0f MB/s)" % (f["bytes"] / 1e6, f["write"],
+                                                      f["bytes"] / 1e6 / f["write"],
+                                                      f["collect"] + f["write"],
+                                                      (f["collect"] + f["write"]) / f["cat"],
+                                                      f["cat"], f["bytes"] / 1e6 / f["cat"]))
+        else:
+            print("         %.0f MB written; tail after the last task %.2f s = %.2f x cat (%.2f s, "
+                  "%.0f MB/s)" % (f["bytes"] / 1e6, tail, tail / f["cat"], f["cat"],
+                                  f["bytes"] / 1e6 / f["cat"]))
+        print("         rank-0 peak memory %.1f MiB" % (f["rss_kib"] / 1024.0))
+
+
 def bench_scaling(build, runs, tmp, png=None):
     print("\n## CPU-heavy strong scaling: evfarm-sweep --preset cpu --sizes 1,2 (2,000 tasks,"
           " 0-50 ms I/O, 2-4 M iterations)")
@@ -288,6 +353,9 @@ def main():
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--only", default="default,cpu,overhead,schedule,scaling")
     ap.add_argument("--png", help="scaling: keep the report's plot here")
+    ap.add_argument("--baseline", help="scale, default: also run this build, interleaved")
+    ap.add_argument("--scale-tasks", type=int, default=10 ** 8)
+    ap.add_argument("--scale-dir", help="scale: write the CSV here")
     a = ap.parse_args()
     print("# evfarm benchmark, %s" % time.strftime("%Y-%m-%d"))
     print("machine: %s" % machine(a.build))
@@ -296,6 +364,10 @@ def main():
         for part in a.only.split(","):
             if part == "scaling":
                 bench_scaling(a.build, a.runs, tmp, a.png)
+            elif part == "default":
+                bench_default(a.build, a.runs, tmp, a.baseline)
+            elif part == "scale":
+                bench_scale(a.build, a.runs, tmp, a.scale_tasks, a.baseline, a.scale_dir)
             else:
                 {"default": bench_default, "cpu": bench_cpu, "overhead": bench_overhead,
                  "progress": bench_progress, "schedule": bench_schedule,

@@ -129,8 +129,9 @@ struct evf_chan {
   int self_closed;                 /* rank 0 took its last batch (or none was left) */
   evf_chan_records_fn on_records;  /* records streamed in (--journal) */
   void *records_arg;
-  char *rbuf;                      /* their receive buffer */
-  size_t rbuf_size;
+  struct incoming { char *buf; int len; MPI_Request req; } in[EVF_CHAN_MAX_IN];
+  int nin;                         /* records being received (MPI_Imrecv): rank 0 never waits in
+                                      a receive for a sender to move the message on */
   unsigned long long deals, requests;
   double max_latency;
   /* other ranks */
@@ -145,7 +146,7 @@ struct evf_chan {
   char **bufs;                     /* received inputs and their line arrays, kept to the end */
   size_t nbufs, capbufs;
   struct outgoing { char *buf; MPI_Request req; } *out; /* records in flight to rank 0 */
-  size_t nout, capout;
+  size_t nout;
 };
 
 static void close_all(struct evf_chan *c);
@@ -315,38 +316,68 @@ static void deal(struct evf_chan *c, int r)
 }
 
 /* Rank 0: take in every message that has arrived; answer requests. */
+/* Rank 0: hand over the records whose receives completed. */
+static void records_in(struct evf_chan *c)
+{
+  if (c->nin == 0)
+    return;
+  MPI_Request reqs[EVF_CHAN_MAX_IN];
+  int idx[EVF_CHAN_MAX_IN], ndone = 0;
+  for (int i = 0; i < c->nin; i++)
+    reqs[i] = c->in[i].req;
+  MPI_Testsome(c->nin, reqs, &ndone, idx, MPI_STATUSES_IGNORE);
+  if (ndone <= 0)
+    return;
+  int keep = 0;
+  for (int i = 0; i < c->nin; i++) {
+    if (reqs[i] == MPI_REQUEST_NULL) {
+      if (c->on_records)
+        c->on_records(c->records_arg, c->in[i].buf, (size_t)c->in[i].len);
+      free(c->in[i].buf);
+    } else {
+      c->in[keep] = c->in[i];
+      c->in[keep++].req = reqs[i];
+    }
+  }
+  c->nin = keep;
+}
+
+/* Rank 0: take in every message that has arrived, in order (matched probes); answer requests.
+ * Records are received without waiting (a message larger than MPI's eager size needs its sender
+ * to call into MPI for its rest): at most EVF_CHAN_MAX_IN at a time, and no later message is
+ * taken while that many are on their way, so each rank's messages are taken in the order sent. */
 static void receive_all(struct evf_chan *c)
 {
   send_limits(c);
+  records_in(c);
   for (;;) {
     MPI_Status st;
+    MPI_Message m;
     int flag = 0;
-    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &st);
+    if (c->nin == EVF_CHAN_MAX_IN)
+      return;
+    MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &m, &st);
     if (!flag)
       return;
     if (st.MPI_TAG == TAG_RECORDS) {
       int len = 0;
       MPI_Get_count(&st, MPI_BYTE, &len);
-      if ((size_t)len > c->rbuf_size) {
-        free(c->rbuf);
-        c->rbuf = malloc((size_t)len);
-        c->rbuf_size = c->rbuf ? (size_t)len : 0;
-        if (!c->rbuf)
-          evf_guard_fatal("cannot receive streamed records");
-      }
-      MPI_Recv(c->rbuf, len, MPI_BYTE, st.MPI_SOURCE, TAG_RECORDS, c->comm, MPI_STATUS_IGNORE);
-      if (c->on_records)
-        c->on_records(c->records_arg, c->rbuf, (size_t)len);
+      struct incoming *in = &c->in[c->nin];
+      if (!(in->buf = malloc(len > 0 ? (size_t)len : 1)))
+        evf_guard_fatal("cannot receive streamed records");
+      in->len = len;
+      MPI_Imrecv(in->buf, len, MPI_BYTE, &m, &in->req);
+      c->nin++;
+      records_in(c);
       continue;
     }
     if (st.MPI_TAG == TAG_DRAIN) {
-      MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
+      MPI_Mrecv(NULL, 0, MPI_BYTE, &m, MPI_STATUS_IGNORE);
       c->drain_requested = 1;
       continue;
     }
     unsigned long long v[NREPORT];
-    MPI_Recv(v, NREPORT, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, st.MPI_TAG, c->comm,
-             MPI_STATUS_IGNORE);
+    MPI_Mrecv(v, NREPORT, MPI_UNSIGNED_LONG_LONG, &m, MPI_STATUS_IGNORE);
     struct peer *p = &c->peers[st.MPI_SOURCE];
     p->latest = (struct evf_progress_counts){v[0], v[1], v[2]};
     if (st.MPI_TAG == TAG_REQUEST) {
@@ -555,26 +586,49 @@ void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg)
   c->records_arg = arg;
 }
 
-void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len)
+/* Another rank: complete the record sends rank 0 has taken in (MPI_Testsome also moves the
+ * others on: a message larger than MPI's eager size goes in fragments, each sent only when the
+ * sender calls into MPI). */
+void evf_chan_progress(struct evf_chan *c)
 {
-  size_t keep = 0; /* free the buffers whose sends completed */
+  if (c->nout == 0)
+    return;
+  MPI_Request reqs[EVF_CHAN_MAX_OUT];
+  int idx[EVF_CHAN_MAX_OUT], ndone = 0;
+  for (size_t i = 0; i < c->nout; i++)
+    reqs[i] = c->out[i].req;
+  MPI_Testsome((int)c->nout, reqs, &ndone, idx, MPI_STATUSES_IGNORE);
+  if (ndone <= 0) /* MPI_UNDEFINED: none active */
+    return;
+  size_t keep = 0;
   for (size_t i = 0; i < c->nout; i++) {
-    int done = 0;
-    MPI_Test(&c->out[i].req, &done, MPI_STATUS_IGNORE);
-    if (done)
+    if (reqs[i] == MPI_REQUEST_NULL) {
       free(c->out[i].buf);
-    else
-      c->out[keep++] = c->out[i];
+    } else {
+      c->out[keep] = c->out[i];
+      c->out[keep++].req = reqs[i];
+    }
   }
   c->nout = keep;
-  if (c->nout == c->capout) {
-    size_t cap = c->capout ? 2 * c->capout : 8;
-    struct outgoing *o = realloc(c->out, cap * sizeof *o);
-    if (!o)
-      evf_guard_fatal("cannot send streamed records");
-    c->out = o;
-    c->capout = cap;
+}
+
+void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len)
+{
+  evf_chan_progress(c);
+  /* At most EVF_CHAN_MAX_OUT messages on their way: a rank that finishes records faster than
+   * rank 0 takes them in waits here (its memory stays bounded), for at most a minute. */
+  for (double t0 = 0; c->nout == EVF_CHAN_MAX_OUT;) {
+    double now = evf_clock_now();
+    if (t0 == 0)
+      t0 = now;
+    else if (now - t0 > 60)
+      evf_guard_fatal("rank 0 took no records for 60 s");
+    struct timespec ts = {0, 20000};
+    nanosleep(&ts, NULL);
+    evf_chan_progress(c);
   }
+  if (!c->out && !(c->out = malloc(EVF_CHAN_MAX_OUT * sizeof *c->out)))
+    evf_guard_fatal("cannot send streamed records");
   if (len > INT_MAX)
     evf_guard_fatal("a batch of streamed records over 2 GiB");
   c->out[c->nout].buf = buf;
@@ -618,8 +672,8 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
   for (;;) {
     receive_all(c);
     *all = sum_counts(c);
-    if (c->finals >= c->size - 1)
-      return 1;
+    if (c->finals >= c->size - 1 && c->nin == 0) /* a rank's last records are in before */
+      return 1;                                     /* its final report is sent */
     if (evf_clock_now() >= until)
       return 0;
     struct timespec ts = {0, 200000}; /* an idle rank 0 sleeps between polls (0.2 ms: the
@@ -654,7 +708,6 @@ void evf_chan_free(struct evf_chan *c)
     free(c->bufs[i]);
   free(c->bufs);
   free(c->out);
-  free(c->rbuf);
   free(c->peers);
   free(c->owner);
   free(c);

@@ -399,6 +399,8 @@ static void journal_done(void *arg, const struct evf_record *rec)
   memcpy(j->pend + j->npend++ * j->rec_size, rec, j->rec_size);
   if (j->npend == JOURNAL_SEND_BATCH)
     journal_send(j);
+  else if (j->npend % 64 == 0) /* the messages on their way need this rank's calls to move */
+    evf_chan_progress(j->chan);
 }
 
 /* Rank 0, windows: write what completed (at most `max` records) and let the next ids start. */
@@ -422,6 +424,8 @@ static void write_windows(struct job *j, struct evf_runner *r, uint64_t max)
  * after the loop). */
 static void stream_tick(struct job *j)
 {
+  if (j->rank != 0)
+    evf_chan_progress(j->chan);
   if (j->collect) {
     if (j->gated)
       write_windows(j, j->runner, WRITE_STEP);
