@@ -7,7 +7,7 @@
  *                   seed, the sim parameters, the input file's size and XXH3-64, the exec
  *                   template's XXH3-64, the record size), then "\n";
  *   then frames:    "EVFR", the record size (uint32, little-endian), the record (the same
- *                   bytes as in the gather), the XXH3-64 of the record (uint64, little-endian).
+ *                   bytes as on the channel), the XXH3-64 of the record (uint64, little-endian).
  * A frame cut short or with another hash (a crash mid-write) ends the journal there: what
  * follows is ignored, never misread, and a resumed run truncates it before appending. */
 #ifndef EVF_JOURNAL_H
