@@ -21,6 +21,8 @@ def cases(d):
         (2, ["--tasks", "abc"], r"^evfarm: --tasks: 'abc' is not a whole number \(try 'evfarm --help'\)$"),
         (3, ["--tasks", "0"], r"^evfarm: --tasks: '0' is out of range"),
         (2, ["--tasks", "4294967296"], r"^evfarm: --tasks: '4294967296' is out of range"),
+        (2, ["--window", "5", "--journal", os.path.join(d, "w.journal")],
+         r"^evfarm: --window: not with --journal"),
         (2, ["--tasks", "-7"], r"^evfarm: --tasks: '-7' must not be negative"),
         (4, ["--io-max", "1.5x"], r"^evfarm: --io-max: '1.5x' is not a number"),
         (2, ["--io-min", "0.8", "--io-max", "0.5"], r"^evfarm: --io-min: 0.8 is greater than --io-max 0.5"),
