@@ -146,7 +146,7 @@ struct evf_chan {
   char **bufs;                     /* received inputs and their line arrays, kept to the end */
   size_t nbufs, capbufs;
   struct outgoing { char *buf; MPI_Request req; } *out; /* records in flight to rank 0 */
-  size_t nout;
+  size_t nout, capout;
 };
 
 static void close_all(struct evf_chan *c);
@@ -588,47 +588,47 @@ void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg)
 
 /* Another rank: complete the record sends rank 0 has taken in (MPI_Testsome also moves the
  * others on: a message larger than MPI's eager size goes in fragments, each sent only when the
- * sender calls into MPI). */
+ * sender calls into MPI).  Only the oldest EVF_CHAN_TEST_OUT are tested: rank 0 takes a rank's
+ * messages in the order sent. */
 void evf_chan_progress(struct evf_chan *c)
 {
   if (c->nout == 0)
     return;
-  MPI_Request reqs[EVF_CHAN_MAX_OUT];
-  int idx[EVF_CHAN_MAX_OUT], ndone = 0;
-  for (size_t i = 0; i < c->nout; i++)
+  int n = c->nout < EVF_CHAN_TEST_OUT ? (int)c->nout : EVF_CHAN_TEST_OUT, ndone = 0;
+  MPI_Request reqs[EVF_CHAN_TEST_OUT];
+  int idx[EVF_CHAN_TEST_OUT];
+  for (int i = 0; i < n; i++)
     reqs[i] = c->out[i].req;
-  MPI_Testsome((int)c->nout, reqs, &ndone, idx, MPI_STATUSES_IGNORE);
+  MPI_Testsome(n, reqs, &ndone, idx, MPI_STATUSES_IGNORE);
   if (ndone <= 0) /* MPI_UNDEFINED: none active */
     return;
   size_t keep = 0;
   for (size_t i = 0; i < c->nout; i++) {
-    if (reqs[i] == MPI_REQUEST_NULL) {
+    if (i < (size_t)n && reqs[i] == MPI_REQUEST_NULL) {
       free(c->out[i].buf);
-    } else {
-      c->out[keep] = c->out[i];
-      c->out[keep++].req = reqs[i];
+      continue;
     }
+    c->out[keep] = c->out[i];
+    if (i < (size_t)n)
+      c->out[keep].req = reqs[i];
+    keep++;
   }
   c->nout = keep;
 }
 
+/* Never waits: what a rank holds on its way is bounded by the ids it may run (with windows, two
+ * of them; else its own tasks, as an array of its records would be). */
 void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len)
 {
   evf_chan_progress(c);
-  /* At most EVF_CHAN_MAX_OUT messages on their way: a rank that finishes records faster than
-   * rank 0 takes them in waits here (its memory stays bounded), for at most a minute. */
-  for (double t0 = 0; c->nout == EVF_CHAN_MAX_OUT;) {
-    double now = evf_clock_now();
-    if (t0 == 0)
-      t0 = now;
-    else if (now - t0 > 60)
-      evf_guard_fatal("rank 0 took no records for 60 s");
-    struct timespec ts = {0, 20000};
-    nanosleep(&ts, NULL);
-    evf_chan_progress(c);
+  if (c->nout == c->capout) {
+    size_t cap = c->capout ? 2 * c->capout : 8;
+    struct outgoing *o = realloc(c->out, cap * sizeof *o);
+    if (!o)
+      evf_guard_fatal("cannot send streamed records");
+    c->out = o;
+    c->capout = cap;
   }
-  if (!c->out && !(c->out = malloc(EVF_CHAN_MAX_OUT * sizeof *c->out)))
-    evf_guard_fatal("cannot send streamed records");
   if (len > INT_MAX)
     evf_guard_fatal("a batch of streamed records over 2 GiB");
   c->out[c->nout].buf = buf;

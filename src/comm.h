@@ -102,8 +102,8 @@ int evf_chan_drain_requested(struct evf_chan *c);
  * once sent), and everything it sent is in before its final report. */
 typedef void (*evf_chan_records_fn)(void *arg, const void *recs, size_t len);
 void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg);
-/* At most EVF_CHAN_MAX_OUT sends are in flight: with that many, the next waits for one. */
-#define EVF_CHAN_MAX_OUT 8
+/* Sends tested for completion at a time (the oldest). */
+#define EVF_CHAN_TEST_OUT 64
 /* Rank 0 receives at most this many messages of records at a time. */
 #define EVF_CHAN_MAX_IN 64
 void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len);

@@ -1,9 +1,9 @@
 /* evf_run() and evf_job_run(): one whole job on one communicator (a private duplicate of it).
  * The sequence is parse -> agree -> open files -> agree -> partition -> scatter -> allocate
  * loops -> agree -> barrier/t0 -> each rank's loop, records streaming to rank 0 (which writes
- * completed windows of them) -> agree -> rank 0 writes the rest, then prints.  Every branch that could differ between ranks is preceded by evf_comm_agree(), so
- * ranks never diverge. */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
+ * completed windows of them) -> agree -> rank 0 writes the rest, then prints.  Every branch
+ * that could differ between ranks is preceded by evf_comm_agree(), so ranks never diverge. */
+#define _DEFAULT_SOURCE
 #include "evfarm/evfarm.h"
 
 #include <inttypes.h>
@@ -14,7 +14,6 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <xxhash.h>
 
@@ -264,7 +263,6 @@ static void job_free(struct job *j)
   free(j->batches);
   free(j->records);
   evf_collect_free(j->collect);
-  evf_recwriter_abandon(&j->writer);
   evf_stats_free(j->stats);
   evf_journal_close(j->journal, j->msg);
   if (j->opt.journal)
@@ -706,8 +704,8 @@ static int job_distribute(struct job *j)
     j->collect = evf_collect_new(&cc);
     rc = j->collect ? 0
                     : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %llu records (--window)",
-                                 (unsigned long long)(j->window < j->opt.tasks / 2
-                                                          ? 2 * j->window : j->opt.tasks));
+                                 (unsigned long long)evf_collect_ring_size(j->opt.tasks,
+                                                                           j->window));
     if (rc == 0 && j->writer.buf)
       evf_recwriter_header(&j->writer);
   }
@@ -788,7 +786,8 @@ static int job_run_loops(struct job *j)
       break;
     if (j->gated && j->rank == 0)
       write_windows(j, NULL, WRITE_STEP * 4);
-    if (j->rank == 0 && prog.show && evf_clock_now() >= j->t0 + iv * (floor((now - j->t0) / iv) + 1))
+    double print_at = j->t0 + iv * (floor((now - j->t0) / iv) + 1);
+    if (j->rank == 0 && prog.show && evf_clock_now() >= print_at) /* a print time passed */
       progress_print(&prog, &all, evf_clock_now() - j->t0, 0);
   }
   if (j->rank == 0 && prog.drawn) /* the bar's last state, and the line ended */
