@@ -283,6 +283,11 @@ unsigned long long evf_chan_limit(const struct evf_chan *c)
   return c->limit;
 }
 
+int evf_chan_all_admitted(const struct evf_chan *c)
+{
+  return c->limit >= c->last_id;
+}
+
 /* Rank 0: deal the next batch to rank r (> 0), with its inputs. */
 static void deal(struct evf_chan *c, int r)
 {
@@ -664,9 +669,12 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
     *all = *mine;
     return 1;
   }
-  if (!c->self_closed) { /* rank 0's loop failed: deal nothing more */
+  if (!c->self_closed) { /* rank 0's loop failed: deal nothing more, close every rank now
+                           (with windows, a rank still holding ids beyond the limit drains) */
     c->self_closed = 1;
-    close_all(c);
+    c->closing = 1;
+    for (int r = 1; r < c->size; r++)
+      close_peer(c, r);
   }
   c->peers[0].latest = *mine;
   for (;;) {

@@ -70,6 +70,9 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
  * ranks read it with evf_chan_limit() (updated by evf_chan_feed). */
 void evf_chan_set_limit(struct evf_chan *c, unsigned long long limit);
 unsigned long long evf_chan_limit(const struct evf_chan *c);
+/* The limit admits every id (always, without windows).  A rank closed before that drains: rank
+ * 0 closes early only when its own loop failed. */
+int evf_chan_all_admitted(const struct evf_chan *c);
 /* The job-wide task count. */
 unsigned long long evf_chan_total(const struct evf_chan *c);
 /* From the progress tick: ranks other than 0 send their counts (unless their previous report is

@@ -183,6 +183,8 @@ static void feed(void *arg, struct evf_runner *r)
     }
     int got = evf_chan_feed(p->chan, &mine, hungry, &b, &inputs);
     evf_runner_set_limit(r, evf_chan_limit(p->chan));
+    if (got < 0 && !evf_chan_all_admitted(p->chan) && !evf_runner_draining(r))
+      evf_runner_drain(r, 0); /* closed before the last window opened: rank 0 failed */
     if (got < 0)
       evf_runner_close(r);
     if (got <= 0)
