@@ -347,21 +347,22 @@ static void records_in(struct evf_chan *c)
   c->nin = keep;
 }
 
-/* Rank 0: take in every message that has arrived, in order (matched probes); answer requests.
- * Records are received without waiting (a message larger than MPI's eager size needs its sender
- * to call into MPI for its rest): at most EVF_CHAN_MAX_IN at a time, and no later message is
- * taken while that many are on their way, so each rank's messages are taken in the order sent. */
+/* Rank 0: take in every message that has arrived, in order; answer requests.  Records are
+ * received without waiting (a message larger than MPI's eager size needs its sender to call into
+ * MPI for its rest): at most EVF_CHAN_MAX_IN at a time, and no later message is taken while that
+ * many are on their way, so each rank's messages are taken in the order sent.  A receive posted
+ * for the probed source and tag matches the probed message: it is the earliest one not yet
+ * matched (MPI's order between two ranks; one thread receives). */
 static void receive_all(struct evf_chan *c)
 {
   send_limits(c);
   records_in(c);
   for (;;) {
     MPI_Status st;
-    MPI_Message m;
     int flag = 0;
     if (c->nin == EVF_CHAN_MAX_IN)
       return;
-    MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &m, &st);
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &st);
     if (!flag)
       return;
     if (st.MPI_TAG == TAG_RECORDS) {
@@ -371,18 +372,19 @@ static void receive_all(struct evf_chan *c)
       if (!(in->buf = malloc(len > 0 ? (size_t)len : 1)))
         evf_guard_fatal("cannot receive streamed records");
       in->len = len;
-      MPI_Imrecv(in->buf, len, MPI_BYTE, &m, &in->req);
+      MPI_Irecv(in->buf, len, MPI_BYTE, st.MPI_SOURCE, TAG_RECORDS, c->comm, &in->req);
       c->nin++;
       records_in(c);
       continue;
     }
     if (st.MPI_TAG == TAG_DRAIN) {
-      MPI_Mrecv(NULL, 0, MPI_BYTE, &m, MPI_STATUS_IGNORE);
+      MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
       c->drain_requested = 1;
       continue;
     }
     unsigned long long v[NREPORT];
-    MPI_Mrecv(v, NREPORT, MPI_UNSIGNED_LONG_LONG, &m, MPI_STATUS_IGNORE);
+    MPI_Recv(v, NREPORT, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, st.MPI_TAG, c->comm,
+             MPI_STATUS_IGNORE);
     struct peer *p = &c->peers[st.MPI_SOURCE];
     p->latest = (struct evf_progress_counts){v[0], v[1], v[2]};
     if (st.MPI_TAG == TAG_REQUEST) {
