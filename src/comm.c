@@ -130,7 +130,7 @@ struct evf_chan {
   evf_chan_records_fn on_records;  /* records streamed in (--journal) */
   void *records_arg;
   struct incoming { char *buf; int len; MPI_Request req; } in[EVF_CHAN_MAX_IN];
-  int nin;                         /* records being received (MPI_Imrecv): rank 0 never waits in
+  int nin;                         /* records being received (MPI_Irecv): rank 0 never waits in
                                       a receive for a sender to move the message on */
   unsigned long long deals, requests;
   double max_latency;
