@@ -14,8 +14,12 @@ shift || true
 # gnuplot for the scaling report's plot, iproute2 for the multi-host tests (network namespaces),
 # clang for the test pass that checks the CPU phase is not folded away; libcurl and xxHash for the
 # http kind, nginx and python3-xxhash for its tests (the server and the oracle), wrk,
-# python3-aiohttp and GNU parallel for the benchmarks' peers.
+# python3-aiohttp and GNU parallel for the benchmarks' peers; MPICH for the test pass that builds
+# evfarm against a second MPI (Open MPI stays the default: Debian gives it the higher priority),
+# man-db and bsdextrautils (col) to render the man pages, environment-modules to load the module
+# file.
 packages=(openmpi-bin libopenmpi-dev libev-dev cmake make gcc libc6-dev python3 binutils
+  mpich libmpich-dev man-db bsdextrautils environment-modules
   slurmctld slurmd slurm-client munge gnuplot-nox iproute2 clang
   libcurl4-openssl-dev libxxhash-dev nginx-light python3-xxhash wrk python3-aiohttp curl parallel)
 missing=()

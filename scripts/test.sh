@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up if needed, then run the whole test suite with a warnings-as-errors build, and again with
-# AddressSanitizer and UndefinedBehaviorSanitizer.  Exit status 0 only if both pass.
+# Set up if needed, then run the whole test suite with a warnings-as-errors build, again with
+# AddressSanitizer and UndefinedBehaviorSanitizer, the unit tests built with clang, and the tests
+# that do not depend on Open MPI's launcher built against MPICH.  Exit status 0 only if all pass.
 #
 # The sanitizer pass leaves out label nosan (a test that limits the address space, which ASan
 # cannot run under) and the Slurm and multi-host tests (labels slurm, multihost): they
@@ -34,6 +35,21 @@ fi
 "$here/scripts/setup.sh" "$here/build-clang" -DEVF_WERROR=ON -DCMAKE_C_COMPILER=clang
 (cd "$here/build-clang" && ctest --output-on-failure -j"$jobs" -L unit)
 total=$((total + $(count "$here/build-clang" -L unit)))
+
+# A second MPI: evfarm built against MPICH (mpicc.mpich, started by MPICH's own mpiexec) runs
+# the unit tests, the install tests and every integration test that is not about Open MPI's
+# launcher (label openmpi: its binding options and signal handling; slurm and multihost use
+# Open MPI's srun/launch-agent set-up), and its runs' records must equal the first build's.
+echo "== build against MPICH (-Werror) and test"
+if ! command -v mpicc.mpich >/dev/null; then
+  echo "test.sh: mpicc.mpich is not installed (scripts/setup.sh installs mpich): the MPICH pass cannot run" >&2
+  exit 1
+fi
+"$here/scripts/setup.sh" "$here/build-mpich" -DEVF_WERROR=ON -DMPI_C_COMPILER=mpicc.mpich \
+  -DEVF_REFERENCE_OUT="$here/build/tests/out"
+mpich_select=(-LE 'openmpi|slurm|multihost')
+(cd "$here/build-mpich" && ctest --output-on-failure -j"$jobs" "${mpich_select[@]}")
+total=$((total + $(count "$here/build-mpich" "${mpich_select[@]}")))
 
 # Every pass above stops the script on a failure (set -e), so reaching here means all passed.
 echo "test.sh: $total passed, 0 failed"

@@ -180,7 +180,8 @@ static const struct evf_optdef opt_table[] = {
    NULL},
   {"quiet", EVF_OPT_FLAG, OFF(quiet), 0, 0, NULL, "do not print the summary on stdout", NULL, NULL},
   {"help", EVF_OPT_HELP, 0, 0, 0, NULL, "print this help and exit", NULL, NULL},
-  {"version", EVF_OPT_VERSION, 0, 0, 0, NULL, "print the version and exit", NULL, NULL},
+  {"version", EVF_OPT_VERSION, 0, 0, 0, NULL,
+   "print the version, the MPI library and libev's version, and exit", NULL, NULL},
 };
 #undef OFF
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
@@ -581,8 +582,11 @@ void evf_cli_usage(FILE *out)
         "  128+S  stopped by signal S (130 SIGINT, 143 SIGTERM, 138 SIGUSR1, ...):\n"
         "     nothing is written and temporary files are removed; mpirun itself exits 1\n"
         "     when it is the one interrupted (Ctrl-C), whatever the ranks return\n"
-        "\nAs root, Open MPI needs --allow-run-as-root, and more ranks than cores need\n"
-        "--oversubscribe; scripts/evfarm-mpirun adds both.\n"
+        "\nLaunching:\n"
+        "Start evfarm with the launcher of the MPI it was built with (--version names it).\n"
+        "As root, Open MPI needs --allow-run-as-root, and more ranks than cores need\n"
+        "--oversubscribe; evfarm-mpirun (installed beside evfarm, scripts/ in the source)\n"
+        "runs the build's launcher and adds both for Open MPI; MPICH needs neither.\n"
         "\nExamples:\n"
         "  mpirun -np 4 evfarm --tasks 100000 --output results.csv --json summary.json\n"
         "  mpirun -np 4 evfarm --kind http --urls urls.txt --retries 3 --output r.csv\n",

@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -320,7 +321,6 @@ static void deal(struct evf_chan *c, int r)
     close_all(c);
 }
 
-/* Rank 0: take in every message that has arrived; answer requests. */
 /* Rank 0: hand over the records whose receives completed. */
 static void records_in(struct evf_chan *c)
 {
@@ -330,7 +330,10 @@ static void records_in(struct evf_chan *c)
   int idx[EVF_CHAN_MAX_IN], ndone = 0;
   for (int i = 0; i < c->nin; i++)
     reqs[i] = c->in[i].req;
-  MPI_Testsome(c->nin, reqs, &ndone, idx, MPI_STATUSES_IGNORE);
+  /* A real statuses array, not MPI_STATUSES_IGNORE: MPICH's mpi.h declares the argument's
+   * size, and gcc then warns that the "ignore" pointer points at nothing. */
+  MPI_Status sts[EVF_CHAN_MAX_IN];
+  MPI_Testsome(c->nin, reqs, &ndone, idx, sts);
   if (ndone <= 0)
     return;
   int keep = 0;
@@ -606,7 +609,8 @@ void evf_chan_progress(struct evf_chan *c)
   int idx[EVF_CHAN_TEST_OUT];
   for (int i = 0; i < n; i++)
     reqs[i] = c->out[i].req;
-  MPI_Testsome(n, reqs, &ndone, idx, MPI_STATUSES_IGNORE);
+  MPI_Status sts[EVF_CHAN_TEST_OUT]; /* not MPI_STATUSES_IGNORE: see records_in */
+  MPI_Testsome(n, reqs, &ndone, idx, sts);
   if (ndone <= 0) /* MPI_UNDEFINED: none active */
     return;
   size_t keep = 0;
@@ -721,6 +725,30 @@ void evf_chan_free(struct evf_chan *c)
   free(c->peers);
   free(c->owner);
   free(c);
+}
+
+void evf_comm_library_version(char *buf, size_t len)
+{
+  char v[MPI_MAX_LIBRARY_VERSION_STRING + 1] = "";
+  int n = 0;
+  if (len == 0)
+    return;
+  if (MPI_Get_library_version(v, &n) != MPI_SUCCESS)
+    n = 0;
+  v[n < 0 ? 0 : n > MPI_MAX_LIBRARY_VERSION_STRING ? MPI_MAX_LIBRARY_VERSION_STRING : n] = '\0';
+  /* The first line, its runs of blanks (MPICH writes "MPICH Version:\t4.0.2") as one space. */
+  size_t k = strcspn(v, "\r\n"), o = 0;
+  for (size_t i = 0; i < k && o + 1 < len; i++) {
+    int blank = v[i] == ' ' || v[i] == '\t';
+    if (blank && (o == 0 || buf[o - 1] == ' '))
+      continue;
+    buf[o++] = blank ? ' ' : v[i];
+  }
+  while (o > 0 && buf[o - 1] == ' ')
+    o--;
+  buf[o] = '\0';
+  if (o == 0)
+    snprintf(buf, len, "unknown");
 }
 
 unsigned long long evf_comm_bcast_u64(MPI_Comm comm, unsigned long long value)

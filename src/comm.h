@@ -123,6 +123,11 @@ void evf_chan_stats(const struct evf_chan *c, struct evf_chan_stats *s);
 /* After evf_chan_wait() returned 1 (every rank): release. */
 void evf_chan_free(struct evf_chan *c);
 
+/* The first line of MPI_Get_library_version() (the MPI library this process runs on, e.g.
+ * "Open MPI v4.1.4, ..." or "MPICH Version: 4.0.2"), blanks squeezed, into buf (len >= 8);
+ * callable before MPI_Init. */
+void evf_comm_library_version(char *buf, size_t len);
+
 /* Broadcast an unsigned 64-bit count from rank 0. */
 unsigned long long evf_comm_bcast_u64(MPI_Comm comm, unsigned long long value);
 /* Broadcast an int from rank 0. */

@@ -39,6 +39,14 @@ const char *evf_version(void)
   return EVF_VERSION_STRING;
 }
 
+void evf_print_version(FILE *out, const char *prog)
+{
+  char mpi[512], ev[32];
+  evf_comm_library_version(mpi, sizeof mpi);
+  evf_runner_libev_version(ev, sizeof ev);
+  fprintf(out, "%s %s\nMPI library: %s\nlibev: %s\n", prog, EVF_VERSION_STRING, mpi, ev);
+}
+
 /* Live progress on rank 0's stderr: tasks done of the job's, percent, the rate over the last
  * RATE_WINDOW seconds, the ETA at that rate, failed and in-flight counts.  As plain lines every
  * --progress seconds, or, on a terminal (or --progress-style bar), as one bar redrawn in place
@@ -324,7 +332,7 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
     if (action == EVF_CLI_HELP)
       evf_cli_usage(out);
     else
-      fprintf(out, "evfarm %s\n", EVF_VERSION_STRING);
+      evf_print_version(out, "evfarm");
     fflush(out);
   }
   return 0;

@@ -5,6 +5,7 @@
 
 #include <ev.h>
 #include <stdalign.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
@@ -374,6 +375,11 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
   struct evf_runner *r = w->data;
   struct evf_runner_counts c = evf_runner_counts(r);
   r->cfg->tick(r->cfg->tick_arg, &c, evf_clock_now() - r->t0);
+}
+
+void evf_runner_libev_version(char *buf, size_t len)
+{
+  snprintf(buf, len, "%d.%d", ev_version_major(), ev_version_minor());
 }
 
 void *evf_runner_ev_realloc(void *ptr, long size)

@@ -105,6 +105,8 @@ uint64_t evf_runner_done(const struct evf_runner *r);
 /* All the counts so far. */
 struct evf_runner_counts evf_runner_counts(const struct evf_runner *r);
 void evf_runner_free(struct evf_runner *r);
+/* libev's version as "MAJOR.MINOR", the one linked in (ev_version_major/minor). */
+void evf_runner_libev_version(char *buf, size_t len);
 
 /* The allocator evfarm gives libev (ev_set_allocator): libev cannot handle a failed
  * allocation, so instead of libev's abort() it removes the temporary files, says which rank

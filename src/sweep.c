@@ -115,6 +115,8 @@ static const struct evf_optdef sweep_table[] = {
   {"out", EVF_OPT_STRING, OFF(out), 0, 0, "PREFIX",
    "output files PREFIX.json and PREFIX.csv (default sweep)", NULL, NULL},
   {"help", EVF_OPT_HELP, 0, 0, 0, NULL, "print this help and exit", NULL, NULL},
+  {"version", EVF_OPT_VERSION, 0, 0, 0, NULL,
+   "print the version, the MPI library and libev's version, and exit", NULL, NULL},
 };
 #undef OFF
 #define NSWEEPOPTS (sizeof sweep_table / sizeof sweep_table[0])
@@ -126,7 +128,7 @@ static void usage(FILE *out)
         "each size runs on the first ranks (or the ranks of the first nodes).  Warm-up rounds\n"
         "then measured rounds each run every size, smallest first, so a drifting machine speed\n"
         "weighs on all sizes alike.  Writes PREFIX.json (every run's summary) and PREFIX.csv\n"
-        "(one row per measured run); scripts/evfarm-report draws the report from them.\n"
+        "(one row per measured run); evfarm-report draws the report from them.\n"
         "\nOptions (--opt VALUE or --opt=VALUE):\n",
         out);
   evf_opt_usage(out, sweep_table, NSWEEPOPTS);
@@ -136,6 +138,7 @@ static void usage(FILE *out)
         out);
 }
 
+/* *help: 1 for --help, 2 for --version (the sweep then runs nothing). */
 static int parse(int argc, char **argv, struct sweep_options *o, int *help, char *msg)
 {
   memset(o, 0, sizeof *o);
@@ -145,7 +148,7 @@ static int parse(int argc, char **argv, struct sweep_options *o, int *help, char
   enum evf_cli_action action = EVF_CLI_RUN;
   int i = 1;
   int rc = evf_opt_parse(sweep_table, NSWEEPOPTS, argc, argv, &i, o, NULL, &action, msg);
-  *help = action == EVF_CLI_HELP;
+  *help = action == EVF_CLI_HELP ? 1 : action == EVF_CLI_VERSION ? 2 : 0;
   if (rc || *help)
     return rc;
   const struct preset *pre = &presets[o->preset];
@@ -402,8 +405,10 @@ int evf_sweep_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
       fprintf(err, "evfarm-sweep: %s (try 'evfarm-sweep --help')\n", msg);
     else if (rank == 0 && all)
       fprintf(err, "evfarm-sweep: another rank rejected the sweep: %s\n", evf_strerror(all));
-    else if (rank == 0 && help)
+    else if (rank == 0 && help == 1)
       usage(out);
+    else if (rank == 0 && help == 2)
+      evf_print_version(out, "evfarm-sweep");
     evf_outfile_discard(&c.json);
     evf_outfile_discard(&c.csv);
     free(node_of);

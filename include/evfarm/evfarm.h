@@ -32,6 +32,10 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err);
 /* The version string, e.g. "0.1.0". */
 const char *evf_version(void);
 
+/* What --version prints: "PROG VERSION", then the MPI library this process runs on (the first
+ * line of MPI_Get_library_version) and the libev linked in -- what a bug report needs. */
+void evf_print_version(FILE *out, const char *prog);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@ once, equal to an uninterrupted run; a journal of other tasks is refused; --retr
 the failed ids.  One ctest per case (--list, --case); every run under a timeout."""
 import csv
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -99,6 +100,11 @@ def opts_of(o):
 SMALL = {"tasks": 3000, "io_min": 0, "io_max": 0.2, "cpu_min": 0, "cpu_max": 20000}
 
 
+def is_launcher(argv0):
+    """mpirun, mpiexec, or a suffixed one (mpiexec.openmpi: the launcher the build found)."""
+    return re.match(rb"^(mpirun|mpiexec|orterun)(\.[a-z]+)?$", os.path.basename(argv0)) is not None
+
+
 def case_every_record(c, a):
     """np 2: the journal holds every record once, as the output has it, with the oracle's
     values; its header names the task set."""
@@ -180,8 +186,8 @@ def killed_run(c, a, name, victim):
     # the evfarm processes, by start order: mpirun (under timeout), rank 0, rank 1
     evf = [x for x in pids if open("/proc/%d/cmdline" % x, "rb").read().split(b"\0")[0]
            .endswith(b"evfarm")]
-    mpirun = [x for x in pids if x not in evf and b"mpirun" in open("/proc/%d/cmdline" % x,
-                                                                    "rb").read()]
+    mpirun = [x for x in pids if x not in evf and is_launcher(open("/proc/%d/cmdline" % x,
+                                                                   "rb").read().split(b"\0")[0])]
     if not c(len(evf) == 2 and mpirun, "processes: evfarm %r mpirun %r" % (evf, mpirun)):
         p.kill()
         return
@@ -246,7 +252,7 @@ def rank_pids(journal):
             for e in env:
                 if e.startswith(b"OMPI_COMM_WORLD_RANK="):
                     ranks[int(e.split(b"=")[1])] = x
-        elif argv0.endswith(b"mpirun"):
+        elif is_launcher(argv0):
             mpirun = x
     return ranks, mpirun
 

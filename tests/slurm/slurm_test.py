@@ -11,6 +11,10 @@ machine (two slurmd "nodes" n1 and n2 of 4 CPUs each).  One subcommand per ctest
               and no job is left
   scaling     jobs/scaling-strong.sh and jobs/scaling-weak.sh at 1 and 2 nodes: one summary per size
   sweep       jobs/sweep.sbatch: one allocation of 2 nodes, sizes of 1 and 2 nodes, the report
+  user-install  as an unprivileged user made for the test (no sudo): libev unpacked from
+              Debian's libev-dev with dpkg -x into the home, configure with -DLibev_ROOT, build,
+              cmake --install into the home; the installed evfarm (through the installed
+              evfarm-mpirun) and the installed job script on this cluster, against the oracle
   drain       jobs/evfarm.sbatch with EVF_JOURNAL and EVF_RESUBMIT: scancel --signal=USR1 --batch
               mid-run; the job drains (exit 4), submits itself again, and the next job completes
               the set from the journal: every id once, the oracle's values
@@ -328,10 +332,140 @@ def cmd_drain(c):
     c.check(not left, "jobs left: %r" % left)
 
 
+USER = "evfarm-user"
+
+
+def find_libev_deb(c, where):
+    """Debian's libev-dev package file: apt's cache, else apt-get download (from the mirror,
+    as any user may), else None."""
+    cache = "/var/cache/apt/archives"
+    debs = sorted(f for f in os.listdir(cache) if f.startswith("libev-dev_") and f.endswith(".deb")) \
+        if os.path.isdir(cache) else []
+    if debs:
+        shutil.copy(os.path.join(cache, debs[-1]), os.path.join(where, "libev-dev.deb"))
+        return os.path.join(where, "libev-dev.deb")
+    p = subprocess.run(["apt-get", "download", "libev-dev"], cwd=where, capture_output=True,
+                       text=True, timeout=300)
+    debs = [f for f in os.listdir(where) if f.startswith("libev-dev_") and f.endswith(".deb")]
+    if p.returncode == 0 and debs:
+        os.rename(os.path.join(where, debs[0]), os.path.join(where, "libev-dev.deb"))
+        return os.path.join(where, "libev-dev.deb")
+    c.check(False, "no libev-dev .deb in %s and apt-get download failed: %s" % (cache, p.stderr))
+    return None
+
+
+def remove_user():
+    subprocess.run(["pkill", "-KILL", "-u", USER], capture_output=True)
+    subprocess.run(["userdel", "-r", "-f", USER], capture_output=True)
+
+
+def cmd_user_install(c):
+    """Everything a cluster user without root does, as such a user."""
+    remove_user()
+    p = subprocess.run(["useradd", "-m", "-s", "/bin/bash", USER], capture_output=True, text=True)
+    if not c.check(p.returncode == 0, "useradd: %s" % p.stderr):
+        return
+    try:
+        user_install(c)
+    finally:
+        remove_user()
+
+
+def user_install(c):
+    import pwd
+    pw = pwd.getpwnam(USER)
+    home = pw.pw_dir
+    c.check(pw.pw_uid != 0, "the test user is root")
+    # What root provides once, as a site would: the package file and the source, then the
+    # user owns them.  The cluster's configuration must be readable by every user.
+    deb = find_libev_deb(c, home)
+    if not deb:
+        return
+    src = os.path.join(home, "evfarm-src")
+    shutil.copytree(c.a.repo, src, ignore=shutil.ignore_patterns(".git", "build", "build-*"))
+    subprocess.run(["chown", "-R", "%d:%d" % (pw.pw_uid, pw.pw_gid), home], check=True)
+    os.chmod(c.cluster_dir(), 0o755)
+    slurm_conf = os.path.join(c.cluster_dir(), "etc", "slurm.conf")
+
+    runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+
+    def as_user(script, timeout=600):
+        env = {"HOME": home, "USER": USER, "LOGNAME": USER, "PATH": "/usr/local/bin:/usr/bin:/bin",
+               "SLURM_CONF": slurm_conf, "OMPI_MCA_btl": "self,tcp", "LANG": "C.UTF-8"}
+        return subprocess.run([runuser, "-u", USER, "--", "bash", "-c", "set -euo pipefail\n" + script],
+                              env=env, cwd=home, capture_output=True, text=True, timeout=timeout)
+
+    prefix = os.path.join(home, ".local", "evfarm")
+    p = as_user("""
+test "$(id -u)" != 0
+! sudo -n true 2>/dev/null
+dpkg -x libev-dev.deb "$HOME/libev"
+cmake -S "$HOME/evfarm-src" -B "$HOME/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+      -DLibev_ROOT="$HOME/libev/usr" > "$HOME/configure.log"
+cmake --build "$HOME/build" -j"$(nproc)" > "$HOME/build.log"
+cmake --install "$HOME/build" --prefix "$HOME/.local/evfarm" > "$HOME/install.log"
+grep '^Libev_LIBRARY:' "$HOME/build/CMakeCache.txt"
+""")
+    if not c.check(p.returncode == 0, "as %s: build and install failed (exit %d):\n%s%s" %
+                   (USER, p.returncode, p.stdout[-3000:], p.stderr[-3000:])):
+        for log in ("configure.log", "build.log", "install.log"):
+            f = os.path.join(home, log)
+            if os.path.exists(f):
+                print("--- %s:\n%s" % (log, open(f).read()[-3000:]))
+        return
+    c.check(p.stdout.strip().startswith("Libev_LIBRARY:FILEPATH=%s/libev/usr/lib/" % home),
+            "the user's build did not take libev from Libev_ROOT: %r" % p.stdout)
+    evfarm = os.path.join(prefix, "bin", "evfarm")
+    q = subprocess.run(["sh", os.path.join(a_repo_tests(c), "check_static_libev.sh"), evfarm],
+                       capture_output=True, text=True)
+    c.check(q.returncode == 0, "the user's evfarm: %s" % q.stdout)
+
+    # The installed evfarm, started by the installed evfarm-mpirun, as the user.
+    run_dir = os.path.join(home, "run")
+    p = as_user("""
+mkdir -p "$HOME/run"
+"$HOME/.local/evfarm/bin/evfarm-mpirun" -np 2 "$HOME/.local/evfarm/bin/evfarm" %s \
+    --output "$HOME/run/r.csv" --json "$HOME/run/s.json" --quiet
+""" % " ".join(TASKS), timeout=DEADLINE)
+    c.check(p.returncode == 0, "the installed evfarm as %s: exit %d\n%s" % (USER, p.returncode, p.stderr))
+    q = subprocess.run([sys.executable, os.path.join(a_repo_tests(c), "check_run.py"),
+                        "--records", os.path.join(run_dir, "r.csv"), "--summary",
+                        os.path.join(run_dir, "s.json"), "--outdir", run_dir, "--name",
+                        "user-mpirun", "--np", "2", "--"] + TASKS,
+                       capture_output=True, text=True, timeout=DEADLINE)
+    print(q.stdout.strip())
+    c.check(q.returncode == 0, "the user's mpirun run fails the oracle")
+
+    # The installed job script, submitted by the user: it must run the user's installed evfarm.
+    p = as_user("""
+mkdir -p "$HOME/jobs" && cd "$HOME/jobs"
+sbatch --parsable --nodes=2 --ntasks-per-node=2 "$HOME/.local/evfarm/share/evfarm/jobs/evfarm.sbatch" %s
+""" % " ".join(TASKS), timeout=DEADLINE)
+    if not c.check(p.returncode == 0, "sbatch as %s: %s" % (USER, p.stderr)):
+        return
+    job = p.stdout.strip().split(";")[0]
+    state, code = c.wait(job)
+    jobs_dir = os.path.join(home, "jobs")
+    out = os.path.join(jobs_dir, "evfarm-%s.out" % job)
+    log = open(out).read() if os.path.exists(out) else "(no output file)"
+    c.check(state == "COMPLETED" and code == "0:0", "job %s ended %s %s:\n%s" % (job, state, code, log))
+    c.check("evfarm.sbatch: running %s\n" % evfarm in log,
+            "the job did not run the installed %s:\n%s" % (evfarm, log))
+    owner = c.run(["scontrol", "show", "job", job]).stdout
+    c.check("UserId=%s(" % USER in owner, "the job was not the user's: %s" % owner[:300])
+    q = subprocess.run([sys.executable, os.path.join(a_repo_tests(c), "check_run.py"),
+                        "--records", os.path.join(jobs_dir, "evfarm-%s.csv" % job), "--summary",
+                        os.path.join(jobs_dir, "evfarm-%s.json" % job), "--outdir", jobs_dir,
+                        "--name", "user-sbatch", "--np", "4", "--hosts", "n1,n2", "--"] + TASKS,
+                       capture_output=True, text=True, timeout=DEADLINE)
+    print(q.stdout.strip())
+    c.check(q.returncode == 0, "the user's job fails the oracle")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("cmd", choices=["start", "stop", "single", "two-nodes", "mpirun", "exec",
-                                    "bad-input", "scaling", "sweep", "drain"])
+                                    "bad-input", "scaling", "sweep", "drain", "user-install"])
     ap.add_argument("--state", required=True)
     ap.add_argument("--evfarm", required=True)
     ap.add_argument("--outdir", required=True)
@@ -340,7 +474,7 @@ def main():
     c = Ctx(a)
     {"start": cmd_start, "stop": cmd_stop, "single": cmd_single, "two-nodes": cmd_two_nodes,
      "mpirun": cmd_mpirun, "exec": cmd_exec, "bad-input": cmd_bad_input, "scaling": cmd_scaling,
-     "sweep": cmd_sweep, "drain": cmd_drain}[a.cmd](c)
+     "sweep": cmd_sweep, "drain": cmd_drain, "user-install": cmd_user_install}[a.cmd](c)
     return c.check.done()
 
 
