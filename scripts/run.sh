@@ -5,4 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/setup.sh" "$here/build" >/dev/null
+# The launcher of the MPI the build links (configure found it), unless EVF_MPIEXEC says otherwise.
+EVF_MPIEXEC=${EVF_MPIEXEC:-$(sed -n 's/^EVF_MPIEXEC:[A-Z]*=//p' "$here/build/CMakeCache.txt")}
+export EVF_MPIEXEC
 exec "$here/scripts/evfarm-mpirun" -np "${EVF_NP:-$(nproc)}" "$here/build/evfarm" "$@"

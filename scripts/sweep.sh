@@ -23,5 +23,7 @@ if [ -z "$out" ]; then
   args=(--out "$out" "$@")
 fi
 "$here/scripts/setup.sh" "$here/build" >/dev/null
+EVF_MPIEXEC=${EVF_MPIEXEC:-$(sed -n 's/^EVF_MPIEXEC:[A-Z]*=//p' "$here/build/CMakeCache.txt")}
+export EVF_MPIEXEC  # the launcher of the MPI the build links
 "$here/scripts/evfarm-mpirun" -np "$np" "$here/build/evfarm-sweep" "${args[@]}"
 exec "$here/scripts/evfarm-report" "$out.json"

@@ -251,7 +251,8 @@ def case_install(c):
 
 def case_module(c):
     """The installed module file loads with environment-modules (Tcl; Lmod reads it too): evfarm
-    on PATH is the installed one, `man evfarm` finds the installed page, and it names the MPI."""
+    on PATH is the installed one, `man evfarm` finds the installed page and man still finds the
+    system's pages (with MANPATH unset before), it names the MPI, and it unloads."""
     prefix = os.path.join(c.dir, "prefix")
     if not install(c, prefix):
         return
@@ -261,14 +262,15 @@ def case_module(c):
     mod = os.path.join(prefix, "share/evfarm/modulefile")
     script = ('. %s && module load %s && command -v evfarm && command -v evfarm-sweep && '
               'man -w evfarm && man -w evfarm-sweep && echo "MPI=$EVFARM_MPI" && '
+              '(man -w man >/dev/null && echo system-pages-found) && '
               'module unload %s && (command -v evfarm || echo gone)' % (init, mod, mod))
     env = clean_env(c)
     env.pop("MANPATH", None)
     p = run(["bash", "--norc", "--noprofile", "-c", script], env=env, cwd=c.dir)
     out = p.stdout.splitlines()
-    c.check(p.returncode == 0 and len(out) == 6, "module load: exit %d\n%s%s"
+    c.check(p.returncode == 0 and len(out) == 7, "module load: exit %d\n%s%s"
             % (p.returncode, p.stdout, p.stderr))
-    if len(out) != 6:
+    if len(out) != 7:
         return
     c.check(out[0] == os.path.join(prefix, "bin/evfarm"), "evfarm on PATH: %r" % out[0])
     c.check(out[1] == os.path.join(prefix, "bin/evfarm-sweep"), "evfarm-sweep: %r" % out[1])
@@ -279,21 +281,44 @@ def case_module(c):
     mpi = expected_mpi(cc)
     vendor = mpi.split(" v")[0].split(" Version")[0] if mpi else "?"
     c.check(out[4].startswith("MPI=%s " % vendor), "EVFARM_MPI: %r, want %s ..." % (out[4], vendor))
-    c.check(out[5] == "gone", "after module unload, evfarm is still on PATH: %r" % out[5])
+    c.check(out[5] == "system-pages-found",
+            "with the module loaded, man no longer finds the system's pages (man -w man)")
+    c.check(out[6] == "gone", "after module unload, evfarm is still on PATH: %r" % out[6])
     text = open(mod).read()
     c.check(vendor in text and cc["MPI_C_COMPILER"] in text,
             "the module file does not say which MPI (%s, %s) it was built with"
             % (vendor, cc["MPI_C_COMPILER"]))
 
+    # Built under an MPI module: configure takes its name from LOADEDMODULES ...
+    env = dict(os.environ, LOADEDMODULES="gcc/12.2:openmpi/4.1.6:python/3.11")
+    p, cache_path = configure(c, "cfg-module", env=env)
+    c.check(p.returncode == 0 and cache(os.path.dirname(cache_path)).get("EVF_MPI_MODULE") ==
+            "openmpi/4.1.6", "EVF_MPI_MODULE from LOADEDMODULES: %r"
+            % (cache(os.path.dirname(cache_path)).get("EVF_MPI_MODULE") if p.returncode == 0
+               else p.stderr[-1000:]))
+    # ... and the module file loads that module first (here a stand-in module of that name).
+    modules = os.path.join(c.dir, "modulefiles")
+    os.makedirs(os.path.join(modules, "fakempi"), exist_ok=True)
+    with open(os.path.join(modules, "fakempi", "1.0"), "w") as f:
+        f.write("#%Module1.0\nsetenv FAKEMPI_LOADED yes\n")
+    with_mpi = os.path.join(c.dir, "modulefile-with-mpi")
+    with open(with_mpi, "w") as f:
+        f.write(text.replace('set evf_mpi_module ""', 'set evf_mpi_module "fakempi/1.0"'))
+    script = ('. %s && module use %s && module load %s && echo "$FAKEMPI_LOADED" && '
+              'command -v evfarm' % (init, modules, with_mpi))
+    p = run(["bash", "--norc", "--noprofile", "-c", script], env=clean_env(c), cwd=c.dir)
+    c.check(p.returncode == 0 and p.stdout.split() == ["yes", os.path.join(prefix, "bin/evfarm")],
+            "a module file built under fakempi/1.0 does not load it: %s%s" % (p.stdout, p.stderr))
 
-def configure(c, name, *args):
+
+def configure(c, name, *args, env=None):
     """Configure the source alone (no build) into DIR/name with the build's MPI; returns the
     completed process and the cache path."""
     cc = cache(c.a.build)
     b = os.path.join(c.dir, name)
     shutil.rmtree(b, ignore_errors=True)
     p = run(["cmake", "-S", c.a.source, "-B", b, "-DBUILD_TESTING=OFF", "-DEVF_MAN=OFF",
-             "-DMPI_C_COMPILER=" + cc["MPI_C_COMPILER"]] + list(args))
+             "-DMPI_C_COMPILER=" + cc["MPI_C_COMPILER"]] + list(args), env=env)
     return p, os.path.join(b, "CMakeCache.txt")
 
 
