@@ -262,15 +262,15 @@ def case_module(c):
     mod = os.path.join(prefix, "share/evfarm/modulefile")
     script = ('. %s && module load %s && command -v evfarm && command -v evfarm-sweep && '
               'man -w evfarm && man -w evfarm-sweep && echo "MPI=$EVFARM_MPI" && '
-              '(man -w man >/dev/null && echo system-pages-found) && '
+              '(man -w man >/dev/null && echo system-pages-found) && echo "MANPATH=$MANPATH" && '
               'module unload %s && (command -v evfarm || echo gone)' % (init, mod, mod))
     env = clean_env(c)
     env.pop("MANPATH", None)
     p = run(["bash", "--norc", "--noprofile", "-c", script], env=env, cwd=c.dir)
     out = p.stdout.splitlines()
-    c.check(p.returncode == 0 and len(out) == 7, "module load: exit %d\n%s%s"
+    c.check(p.returncode == 0 and len(out) == 8, "module load: exit %d\n%s%s"
             % (p.returncode, p.stdout, p.stderr))
-    if len(out) != 7:
+    if len(out) != 8:
         return
     c.check(out[0] == os.path.join(prefix, "bin/evfarm"), "evfarm on PATH: %r" % out[0])
     c.check(out[1] == os.path.join(prefix, "bin/evfarm-sweep"), "evfarm-sweep: %r" % out[1])
@@ -283,7 +283,10 @@ def case_module(c):
     c.check(out[4].startswith("MPI=%s " % vendor), "EVFARM_MPI: %r, want %s ..." % (out[4], vendor))
     c.check(out[5] == "system-pages-found",
             "with the module loaded, man no longer finds the system's pages (man -w man)")
-    c.check(out[6] == "gone", "after module unload, evfarm is still on PATH: %r" % out[6])
+    # man-db also finds PREFIX/share/man from PATH; other man programs need MANPATH.
+    c.check(os.path.join(prefix, "share/man") in out[6][len("MANPATH="):].split(":"),
+            "the module file does not put %s/share/man on MANPATH: %r" % (prefix, out[6]))
+    c.check(out[7] == "gone", "after module unload, evfarm is still on PATH: %r" % out[7])
     text = open(mod).read()
     c.check(vendor in text and cc["MPI_C_COMPILER"] in text,
             "the module file does not say which MPI (%s, %s) it was built with"
