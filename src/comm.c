@@ -5,6 +5,7 @@
 #include "comm.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -794,10 +795,35 @@ int evf_comm_scatter_batches(MPI_Comm comm, const struct evf_partition *p,
   return 0;
 }
 
+/* The kernel's boot id: processes that share it share CLOCK_MONOTONIC. "" if unreadable. */
+static void boot_id(char id[40])
+{
+  memset(id, 0, 40);
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  if (!f)
+    return;
+  if (!fgets(id, 40, f))
+    id[0] = '\0';
+  fclose(f);
+  id[strcspn(id, "\n")] = '\0';
+}
+
 double evf_comm_start_clock(MPI_Comm comm)
 {
+  /* Each rank reads its clock as it leaves the barrier, but a rank the scheduler keeps off its
+   * core then reads it a time slice late (milliseconds, on a shared core), and its records'
+   * times would all look that much earlier than the other ranks'.  Ranks that share rank 0's
+   * clock (the same kernel) therefore take the earliest of their reads as the common t0, so
+   * their times compare exactly (and none is negative); a rank on another node keeps its own. */
+  char mine[40], root[40];
+  boot_id(mine);
+  memcpy(root, mine, sizeof root);
+  MPI_Bcast(root, (int)sizeof root, MPI_CHAR, 0, comm);
+  int same = mine[0] != '\0' && strcmp(mine, root) == 0;
   MPI_Barrier(comm);
-  return evf_clock_now();
+  double now = evf_clock_now(), t0 = same ? now : INFINITY;
+  MPI_Allreduce(MPI_IN_PLACE, &t0, 1, MPI_DOUBLE, MPI_MIN, comm);
+  return same ? t0 : now;
 }
 
 void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],

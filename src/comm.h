@@ -139,7 +139,9 @@ int evf_comm_bcast_int(MPI_Comm comm, int value);
 int evf_comm_scatter_batches(MPI_Comm comm, const struct evf_partition *p,
                              struct evf_batch **batches, size_t *nbatches);
 
-/* Barrier, then the local monotonic clock: the common t0 of the run. */
+/* Barrier, then the common t0 of the run: the earliest read of CLOCK_MONOTONIC after the
+ * barrier among the ranks that share rank 0's clock (the same kernel); a rank on another node
+ * reads its own.  Collective. */
 double evf_comm_start_clock(MPI_Comm comm);
 
 /* Gather every rank's node name and CPU mask to rank 0, into `all` (size * EVF_HOST_LEN bytes)
