@@ -151,6 +151,7 @@ def case_version(c):
 
 
 INSTALLED = ["bin/evfarm", "bin/evfarm-sweep", "bin/evfarm-report", "bin/evfarm-mpirun",
+             "bin/evfarm-plot",
              "share/evfarm/jobs/evfarm.sbatch", "share/evfarm/jobs/sweep.sbatch",
              "share/evfarm/jobs/exec-farm.sbatch", "share/evfarm/jobs/scaling.sh",
              "share/evfarm/jobs/scaling-strong.sh", "share/evfarm/jobs/scaling-weak.sh"]
