@@ -172,7 +172,8 @@ def bad(c, name, args, want, setup=None):
 
 def case_bad_input(c):
     """A missing file, a file that is not evfarm output, a summary where the records go, an empty
-    run, a JSON file that is not a summary, a bad --size, and -o at a symlink: one line, exit 2."""
+    run, a JSON file that is not a summary or lacks its figures, a bad --size, and -o at a
+    symlink: one line, exit 2."""
     d = c.dir
     other = os.path.join(d, "other.csv")
     with open(other, "w") as f:
@@ -195,6 +196,7 @@ def case_bad_input(c):
     bad(c, "summary_as_records", [summ], "summary.json")
     bad(c, "empty", [empty], "no records")
     bad(c, "not_summary", [one, "--json", notsum], "not an evfarm summary")
+    bad(c, "summary_without_ranks", [one, "--json", summ], "without its ranks")
     bad(c, "size", [one, "--size", "big"], "--size")
     target = os.path.join(d, "keep.txt")
     with open(target, "w") as f:
