@@ -17,8 +17,13 @@
 #include "error.h"
 #include "guard.h"
 
-#define MAGIC "evfarm-journal 1 "
+#define MAGIC "evfarm-journal 2 "
+#define MAGIC_V1 "evfarm-journal 1 " /* no run frames; upgraded in place by a resumed run */
+#define MAGIC_ANY "evfarm-journal "
 #define FRAME_MAGIC "EVFR"
+#define RUN_MAGIC "EVFS"
+#define RUN_FIXED 32             /* a run frame's fixed fields (see journal.h) */
+#define RUN_MAX (64u << 20)      /* the largest run frame read back */
 #define BUF_BYTES (1u << 20)
 
 struct evf_journal {
@@ -89,24 +94,35 @@ static void header_diff(const char *have, const char *want, char *out, size_t n)
   snprintf(out, n, "a different header");
 }
 
-/* Read an existing journal: check the header, pass every valid frame to `each`, and return the
- * offset where the valid part ends (in *end). */
-static int read_back(int fd, const char *path, const char *header, size_t frame_size,
+/* Read an existing journal: check the header, pass every valid record to `each` (run frames
+ * are checked and skipped), and return the offset where the valid part ends (in *end) and the
+ * version (*version: 1 or 2). */
+static int read_back(int fd, const char *path, const char *header, size_t rec_size,
                      evf_journal_record_fn each, void *arg, uint64_t *nread, off_t *end,
-                     char *msg)
+                     int *version, char *msg)
 {
   FILE *f = fdopen(dup(fd), "rb");
   if (!f)
     return evf_seterr(msg, EVF_EIO, "--journal: '%s': %s", evf_clip(path), strerror(errno));
   size_t want = strlen(MAGIC) + strlen(header) + 1;
+  size_t bufsize = rec_size + 8 > 4096 ? rec_size + 8 : 4096;
   char *line = malloc(want + 1);
-  unsigned char *frame = malloc(frame_size);
+  unsigned char *frame = malloc(bufsize);
   int rc = line && frame ? 0 : EVF_ENOMEM;
   if (rc == 0) {
     size_t got = fread(line, 1, want, f);
     line[got] = '\0';
-    if (got < strlen(MAGIC) || strncmp(line, MAGIC, strlen(MAGIC)) != 0) {
-      rc = evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' is not an evfarm journal (version 1)",
+    *version = got >= strlen(MAGIC) && strncmp(line, MAGIC, strlen(MAGIC)) == 0         ? 2
+               : got >= strlen(MAGIC_V1) && strncmp(line, MAGIC_V1, strlen(MAGIC_V1)) == 0 ? 1
+                                                                                           : 0;
+    size_t vlen = strcspn(line + (got > strlen(MAGIC_ANY) ? strlen(MAGIC_ANY) : got), " \n");
+    if (*version == 0 && strncmp(line, MAGIC_ANY, strlen(MAGIC_ANY)) == 0) {
+      rc = evf_seterr(msg, EVF_EUSAGE,
+                      "--journal: '%s' is an evfarm journal of another version (%.*s): this "
+                      "evfarm reads versions 1 and 2",
+                      evf_clip(path), vlen < 16 ? (int)vlen : 16, line + strlen(MAGIC_ANY));
+    } else if (*version == 0) {
+      rc = evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' is not an evfarm journal",
                       evf_clip(path));
     } else if (got != want || strncmp(line + strlen(MAGIC), header, strlen(header)) != 0 ||
                line[want - 1] != '\n') {
@@ -122,14 +138,30 @@ static int read_back(int fd, const char *path, const char *header, size_t frame_
     }
   }
   off_t at = (off_t)want;
-  while (rc == 0 && fread(frame, 1, frame_size, f) == frame_size) {
-    size_t rs = frame_size - 16;
-    if (memcmp(frame, FRAME_MAGIC, 4) != 0 || get_u32(frame + 4) != rs ||
-        get_u64(frame + 8 + rs) != XXH3_64bits(frame + 8, rs))
+  unsigned char head[8];
+  while (rc == 0 && fread(head, 1, 8, f) == 8) {
+    uint32_t size = get_u32(head + 4);
+    int rec = memcmp(head, FRAME_MAGIC, 4) == 0 && size == rec_size;
+    int run = *version == 2 && memcmp(head, RUN_MAGIC, 4) == 0 && size >= RUN_FIXED &&
+              size <= RUN_MAX;
+    if (!rec && !run)
+      break; /* damaged: the journal ends here */
+    if (size + 8 > bufsize) {
+      unsigned char *bigger = realloc(frame, size + 8);
+      if (!bigger) {
+        rc = evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory reading '%s'", evf_clip(path));
+        break;
+      }
+      frame = bigger;
+      bufsize = size + 8;
+    }
+    if (fread(frame, 1, size + 8, f) != size + 8 || get_u64(frame + size) != XXH3_64bits(frame, size))
       break; /* torn or damaged: the journal ends here */
-    each(arg, (const struct evf_record *)(void *)(frame + 8));
-    ++*nread;
-    at += (off_t)frame_size;
+    if (rec) {
+      each(arg, (const struct evf_record *)(void *)frame);
+      ++*nread;
+    }
+    at += (off_t)(size + 16);
   }
   if (rc == 0 && ferror(f))
     rc = evf_seterr(msg, EVF_EIO, "--journal: '%s': read error", evf_clip(path));
@@ -138,6 +170,22 @@ static int read_back(int fd, const char *path, const char *header, size_t frame_
   free(frame);
   fclose(f);
   return rc;
+}
+
+/* A version 1 journal a resumed run appends to becomes version 2 (its header's digit, in
+ * place, before any run frame): an evfarm that reads only version 1 would take a run frame for
+ * damage and cut the journal there, so it must refuse the file instead. */
+static int upgrade_v1(int fd, const char *path, char *msg)
+{
+  int fl = fcntl(fd, F_GETFL);
+  /* O_APPEND would make pwrite append: off for this one write */
+  int ok = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_APPEND) == 0;
+  ok = ok && pwrite(fd, MAGIC, strlen(MAGIC), 0) == (ssize_t)strlen(MAGIC);
+  ok = fcntl(fd, F_SETFL, fl) == 0 && ok;
+  if (!ok || fsync(fd) != 0)
+    return evf_seterr(msg, EVF_EIO, "--journal: cannot update '%s' to version 2: %s",
+                      evf_clip(path), strerror(errno));
+  return 0;
 }
 
 int evf_journal_open(struct evf_journal **out, const char *path, const char *header,
@@ -188,13 +236,16 @@ int evf_journal_open(struct evf_journal **out, const char *path, const char *hea
   int rc = 0;
   if (exists && st.st_size > 0) {
     off_t end = 0;
-    rc = read_back(fd, path, header, j->frame_size, each, arg, nread, &end, msg);
+    int version = 0;
+    rc = read_back(fd, path, header, rec_size, each, arg, nread, &end, &version, msg);
     if (rc == 0 && end < st.st_size) { /* a cut tail: drop it before appending */
       *torn = (uint64_t)(st.st_size - end);
       if (ftruncate(fd, end) != 0)
         rc = evf_seterr(msg, EVF_EIO, "--journal: cannot cut the torn tail of '%s': %s",
                         evf_clip(path), strerror(errno));
     }
+    if (rc == 0 && version == 1)
+      rc = upgrade_v1(fd, path, msg);
   } else {
     size_t n = strlen(MAGIC) + strlen(header) + 1;
     char *line = malloc(n + 1);
@@ -269,6 +320,56 @@ int evf_journal_append(struct evf_journal *j, const void *recs, size_t n, char *
     j->count++;
   }
   return j->failed ? EVF_EIO : 0;
+}
+
+int evf_journal_run(struct evf_journal *j, const struct evf_journal_run *r, char *msg)
+{
+  if (j->failed)
+    return EVF_EIO;
+  const char *fixed_strings[2] = {r->version ? r->version : "", r->slurm_job ? r->slurm_job : ""};
+  size_t size = RUN_FIXED + 4 * (size_t)r->ranks;
+  for (int k = 0; k < 2; k++)
+    size += strlen(fixed_strings[k]) + 1;
+  for (uint32_t k = 0; k < r->nodes; k++)
+    size += strlen(r->node_names[k]) + 1;
+  if (size > RUN_MAX)
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: %u ranks on %u nodes do not fit a run frame",
+                      r->ranks, r->nodes);
+  unsigned char *f = malloc(size + 16);
+  if (!f)
+    return evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+  unsigned char *p = f + 8;
+  put_u64(p, (uint64_t)r->t0_unix_ns);
+  put_u32(p + 8, r->ranks);
+  put_u32(p + 12, r->nodes);
+  put_u64(p + 16, r->todo);
+  put_u64(p + 24, r->held);
+  p += RUN_FIXED;
+  for (uint32_t k = 0; k < r->ranks; k++, p += 4)
+    put_u32(p, (uint32_t)r->node_of[k]);
+  for (uint32_t k = 0; k < 2 + r->nodes; k++) {
+    const char *str = k < 2 ? fixed_strings[k] : r->node_names[k - 2];
+    size_t n = strlen(str) + 1;
+    memcpy(p, str, n);
+    p += n;
+  }
+  memcpy(f, RUN_MAGIC, 4);
+  put_u32(f + 4, (uint32_t)size);
+  put_u64(f + 8 + size, XXH3_64bits(f + 8, size));
+  int rc = 0;
+  if (j->used + size + 16 > BUF_BYTES)
+    rc = evf_journal_flush(j, 0, msg);
+  if (rc == 0 && size + 16 <= BUF_BYTES) { /* in the buffer, as records go */
+    memcpy(j->buf + j->used, f, size + 16);
+    atomic_signal_fence(memory_order_release);
+    j->used += size + 16;
+  } else if (rc == 0 && write_all(j->fd, f, size + 16) != 0) { /* bigger than the buffer */
+    j->failed = 1;
+    rc = evf_seterr(msg, EVF_EIO, "--journal: cannot write '%s': %s", evf_clip(j->path),
+                    strerror(errno));
+  }
+  free(f);
+  return rc;
 }
 
 uint64_t evf_journal_count(const struct evf_journal *j)

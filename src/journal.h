@@ -2,14 +2,19 @@
  * run that ends early (walltime, a dead node, a cancel) loses nothing it had received, and
  * --resume runs only the rest.  Rank 0 only; no MPI.
  *
- * Format (version 1), documented in the README:
- *   one text line:  "evfarm-journal 1 " then the task set as KEY=VALUE words (kind, tasks,
+ * Format (version 2), documented in the README:
+ *   one text line:  "evfarm-journal 2 " then the task set as KEY=VALUE words (kind, tasks,
  *                   seed, the sim parameters, the input file's size and XXH3-64, the exec
  *                   template's XXH3-64, the record size), then "\n";
- *   then frames:    "EVFR", the record size (uint32, little-endian), the record (the same
- *                   bytes as on the channel), the XXH3-64 of the record (uint64, little-endian).
+ *   then frames:    four bytes of magic, the payload's size (uint32, little-endian), the
+ *                   payload, its XXH3-64 (uint64, little-endian).  "EVFR": a record (the same
+ *                   bytes as on the channel).  "EVFS": a run starts (struct evf_journal_run,
+ *                   below); the records after it, up to the next "EVFS", are that run's, their
+ *                   times seconds since its t0.
  * A frame cut short or with another hash (a crash mid-write) ends the journal there: what
- * follows is ignored, never misread, and a resumed run truncates it before appending. */
+ * follows is ignored, never misread, and a resumed run truncates it before appending.
+ * Version 1 had no "EVFS" frames; a resumed run reads it and makes it version 2 (the header's
+ * digit) before it appends. */
 #ifndef EVF_JOURNAL_H
 #define EVF_JOURNAL_H
 
@@ -38,6 +43,22 @@ int evf_journal_open(struct evf_journal **out, const char *path, const char *hea
 int evf_journal_append(struct evf_journal *j, const void *recs, size_t n, char *msg);
 /* Write out what is buffered; with `durable`, fsync too.  Returns 0 or EVF_EIO. */
 int evf_journal_flush(struct evf_journal *j, int durable, char *msg);
+/* A run starts: what its "EVFS" frame holds, in this order (integers little-endian):
+ * t0_unix_ns (int64: the wall clock at the run's t0, ns since the epoch), ranks, nodes
+ * (uint32 each), todo (uint64: ids this run set out to run), held (uint64: ids the journal
+ * held that it does not run again), the node of every rank (uint32 each, nodes numbered by
+ * their lowest rank), then NUL-terminated strings: evfarm's version, the Slurm job id ("" outside
+ * Slurm), the name of every node. */
+struct evf_journal_run {
+  int64_t t0_unix_ns;
+  uint32_t ranks, nodes;
+  uint64_t todo, held;
+  const int *node_of;
+  const char *version, *slurm_job;
+  const char *const *node_names;
+};
+/* Append a run frame (before the run's first record).  Returns 0, EVF_EIO or EVF_ENOMEM. */
+int evf_journal_run(struct evf_journal *j, const struct evf_journal_run *r, char *msg);
 /* Records appended (this run). */
 uint64_t evf_journal_count(const struct evf_journal *j);
 /* Flush, fsync, close.  Returns 0 or EVF_EIO (msg set); j is freed either way. */

@@ -483,6 +483,49 @@ static void journal_tick(struct job *j, double elapsed)
     j->last_sync = elapsed;
 }
 
+/* Rank 0, right after t0: the run's frame in the journal (when it started, on which ranks
+ * and nodes), so a reader can tell this run's records from earlier runs' (their times count
+ * from another t0). */
+static void journal_mark_run(struct job *j)
+{
+  int *node_of = malloc((size_t)j->size * sizeof *node_of);
+  const char **names = malloc((size_t)j->size * sizeof *names);
+  int nnodes = node_of && names ? evf_placement_group((const char(*)[EVF_HOST_LEN])j->hosts,
+                                                      j->size, node_of)
+                                : -1;
+  int rc = 0;
+  if (nnodes < 0) {
+    rc = evf_seterr(j->msg, EVF_ENOMEM, "--journal: out of memory");
+  } else {
+    for (int r = 0, next = 0; r < j->size; r++)
+      if (node_of[r] == next) /* nodes are numbered by their lowest rank */
+        names[next++] = j->hosts[r];
+    struct evf_slurm sl;
+    evf_placement_slurm(&sl);
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    double ago = evf_clock_now() - j->t0;
+    struct evf_journal_run run = {
+      .t0_unix_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec - (int64_t)(ago * 1e9),
+      .ranks = (uint32_t)j->size,
+      .nodes = (uint32_t)nnodes,
+      .todo = j->ntodo,
+      .held = j->reused,
+      .node_of = node_of,
+      .version = EVF_VERSION_STRING,
+      .slurm_job = sl.job_id,
+      .node_names = names,
+    };
+    rc = evf_journal_run(j->journal, &run, j->msg);
+  }
+  if (rc) {
+    j->journal_failed = 1;
+    evf_errorf(j->err, "%s", j->msg); /* said now; the run ends with exit 3 */
+  }
+  free(node_of);
+  free(names);
+}
+
 /* The task set a journal belongs to: what decides every task's id and parameters. */
 static int journal_header(const struct job *j, char *h, size_t n)
 {
@@ -781,6 +824,8 @@ static int job_run_loops(struct job *j)
     cfg.tick_interval = JOURNAL_TICK; /* records on their way within JOURNAL_SEND_DELAY */
   prog.tick_iv = cfg.tick_interval;
   j->t0 = evf_comm_start_clock(j->comm);
+  if (j->rank == 0 && j->journal)
+    journal_mark_run(j);
   rc = evf_runner_run(j->runner, j->t0, j->msg);
   if (j->rank != 0)
     journal_send(j); /* the last records go before the final report */

@@ -26,29 +26,56 @@ STATUS = ["ok", "io_error", "not_run", "timeout", "http_error", "truncated", "er
 LIMIT = 120  # seconds any one run may take
 
 
-def read_journal(path):
-    """(header words, [record dicts], bytes of the valid part), per the README's format."""
+RUN_FIXED = struct.Struct("<qIIQQ")  # journal.h: struct evf_journal_run's fixed fields
+
+
+def read_journal_runs(path):
+    """(version, header words, runs, bytes of the valid part), per the README's format: each
+    run a dict of its run frame's fields (none for records before any run frame: version 1)
+    with its records."""
     d = open(path, "rb").read()
     nl = d.index(b"\n")
     head = d[:nl].decode()
-    assert head.startswith("evfarm-journal 1 "), head
-    words = dict(w.split("=", 1) for w in head[len("evfarm-journal 1 "):].split(" "))
+    m = re.match(r"evfarm-journal ([12]) ", head)
+    assert m, head
+    version = int(m.group(1))
+    words = dict(w.split("=", 1) for w in head[m.end():].split(" "))
     size = int(words["record_size"])
-    at, recs = nl + 1, []
-    while at + 16 + size <= len(d):
-        f = d[at:at + 16 + size]
-        if f[:4] != b"EVFR" or struct.unpack("<I", f[4:8])[0] != size:
+    at, runs = nl + 1, []
+    while at + 16 <= len(d):
+        magic, n = struct.unpack_from("<4sI", d, at)
+        body = d[at + 8:at + 8 + n]
+        if len(body) != n or at + 16 + n > len(d) or not (
+                (magic == b"EVFR" and n == size) or (magic == b"EVFS" and version == 2)):
             break
-        body = f[8:8 + size]
-        if struct.unpack("<Q", f[8 + size:])[0] != xxhash.xxh3_64_intdigest(body):
+        if struct.unpack_from("<Q", d, at + 8 + n)[0] != xxhash.xxh3_64_intdigest(body):
             break
-        v = RECORD.unpack(body[:64])
-        recs.append({"value": v[0], "t_start": v[1], "t_io_done": v[2], "t_end": v[3],
-                     "cpu_time": v[4], "id": v[5], "rank": v[6], "batch": v[7],
-                     "iterations": v[8], "io_delay_us": v[9], "status": STATUS[v[10]],
-                     "attempts": v[11], "last_error": STATUS[v[12]] if v[12] else ""})
-        at += 16 + size
-    return words, recs, at
+        if magic == b"EVFS":
+            t0, ranks, nodes, todo, held = RUN_FIXED.unpack_from(body)
+            node_of = list(struct.unpack_from("<%dI" % ranks, body, RUN_FIXED.size))
+            strings = body[RUN_FIXED.size + 4 * ranks:].split(b"\0")
+            assert len(strings) == 3 + nodes and strings[-1] == b"", strings
+            runs.append({"t0_unix": t0 * 1e-9, "ranks": ranks, "nodes": nodes, "todo": todo,
+                         "held": held, "node_of": node_of, "version": strings[0].decode(),
+                         "slurm_job": strings[1].decode(),
+                         "node_names": [x.decode() for x in strings[2:-1]], "recs": []})
+        else:
+            if not runs:
+                runs.append({"t0_unix": None, "recs": []})
+            v = RECORD.unpack(body[:64])
+            runs[-1]["recs"].append({
+                "value": v[0], "t_start": v[1], "t_io_done": v[2], "t_end": v[3],
+                "cpu_time": v[4], "id": v[5], "rank": v[6], "batch": v[7], "iterations": v[8],
+                "io_delay_us": v[9], "status": STATUS[v[10]], "attempts": v[11],
+                "last_error": STATUS[v[12]] if v[12] else ""})
+        at += 16 + n
+    return version, words, runs, at
+
+
+def read_journal(path):
+    """(header words, [record dicts] of every run, bytes of the valid part)."""
+    _, words, runs, at = read_journal_runs(path)
+    return words, [r for run in runs for r in run["recs"]], at
 
 
 class Job:
@@ -132,9 +159,12 @@ def case_torn_tail(c, a):
     words, recs, end = read_journal(j.journal)
     frame = 16 + int(words["record_size"])
     head = whole.index(b"\n") + 1
+    c(whole[head:head + 4] == b"EVFS", "no run frame after the header")
+    first = head + 16 + struct.unpack_from("<I", whole, head + 4)[0]  # the first record's frame
     c(end == len(whole) and len(recs) == 200, "the whole journal reads back")
     last = len(whole) - frame
-    cuts = list(range(last, len(whole))) + [head, -1]  # -1: whole, but one byte of it changed
+    # -1: whole, but one byte of it changed; cuts in the run frame too
+    cuts = list(range(last, len(whole))) + [head, head + 9, first - 1, -1]
     procs = []
     for k, cut in enumerate(cuts):
         # each cut in its own copy, two runs at a time
@@ -158,10 +188,12 @@ def case_torn_tail(c, a):
                 s = json.load(open(os.path.join(j.dir, "cut%d.json" % kk)))
                 if ct < 0:
                     ct = last + frame - 1  # as if cut there: all but the last record kept
-                kept = (ct - head) // frame if ct >= head else 0
+                kept = (ct - first) // frame if ct >= first else 0
+                torn = (ct - first) % frame if ct >= first else ct - head
+                if kk == len(cuts) - 1:
+                    torn = frame
                 c(s["journal"]["resumed"] == kept and s["journal"]["appended"] == 200 - kept and
-                  s["journal"]["torn_bytes"] == ((ct - head) % frame if ct != last + frame - 1
-                                                 or kk != len(cuts) - 1 else frame),
+                  s["journal"]["torn_bytes"] == torn,
                   "cut at %d: journal summary %r, want %d kept" % (ct, s["journal"], kept))
                 j.check_output(o, 200, "cut%d.csv" % kk, "cut at %d" % ct)
                 _, again, e2 = read_journal(os.path.join(j.dir, "cut%d.journal" % kk))
@@ -263,6 +295,7 @@ def drained_run(c, a, name, o, extra, send, resume_extra=(), expect_after=0):
     partial with the rest counted not run); --resume at np 3 completes every id."""
     j = Job(a, c, name, opts_of(o))
     summ = j.path("partial.json")
+    launched = time.time()
     p = subprocess.Popen(["timeout", "-k", "5", str(LIMIT)] + j.cmd(2, extra + ["--json", summ]),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2.5)
@@ -270,7 +303,7 @@ def drained_run(c, a, name, o, extra, send, resume_extra=(), expect_after=0):
     if not c(len(ranks) == 2 and mpirun, "processes %r %r" % (ranks, mpirun)):
         p.kill()
         return None
-    t = time.monotonic()
+    t, signalled = time.monotonic(), time.time()
     if send:
         send(ranks, mpirun)
     _, err = p.communicate(timeout=LIMIT)
@@ -291,11 +324,40 @@ def drained_run(c, a, name, o, extra, send, resume_extra=(), expect_after=0):
                                                                     s["tasks"], len(ids)))
     _, recs, _ = read_journal(j.journal)
     c(sorted(r["id"] for r in recs) == ids, "the journal holds other ids than the output")
+    resumed = time.time()
     j.run(3, ["--resume", "--inflight", "500"] + list(resume_extra), expect=expect_after,
           out="final.csv")
-    j.check_output(o, o["tasks"], "final.csv", "resumed")
+    ended = time.time()
+    final = j.check_output(o, o["tasks"], "final.csv", "resumed")
+    check_runs(c, j.journal, [(2, launched, signalled, ids, o["tasks"], 0),
+                              (3, resumed, ended, [int(r["id"]) for r in final if r["host"]],
+                               o["tasks"] - len(ids), len(ids))], rows[0]["host"])
     c.last_end = max((float(r["t_end"]) for r in rows), default=0.0)
     return took
+
+
+def check_runs(c, journal, want, host):
+    """The journal's run frames: one before each run's records, with its ranks, node, t0 (the
+    wall clock between the launch and the end or the signal), the ids it set out to run and those
+    it kept; each run's records are the ids its outputs hold as its own."""
+    version, _, runs, _ = read_journal_runs(journal)
+    c(version == 2 and len(runs) == len(want), "journal version %d with %d runs, want 2 and %d"
+      % (version, len(runs), len(want)))
+    for k, (run, w) in enumerate(zip(runs, want)):
+        ranks, after, before, ids, todo, held = w
+        c(run["t0_unix"] is not None and after <= run["t0_unix"] <= before,
+          "run %d: t0 %s not within its launch %.3f .. %.3f" % (k + 1, run["t0_unix"], after,
+                                                                before))
+        c(run.get("ranks") == ranks and run["nodes"] == 1 and run["node_of"] == [0] * ranks and
+          run["node_names"] == [host] and run["slurm_job"] == "" and run["version"] != "",
+          "run %d: frame %r" % (k + 1, {x: y for x, y in run.items() if x != "recs"}))
+        c(run.get("todo") == todo and run.get("held") == held,
+          "run %d: todo %r held %r, want %d %d" % (k + 1, run.get("todo"), run.get("held"), todo,
+                                                 held))
+        c(sorted(r["id"] for r in run["recs"]) == sorted(ids),
+          "run %d: %d records, want the %d ids of its output" % (k + 1, len(run["recs"]),
+                                                                len(ids)))
+        c(all(0 <= r["rank"] < ranks for r in run["recs"]), "run %d: a rank outside" % (k + 1))
 
 
 def case_drain_sigusr1(c, a):
@@ -345,6 +407,53 @@ def case_max_fails(c, a):
                 expect_after=1)
 
 
+def case_version1(c, a):
+    """A version 1 journal (no run frames: an older evfarm's, made here from a version 2 one):
+    --resume reads its records, runs only the missing ids, and makes it version 2 before it
+    appends (its header's digit, then this run's frame); a journal of an unknown version is
+    refused, one line, exit 2, unchanged."""
+    o = {"tasks": 500, "io_min": 0, "io_max": 0, "cpu_min": 0, "cpu_max": 1000}
+    j = Job(a, c, "version1", opts_of(o))
+    j.run(1, [])
+    d = open(j.journal, "rb").read()
+    head = d.index(b"\n") + 1
+    first = head + 16 + struct.unpack_from("<I", d, head + 4)[0]
+    frame = 16 + 64
+    keep = 300
+    v1 = b"evfarm-journal 1 " + d[len("evfarm-journal 2 "):head] + d[first:first + keep * frame]
+    c(d.startswith(b"evfarm-journal 2 ") and d[head:head + 4] == b"EVFS", "not version 2")
+    open(j.journal, "wb").write(v1)
+    version, _, runs, _ = read_journal_runs(j.journal)
+    c(version == 1 and len(runs) == 1 and len(runs[0]["recs"]) == keep and
+      runs[0]["t0_unix"] is None, "the version 1 journal made here does not read back")
+    before = time.time()
+    j.run(2, ["--resume", "--json", j.path("s.json")], out="resumed.csv")
+    rows = j.check_output(o, 500, "resumed.csv", "resumed from version 1")
+    import json
+    s = json.load(open(j.path("s.json")))
+    c(s["journal"]["resumed"] == keep and s["journal"]["appended"] == 500 - keep,
+      "journal summary %r, want %d resumed" % (s["journal"], keep))
+    after = open(j.journal, "rb").read()
+    c(after[:len(v1)] == b"evfarm-journal 2 " + v1[len("evfarm-journal 1 "):],
+      "the version 1 part changed beyond its header's digit")
+    version, _, runs, end = read_journal_runs(j.journal)
+    c(version == 2 and len(runs) == 2 and runs[0]["t0_unix"] is None and
+      len(runs[0]["recs"]) == keep and runs[1]["ranks"] == 2 and
+      runs[1]["held"] == keep and runs[1]["todo"] == 500 - keep and
+      before <= runs[1]["t0_unix"] <= time.time() and
+      sorted(r["id"] for r in runs[1]["recs"]) == [int(r["id"]) for r in rows if r["host"]] and
+      end == len(after), "the journal after: version %d, runs %r" %
+      (version, [(r.get("ranks"), len(r["recs"])) for r in runs]))
+    # another version: refused, unchanged
+    v3 = b"evfarm-journal 3 " + after[len("evfarm-journal 2 "):]
+    open(j.journal, "wb").write(v3)
+    p = j.run(1, ["--resume"], expect=2, out="v3.csv")
+    lines = [x for x in p.stderr.splitlines() if x.startswith("evfarm:")]
+    c(len(lines) == 1 and "another version (3)" in lines[0] and "versions 1 and 2" in lines[0],
+      "version 3: %r" % lines)
+    c(open(j.journal, "rb").read() == v3, "a version 3 journal was changed")
+
+
 def case_other_tasks(c, a):
     """A journal of other tasks is refused with one line, exit 2, and left as it was; so is one
     that exists without --resume, and a path that is not a regular file."""
@@ -389,15 +498,23 @@ def case_retry_failed(c, a):
     with the oracle's attempts."""
     o = dict(SMALL, fail_rate=0.2)
     j = Job(a, c, "retry-failed", opts_of(o) + ["--fail-rate", "0.2"])
+    times = [time.time()]
     j.run(2, [], expect=1)
+    times.append(time.time())
     rows = j.check_output(o, 3000, what="first run")
     failed = sorted(int(r["id"]) for r in rows if r["status"] != "ok")
     c(len(failed) > 300, "%d failed tasks" % len(failed))
     j.run(2, ["--resume"], expect=1, out="again.csv")
+    times.append(time.time())
     j.check_output(o, 3000, "again.csv", "resume without --retry-failed")
     _, recs, _ = read_journal(j.journal)
     c(len(recs) == 3000, "--resume alone ran %d tasks again" % (len(recs) - 3000))
     j.run(3, ["--resume", "--retry-failed", "--retries", "30"], out="retried.csv")
+    times.append(time.time())
+    check_runs(c, j.journal, [(2, times[0], times[1], range(1, 3001), 3000, 0),
+                              (2, times[1], times[2], [], 0, 3000),
+                              (3, times[2], times[3], failed, len(failed), 3000 - len(failed))],
+               rows[0]["host"])
     o2 = dict(o, retries=30)
     got = {int(r["id"]): r for r in csv.DictReader(open(j.path("retried.csv")))}
     c(all(got[k]["status"] == "ok" and int(got[k]["attempts"]) == j.oracle(o2, k)["attempts"]
