@@ -17,7 +17,8 @@ machine (two slurmd "nodes" n1 and n2 of 4 CPUs each).  One subcommand per ctest
               evfarm-mpirun) and the installed job script on this cluster, against the oracle
   drain       jobs/evfarm.sbatch with EVF_JOURNAL and EVF_RESUBMIT: scancel --signal=USR1 --batch
               mid-run; the job drains (exit 4), submits itself again, and the next job completes
-              the set from the journal: every id once, the oracle's values
+              the set from the journal: every id once, the oracle's values; the journal's run
+              frames name the two jobs (evfarm-plot --data)
 
 Every wait has a deadline.  usage: slurm_test.py CMD --state F --evfarm E --outdir D --repo R
 """
@@ -328,6 +329,16 @@ def cmd_drain(c):
     s = json.load(open(os.path.join(d, "evfarm-%s.json" % nxt[0])))
     c.check(s["partial"] is False and s["journal"]["resumed"] == first["tasks"] and
             s["tasks"] == n - first["tasks"], "next job's summary: %r" % s["journal"])
+    # The journal tells the two jobs apart: a run frame each, with its Slurm job and node.
+    plot = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                        "evfarm-plot")
+    data = os.path.join(d, "plot.json")
+    p = c.run([plot, journal, "--run", "1", "-o", os.path.join(d, "first.png"), "--data", data])
+    if c.check(p.returncode == 0, "evfarm-plot of the journal: %s" % p.stderr):
+        runs = json.load(open(data))["journal"]["runs"]
+        got = [(r["slurm_job"], r["ranks"], r["records"]) for r in runs]
+        c.check(got == [(job, 2, first["tasks"]), (nxt[0], 2, n - first["tasks"])],
+                "the journal's runs %r, want jobs %s and %s" % (got, job, nxt[0]))
     left = c.run(["squeue", "-h", "-o", "%i"]).stdout.split()
     c.check(not left, "jobs left: %r" % left)
 
