@@ -136,8 +136,9 @@ def case_exec(c):
     with open(cmds, "w") as f:
         f.write("".join("echo line %d; sleep 0.0%d\n" % (k, k % 5) for k in range(300)))
     out, js = os.path.join(c.dir, "exec.csv"), os.path.join(c.dir, "exec.json")
+    journal = os.path.join(c.dir, "exec.journal")
     p = run([c.a.mpirun, "-np", "2", c.a.evfarm, "--kind", "exec", "--commands", cmds,
-             "--inflight", "4", "--output", out, "--json", js, "--quiet"])
+             "--inflight", "4", "--output", out, "--json", js, "--quiet", "--journal", journal])
     c.check(p.returncode == 0, "evfarm --kind exec: exit %d %s" % (p.returncode, p.stderr))
     data = os.path.join(c.dir, "exec.data.json")
     p = run([c.a.plot, out, "--json", js, "-o", os.path.join(c.dir, "exec.png"), "--data", data])
@@ -155,6 +156,13 @@ def case_exec(c):
                 "rank %d: %r, the records: %d tasks, busy %r" % (k, pr, tasks[k], busy[k]))
     c.check(near(d["cpu_binned_s"], sum(busy), 1e-6),
             "the timeline holds %r s of CPU work, the records %r" % (d["cpu_binned_s"], sum(busy)))
+    # Its journal (records of 328 bytes: the exec extension) draws the same run.
+    jdata = os.path.join(c.dir, "exec.journal.data.json")
+    p = run([c.a.plot, journal, "--json", js, "-o", os.path.join(c.dir, "exec-journal.png"),
+             "--data", jdata])
+    if c.check(p.returncode == 0 and os.path.exists(jdata), "evfarm-plot of the exec journal: "
+               "exit %d %s" % (p.returncode, p.stderr)):
+        same_ranks(c, "exec journal", json.load(open(jdata)), own(recs), 2)
 
 
 def journal_frames(path):
