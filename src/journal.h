@@ -57,7 +57,8 @@ struct evf_journal_run {
   const char *version, *slurm_job;
   const char *const *node_names;
 };
-/* Append a run frame (before the run's first record).  Returns 0, EVF_EIO or EVF_ENOMEM. */
+/* Append a run frame (before the run's first record).  Returns 0, EVF_EIO, EVF_ENOMEM, or
+ * EVF_EUSAGE (more ranks and node names than a frame holds: 64 MiB). */
 int evf_journal_run(struct evf_journal *j, const struct evf_journal_run *r, char *msg);
 /* Records appended (this run). */
 uint64_t evf_journal_count(const struct evf_journal *j);
