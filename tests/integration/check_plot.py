@@ -217,8 +217,19 @@ def case_journal(c):
     while time.time() < deadline and p.poll() is None and (
             not os.path.exists(journal) or os.path.getsize(journal) < 40000):
         time.sleep(0.05)
+    # While the job runs: what reached the journal so far draws (a frame being written is a
+    # torn tail, ignored).
+    live_data = os.path.join(c.dir, "live.data.json")
+    q = run([c.a.plot, journal, "-o", os.path.join(c.dir, "live.png"), "--data", live_data])
+    running = p.poll() is None
     p.send_signal(signal.SIGUSR1)
     _, err = p.communicate(timeout=120)
+    c.check(running, "the first run ended before the live picture was drawn")
+    if c.check(q.returncode == 0, "the running job's journal: exit %d %s" % (q.returncode, q.stderr)):
+        live = json.load(open(live_data))
+        c.check(len(live["journal"]["runs"]) == 1 and live["records"] >= 300 and
+                live["ranks"] == 2, "the running job's journal: %r records on %r ranks, runs %r"
+                % (live["records"], live["ranks"], live["journal"]["runs"]))
     # MPICH's Hydra (4.0) sometimes exits 0 whatever its ranks returned (pmodels/mpich#7057):
     # the drain is then read from the summary, which every rank's exit agrees with.
     hydra = "mpich" in os.environ.get("EVF_MPIEXEC", "") or "hydra" in os.environ.get("EVF_MPIEXEC", "")
