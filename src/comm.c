@@ -85,13 +85,16 @@ void evf_comm_quiet_barrier(MPI_Comm comm)
  * under --journal), TAG_DRAIN (empty: this rank drains; rank 0 then drains every rank).  Rank 0 ->
  * a rank: TAG_DRAIN (empty: drain now), TAG_LIMIT (windows: the highest id that may start now,
  * one unsigned long long; the last one before the close admits every id), and: TAG_DEAL (one
- * batch, then the inputs of its tasks, NUL-terminated, back to back), TAG_CLOSE (empty; the last
- * message).
+ * batch, then the inputs of its tasks, NUL-terminated, back to back), TAG_CLOSE (empty: no more
+ * deals), TAG_BYE (empty; the answer to a rank's final report and the last message to it).
+ * A rank reads what rank 0 sends until the BYE, so no message is ever left unreceived (a drain
+ * order that crossed a rank's final report, say), and listens for a drain order whatever else
+ * it waits for (a closed rank, a static one, still drains).
  * Messages between two ranks arrive in order (MPI's non-overtaking rule; receives use
  * MPI_ANY_TAG), so a rank reads every deal before its close and rank 0 every request before the
  * final report. */
 enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5,
-       TAG_RECORDS = 6, TAG_DRAIN = 7, TAG_LIMIT = 8 };
+       TAG_RECORDS = 6, TAG_DRAIN = 7, TAG_LIMIT = 8, TAG_BYE = 9 };
 
 /* A report is four unsigned long longs: done, failed, in flight, and (final reports) the worst
  * request latency in nanoseconds. */
@@ -107,6 +110,7 @@ struct peer {                      /* rank 0: what it knows of another rank */
   char *deal_buf;                  /* the deal in flight (deal_small or malloc'ed) */
   char deal_small[sizeof(struct evf_batch)];
   int closed, final;
+  MPI_Request bye_req;             /* the answer to its final report */
   MPI_Request limit_req;           /* the limit in flight to it */
   unsigned long long limit_val, limit_sent;
 };
@@ -140,6 +144,7 @@ struct evf_chan {
   unsigned long long sending[NREPORT], asking[NREPORT];
   MPI_Request req, ask_req;        /* report, request in flight */
   int final_sent, closed, asked;
+  int bye;                         /* rank 0 answered the final report: nothing more comes */
   int drain_requested;             /* a drain came in (any rank), or was asked for here */
   int drain_sent;                  /* other ranks: this rank told rank 0 it drains */
   MPI_Request drain_req;
@@ -190,14 +195,19 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
   if (rank == 0) {
     for (int r = 0; r < size; r++) {
       c->peers[r].deal_req = c->peers[r].close_req = c->peers[r].drain_req = MPI_REQUEST_NULL;
-      c->peers[r].limit_req = MPI_REQUEST_NULL;
+      c->peers[r].limit_req = c->peers[r].bye_req = MPI_REQUEST_NULL;
       c->peers[r].limit_sent = limit;
       c->peers[r].closed = !dyn && !gated;
     }
     if (dyn) {
       c->part = dyn;
       c->inputs = inputs;
-      c->next = dyn->nbatches < (size_t)size ? dyn->nbatches : (size_t)size;
+      /* The first share is what the plan gave (batch r to rank r, for the ranks that have one:
+       * with windows, only as many ranks as the first window has batches); every other batch
+       * is dealt.  The plan is the one source of which batches went out with the scatter. */
+      c->next = 0;
+      while (c->next < (size_t)size && c->next < dyn->nbatches && dyn->batch_count[c->next] > 0)
+        c->next++;
       for (size_t b = 0; b < c->next; b++)
         c->owner[b] = (int)b; /* the first share */
       if (c->next == dyn->nbatches) /* nothing left to deal: as static */
@@ -405,7 +415,8 @@ static void receive_all(struct evf_chan *c)
       p->final = 1;
       if (v[3] * 1e-9 > c->max_latency)
         c->max_latency = v[3] * 1e-9;
-      close_peer(c, st.MPI_SOURCE); /* ended without its close (a failed loop): it waits for it */
+      close_peer(c, st.MPI_SOURCE); /* ended without its close (a failed loop) */
+      MPI_Isend(NULL, 0, MPI_BYTE, st.MPI_SOURCE, TAG_BYE, c->comm, &p->bye_req);
     }
   }
 }
@@ -484,6 +495,11 @@ static int receive_deal(struct evf_chan *c, const char *const **inputs)
   if (st.MPI_TAG == TAG_DRAIN) {
     MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
     c->drain_requested = 1;
+    return 2;
+  }
+  if (st.MPI_TAG == TAG_BYE) {
+    MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_BYE, c->comm, MPI_STATUS_IGNORE);
+    c->bye = 1;
     return 2;
   }
   if (st.MPI_TAG == TAG_CLOSE) {
@@ -579,8 +595,9 @@ int evf_chan_drain_requested(struct evf_chan *c)
 {
   if (c->rank == 0) {
     receive_all(c);
-  } else if (!c->drain_requested && !c->closed) {
-    /* only the drain order: deals and the close stay for the feed, in order */
+  } else if (!c->drain_requested && !c->final_sent) {
+    /* only the drain order (closed or not: a static rank is closed from the start): deals and
+     * the close stay for the feed, in order */
     int flag = 0;
     MPI_Iprobe(0, TAG_DRAIN, c->comm, &flag, MPI_STATUS_IGNORE);
     if (flag) {
@@ -664,9 +681,10 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
       put_counts(c->sending, mine, c->worst);
       MPI_Send(c->sending, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, c->comm);
       c->final_sent = 1;
-      /* A loop that ended before its close (it failed): read what rank 0 still sends. */
+      /* Read what rank 0 still sends (a deal or a limit to a loop that failed, a drain order
+       * that crossed the final report), up to its answer: nothing is left unreceived. */
       const char *const *ignored;
-      while (!c->closed) {
+      while (!c->bye) {
         if (receive_deal(c, &ignored) == 0) {
           struct timespec ts = {0, 1000000};
           nanosleep(&ts, NULL);
@@ -715,6 +733,7 @@ void evf_chan_free(struct evf_chan *c)
       MPI_Wait(&c->peers[r].close_req, MPI_STATUS_IGNORE);
       MPI_Wait(&c->peers[r].drain_req, MPI_STATUS_IGNORE);
       MPI_Wait(&c->peers[r].limit_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&c->peers[r].bye_req, MPI_STATUS_IGNORE);
       if (c->peers[r].deal_buf != c->peers[r].deal_small)
         free(c->peers[r].deal_buf);
     }

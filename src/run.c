@@ -191,8 +191,11 @@ static void feed(void *arg, struct evf_runner *r)
     }
     int got = evf_chan_feed(p->chan, &mine, hungry, &b, &inputs);
     evf_runner_set_limit(r, evf_chan_limit(p->chan));
-    if (got < 0 && !evf_chan_all_admitted(p->chan) && !evf_runner_draining(r))
-      evf_runner_drain(r, 0); /* closed before the last window opened: rank 0 failed */
+    /* Another rank closed before the last window opened: rank 0's loop failed.  Rank 0's own
+     * pool running dry says nothing of the kind: its tasks beyond the limit start as windows
+     * are written. */
+    if (got < 0 && p->rank != 0 && !evf_chan_all_admitted(p->chan) && !evf_runner_draining(r))
+      evf_runner_drain(r, 0);
     if (got < 0)
       evf_runner_close(r);
     if (got <= 0)
@@ -349,7 +352,9 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
  * a millisecond), so its own tasks and the others' requests are not held up. */
 #define WRITE_STEP 4096
 #define JOURNAL_SYNC_EVERY 2.0
-#define JOURNAL_TICK 0.25
+/* With --journal every rank ticks this often: a drain order (a signal, --max-fails, another
+ * rank's) is acted on within a tick, and rank 0 takes failures in as they come. */
+#define JOURNAL_TICK 0.02
 
 /* Rank 0: a record of this run (its own, or streamed in from another rank). */
 static void journal_take(struct job *j, const struct evf_record *rec)
@@ -405,7 +410,9 @@ static void journal_done(void *arg, const struct evf_record *rec)
   if (j->npend == 0)
     j->pend_since = evf_clock_now();
   memcpy(j->pend + j->npend++ * j->rec_size, rec, j->rec_size);
-  if (j->npend == JOURNAL_SEND_BATCH)
+  /* --max-fails counts failures at rank 0: a failure goes at once (with what waits before it),
+   * not up to JOURNAL_SEND_DELAY later, so the drain starts at the count asked for. */
+  if (j->npend == JOURNAL_SEND_BATCH || (j->opt.max_fails && rec->status != EVF_STATUS_OK))
     journal_send(j);
   else if (j->npend % 64 == 0) /* the messages on their way need this rank's calls to move */
     evf_chan_progress(j->chan);

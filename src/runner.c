@@ -55,6 +55,7 @@ struct evf_runner {
   size_t next_record;         /* index of the next task's record */
   size_t rec_off;             /* records == NULL: where a slot holds its task's record */
   uint64_t limit;             /* the highest id that may start (evf_runner_set_limit) */
+  uint64_t max_id;            /* the largest id queued so far */
   uint64_t total, done;       /* tasks added so far, tasks with a final record */
   uint64_t failed, started;   /* final records not ok; tasks started */
   int closed;                 /* no batch will be added */
@@ -136,6 +137,15 @@ static int held(struct evf_runner *r)
   return !r->draining && next_id(r) > r->limit;
 }
 
+/* Some task queued, started or not, is beyond the limit: a closed runner keeps its feed (which
+ * raises the limit) until none is.  Not held() alone: the next task may be within the limit
+ * while a later one of the same batches is not, and once the feed stopped nothing would raise
+ * the limit for it (the loop would end with that task unfinished). */
+static int waits_for_limit(struct evf_runner *r)
+{
+  return !r->draining && r->max_id > r->limit;
+}
+
 /* Bind the next unstarted task to slot `s`; 0 when every task has been started (or the next may
  * not start yet). */
 static int take_next(struct evf_runner *r, struct slot *s)
@@ -192,7 +202,7 @@ void evf_runner_set_limit(struct evf_runner *r, uint64_t limit)
   r->limit = limit;
   if (r->running)
     launch_free(r);
-  if (r->closed && r->feed_on && !held(r)) { /* nothing waits for the limit any more */
+  if (r->closed && r->feed_on && !waits_for_limit(r)) { /* nothing waits for the limit now */
     ev_timer_stop(r->loop, &r->feed);
     r->feed_on = 0;
   }
@@ -416,6 +426,9 @@ static int queue_batches(struct evf_runner *r, const struct evf_batch *batches, 
   }
   for (size_t b = 0; b < n; b++) {
     r->queue[r->nqueued++] = (struct queued){batches[b], inputs};
+    uint64_t last = (uint64_t)batches[b].first_id + batches[b].count - 1;
+    if (batches[b].count && last > r->max_id)
+      r->max_id = last;
     if (inputs)
       inputs += batches[b].count;
   }
@@ -492,8 +505,8 @@ void evf_runner_close(struct evf_runner *r)
   if (r->closed)
     return;
   r->closed = 1;
-  if (r->feed_on && !held(r)) { /* no feed from now on (but tasks held back by the limit keep
-                                    the feed, which raises it) */
+  if (r->feed_on && !waits_for_limit(r)) { /* no feed from now on (but tasks held back by the
+                                               limit keep the feed, which raises it) */
     ev_timer_stop(r->loop, &r->feed);
     r->feed_on = 0;
   }
