@@ -102,13 +102,18 @@ static const struct evf_optdef opt_table[] = {
    "reads FILE", NULL, NULL},
   {"command", EVF_OPT_STRING, OFF(command), 0, 0, "TEMPLATE",
    "exec: run TEMPLATE once per line of --args, {} replaced by the line shell-quoted (GNU "
-   "parallel's convention: --command 'gzip -9 {}')", NULL, NULL},
+   "parallel's convention: --command 'gzip -9 {}').  Write {} bare, never inside quotes: in "
+   "'echo \"{}\"' the quoting evfarm adds is undone and the shell expands what the line holds "
+   "($(...) runs)", NULL, NULL},
   {"args", EVF_OPT_STRING, OFF(args), 0, 0, "FILE", "exec: the arguments for --command, one per line",
    NULL, NULL},
   {"outdir", EVF_OPT_STRING, OFF(outdir), 0, 0, "DIR",
    "exec: write each task's stdout and stderr to DIR/<id>.out and DIR/<id>.err, from the rank "
-   "that ran it: DIR must exist on a filesystem every node sees (checked at start on every "
-   "rank).  Without it, output is counted and hashed, then dropped", NULL, NULL},
+   "that ran it: DIR (made with its parents when missing, mode 0777 less the umask) must be "
+   "on a filesystem every node sees (checked at start on every rank).  An earlier run's "
+   "regular file is rewritten; a symbolic link, FIFO or device there is refused (status "
+   "spawn_error, the reason in the error column), never written through.  Without it, output "
+   "is counted and hashed, then dropped", NULL, NULL},
   {"retry-on", EVF_OPT_CUSTOM, OFF(retry_on), 0, 0, "LIST",
    "exec: which failures --retries retries besides timeouts: exit (non-zero exit), signal "
    "(killed by a signal), both as exit,signal (default: none)", NULL, parse_retry_on},

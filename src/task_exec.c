@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,7 @@ struct exec_ext {
   int32_t signal;        /* the signal that ended it; 0 when none */
   int32_t sys_errno;     /* spawn_error / error: the system's reason */
   uint16_t tail_len;     /* bytes in tail */
-  uint16_t reserved;
+  uint16_t tail_note;    /* 1: tail holds evfarm's reason (a spawn error's), not stderr */
   char tail[TAIL];       /* a failed task's last stderr bytes */
 };
 _Static_assert(sizeof(struct exec_ext) % 8 == 0, "a record extension is a multiple of 8 bytes");
@@ -322,6 +323,7 @@ static void child_cb(struct ev_loop *loop, ev_io *w, int revents)
   x->signal = 0;
   x->sys_errno = 0;
   x->tail_len = 0;
+  x->tail_note = 0;
   note_streams(es, x);
   int rs, transient = 0;
   if (got < 0) {
@@ -415,11 +417,64 @@ static int slot_init(struct exec_shared *sh, struct exec_slot *es, struct evf_ta
   return 0;
 }
 
-static int open_outfile(struct exec_shared *sh, uint32_t id, const char *ext)
+/* Why an attempt could not start, in the record's stderr tail (its reader sees it there, beside
+ * the errno): "evfarm: --outdir: ...". */
+static void spawn_note(struct exec_slot *es, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void spawn_note(struct exec_slot *es, const char *fmt, ...)
 {
+  char m[TAIL + 1];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(m, sizeof m, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  size_t len = (size_t)n < TAIL ? (size_t)n : TAIL;
+  memcpy(es->tail, m, len); /* the ring holds just this: it ends where the next byte would go */
+  es->tail_at = len % TAIL;
+  es->tail_total = len;
+}
+
+/* DIR/ID.EXT for a command's output: created, or an earlier run's regular file truncated.
+ * Anything else there is refused, never opened for writing through: a symbolic link (its target
+ * could be any file: O_NOFOLLOW), a FIFO or a device (lstat first, then fstat of what was
+ * opened, in case it changed in between).  Returns the descriptor, or -1 with errno set and the
+ * reason in the task's stderr tail. */
+static int open_outfile(struct exec_slot *es, uint32_t id, const char *ext)
+{
+  const char *dir = es->sh->opt->outdir;
   char path[4096];
-  snprintf(path, sizeof path, "%s/%u.%s", sh->opt->outdir, (unsigned)id, ext);
-  return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  snprintf(path, sizeof path, "%s/%u.%s", dir, (unsigned)id, ext);
+  struct stat st;
+  int fd = -1, e = 0;
+  const char *what = NULL;
+  if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    e = S_ISLNK(st.st_mode) ? ELOOP : EEXIST;
+  } else {
+    fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
+    if (fd < 0)
+      e = errno;
+    else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+      e = errno ? errno : EEXIST;
+    else if (ftruncate(fd, 0) != 0)
+      e = errno;
+    if (e && fd >= 0)
+      close(fd);
+  }
+  if (!e)
+    return fd;
+  if (e == ELOOP)
+    what = "a symbolic link: refused (evfarm never writes through one)";
+  else if (e == EEXIST || e == ENXIO)
+    what = "not a regular file: refused";
+  struct stat ds;
+  if (!what && e == ENOENT && stat(dir, &ds) != 0)
+    spawn_note(es, "evfarm: --outdir: '%s' no longer exists", dir);
+  else
+    spawn_note(es, "evfarm: --outdir: '%s' is %s", path, what ? what : strerror(e));
+  errno = e;
+  return -1;
 }
 
 static int spawn_fail(struct exec_slot *es, int err)
@@ -427,6 +482,8 @@ static int spawn_fail(struct exec_slot *es, int err)
   struct exec_ext *x = evf_task_ext(es->task);
   x->exit_code = -1;
   x->sys_errno = err;
+  fill_tail(es, x);
+  x->tail_note = x->tail_len > 0; /* spawn_note() wrote it */
   stream_close(es->sh, &es->out);
   stream_close(es->sh, &es->err);
   return EVF_STATUS_SPAWN_ERROR;
@@ -454,8 +511,8 @@ static int exec_io_start(struct evf_task *t)
   es->tail_total = 0;
   es->write_errno = 0;
   if (opt->outdir) {
-    es->out.file = open_outfile(sh, rec->id, "out");
-    es->err.file = es->out.file >= 0 ? open_outfile(sh, rec->id, "err") : -1;
+    es->out.file = open_outfile(es, rec->id, "out");
+    es->err.file = es->out.file >= 0 ? open_outfile(es, rec->id, "err") : -1;
     if (es->err.file < 0)
       return spawn_fail(es, errno);
   }
@@ -550,9 +607,29 @@ static int exec_cpu_run(struct evf_task *t)
 
 /* --- per rank -------------------------------------------------------------------------------- */
 
+/* mkdir -p DIR (mode 0777 less the umask, as GNU parallel's --results): every rank tries, and
+ * a rank that finds it made already (EEXIST) goes on. */
+static void make_outdir(const char *dir)
+{
+  char p[4096];
+  size_t n = strlen(dir);
+  if (n == 0 || n >= sizeof p)
+    return;
+  memcpy(p, dir, n + 1);
+  for (size_t k = 1; k <= n; k++)
+    if (p[k] == '/' || p[k] == '\0') {
+      char c = p[k];
+      p[k] = '\0';
+      if (mkdir(p, 0777) != 0 && errno != EEXIST)
+        return; /* check_outdir() says why */
+      p[k] = c;
+    }
+}
+
 /* Can this rank create files in --outdir?  (Every rank checks: it must be shared.) */
 static int check_outdir(const char *dir, char *msg)
 {
+  make_outdir(dir);
   char probe[4096];
   snprintf(probe, sizeof probe, "%s/.evfarm-probe-%ld", dir, (long)getpid());
   int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -675,7 +752,7 @@ static void exec_write_ext(FILE *fp, enum evf_format fmt, const struct evf_recor
 {
   const struct exec_ext *x = evf_record_ext(rec);
   char text[TAIL + 1];
-  if (x->sys_errno)
+  if (x->sys_errno && !x->tail_note)
     snprintf(text, sizeof text, "%s", strerror(x->sys_errno));
   else {
     memcpy(text, x->tail, x->tail_len);

@@ -69,8 +69,9 @@ def cases(d):
         (2, ["--kind", "exec", "--command", "gzip {}"], r"^evfarm: --command: needs --args FILE"),
         (2, ["--kind", "exec", "--commands", "/etc/hostname", "--command", "x {}"],
          r"^evfarm: --command: not with --commands"),
-        (3, ["--kind", "exec", "--commands", "/etc/hostname", "--outdir", "/nonexistent-evfarm-od"],
-         r"^evfarm: --outdir: cannot create files in '/nonexistent-evfarm-od' on .*: No such file"),
+        # a missing --outdir is made (check_exec outdir_refuses); one under a file cannot be
+        (3, ["--kind", "exec", "--commands", "/etc/hostname", "--outdir", "/etc/hostname/od"],
+         r"^evfarm: --outdir: cannot create files in '/etc/hostname/od' on .*: Not a directory"),
         (2, ["--outdir", "/tmp"], r"^evfarm: --outdir: only for --kind exec"),
         (2, ["--kind", "exec", "--commands", "/etc/hostname", "--retry-on", "exit,bogus"],
          r"^evfarm: --retry-on: 'exit,bogus' is not exit, signal or exit,signal"),

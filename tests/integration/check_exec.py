@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -322,6 +323,53 @@ def case_template(c, a):
         got = open(os.path.join(od, "%d.out" % x["id"]), "rb").read().strip()
         c(x["input"] == paths[k] and got == b"%d" % (k * 10 + 1),
           "%r: wc says %r, want %d" % (names[k], got, k * 10 + 1))
+
+
+def case_outdir_refuses(c, a):
+    """--outdir never writes through what is not a regular file: a symbolic link to a file
+    outside (left as it was), a FIFO (never opened: no reader needed, nothing hangs) end their
+    tasks as spawn_error naming the file and why; an earlier run's regular file is rewritten;
+    a missing --outdir is made with its parents (mode 0777 less the umask); one that vanishes
+    mid-run is named in the error (--inflight 1: task 1 removes it, task 2 finds none)."""
+    r = Run(a, c, "outdir_refuses")
+    victim = r.file("victim.txt", ["keep me"])
+    od = r.outdir()
+    os.symlink(victim, os.path.join(od, "1.out"))
+    os.mkfifo(os.path.join(od, "2.err"))
+    with open(os.path.join(od, "3.out"), "w") as f:
+        f.write("an earlier run's output, longer than this one's\n")
+    recs = r.evfarm(2, ["--commands", r.file("cmds.txt", ["echo hello"] * 4), "--outdir", od], 1)
+    if recs is not None:
+        st = {x["id"]: (x["status"], x["error"]) for x in recs}
+        c(st.get(1) == ("spawn_error", "evfarm: --outdir: '%s/1.out' is a symbolic link: refused "
+                                       "(evfarm never writes through one)" % od), "id 1: %r" % (st.get(1),))
+        c(st.get(2) == ("spawn_error", "evfarm: --outdir: '%s/2.err' is not a regular file: "
+                                       "refused" % od), "id 2: %r" % (st.get(2),))
+        c(st.get(3) == ("ok", "") and st.get(4) == ("ok", ""), "ids 3, 4: %r %r" % (st.get(3),
+                                                                                   st.get(4)))
+    c(open(victim).read() == "keep me\n", "the link's target was written: %r" % open(victim).read())
+    c(os.path.islink(os.path.join(od, "1.out")) and
+      stat.S_ISFIFO(os.stat(os.path.join(od, "2.err")).st_mode), "the link or the FIFO was replaced")
+    c(open(os.path.join(od, "3.out")).read() == "hello\n", "3.out: %r"
+      % open(os.path.join(od, "3.out")).read())
+    made = os.path.join(r.dir, "new", "a", "b")
+    old = os.umask(0o027)
+    try:
+        recs = r.evfarm(2, ["--commands", r.file("cmds2.txt", ["echo made"] * 3), "--outdir",
+                            made], 0)
+    finally:
+        os.umask(old)
+    c(os.path.isdir(made) and stat.S_IMODE(os.stat(made).st_mode) == 0o750 and
+      all(open(os.path.join(made, "%d.out" % k)).read() == "made\n" for k in (1, 2, 3)),
+      "--outdir was not made with its parents, mode 0750 under umask 027")
+    gone = os.path.join(r.dir, "gone")
+    recs = r.evfarm(1, ["--commands", r.file("cmds3.txt", ["rm -rf '%s'" % gone, "echo late"]),
+                        "--outdir", gone, "--inflight", "1"], 1)
+    if recs is not None:
+        st = {x["id"]: (x["status"], x["error"]) for x in recs}
+        c(st.get(1, ("",))[0] == "ok" and
+          st.get(2) == ("spawn_error", "evfarm: --outdir: '%s' no longer exists" % gone),
+          "a vanished --outdir: %r" % st)
 
 
 def run(a, fn):
