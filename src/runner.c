@@ -26,6 +26,7 @@ struct slot {
   struct evf_task task;       /* first: a struct evf_task * is a struct slot * */
   ev_timer timer;
   int phase;
+  int begun;                  /* the attempt's deadline runs (evf_task_io_begun: once only) */
   union {
     const char *input;        /* the task's input (kinds with an input file) */
     struct slot *next_idle;   /* an idle slot: the next on the idle list */
@@ -240,6 +241,7 @@ static int attempt(struct evf_runner *r, struct slot *s)
   struct evf_record *rec = s->task.rec;
   rec->attempts++;
   s->phase = SLOT_IO;
+  s->begun = 0;
   int status = r->kind->io_start(&s->task);
   if (status == EVF_STATUS_OK) {
     if (r->cfg->opt->timeout > 0 && s->phase == SLOT_IO && !r->kind->deadline_on_begun)
@@ -342,8 +344,11 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
 void evf_task_io_begun(struct evf_task *t)
 {
   struct slot *s = slot_of(t);
-  if (s->phase == SLOT_IO && t->runner->cfg->opt->timeout > 0)
+  /* One deadline per attempt: a kind may say so more than once (curl's pre-request callback
+   * runs again at every redirect), and only the first starts it. */
+  if (s->phase == SLOT_IO && !s->begun && t->runner->cfg->opt->timeout > 0)
     slot_timer(t->runner, s, t->runner->cfg->opt->timeout);
+  s->begun = 1;
 }
 
 void evf_task_io_done(struct evf_task *t, int status)

@@ -100,7 +100,9 @@ const struct evf_options *evf_task_options(struct evf_task *t);
  * next task before returning. */
 void evf_task_io_end(struct evf_task *t, int status, int transient, double retry_after);
 /* The attempt in flight has really begun (http: curl has a connection for it, after waiting
- * for one under --host-connections): its --timeout deadline counts from now. */
+ * for one under --host-connections): its --timeout deadline counts from now.  Only the first
+ * call of an attempt counts (curl calls back again at every redirect): one deadline covers
+ * the attempt's every hop. */
 void evf_task_io_begun(struct evf_task *t);
 /* evf_task_io_end(t, status, status is EVF_STATUS_IO_ERROR or EVF_STATUS_TIMEOUT, 0). */
 void evf_task_io_done(struct evf_task *t, int status);

@@ -240,6 +240,28 @@ def case_timeout(c, a):
     c(r.wall < 10, "the run took %.1f s" % r.wall)
 
 
+def case_timeout_redirects(c, a):
+    """--timeout bounds an attempt with all its redirects: 3 redirects of 0.4 s each and the
+    page (1.6 s in all) end as timeout 0.6 s after the attempt began, though every hop alone is
+    within it; a chain that fits (4 x 0.1 s) ends ok."""
+    r = Run(a, c, "timeout_redirects")
+    with BadServer() as bad:
+        urls = [bad.base() + "/slowredirect/3/400"] * 2 + [bad.base() + "/slowredirect/3/100"]
+        p, recs, s = r.evfarm(1, ["--urls", r.urls_file(urls), "--timeout", "0.6",
+                                  "--host-connections", "0"], want_exit=1)
+    if recs is None:
+        return
+    for x in recs:
+        took = x["t_io_done"] - x["t_start"]
+        if "/400" in x["url"]:
+            c(x["status"] == "timeout" and x["attempts"] == 1 and 0.6 - 1e-3 <= took <= 0.65,
+              "id %d: %s after %.4f s (%d redirects), --timeout 0.6 for the attempt"
+              % (x["id"], x["status"], took, x["redirects"]))
+        else:
+            c(x["status"] == "ok" and x["redirects"] == 3 and took < 0.6,
+              "id %d: %s after %.4f s" % (x["id"], x["status"], took))
+
+
 def case_connect_timeout(c, a):
     """--connect-timeout 0.5 against a loopback listener whose accept queue is full (the kernel
     drops the SYNs): every attempt times out after 0.5 s, 4 attempts in all, and the loop sleeps

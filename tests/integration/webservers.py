@@ -183,6 +183,7 @@ class BadServer:
       /big/N            200 with an N-byte body (for --max-body)
       /flaky/KEY/N      503 for the first N requests of KEY, then 200
       /redirect/N       302 to /redirect/N-1; /redirect/0 is 200
+      /slowredirect/N/MS  after MS milliseconds, 302 to /slowredirect/N-1/MS; N = 0: 200
     `log[path]` lists the time.monotonic() of each request of that path."""
 
     def __init__(self):
@@ -254,6 +255,14 @@ class BadServer:
                     if k > 0:
                         await self._respond(writer, 302, b"",
                                             b"Location: /redirect/%d\r\n" % (k - 1))
+                    else:
+                        await self._respond(writer, 200, self.body(path, 300))
+                elif kind == "slowredirect":
+                    k, ms = int(parts[1]), int(parts[2])
+                    await asyncio.sleep(ms / 1000)
+                    if k > 0:
+                        await self._respond(writer, 302, b"", b"Location: /slowredirect/%d/%d\r\n"
+                                            % (k - 1, ms))
                     else:
                         await self._respond(writer, 200, self.body(path, 300))
                 else:
