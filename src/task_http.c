@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "error.h"
 #include "output.h"
 #include "record.h"
@@ -45,6 +46,8 @@ struct http_slot {
   int truncated;         /* the body was longer than --max-body */
   int no_memory;         /* the body could not be stored */
   struct evf_task *task;
+  double begun_at;       /* the attempt got its connection (first pre-request call); 0: not */
+  double setup;          /* curl's DNS + connect (+ TLS) time for it, the queue left out */
 };
 
 /* Per rank. */
@@ -208,6 +211,14 @@ static int prereq_cb(void *userp, char *primary_ip, char *local_ip, int primary_
   (void)primary_port;
   (void)local_port;
   struct http_slot *hs = userp;
+  if (hs->begun_at == 0) { /* the first hop: what connecting took, from when curl started
+                              connecting (after any wait for a connection to the host) */
+    curl_off_t conn = 0, app = 0;
+    curl_easy_getinfo(hs->easy, CURLINFO_CONNECT_TIME_T, &conn);
+    curl_easy_getinfo(hs->easy, CURLINFO_APPCONNECT_TIME_T, &app);
+    hs->setup = (double)(app > conn ? app : conn) / 1e6;
+    hs->begun_at = evf_clock_now();
+  }
   evf_task_io_begun(hs->task);
   return CURL_PREREQFUNC_OK;
 }
@@ -240,6 +251,15 @@ static int transient_curl(CURLcode rc)
   }
 }
 
+/* The attempt's time on the wire: connecting, then from its first request to now (all its
+ * redirects), but not the wait in curl's queue for a connection to the host (curl's total time
+ * counts that wait, which --host-connections makes as long as the queue).  An attempt that
+ * never got a connection: curl's total time. */
+static double wire_time(struct http_slot *hs, double curl_total)
+{
+  return hs->begun_at > 0 ? hs->setup + (evf_clock_now() - hs->begun_at) : curl_total;
+}
+
 /* The figures of the attempt that just ended (or is being cancelled) into the extension. */
 static void note_attempt(struct http_slot *hs, CURLcode rc)
 {
@@ -254,11 +274,10 @@ static void note_attempt(struct http_slot *hs, CURLcode rc)
   x->t_dns = seconds(e, CURLINFO_NAMELOOKUP_TIME_T);
   x->t_connect = seconds(e, CURLINFO_CONNECT_TIME_T);
   x->t_first_byte = seconds(e, CURLINFO_STARTTRANSFER_TIME_T);
-  x->t_total = seconds(e, CURLINFO_TOTAL_TIME_T);
+  x->t_total = wire_time(hs, seconds(e, CURLINFO_TOTAL_TIME_T));
   x->bytes = hs->len;
   /* The fetch's own time is this kind's I/O time in the summary's lower bound. */
-  double us = x->t_total * 1e6;
-  hs->task->rec->io_delay_us = us < 4294967295.0 ? (uint32_t)us : UINT32_MAX;
+  hs->task->rec->io_delay_us = evf_clock_us32(x->t_total);
 }
 
 static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode rc)
@@ -342,6 +361,7 @@ static int http_io_start(struct evf_task *t)
     return EVF_STATUS_ERROR;
   hs->len = 0;
   hs->truncated = hs->no_memory = 0;
+  hs->begun_at = hs->setup = 0;
   curl_easy_setopt(hs->easy, CURLOPT_URL, evf_task_input(t));
   if (curl_multi_add_handle(h->multi, hs->easy) != CURLM_OK)
     return EVF_STATUS_ERROR;
@@ -352,12 +372,7 @@ static void http_cancel(struct evf_task *t)
 {
   struct http_shared *h = evf_task_shared(t);
   struct http_slot *hs = evf_task_state(t);
-  note_attempt(hs, CURLE_OK);
-  /* curl's total time of a transfer in progress lags (it is updated as data moves): the
-   * attempt lasted until its deadline. */
-  struct http_ext *x = evf_task_ext(t);
-  x->t_total = h->opt->timeout;
-  t->rec->io_delay_us = (uint32_t)(h->opt->timeout * 1e6);
+  note_attempt(hs, CURLE_OK); /* its time on the wire: to its deadline (or a drain's end) */
   curl_multi_remove_handle(h->multi, hs->easy);
 }
 

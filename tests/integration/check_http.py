@@ -262,6 +262,26 @@ def case_timeout_redirects(c, a):
               "id %d: %s after %.4f s" % (x["id"], x["status"], took))
 
 
+def case_queue_not_io(c, a):
+    """The wait in curl's queue for one of --host-connections is not the fetch's I/O time:
+    6 fetches of a 0.3 s page through one connection take 1.8 s, yet each record's io_delay
+    and t_total are its own 0.3 s (not up to 1.8 s), so the summary's bound stays the fetches'
+    own times, as the README says."""
+    r = Run(a, c, "queue_not_io")
+    with BadServer() as bad:
+        urls = [bad.base() + "/delay/300"] * 6
+        p, recs, s = r.evfarm(1, ["--urls", r.urls_file(urls), "--host-connections", "1",
+                                  "--inflight", "6"], want_exit=0)
+    if recs is None:
+        return
+    ends = sorted(x["t_io_done"] for x in recs)
+    c(ends[-1] - min(x["t_start"] for x in recs) >= 1.75, "one connection: ended at %r" % ends)
+    for x in recs:
+        c(0.3 <= float(x["io_delay"]) < 0.4 and 0.3 <= x["t_total"] < 0.4,
+          "id %d: io_delay %s, t_total %.4f, want the fetch's own 0.3 s" % (x["id"], x["io_delay"],
+                                                                            x["t_total"]))
+
+
 def case_connect_timeout(c, a):
     """--connect-timeout 0.5 against a loopback listener whose accept queue is full (the kernel
     drops the SYNs): every attempt times out after 0.5 s, 4 attempts in all, and the loop sleeps
