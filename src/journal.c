@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -94,18 +95,36 @@ static void header_diff(const char *have, const char *want, char *out, size_t n)
   snprintf(out, n, "a different header");
 }
 
+/* Is there a whole valid frame at `at` of m[0..size)?  0: no; 1: a record; 2: a run frame
+ * (version 2 only).  *fsize gets its payload's size. */
+static int frame_at(const unsigned char *m, off_t at, off_t size, int version, size_t rec_size,
+                    uint32_t *fsize)
+{
+  if (at + 16 > size)
+    return 0;
+  const unsigned char *h = m + at;
+  uint32_t n = get_u32(h + 4);
+  int rec = memcmp(h, FRAME_MAGIC, 4) == 0 && n == rec_size;
+  int run = version == 2 && memcmp(h, RUN_MAGIC, 4) == 0 && n >= RUN_FIXED && n <= RUN_MAX;
+  if ((!rec && !run) || (off_t)n + 16 > size - at || get_u64(h + 8 + n) != XXH3_64bits(h + 8, n))
+    return 0;
+  *fsize = n;
+  return rec ? 1 : 2;
+}
+
 /* Read an existing journal: check the header, pass every valid record to `each` (run frames
- * are checked and skipped), and return the offset where the valid part ends (in *end) and the
- * version (*version: 1 or 2). */
+ * are checked and skipped; damaged frames skipped and counted in *dmg), and return the offset
+ * where the valid part ends (in *end: what follows is a torn tail) and the version (*version:
+ * 1 or 2). */
 static int read_back(int fd, const char *path, const char *header, size_t rec_size,
                      evf_journal_record_fn each, void *arg, uint64_t *nread, off_t *end,
-                     int *version, char *msg)
+                     int *version, struct evf_journal_damage *dmg, char *msg)
 {
   FILE *f = fdopen(dup(fd), "rb");
   if (!f)
     return evf_seterr(msg, EVF_EIO, "--journal: '%s': %s", evf_clip(path), strerror(errno));
   size_t want = strlen(MAGIC) + strlen(header) + 1;
-  size_t bufsize = rec_size + 8 > 4096 ? rec_size + 8 : 4096;
+  size_t bufsize = rec_size + 8;
   char *line = malloc(want + 1);
   unsigned char *frame = malloc(bufsize);
   int rc = line && frame ? 0 : EVF_ENOMEM;
@@ -137,34 +156,51 @@ static int read_back(int fd, const char *path, const char *header, size_t rec_si
                       evf_clip(path), diff);
     }
   }
-  off_t at = (off_t)want;
-  unsigned char head[8];
-  while (rc == 0 && fread(head, 1, 8, f) == 8) {
-    uint32_t size = get_u32(head + 4);
-    int rec = memcmp(head, FRAME_MAGIC, 4) == 0 && size == rec_size;
-    int run = *version == 2 && memcmp(head, RUN_MAGIC, 4) == 0 && size >= RUN_FIXED &&
-              size <= RUN_MAX;
-    if (!rec && !run)
-      break; /* damaged: the journal ends here */
-    if (size + 8 > bufsize) {
-      unsigned char *bigger = realloc(frame, size + 8);
-      if (!bigger) {
-        rc = evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory reading '%s'", evf_clip(path));
-        break;
-      }
-      frame = bigger;
-      bufsize = size + 8;
+  if (rc == 0 && ferror(f))
+    rc = evf_seterr(msg, EVF_EIO, "--journal: '%s': read error", evf_clip(path));
+  /* The frames, mapped: each is checked by its magic, size and XXH3-64.  A frame that fails
+   * (a flipped bit, a stretch overwritten) is skipped: the next offset where a whole valid
+   * frame starts is looked for byte by byte, and reading goes on there, so one damaged frame
+   * costs its own record only.  Bytes after the last valid frame with no valid frame in them
+   * are a torn tail (a crash mid-write): *end stops before them. */
+  struct stat st;
+  off_t size = rc == 0 && fstat(fd, &st) == 0 ? st.st_size : 0;
+  const unsigned char *m = NULL;
+  if (rc == 0 && size > (off_t)want) {
+    m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      m = NULL;
+      rc = evf_seterr(msg, EVF_EIO, "--journal: cannot read '%s': %s", evf_clip(path),
+                      strerror(errno));
     }
-    if (fread(frame, 1, size + 8, f) != size + 8 || get_u64(frame + size) != XXH3_64bits(frame, size))
-      break; /* torn or damaged: the journal ends here */
-    if (rec) {
+  }
+  off_t at = (off_t)want, good_end = (off_t)want;
+  while (m && at + 16 <= size) {
+    uint32_t fsize = 0;
+    int kind = frame_at(m, at, size, *version, rec_size, &fsize);
+    if (kind == 0) { /* damaged here: find the next valid frame */
+      off_t next = at + 1;
+      while (next + 16 <= size && frame_at(m, next, size, *version, rec_size, &fsize) == 0)
+        next++;
+      if (next + 16 > size)
+        break; /* none: a torn tail from `at` */
+      if (dmg->stretches++ == 0)
+        dmg->first_at = (uint64_t)at;
+      dmg->bytes += (uint64_t)(next - at);
+      at = next;
+      kind = frame_at(m, at, size, *version, rec_size, &fsize);
+    }
+    if (kind == 1) {
+      memcpy(frame, m + at + 8, rec_size); /* aligned for the record's fields */
       each(arg, (const struct evf_record *)(void *)frame);
       ++*nread;
     }
-    at += (off_t)(size + 16);
+    at += (off_t)fsize + 16;
+    good_end = at;
   }
-  if (rc == 0 && ferror(f))
-    rc = evf_seterr(msg, EVF_EIO, "--journal: '%s': read error", evf_clip(path));
+  if (m)
+    munmap((void *)m, (size_t)size);
+  at = good_end;
   *end = at;
   free(line);
   free(frame);
@@ -190,10 +226,12 @@ static int upgrade_v1(int fd, const char *path, char *msg)
 
 int evf_journal_open(struct evf_journal **out, const char *path, const char *header,
                      size_t rec_size, int resume, evf_journal_record_fn each, void *arg,
-                     uint64_t *nread, uint64_t *torn, char *msg)
+                     uint64_t *nread, uint64_t *torn, struct evf_journal_damage *dmg,
+                     char *msg)
 {
   *out = NULL;
   *nread = *torn = 0;
+  memset(dmg, 0, sizeof *dmg);
   struct stat st;
   int exists = lstat(path, &st) == 0;
   if (exists && !S_ISREG(st.st_mode))
@@ -237,7 +275,7 @@ int evf_journal_open(struct evf_journal **out, const char *path, const char *hea
   if (exists && st.st_size > 0) {
     off_t end = 0;
     int version = 0;
-    rc = read_back(fd, path, header, rec_size, each, arg, nread, &end, &version, msg);
+    rc = read_back(fd, path, header, rec_size, each, arg, nread, &end, &version, dmg, msg);
     if (rc == 0 && end < st.st_size) { /* a cut tail: drop it before appending */
       *torn = (uint64_t)(st.st_size - end);
       if (ftruncate(fd, end) != 0)

@@ -11,8 +11,10 @@
  *                   bytes as on the channel).  "EVFS": a run starts (struct evf_journal_run,
  *                   below); the records after it, up to the next "EVFS", are that run's, their
  *                   times seconds since its t0.
- * A frame cut short or with another hash (a crash mid-write) ends the journal there: what
- * follows is ignored, never misread, and a resumed run truncates it before appending.
+ * A frame with another hash or a bad magic or size (a flipped bit) is skipped: reading goes on
+ * at the next offset where a whole valid frame starts, so one damaged frame costs only its own
+ * record, which runs again.  Bytes after the last valid frame that hold none (a crash
+ * mid-write) are a torn tail: ignored, never misread, and cut before a resumed run appends.
  * Version 1 had no "EVFS" frames; a resumed run reads it and makes it version 2 (the header's
  * digit) before it appends. */
 #ifndef EVF_JOURNAL_H
@@ -29,15 +31,23 @@ struct evf_journal;
  * earlier one). */
 typedef void (*evf_journal_record_fn)(void *arg, const struct evf_record *rec);
 
+/* Damaged frames skipped while reading a journal back: how many stretches of bytes that hold no
+ * valid frame were found between valid ones, their bytes in all, and where the first began. */
+struct evf_journal_damage {
+  uint64_t stretches, bytes, first_at;
+};
+
 /* Open `path` (named by --journal in messages) for a run whose task set is `header` (KEY=VALUE
  * words).  Without `resume` the file must not exist.  With it, a missing file starts a new
  * journal, and an existing one must carry the same header: its records are read back through
- * `each` (*nread counts them, *torn the bytes of a cut tail dropped).  A path that exists and is
+ * `each` (*nread counts them, *torn the bytes of a cut tail dropped, *dmg the damaged frames
+ * skipped between valid ones: reading goes on after them).  A path that exists and is
  * not a regular file is refused (evfarm never appends to a device, FIFO or link).  Returns 0, or
  * EVF_EUSAGE / EVF_EIO / EVF_ENOMEM with msg set. */
 int evf_journal_open(struct evf_journal **out, const char *path, const char *header,
                      size_t rec_size, int resume, evf_journal_record_fn each, void *arg,
-                     uint64_t *nread, uint64_t *torn, char *msg);
+                     uint64_t *nread, uint64_t *torn, struct evf_journal_damage *dmg,
+                     char *msg);
 /* Append n records (rec_size bytes each, back to back): framed into a buffer, written out when
  * it fills.  Returns 0 or EVF_EIO (msg set; later calls fail too). */
 int evf_journal_append(struct evf_journal *j, const void *recs, size_t n, char *msg);

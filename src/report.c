@@ -91,8 +91,10 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
             s->not_run);
   if (s->journal)
     fprintf(out, "  journal       %" PRIu64 " records appended, %" PRIu64
-                 " from an earlier run, %" PRIu64 " bytes of a torn tail dropped: %s\n",
-            s->journal_appended, s->journal_resumed, s->journal_torn, s->journal);
+                 " from an earlier run, %" PRIu64 " bytes of a torn tail dropped, %" PRIu64
+                 " bytes of damaged frames skipped: %s\n",
+            s->journal_appended, s->journal_resumed, s->journal_torn, s->journal_damaged,
+            s->journal);
   if (s->dynamic)
     fprintf(out, "  schedule      dynamic     %" PRIu64 " batches dealt on request (%" PRIu64
                  " requests), worst wait for an answer %.4f s\n",
@@ -205,7 +207,8 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
     fprintf(out, "{\"path\": ");
     evf_json_string(out, s->journal);
     fprintf(out, ", \"appended\": %" PRIu64 ", \"resumed\": %" PRIu64 ", \"torn_bytes\": %" PRIu64
-                 "},\n", s->journal_appended, s->journal_resumed, s->journal_torn);
+                 ", \"damaged_bytes\": %" PRIu64 "},\n", s->journal_appended, s->journal_resumed,
+            s->journal_torn, s->journal_damaged);
     fprintf(out, "  \"partial\": %s,\n  \"not_run\": %" PRIu64 ",\n",
             s->partial ? "true" : "false", s->not_run);
   } else {

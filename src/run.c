@@ -249,6 +249,7 @@ struct job {
   unsigned char *have;
   void *runs;
   uint64_t nruns, reused, torn;
+  struct evf_journal_damage damage;
   char *pend;
   size_t npend;
   double pend_since, last_sync;
@@ -584,7 +585,19 @@ static int job_open_journal(struct job *j)
       rc = evf_seterr(j->msg, EVF_EUSAGE, "--journal: the task set does not fit a header");
     if (rc == 0)
       rc = evf_journal_open(&j->journal, j->opt.journal, header, j->rec_size, j->opt.resume,
-                            journal_read_one, j, &nread, &j->torn, j->msg);
+                            journal_read_one, j, &nread, &j->torn, &j->damage, j->msg);
+    /* Said even with --quiet: records were lost, and their ids run again. */
+    if (rc == 0 && j->damage.stretches)
+      evf_errorf(j->err, "--journal: '%s': %llu damaged stretch%s of %llu bytes in all skipped "
+                         "(the first at byte %llu: a frame whose hash, magic or size is wrong); "
+                         "the valid frames after %s kept; the records lost run again",
+                 evf_clip(j->opt.journal), (unsigned long long)j->damage.stretches,
+                 j->damage.stretches == 1 ? "" : "es", (unsigned long long)j->damage.bytes,
+                 (unsigned long long)j->damage.first_at, j->damage.stretches == 1 ? "it" : "them");
+    if (rc == 0 && j->torn)
+      evf_errorf(j->err, "--journal: '%s': a torn tail of %llu bytes cut (a run that ended "
+                         "mid-write); its records run again",
+                 evf_clip(j->opt.journal), (unsigned long long)j->torn);
     for (size_t i = 0; rc == 0 && i < n; i++) {
       if (j->have[i] && j->opt.retry_failed &&
           evf_record_cat(j->records, j->rec_size, i)->status != EVF_STATUS_OK)
@@ -904,6 +917,7 @@ static int job_summarise(struct job *j, struct evf_summary *s, const void *recs,
     s->journal_appended = j->nruns;
     s->journal_resumed = j->reused;
     s->journal_torn = j->torn;
+    s->journal_damaged = j->damage.bytes;
     s->partial = j->partial;
     s->not_run = j->ntodo - j->nruns;
   }

@@ -84,6 +84,7 @@ struct evf_summary {
   uint64_t journal_appended;            /* records this run appended to it */
   uint64_t journal_resumed;             /* ids whose record came from an earlier run */
   uint64_t journal_torn;                /* bytes of a cut tail dropped when it was read */
+  uint64_t journal_damaged;             /* bytes of damaged frames skipped when it was read */
   int partial;                          /* drained: some ids of this run did not run */
   uint64_t not_run;                     /* ids of this run left for --resume */
   uint64_t *per_rank_tasks;             /* [ranks] */

@@ -751,12 +751,20 @@ static double exec_offloop_cpu(const struct evf_record *rec)
 static void exec_write_ext(FILE *fp, enum evf_format fmt, const struct evf_record *rec)
 {
   const struct exec_ext *x = evf_record_ext(rec);
-  char text[TAIL + 1];
-  if (x->sys_errno && !x->tail_note)
+  char text[3 * TAIL + 1];
+  if (x->sys_errno && !x->tail_note) {
     snprintf(text, sizeof text, "%s", strerror(x->sys_errno));
-  else {
-    memcpy(text, x->tail, x->tail_len);
-    text[x->tail_len] = '\0';
+  } else { /* a NUL byte of stderr would end the text: U+FFFD in its place, as decoders do */
+    size_t n = x->tail_len < TAIL ? x->tail_len : TAIL, o = 0;
+    for (size_t k = 0; k < n; k++) {
+      if (x->tail[k] != '\0') {
+        text[o++] = x->tail[k];
+      } else {
+        memcpy(text + o, "\xef\xbf\xbd", 3);
+        o += 3;
+      }
+    }
+    text[o] = '\0';
   }
   if (fmt == EVF_FORMAT_JSONL) {
     fprintf(fp,

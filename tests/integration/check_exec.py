@@ -372,6 +372,17 @@ def case_outdir_refuses(c, a):
           "a vanished --outdir: %r" % st)
 
 
+def case_stderr_nul(c, a):
+    """A failed command's stderr tail (the error column) keeps what follows a NUL byte (U+FFFD
+    in its place): it used to end there."""
+    r = Run(a, c, "stderr_nul")
+    path = r.file("cmds.txt", ["printf 'before\\000after\\n' >&2; exit 3"])
+    recs = r.evfarm(1, ["--commands", path], 1)
+    if recs is not None:
+        c(recs[0]["status"] == "exit" and recs[0]["error"] == "before\ufffdafter\n",
+          "error column: %r" % recs[0]["error"])
+
+
 def run(a, fn):
     c = Check("check_exec " + fn.__name__[5:])
     fn(c, a)

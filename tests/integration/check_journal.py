@@ -408,6 +408,60 @@ def case_max_fails(c, a):
                 expect_after=1)
 
 
+def frames(path):
+    """[(offset, magic, id or None)] of a journal's frames, read by their sizes (no checks)."""
+    d = open(path, "rb").read()
+    at, out = d.index(b"\n") + 1, []
+    while at + 8 <= len(d):
+        magic, size = d[at:at + 4], struct.unpack_from("<I", d, at + 4)[0]
+        out.append((at, magic, RECORD.unpack_from(d, at + 8)[5] if magic == b"EVFR" else None))
+        at += 16 + size
+    return out
+
+
+def case_damaged_frames(c, a):
+    """One flipped bit in a record, one in another record's hash: --resume skips those two
+    frames only (the valid ones after them are kept, nothing truncated), says so on stderr even
+    with --quiet (two stretches, 160 bytes, the first's offset), counts the bytes in the summary,
+    and runs just those two ids again."""
+    o = {"tasks": 1000, "io_min": 0, "io_max": 0, "cpu_min": 0, "cpu_max": 1000}
+    j = Job(a, c, "damaged", opts_of(o))
+    j.run(2, [])
+    recs = [f for f in frames(j.journal) if f[1] == b"EVFR"]
+    if not c(len(recs) == 1000, "%d record frames" % len(recs)):
+        return
+    d = bytearray(open(j.journal, "rb").read())
+    (a1, _, id1), (a2, _, id2) = recs[100], recs[500]
+    d[a1 + 8 + 20] ^= 0x04           # inside the record
+    d[a2 + 8 + 64 + 3] ^= 0x80       # inside its hash
+    open(j.journal, "wb").write(d)
+    size = len(d)
+    summ = j.path("resumed.json")
+    p = j.run(2, ["--resume", "--json", summ], out="final.csv")
+    want = ("evfarm: --journal: '%s': 2 damaged stretches of 160 bytes in all skipped (the first "
+            "at byte %d" % (j.journal, a1))
+    c(want in p.stderr, "stderr does not say what was skipped (%r): %s" % (want, p.stderr[-800:]))
+    import json
+    s = json.load(open(summ))["journal"]
+    c((s["resumed"], s["appended"], s["damaged_bytes"], s["torn_bytes"]) == (998, 2, 160, 0),
+      "summary journal: %r" % s)
+    rows = j.check_output(o, 1000, "final.csv", "resumed")
+    c(sorted(int(r["id"]) for r in rows if r["host"]) == sorted([id1, id2]),
+      "ran again: %r, want the damaged ids %r" % ([r["id"] for r in rows if r["host"]][:10],
+                                                  [id1, id2]))
+    c(os.path.getsize(j.journal) > size, "the journal was cut at the damage, not appended to")
+    # evfarm-plot reads the journal as evfarm does: the damage skipped, not the end of it.
+    plot = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                        "evfarm-plot")
+    data = j.path("plot.json")
+    p = subprocess.run([sys.executable, plot, j.journal, "--run", "1", "--data", data, "-o",
+                        j.path("plot.png")], capture_output=True, text=True, timeout=LIMIT)
+    if c(p.returncode == 0, "evfarm-plot: exit %d: %s" % (p.returncode, p.stderr[-500:])):
+        d = json.load(open(data))["journal"]
+        c(d["damaged_bytes"] == 160 and [r["records"] for r in d["runs"]] == [998, 2],
+          "evfarm-plot's reading: %r" % d)
+
+
 def case_version1(c, a):
     """A version 1 journal (no run frames: an older evfarm's, made here from a version 2 one):
     --resume reads its records, runs only the missing ids, and makes it version 2 before it
