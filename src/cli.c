@@ -179,7 +179,14 @@ static const struct evf_optdef opt_table[] = {
    "with --journal, the first SIGUSR1 or SIGTERM (or --max-fails) drains the job: no task "
    "starts, tasks in flight may end within SEC seconds (then they are cancelled, left for "
    "--resume), the journal and the outputs get what finished, the summary says partial, exit "
-   "4; a second signal stops at once (default 10)", NULL, NULL},
+   "4; a second signal stops at once (default 10).  A drain that SIGTERM started gets "
+   "--term-grace instead", NULL, NULL},
+  {"term-grace", EVF_OPT_SECONDS, OFF(term_grace), 0, 86400, "SEC",
+   "with --journal: the grace of a drain that SIGTERM starts (Ctrl-C under mpirun, scancel): "
+   "launchers follow SIGTERM with SIGKILL (Open MPI's mpirun 1 s later, Slurm after its "
+   "KillWait, 30 s by default), and the drain must end, the journal and outputs written, "
+   "before that.  SIGUSR1 (mpirun forwards it; Slurm's --signal) drains with --grace "
+   "(default 0.3)", NULL, NULL},
   {"max-fails", EVF_OPT_U32, OFF(max_fails), 0, EVF_TASKS_MAX, "N",
    "with --journal: drain once N tasks of this run have failed; 0 = never (default 0)", NULL,
    NULL},
@@ -204,6 +211,7 @@ static void set_defaults(struct evf_options *o)
   o->inflight = EVF_INFLIGHT_DEFAULT;
   o->schedule = EVF_SCHEDULE_DYNAMIC;
   o->grace = 10;
+  o->term_grace = 0.3;
   o->kind = "sim";
   o->retry_delay = 1;
   o->retry_max_delay = 60;

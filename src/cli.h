@@ -69,6 +69,7 @@ struct evf_options {
   int resume;              /* --resume: go on with the journal */
   int retry_failed;        /* --retry-failed: rerun ids whose journaled record failed */
   double grace;            /* --grace: seconds in-flight tasks get in a drain */
+  double term_grace;       /* --term-grace: the same for a drain SIGTERM started */
   uint32_t max_fails;      /* --max-fails: drain after this many failures; 0 = never */
 };
 

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,11 +151,51 @@ static void put_int(char *buf, size_t *len, size_t cap, long v)
 }
 
 static volatile sig_atomic_t *volatile drain_flag;
+static struct itimerval term_timer;      /* a SIGTERM drain gives up when it fires (0: never) */
+static struct sigaction previous_alrm;
+static int alrm_installed;
 
-void evf_guard_drain(volatile sig_atomic_t *flag)
+/* The drain that SIGTERM started did not end in time: the launcher's SIGKILL is near, so stop
+ * as a second signal would (temporary files removed, the journal's buffer written, the
+ * commands ended), rather than be killed halfway. */
+static void on_term_deadline(int sig)
 {
-  sigset_t old;
+  (void)sig;
+  clean_up();
+  if (my_rank == 0) {
+    static const char msg[] =
+        "evfarm: the drain that SIGTERM started did not end within --term-grace + 0.5 s "
+        "(the launcher's SIGKILL follows): stopped; no results written; the journal keeps "
+        "every record that reached rank 0 (--resume goes on) (exit 143)\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+  }
+  _exit(128 + SIGTERM);
+}
+
+void evf_guard_drain(volatile sig_atomic_t *flag, double term_deadline)
+{
+  sigset_t old, alrm;
   block(&old);
+  sigemptyset(&alrm);
+  sigaddset(&alrm, SIGALRM);
+  sigprocmask(SIG_BLOCK, &alrm, NULL);
+  static const struct itimerval off;
+  setitimer(ITIMER_REAL, &off, NULL); /* a deadline armed by an earlier drain never fires */
+  if (alrm_installed) {
+    sigaction(SIGALRM, &previous_alrm, NULL);
+    alrm_installed = 0;
+  }
+  memset(&term_timer, 0, sizeof term_timer);
+  if (flag && term_deadline > 0) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term_deadline;
+    sigfillset(&sa.sa_mask);
+    alrm_installed = sigaction(SIGALRM, &sa, &previous_alrm) == 0;
+    term_timer.it_value.tv_sec = (time_t)term_deadline;
+    term_timer.it_value.tv_usec = (suseconds_t)((term_deadline - (double)(time_t)term_deadline) * 1e6);
+  }
   drain_flag = flag;
   sigprocmask(SIG_SETMASK, &old, NULL);
 }
@@ -165,6 +206,8 @@ static void on_signal(int sig)
   volatile sig_atomic_t *d = drain_flag;
   if (d && !*d && (sig == SIGUSR1 || sig == SIGTERM)) { /* the first: drain, the loop sees it */
     *d = sig;
+    if (sig == SIGTERM && alrm_installed)
+      setitimer(ITIMER_REAL, &term_timer, NULL);
     errno = saved;
     return;
   }

@@ -40,8 +40,11 @@ void evf_guard_journal(int fd, const unsigned char *buf, const volatile size_t *
 
 /* Drain instead of stopping (--journal): while `flag` is registered, the first SIGUSR1 or
  * SIGTERM only sets *flag to the signal's number (the job's loop drains and exits 4); a second
- * one, or any other handled signal, stops the process as above.  NULL unregisters. */
-void evf_guard_drain(volatile sig_atomic_t *flag);
+ * one, or any other handled signal, stops the process as above.  A drain that SIGTERM started
+ * has `term_deadline` seconds (> 0; a timer, SIGALRM): if the process is still there then, it
+ * stops as on a second signal, before the launcher's SIGKILL can cut it halfway.  NULL
+ * unregisters (and disarms the timer). */
+void evf_guard_drain(volatile sig_atomic_t *flag, double term_deadline);
 
 /* A failure nothing can recover from (an allocator of libev's that cannot return): remove the
  * temporary files, print "evfarm: rank R: <what>" in one write, and end the process with exit

@@ -258,6 +258,7 @@ struct job {
   volatile sig_atomic_t drain_signal; /* set by the guard: the first SIGUSR1/SIGTERM */
   uint64_t failed_now;            /* rank 0: failures of this run (--max-fails) */
   int draining;                   /* this rank drains */
+  int term_drain;                 /* its grace is --term-grace (SIGTERM) */
   int partial;                    /* rank 0: some rank drained: not every id ran */
   struct evf_runner *runner;
   double t_enter, t0, wall;
@@ -280,7 +281,7 @@ static void job_free(struct job *j)
   evf_stats_free(j->stats);
   evf_journal_close(j->journal, j->msg);
   if (j->opt.journal)
-    evf_guard_drain(NULL);
+    evf_guard_drain(NULL, 0);
   free(j->have);
   free(j->runs);
   free(j->pend);
@@ -353,6 +354,9 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
  * a millisecond), so its own tasks and the others' requests are not held up. */
 #define WRITE_STEP 4096
 #define JOURNAL_SYNC_EVERY 2.0
+/* Seconds a drain started by SIGTERM has, past --term-grace, to end before it gives up: Open
+ * MPI's mpirun sends SIGKILL 1 s after the SIGTERM it forwards. */
+#define TERM_MARGIN 0.5
 /* With --journal every rank ticks this often: a drain order (a signal, --max-fails, another
  * rank's) is acted on within a tick, and rank 0 takes failures in as they come. */
 #define JOURNAL_TICK 0.02
@@ -454,8 +458,13 @@ static void stream_tick(struct job *j)
 /* Start draining this rank (once): a signal here, an order from another rank, --max-fails. */
 static void drain_check(struct job *j)
 {
-  if (j->draining)
+  if (j->draining) {
+    if (j->drain_signal == SIGTERM && !j->term_drain) { /* the launcher's SIGKILL follows */
+      j->term_drain = 1;
+      evf_runner_drain(j->runner, j->opt.term_grace);
+    }
     return;
+  }
   const char *why = NULL;
   if (j->drain_signal)
     why = j->drain_signal == SIGUSR1 ? "SIGUSR1" : "SIGTERM";
@@ -466,12 +475,15 @@ static void drain_check(struct job *j)
   if (!why)
     return;
   j->draining = 1;
-  evf_runner_drain(j->runner, j->opt.grace);
+  /* SIGTERM is followed by the launcher's SIGKILL (mpirun's 1 s later): that drain is short. */
+  j->term_drain = j->drain_signal == SIGTERM;
+  double grace = j->term_drain ? j->opt.term_grace : j->opt.grace;
+  evf_runner_drain(j->runner, grace);
   evf_chan_drain(j->chan);
   if (j->rank == 0)
     evf_errorf(j->err, "draining (%s): no task starts; tasks in flight get %g s, then the "
                        "journal and the outputs get what finished (exit 4; --resume goes on)",
-               why, j->opt.grace);
+               why, grace);
 }
 
 static void journal_tick(struct job *j, double elapsed)
@@ -570,7 +582,9 @@ static int job_open_journal(struct job *j)
   j->ntodo = j->opt.tasks;
   if (!j->opt.journal)
     return 0;
-  evf_guard_drain(&j->drain_signal); /* SIGUSR1/SIGTERM drain instead of stopping */
+  /* SIGUSR1/SIGTERM drain instead of stopping; a SIGTERM drain gives up (and cleans up) if it
+   * has not ended --term-grace + 0.5 s later, before the launcher's SIGKILL. */
+  evf_guard_drain(&j->drain_signal, j->opt.term_grace + TERM_MARGIN);
   int rc = 0;
   if (j->rank == 0) {
     char header[1024];

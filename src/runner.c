@@ -62,6 +62,7 @@ struct evf_runner {
   int closed;                 /* no batch will be added */
   int draining;               /* evf_runner_drain(): no task starts; the rest end by grace */
   ev_timer grace;
+  double drain_until;         /* when the grace ends */
   int running;                /* evf_runner_run() is in its loop */
   double t0;
   char *slots;                /* nslots slots of `stride` bytes, mapped (untouched until used) */
@@ -482,9 +483,18 @@ static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void evf_runner_drain(struct evf_runner *r, double grace)
 {
-  if (r->draining)
+  double until = evf_clock_now() + grace;
+  if (r->draining) { /* again: the grace may only get shorter (SIGTERM after another drain) */
+    if (ev_is_active(&r->grace) && until < r->drain_until) {
+      ev_timer_stop(r->loop, &r->grace);
+      ev_timer_set(&r->grace, grace, 0.);
+      ev_timer_start(r->loop, &r->grace);
+      r->drain_until = until;
+    }
     return;
+  }
   r->draining = 1;
+  r->drain_until = until;
   r->total = r->started; /* what never started never will (here) */
   /* Waiting for a retry: left for --resume at once. */
   for (uint64_t i = 0; i < r->slots_used; i++) {

@@ -82,7 +82,7 @@ int evf_runner_add(struct evf_runner *r, const struct evf_batch *batches, size_t
                    const char *const *inputs, char *msg);
 /* No batch will be added: the loop ends when the tasks added have ended. */
 void evf_runner_close(struct evf_runner *r);
-/* Stop early (a drain): no task starts from now on (the batches' unstarted tasks get no
+/* Stop early (a drain; called again, it may only shorten the grace): no task starts from now on (the batches' unstarted tasks get no
  * record), a task waiting for a retry ends at once, the I/O attempts in flight may end within
  * `grace` seconds (a transient failure is not retried) and are then cancelled; each task that
  * did not finish gets status not_run (the done callback sees it), and the runner is closed.

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -106,6 +107,8 @@ struct exec_shared {
    * cancelled children still dying (0 = free). */
   volatile pid_t *groups;
   size_t ngroups, slot_groups;
+  int sentinel;          /* our end of the sentinel's stdin (see sentinel_start) */
+  pid_t sentinel_pid;
   char buf[65536];
 };
 
@@ -122,12 +125,100 @@ static int evf_pidfd_open(pid_t pid)
 #endif
 }
 
+/* --- the sentinel: no command outlives its rank ---------------------------------------------
+ * The guard ends the children's process groups when the rank is stopped by a signal it can
+ * handle; a SIGKILL (a launcher's, after the SIGTERM it forwarded; kill -9) leaves nothing to
+ * run clean-up code in the rank.  So each rank starts a sentinel: a small shell, in a process
+ * group of its own (a signal to the rank's group does not reach it), that ignores the usual
+ * signals and reads, on a socket from the rank, "+ PGID" when a command starts and "- PGID"
+ * when its group is gone.  When the socket reaches its end -- the rank closed it after its own
+ * clean-up, or the kernel closed it because the rank died, however -- the sentinel sends
+ * SIGTERM to the groups still listed, then SIGKILL 0.2 s later, and exits.  The commands'
+ * grandchildren are in their groups too, so nothing a task started outlives the rank by more
+ * than that. */
+static const char sentinel_script[] =
+    "trap '' INT TERM HUP QUIT USR1 USR2 PIPE\n"
+    "live=' '\n"
+    "while read -r op pg; do\n"
+    "  case $op in\n"
+    "    +) live=\"$live$pg \" ;;\n"
+    "    -) case $live in *\" $pg \"*) live=\"${live%% $pg *} ${live#* $pg }\" ;; esac ;;\n"
+    "  esac\n"
+    "done\n"
+    "set -- $live\n"
+    "[ $# -eq 0 ] && exit 0\n"
+    "for pg; do kill -TERM -$pg 2>/dev/null; done\n"
+    "sleep 0.2\n"
+    "for pg; do kill -KILL -$pg 2>/dev/null; done\n";
+
+/* Start this rank's sentinel.  Returns 0, or an errno. */
+static int sentinel_start(struct exec_shared *sh)
+{
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return errno;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+  posix_spawn_file_actions_adddup2(&fa, sh->devnull, 1);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  posix_spawnattr_init(&at);
+  sigset_t none, dfl;
+  sigemptyset(&none);
+  sigfillset(&dfl);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &dfl);
+  posix_spawnattr_setpgroup(&at, 0);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                    POSIX_SPAWN_SETSIGDEF);
+  char *argv[] = {"/bin/sh", "-c", (char *)sentinel_script, "evfarm-sentinel", NULL};
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  close(sv[1]);
+  if (rc != 0) {
+    close(sv[0]);
+    return rc;
+  }
+  sh->sentinel = sv[0];
+  sh->sentinel_pid = pid;
+  return 0;
+}
+
+/* Tell the sentinel a group started ('+') or is gone ('-').  Never blocks for long (the
+ * sentinel reads as it comes), never raises SIGPIPE. */
+static void sentinel_note(struct exec_shared *sh, char op, pid_t pgid)
+{
+  if (sh->sentinel < 0)
+    return;
+  char line[32];
+  int n = snprintf(line, sizeof line, "%c %ld\n", op, (long)pgid);
+  if (send(sh->sentinel, line, (size_t)n, MSG_NOSIGNAL) != n) {
+    close(sh->sentinel); /* it is gone: nothing more to tell it */
+    sh->sentinel = -1;
+  }
+}
+
+/* After the rank's own clean-up (no command left): the sentinel reads the end and exits. */
+static void sentinel_stop(struct exec_shared *sh)
+{
+  if (sh->sentinel >= 0)
+    close(sh->sentinel);
+  sh->sentinel = -1;
+  if (sh->sentinel_pid > 0)
+    waitpid(sh->sentinel_pid, NULL, 0);
+  sh->sentinel_pid = 0;
+}
+
 /* --- the dying: cancelled children ------------------------------------------------------- */
 
 static void dying_free(struct exec_dying *d)
 {
   struct exec_shared *sh = d->sh;
   sh->groups[d->gidx] = 0;
+  sentinel_note(sh, '-', d->pid);
   ev_io_stop(sh->loop, &d->pw);
   ev_timer_stop(sh->loop, &d->grace);
   close(d->pidfd);
@@ -172,6 +263,7 @@ static void kill_group(struct exec_shared *sh, pid_t pid, int pidfd)
   if (!d) {
     kill(-pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    sentinel_note(sh, '-', pid);
     close(pidfd);
     return;
   }
@@ -312,6 +404,7 @@ static void child_cb(struct ev_loop *loop, ev_io *w, int revents)
     stream_read(es, &es->err, 64);
   stream_close(sh, &es->out);
   stream_close(sh, &es->err);
+  sentinel_note(sh, '-', es->pid);
   es->pid = 0;
   sh->groups[es->gidx] = 0;
 
@@ -567,6 +660,7 @@ static int exec_io_start(struct evf_task *t)
   es->pid = pid;
   es->pidfd = pidfd;
   sh->groups[es->gidx] = pid;
+  sentinel_note(sh, '+', pid);
   es->out.fd = op[0];
   es->err.fd = ep[0];
   ev_io_init(&es->out.w, stream_cb, op[0], EV_READ);
@@ -655,6 +749,7 @@ static void exec_close(void *shared)
     if (es->pid > 0) { /* only when a run was abandoned */
       kill(-es->pid, SIGKILL);
       waitpid(es->pid, NULL, 0);
+      sentinel_note(sh, '-', es->pid);
       ev_io_stop(sh->loop, &es->pw);
       close(es->pidfd);
     }
@@ -672,6 +767,7 @@ static void exec_close(void *shared)
     dying_free(sh->dying);
   }
   evf_guard_children(NULL, 0);
+  sentinel_stop(sh);
   free(sh->slots);
   free(sh->base_env);
   free((void *)sh->groups);
@@ -727,6 +823,16 @@ static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64
     free((void *)sh->groups);
     free(sh);
     return evf_seterr(msg, EVF_EIO, "cannot open /dev/null: %s", strerror(e));
+  }
+  sh->sentinel = -1;
+  int e = sentinel_start(sh);
+  if (e) {
+    close(sh->devnull);
+    free(sh->base_env);
+    free((void *)sh->groups);
+    free(sh);
+    return evf_seterr(msg, EVF_EIO, "cannot start the process that ends this rank's commands "
+                      "when it dies (/bin/sh): %s", strerror(e));
   }
   sigemptyset(&sh->ignored);
   for (int sig = 1; sig < NSIG; sig++) {

@@ -227,7 +227,7 @@ def case_timeout(c, a):
             continue
         c(x["status"] == "timeout" and 0.5 - 1e-3 <= took <= 0.7, "%r: %s after %.3f s"
           % (x["input"], x["status"], took))
-    c(not running("sleep 100.%s" % tag), "sleep processes left: %r" % running("sleep 100.%s" % tag))
+    c(not running("^sleep 100.%s" % tag), "sleep processes left: %r" % running("^sleep 100.%s" % tag))
 
 
 def case_interrupt(c, a):
@@ -242,9 +242,9 @@ def case_interrupt(c, a):
                               cmds, "--inflight", "2", "--quiet"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         end = time.monotonic() + 20
-        while len(running("sleep 100.%s" % tag)) < 4 and time.monotonic() < end:
+        while len(running("^sleep 100.%s" % tag)) < 4 and time.monotonic() < end:
             time.sleep(0.05)
-        c(len(running("sleep 100.%s" % tag)) >= 4, "the commands did not start")
+        c(len(running("^sleep 100.%s" % tag)) >= 4, "the commands did not start")
         p.send_signal(sig)
         try:
             out, err = p.communicate(timeout=30)
@@ -257,12 +257,126 @@ def case_interrupt(c, a):
                                                                    err[-1000:]))
         left = []
         for _ in range(20):  # mpirun may return before its ranks' last moments
-            left = running("sleep 100.%s" % tag)
+            left = running("^sleep 100.%s" % tag)
             if not left:
                 break
             time.sleep(0.1)
         c(not left, "%s: commands left running: %r" % (sig.name, left))
         subprocess.run(["pkill", "-9", "-f", "sleep 100.%s" % tag])
+
+
+def rank_pids(tag):
+    """{rank: pid} of the evfarm ranks whose command line holds `tag`."""
+    ranks = {}
+    for x in running(tag):
+        try:
+            argv0 = open("/proc/%s/cmdline" % x, "rb").read().split(b"\0")[0]
+            env = open("/proc/%s/environ" % x, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if argv0.endswith(b"evfarm"):
+            for e in env:
+                if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+                    ranks[int(e.split(b"=")[1])] = int(x)
+    return ranks
+
+
+def journal_stop(c, a, name, stop):
+    """np 2, --journal, 4 commands sleeping 100 s (2 in flight a rank): once all 4 run, `stop`
+    (p, tag) stops the job from outside.  Then, whatever the launcher did: no command and no
+    sentinel of either rank is left (polled for 10 s: the sentinel ends a killed rank's groups
+    0.2 s after SIGTERM), no temporary output file is left, and --resume (the commands now end
+    at once) completes the set with every id once."""
+    r = Run(a, c, name)
+    tag = "%d%d" % (os.getpid(), int(time.time() * 1000) % 10**7)
+    stopfile = os.path.join(r.dir, "stop")
+    cmds = r.file("cmds.txt", ["test -e %s || sleep 100.%s; echo %d" % (stopfile, tag, k)
+                               for k in range(4)])
+    journal = os.path.join(r.dir, "j.journal")
+    out = os.path.join(r.dir, "records.csv")
+    args = [a.evfarm, "--kind", "exec", "--commands", cmds, "--inflight", "2", "--journal",
+            journal, "--output", out, "--quiet"]
+    p = subprocess.Popen([a.mpirun, "-np", "2"] + args, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    end = time.monotonic() + 60  # a slow launcher: wait for the state, not a fixed time
+    while len(running("^sleep 100.%s" % tag)) < 4 and time.monotonic() < end:
+        time.sleep(0.05)
+    if not c(len(running("^sleep 100.%s" % tag)) == 4, "the 4 commands did not start"):
+        p.kill()
+        return
+    ranks = rank_pids(journal)
+    sentinels = [x for x in running("evfarm-sentinel")
+                 if open("/proc/%s/stat" % x).read().rsplit(")", 1)[1].split()[1] in
+                 {str(v) for v in ranks.values()}]
+    c(len(sentinels) == 2, "sentinels of the ranks: %r" % sentinels)
+    t = time.monotonic()
+    stop(p, ranks)
+    try:
+        _, err = p.communicate(timeout=60)
+        c.took = time.monotonic() - t
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        c(False, "the job did not end")
+    left = running("^sleep 100.%s" % tag)
+    end = time.monotonic() + 10
+    while left and time.monotonic() < end:
+        time.sleep(0.05)
+        left = running("^sleep 100.%s" % tag)
+    c(not left, "commands outlived their ranks: %r\n%s" % (left, err[-1500:]))
+    def alive(x):  # a zombie (an init that has not reaped it yet) has ended
+        try:
+            return open("/proc/%s/stat" % x).read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+    end = time.monotonic() + 10
+    while (rank_pids(journal) or any(map(alive, sentinels))) and time.monotonic() < end:
+        time.sleep(0.05)
+    c(not rank_pids(journal) and not any(map(alive, sentinels)),
+      "ranks or sentinels left: %r %r" % (rank_pids(journal), [x for x in sentinels if alive(x)]))
+    tmp = [f for f in os.listdir(r.dir) if f.startswith(".evfarm-")]
+    c(not tmp, "temporary files left: %r\n%s" % (tmp, err[-1500:]))
+    subprocess.run(["pkill", "-9", "-f", "sleep 100.%s" % tag])
+    open(stopfile, "w").close()
+    q = subprocess.run([a.mpirun, "-np", "2"] + args + ["--resume"], capture_output=True,
+                       text=True, timeout=120)
+    c(q.returncode == 0, "--resume: exit %d: %s" % (q.returncode, q.stderr[-1000:]))
+    if os.path.exists(out):
+        rows = list(csv.DictReader(open(out)))
+        c(sorted(int(x["id"]) for x in rows) == [1, 2, 3, 4] and
+          all(x["status"] == "ok" for x in rows), "after --resume: %r"
+          % [(x["id"], x["status"]) for x in rows])
+    return err
+
+
+def case_journal_ctrl_c(c, a):
+    """Ctrl-C (SIGINT to mpirun, which sends the ranks SIGTERM and SIGKILL 1 s later) on a
+    journaled exec job: the SIGTERM drain (--term-grace) ends before the SIGKILL, its commands
+    end with it."""
+    import signal
+    journal_stop(c, a, "journal_ctrl_c", lambda p, ranks: p.send_signal(signal.SIGINT))
+
+
+def case_journal_sigterm(c, a):
+    """SIGTERM to both ranks with the default --grace 10: the drain is --term-grace's (0.3 s),
+    the job ends with exit 4 and leaves nothing behind."""
+    import signal
+
+    def stop(p, ranks):
+        for x in ranks.values():
+            os.kill(x, signal.SIGTERM)
+    journal_stop(c, a, "journal_sigterm", stop)
+    # --grace 10 would be 10 s; --term-grace 0.3 s, plus the exit (a loose hang bound: a
+    # sanitizer build on a loaded machine is slow)
+    c(getattr(c, "took", 99) < 5, "the SIGTERM drain took %s s" % getattr(c, "took", None))
+
+
+def case_rank_killed(c, a):
+    """kill -9 of rank 1 (no clean-up code can run there): its commands are ended by its
+    sentinel, rank 0's by its drain, within the launcher's kill."""
+    import signal
+    err = journal_stop(c, a, "rank_killed", lambda p, ranks: os.kill(ranks[1], signal.SIGKILL))
+    c(err is None or "signal 9" in err, "mpirun did not see rank 1 killed: %s" % (err or "")[-500:])
 
 
 def case_open_files(c, a):
