@@ -462,6 +462,40 @@ def case_damaged_frames(c, a):
           "evfarm-plot's reading: %r" % d)
 
 
+def case_max_fails_count(c, a):
+    """--max-fails N drains at the Nth failure, wherever it happens: failures spaced in time
+    (the oracle's: a failed attempt ends at its planned delay), all in flight from the start on
+    2 ranks, --grace 0.  The seed and N are chosen so that the (N+1)th failure comes at least
+    0.25 s after the Nth: every failure reaches rank 0 as it happens and the drain reaches the
+    ranks within a tick, so exactly N failures are recorded (a count that lagged, or a drain
+    that did not reach a rank, would record more)."""
+    base = {"tasks": 400, "io_min": 0, "io_max": 4.0, "cpu_min": 0, "cpu_max": 1000,
+            "fail_rate": 0.05}
+    pick = None
+    for seed in range(1, 200):
+        o = dict(base, seed=seed)
+        times = sorted(oracle.task(seed, k, 0, 4.0, 0, 1000, 0.05)["io_delay_us"] / 1e6
+                       for k in range(1, 401)
+                       if oracle.task(seed, k, 0, 4.0, 0, 1000, 0.05)["status"] != "ok")
+        for n in range(3, min(10, len(times) - 1)):
+            if times[n - 1] >= 1.0 and times[n] - times[n - 1] >= 0.25:
+                pick = (o, n)
+                break
+        if pick:
+            break
+    if not c(pick is not None, "no seed with spaced failures"):
+        return
+    o, n = pick
+    j = Job(a, c, "max-fails-count", opts_of(o) + ["--seed", str(o["seed"])])
+    p = j.run(2, ["--fail-rate", "0.05", "--max-fails", str(n), "--grace", "0", "--inflight",
+                  "0"], expect=4)
+    c("draining (--max-fails)" in p.stderr, "no drain: %s" % p.stderr[-500:])
+    rows = list(csv.DictReader(open(j.path("out.csv"))))
+    failed = [r for r in rows if r["status"] != "ok"]
+    c(len(failed) == n, "seed %d --max-fails %d: %d failures recorded (%r)"
+      % (o["seed"], n, len(failed), sorted((float(r["t_end"]), r["rank"]) for r in failed)))
+
+
 def case_version1(c, a):
     """A version 1 journal (no run frames: an older evfarm's, made here from a version 2 one):
     --resume reads its records, runs only the missing ids, and makes it version 2 before it
