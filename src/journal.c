@@ -78,15 +78,42 @@ static int write_all(int fd, const void *p, size_t n)
   return 0;
 }
 
-/* The first differing KEY=VALUE word of two headers, for the message. */
+/* What a header word stands for, by its key: the option (or input) that sets it. */
+static const char *header_key_option(const char *word, size_t len)
+{
+  static const struct {
+    const char *key, *what;
+  } keys[] = {
+    {"kind", "--kind"}, {"tasks", "--tasks"}, {"seed", "--seed"}, {"io_min", "--io-min"},
+    {"io_max", "--io-max"}, {"cpu_min", "--cpu-min"}, {"cpu_max", "--cpu-max"},
+    {"cpu_skew", "--cpu-skew"}, {"fail_rate", "--fail-rate"}, {"hang_rate", "--hang-rate"},
+    {"record_size", "the record layout (another evfarm version)"},
+    {"inputs", "the input file's line count"}, {"inputs_xxh3", "the input file's contents"},
+    {"command_xxh3", "--command's template"},
+  };
+  size_t k = strcspn(word, "=");
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (k <= len && strlen(keys[i].key) == k && strncmp(word, keys[i].key, k) == 0)
+      return keys[i].what;
+  return NULL;
+}
+
+/* The first differing KEY=VALUE word of two headers, for the message: what sets it, its value
+ * there and here; a word only one side has is said so (--command's template against a
+ * --commands file, say). */
 static void header_diff(const char *have, const char *want, char *out, size_t n)
 {
   const char *a = have, *b = want;
   while (*a || *b) {
     size_t la = strcspn(a, " "), lb = strcspn(b, " ");
     if (la != lb || strncmp(a, b, la) != 0) {
-      snprintf(out, n, "'%.*s' there, '%.*s' here", (int)(la < 80 ? la : 80), a,
-               (int)(lb < 80 ? lb : 80), b);
+      const char *w = la ? a : b;
+      const char *what = header_key_option(w, la ? la : lb);
+      char there[100], here[100];
+      snprintf(there, sizeof there, la ? "'%.*s' there" : "none there", (int)(la < 80 ? la : 80),
+               a);
+      snprintf(here, sizeof here, lb ? "'%.*s' here" : "none here", (int)(lb < 80 ? lb : 80), b);
+      snprintf(out, n, "%s%s%s, %s", what ? what : "", what ? ": " : "", there, here);
       return;
     }
     a += la + (a[la] == ' ');
@@ -143,6 +170,11 @@ static int read_back(int fd, const char *path, const char *header, size_t rec_si
     } else if (*version == 0) {
       rc = evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' is not an evfarm journal",
                       evf_clip(path));
+    } else if (got < want && !memchr(line, '\n', got)) {
+      rc = evf_seterr(msg, EVF_EUSAGE,
+                      "--journal: '%s' ends inside its first line (%zu bytes, no records: a run "
+                      "stopped while creating it): remove it to start again",
+                      evf_clip(path), got);
     } else if (got != want || strncmp(line + strlen(MAGIC), header, strlen(header)) != 0 ||
                line[want - 1] != '\n') {
       char diff[256];

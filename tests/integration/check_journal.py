@@ -549,7 +549,7 @@ def case_other_tasks(c, a):
     j = Job(a, c, "other", opts_of(SMALL))
     j.run(1, [])
     before = open(j.journal, "rb").read()
-    for extra, want in ((["--resume", "--seed", "2"], "'seed=1' there, 'seed=2' here"),
+    for extra, want in ((["--resume", "--seed", "2"], "(--seed: 'seed=1' there, 'seed=2' here)"),
                         (["--resume", "--tasks", "3001"], "'tasks=3000' there, 'tasks=3001' here"),
                         (["--resume", "--cpu-skew", "1"], "'cpu_skew=0' there, 'cpu_skew=1' here"),
                         ([], "exists: add --resume")):
@@ -577,8 +577,24 @@ def case_other_tasks(c, a):
     open(cmds, "w").write("".join("echo %d\n" % (k + (k == 7)) for k in range(20)))
     p = subprocess.run(["timeout", "-k", "5", str(LIMIT)] + base + ["--resume"],
                        capture_output=True, text=True)
-    c(p.returncode == 2 and "inputs_xxh3=" in p.stderr, "changed commands file: %d %s"
-      % (p.returncode, p.stderr[-300:]))
+    c(p.returncode == 2 and "(the input file's contents: 'inputs_xxh3=" in p.stderr,
+      "changed commands file: %d %s" % (p.returncode, p.stderr[-300:]))
+    # --command over the same lines (as --args) is another task set, and the message says how
+    same = j.path("same.txt")
+    open(same, "w").write("".join("echo %d\n" % k for k in range(20)))
+    p = subprocess.run(["timeout", "-k", "5", str(LIMIT), a.mpirun, "-np", "1", a.evfarm, "--kind",
+                        "exec", "--command", "echo {}", "--args", same, "--journal", ej,
+                        "--quiet", "--progress", "0", "--resume"], capture_output=True, text=True)
+    c(p.returncode == 2 and "(--command's template: none there, 'command_xxh3=" in p.stderr,
+      "--command against a --commands journal: %d %s" % (p.returncode, p.stderr[-300:]))
+    # a journal cut inside its first line (a run that stopped while creating it)
+    cut = j.path("cut.journal")
+    open(cut, "wb").write(before[:before.index(b"\n") // 2])
+    p = subprocess.run(["timeout", "-k", "5", str(LIMIT), a.mpirun, "-np", "1", a.evfarm,
+                        "--journal", cut, "--resume"] + opts_of(SMALL), capture_output=True,
+                       text=True)
+    c(p.returncode == 2 and "ends inside its first line" in p.stderr,
+      "a cut header: %d %s" % (p.returncode, p.stderr[-300:]))
 
 
 def case_retry_failed(c, a):
