@@ -389,6 +389,11 @@ def case_bad_input(c):
     bad(c, "not_summary", [one, "--json", notsum], "not an evfarm summary")
     bad(c, "summary_without_ranks", [one, "--json", summ], "without its ranks")
     bad(c, "size", [one, "--size", "big"], "--size")
+    # a rank number no job has: refused, not an array of a billion ranks (it took 20 GB)
+    huge = os.path.join(d, "huge_rank.csv")
+    with open(huge, "w") as f:
+        f.write(open(empty).read() + "1,1000000000,vm,0,10,45,0.1,0,0.1,0.11,0.01,ok,1,\n")
+    bad(c, "huge_rank", [huge], "rank 1000000000: more ranks than evfarm-plot draws")
     target = os.path.join(d, "keep.txt")
     with open(target, "w") as f:
         f.write("keep me\n")

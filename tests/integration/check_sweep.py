@@ -191,6 +191,26 @@ def main():
               "%s: exit %s, lines %r, want %r" % (args, code, ours, want))
             left = [f for f in os.listdir(d) if f.startswith("bad")]
             c(not left, "%s left %r" % (args, left))
+        # evfarm-report on what is not a sweep's output: one line, exit 2, no traceback
+        empty = os.path.join(d, "empty.json")
+        open(empty, "w").close()
+        summary = os.path.join(d, "a-summary.json")
+        with open(summary, "w") as f:
+            f.write('{"schema": "evfarm.summary/1", "wall_s": 1.0}\n')
+        partial = os.path.join(d, "partial.json")
+        with open(partial, "w") as f:
+            f.write('{"schema": "evfarm.sweep/1"}\n')
+        for path, want in ((empty, "empty.json: not an evfarm-sweep file (not JSON"),
+                           (summary, "not an evfarm-sweep file (schema 'evfarm.summary/1') (an "
+                                     "evfarm --json summary"),
+                           (partial, "an evfarm-sweep file without what a report needs"),
+                           (os.path.join(d, "no-such.json"), "no-such.json: No such file")):
+            p = subprocess.run([sys.executable, a.report, path, "--no-png"], capture_output=True,
+                               text=True, timeout=60)
+            lines = p.stderr.splitlines()
+            c(p.returncode == 2 and len(lines) == 1 and lines[0].startswith("evfarm-report: ")
+              and want in lines[0], "evfarm-report %s: exit %d, %r, want %r"
+              % (os.path.basename(path), p.returncode, lines[-3:], want))
     return c.done()
 
 
