@@ -314,9 +314,13 @@ static void fsync_dir(const char *target)
 int evf_outfile_commit_all(struct evf_outfile *const *fs, int n, char *msg)
 {
   int bad = -1, e = 0;
-  for (int i = 0; i < n; i++)
-    if (fs[i]->fp && (e = finish(fs[i])) != 0 && bad < 0)
+  for (int i = 0; i < n; i++) {
+    int fe = fs[i]->fp ? finish(fs[i]) : 0;
+    if (fe && bad < 0) { /* the first failure's reason (a later file's 0 must not replace it) */
       bad = i;
+      e = fe;
+    }
+  }
   for (int i = 0; bad < 0 && i < n; i++) {
     if (!fs[i]->tmp)
       continue;
@@ -440,8 +444,9 @@ int evf_recwriter_init(struct evf_recwriter *w, FILE *fp, enum evf_format fmt,
 
 void evf_recwriter_flush(struct evf_recwriter *w)
 {
+  errno = 0;
   if (w->len && fwrite(w->buf, 1, w->len, w->fp) != w->len && !w->err)
-    w->err = 1;
+    w->err = errno ? errno : EIO; /* the system's reason (ENOSPC), said when the file fails */
   w->bytes += w->len;
   w->len = 0;
 }
@@ -451,7 +456,10 @@ int evf_recwriter_free(struct evf_recwriter *w)
   if (w->buf)
     evf_recwriter_flush(w);
   int rc = w->err || (w->fp && ferror(w->fp)) ? EVF_EIO : 0;
+  int e = w->err ? w->err : EIO;
   evf_recwriter_abandon(w);
+  if (rc)
+    errno = e;
   return rc;
 }
 

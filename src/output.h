@@ -91,7 +91,7 @@ void evf_recwriter_header(struct evf_recwriter *w);
 void evf_recwriter_put(struct evf_recwriter *w, const struct evf_record *r, const char *host,
                        const char *input);
 void evf_recwriter_flush(struct evf_recwriter *w);
-/* Flush and release: 0, or EVF_EIO when a write failed. */
+/* Flush and release: 0, or EVF_EIO when a write failed, with errno its reason. */
 int evf_recwriter_free(struct evf_recwriter *w);
 /* Release without writing what is buffered (the file is being discarded). */
 void evf_recwriter_abandon(struct evf_recwriter *w);

@@ -966,12 +966,16 @@ static int job_summarise(struct job *j, struct evf_summary *s, const void *recs,
 static int job_write(struct job *j, const struct evf_summary *s, int code)
 {
   if (j->records_file.fp) {
-    if (j->opt.journal) /* records by id: the journal's and this run's */
-      evf_output_records(j->records_file.fp, j->opt.format, j->kind, j->records, j->opt.tasks,
-                         j->size, (const char(*)[EVF_HOST_LEN])j->hosts,
-                         j->kind->input_option ? j->inputs_all.line : NULL, j->have);
-    else if (evf_recwriter_free(&j->writer)) /* written window by window */
-      j->records_file.err = j->records_file.err ? j->records_file.err : EIO;
+    int rc = j->opt.journal /* records by id: the journal's and this run's */
+                 ? evf_output_records(j->records_file.fp, j->opt.format, j->kind, j->records,
+                                      j->opt.tasks, j->size,
+                                      (const char(*)[EVF_HOST_LEN])j->hosts,
+                                      j->kind->input_option ? j->inputs_all.line : NULL, j->have)
+                 : evf_recwriter_free(&j->writer); /* written window by window */
+    /* A writer that failed (out of memory, a write error) fails the file: it is never
+     * committed without its records.  The reason is the system's (ENOSPC), not EIO. */
+    if (rc && !j->records_file.err)
+      j->records_file.err = rc == EVF_ENOMEM ? ENOMEM : errno ? errno : EIO;
     evf_outfile_check(&j->records_file);
   }
   if (j->summary_file.fp) {

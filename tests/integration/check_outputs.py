@@ -106,6 +106,25 @@ def case_full_device(c):
     c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
 
 
+def case_full_device_records(c):
+    """The records to a full device fail with the system's reason (ENOSPC, not "Input/output
+    error"), exit 3, whether they are written a window at a time (--window: the writer's own
+    buffer) or at the end (--journal: every record by id), and the summary file is not
+    committed without them."""
+    os.mknod(c.path("full"), 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    for extra in (["--tasks", "20000", "--window", "1000"],
+                  ["--tasks", "20000", "--journal", c.path("j.journal")]):
+        with open(c.path("s.json"), "w") as f:
+            f.write("previous summary\n")
+        err = c.run(["--output", c.path("full"), "--json", c.path("s.json")] + extra, 3)
+        ours = [x for x in err.splitlines() if x.startswith("evfarm:")]
+        c.check(any("No space left on device" in x for x in ours) and
+                not any("Input/output error" in x for x in ours), "%s: %r" % (extra, ours))
+        c.check(open(c.path("s.json")).read() == "previous summary\n",
+                "%s: the summary was committed although the records failed" % extra)
+        c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
+
+
 def case_fifo(c):
     """A FIFO is written in place: its reader gets the records, and it stays a FIFO."""
     os.mkfifo(c.path("pipe"))
