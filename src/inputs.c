@@ -36,7 +36,8 @@ static int index_lines(struct evf_inputs *in)
 }
 
 int evf_inputs_read(struct evf_inputs *in, const char *option, const char *path,
-                    int (*check)(const char *line, char *why), char *msg)
+                    int (*check)(const struct evf_options *opt, const char *line, char *why),
+                    const struct evf_options *opt, char *msg)
 {
   memset(in, 0, sizeof *in);
   FILE *f = fopen(path, "r");
@@ -69,7 +70,7 @@ int evf_inputs_read(struct evf_inputs *in, const char *option, const char *path,
       break;
     }
     char why[EVF_ERRMSG_LEN] = "";
-    if (check && check(s, why)) {
+    if (check && check(opt, s, why)) {
       rc = evf_seterr(msg, EVF_EUSAGE, "--%s: %s:%zu: %s", option, evf_clip(path), lineno, why);
       break;
     }

@@ -22,8 +22,10 @@ struct evf_inputs {
 /* Read `path` (named by --option in messages).  `check` (may be NULL) vets each input: 0, or
  * nonzero with its reason.  Returns 0, EVF_EUSAGE with msg "--option: FILE:LINE: reason" (or
  * "--option: 'FILE': reason" for the file as a whole), or EVF_ENOMEM. */
+struct evf_options;
 int evf_inputs_read(struct evf_inputs *in, const char *option, const char *path,
-                    int (*check)(const char *line, char *why), char *msg);
+                    int (*check)(const struct evf_options *opt, const char *line, char *why),
+                    const struct evf_options *opt, char *msg);
 
 /* Rank r's inputs, in the order of its records, packed back to back into one buffer for a
  * scatter: *out (malloc'ed; caller frees) with counts[r] bytes at displs[r] for each of the

@@ -684,7 +684,7 @@ static int job_load_inputs(struct job *j)
   int rc = 0;
   if (j->rank == 0)
     rc = evf_inputs_read(&j->inputs_all, j->opt.inputs_option, j->opt.inputs,
-                         j->kind->input_check, j->msg);
+                         j->kind->input_check, &j->opt, j->msg);
   int code = agree_or_report(j, rc, 1);
   if (code)
     return code;

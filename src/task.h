@@ -29,8 +29,9 @@ struct evf_task_kind {
    * inputs of its tasks; evf_task_input() gives a task its own. */
   const char *input_option;
   const char *input_column;  /* its column in the records (rank 0 writes it from its list) */
-  /* Is `line` a valid input?  0, or nonzero with `why` (EVF_ERRMSG_LEN bytes) set.  NULL: any. */
-  int (*input_check)(const char *line, char *why);
+  /* Is `line` a valid input for these options?  0, or nonzero with `why` (EVF_ERRMSG_LEN bytes)
+   * set.  NULL: any. */
+  int (*input_check)(const struct evf_options *opt, const char *line, char *why);
 
   /* Fill the planned fields of `rec` (iterations, io_delay_us...) for task rec->id; a pure
    * function of the options and the id, so every rank count plans the same tasks.  May be NULL. */

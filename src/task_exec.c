@@ -442,8 +442,8 @@ static void child_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* --- starting a child ------------------------------------------------------------------------- */
 
-/* TEMPLATE with every {} replaced by `arg` in single quotes (' inside as '\''). */
-static const char *expand(struct exec_slot *es, const char *tmpl, const char *arg)
+/* The bytes of TEMPLATE with every {} replaced by `arg` quoted (below), its NUL included. */
+static size_t expanded_size(const char *tmpl, const char *arg)
 {
   size_t quoted = 2;
   for (const char *p = arg; *p; p++)
@@ -451,6 +451,29 @@ static const char *expand(struct exec_slot *es, const char *tmpl, const char *ar
   size_t need = 1;
   for (const char *p = tmpl; *p; p++)
     need += p[0] == '{' && p[1] == '}' ? (p++, quoted) : 1;
+  return need;
+}
+
+/* The kernel's limit on one argument of exec (MAX_ARG_STRLEN: 32 pages), the command line
+ * sh -c gets. */
+#define EXEC_ARG_MAX (32u * 4096u)
+
+/* An input line is bad input when the command it makes does not fit in one argument: said at
+ * read time with its FILE:LINE, not as a spawn error of that task mid-run. */
+static int exec_input_check(const struct evf_options *opt, const char *line, char *why)
+{
+  size_t n = opt->command ? expanded_size(opt->command, line) : strlen(line) + 1;
+  if (n > EXEC_ARG_MAX)
+    return evf_seterr(why, EVF_EUSAGE, "the command it makes is %zu bytes%s, over the %u "
+                      "the kernel allows one argument (sh -c COMMAND)", n - 1,
+                      opt->command ? " with --command's quoting" : "", EXEC_ARG_MAX - 1);
+  return 0;
+}
+
+/* TEMPLATE with every {} replaced by `arg` in single quotes (' inside as '\''). */
+static const char *expand(struct exec_slot *es, const char *tmpl, const char *arg)
+{
+  size_t need = expanded_size(tmpl, arg);
   if (need > es->cmd_cap) {
     char *c = realloc(es->cmd, need);
     if (!c)
@@ -897,6 +920,7 @@ const struct evf_task_kind evf_task_kind_exec = {
   .ext_size = sizeof(struct exec_ext),
   .input_option = "commands",
   .input_column = "input",
+  .input_check = exec_input_check,
   .open = exec_open,
   .close = exec_close,
   .io_start = exec_io_start,

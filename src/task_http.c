@@ -71,8 +71,9 @@ static int curl_ready(void)
 
 /* --urls lines: a URL curl can parse, with a scheme.  A scheme curl does not speak is not bad
  * input: that task ends with status error. */
-static int http_input_check(const char *line, char *why)
+static int http_input_check(const struct evf_options *opt, const char *line, char *why)
 {
+  (void)opt;
   if (!curl_ready())
     return evf_seterr(why, EVF_ENOMEM, "cannot initialise libcurl");
   CURLU *u = curl_url();
@@ -285,6 +286,19 @@ static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode 
   note_attempt(hs, rc);
   curl_off_t retry_after = 0;
   curl_easy_getinfo(hs->easy, CURLINFO_RETRY_AFTER, &retry_after);
+  double ra = (double)retry_after;
+  /* A delay in seconds too large for curl's parser reads as 0 there (retry at once): the
+   * server asked for a very long wait, so it is taken as such (past --retry-max-delay: the
+   * task ends). */
+  struct curl_header *hd = NULL;
+  if (retry_after == 0 &&
+      curl_easy_header(hs->easy, "Retry-After", 0, CURLH_HEADER, -1, &hd) == CURLHE_OK &&
+      hd && hd->value) {
+    const char *v = hd->value + strspn(hd->value, " \t");
+    size_t digits = strspn(v, "0123456789");
+    if (digits > 0 && v[digits + strspn(v + digits, " \t")] == '\0')
+      ra = strtod(v, NULL);
+  }
   curl_multi_remove_handle(h->multi, hs->easy);
   struct http_ext *x = evf_task_ext(hs->task);
   long code = x->http_status;
@@ -292,7 +306,7 @@ static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode 
   if (completed && (code < 200 || code > 299)) {
     int transient = code == 429 || code >= 500;
     evf_task_io_end(hs->task, EVF_STATUS_HTTP_ERROR, transient,
-                    code == 429 || code == 503 ? (double)retry_after : 0);
+                    code == 429 || code == 503 ? ra : 0);
   } else if (completed) {
     evf_task_io_end(hs->task, EVF_STATUS_OK, 0, 0); /* cpu_run says truncated */
   } else if (rc == CURLE_OPERATION_TIMEDOUT) {

@@ -73,9 +73,23 @@ def cases(d):
         (3, ["--kind", "exec", "--commands", "/etc/hostname", "--outdir", "/etc/hostname/od"],
          r"^evfarm: --outdir: cannot create files in '/etc/hostname/od' on .*: Not a directory"),
         (2, ["--outdir", "/tmp"], r"^evfarm: --outdir: only for --kind exec"),
+        # a line within 65536 bytes whose quoting for {} makes a command over the kernel's
+        # 128 KiB for one argument: said at read time with FILE:LINE, not a spawn error mid-run
+        (2, ["--kind", "exec", "--command", "echo {}", "--args", quotes_file(d)],
+         r"^evfarm: --args: .*quotes.txt:2: the command it makes is 160007 bytes with "
+         r"--command's quoting, over the 131071"),
         (2, ["--kind", "exec", "--commands", "/etc/hostname", "--retry-on", "exit,bogus"],
          r"^evfarm: --retry-on: 'exit,bogus' is not exit, signal or exit,signal"),
     ]
+
+
+def quotes_file(d):
+    """An --args file whose second line is 40,000 single quotes (4 bytes each, quoted)."""
+    path = os.path.join(d, "..", "bad_input_quotes.txt")
+    if d:
+        with open(path, "w") as f:
+            f.write("plain\n%s\n" % ("'" * 40000))
+    return path
 
 
 def long_line_file(d):

@@ -282,6 +282,27 @@ def case_queue_not_io(c, a):
                                                                             x["t_total"]))
 
 
+def case_retry_after_huge(c, a):
+    """A Retry-After in seconds too large for curl's parser (which then reads 0) is a very long
+    wait, past --retry-max-delay: the task ends after its first attempt (it was retried at
+    once, over and over); a small one is still honoured."""
+    r = Run(a, c, "retry_after_huge")
+    with BadServer() as bad:
+        urls = [bad.base() + "/retry-after/99999999999999999999", bad.base() + "/retry-after/1"]
+        p, recs, s = r.evfarm(1, ["--urls", r.urls_file(urls), "--retries", "2",
+                                  "--retry-delay", "0.01"], want_exit=1)
+    if recs is None:
+        return
+    by = {x["url"].rsplit("/", 1)[1]: x for x in recs}
+    huge, one = by.get("99999999999999999999"), by.get("1")
+    c(huge is not None and (huge["status"], huge["attempts"], huge["http_status"]) ==
+      ("http_error", 1, 429), "huge Retry-After: %r"
+      % ((huge and (huge["status"], huge["attempts"])),))
+    c(one is not None and one["attempts"] == 3 and one["t_io_done"] - one["t_start"] >= 2.0,
+      "Retry-After: 1 with 2 retries: %r"
+      % ((one and (one["attempts"], one["t_io_done"] - one["t_start"])),))
+
+
 def case_connect_timeout(c, a):
     """--connect-timeout 0.5 against a loopback listener whose accept queue is full (the kernel
     drops the SYNs): every attempt times out after 0.5 s, 4 attempts in all, and the loop sleeps
