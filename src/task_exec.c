@@ -25,6 +25,7 @@
 #include <xxhash.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "error.h"
 #include "guard.h"
 #include "output.h"
@@ -374,8 +375,7 @@ static void note_streams(struct exec_slot *es, struct exec_ext *x)
   x->out_hash = XXH3_64bits_digest(es->out.hash);
   x->err_hash = XXH3_64bits_digest(es->err.hash);
   es->task->rec->value = x->out_hash;
-  double us = (ev_time() - es->spawned) * 1e6;
-  es->task->rec->io_delay_us = us < 4294967295.0 ? (uint32_t)us : UINT32_MAX;
+  es->task->rec->io_delay_us = evf_clock_us32(evf_clock_now() - es->spawned);
 }
 
 /* The child ended: reap it (with its rusage), take what its pipes still hold (all it wrote is
@@ -663,7 +663,7 @@ static int exec_io_start(struct evf_task *t)
                                     POSIX_SPAWN_SETSIGDEF);
   char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
   pid_t pid = 0;
-  es->spawned = ev_time();
+  es->spawned = evf_clock_now(); /* monotonic: a wall-clock step is not a task's time */
   int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, es->envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
