@@ -38,6 +38,11 @@ MPI_Comm evf_comm_dup_fatal(MPI_Comm comm)
   return dup;
 }
 
+void evf_comm_abort(void *comm, int code)
+{
+  MPI_Abort(*(MPI_Comm *)comm, code);
+}
+
 int evf_comm_agree(MPI_Comm comm, int status)
 {
   int all = 0;

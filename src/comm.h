@@ -22,6 +22,10 @@ int evf_comm_size(MPI_Comm comm);   /* not collective */
  * Release with evf_comm_free(). */
 MPI_Comm evf_comm_dup_fatal(MPI_Comm comm);
 
+/* MPI_Abort on *(MPI_Comm *)comm with `code`: every process of the job ends (for
+ * evf_guard_on_fatal: a failure on one rank outside a collective). */
+void evf_comm_abort(void *comm, int code);
+
 /* All ranks agree on a status: returns the minimum of `status` over the ranks, so any error
  * (negative) anywhere wins over 0 and the most severe (most negative) error wins over others. */
 int evf_comm_agree(MPI_Comm comm, int status);

@@ -311,6 +311,15 @@ void evf_guard_untrack(const char *path)
     evf_guard_leave();
 }
 
+static void (*volatile fatal_abort)(void *arg, int code);
+static void *volatile fatal_arg;
+
+void evf_guard_on_fatal(void (*abort_fn)(void *arg, int code), void *arg)
+{
+  fatal_arg = arg;
+  fatal_abort = abort_fn;
+}
+
 void evf_guard_fatal(const char *what)
 {
   block(NULL);
@@ -324,5 +333,11 @@ void evf_guard_fatal(const char *what)
   put(msg, &len, sizeof msg, "\n");
   ssize_t w = write(STDERR_FILENO, msg, len);
   (void)w;
+  /* Not from a signal handler: the job's MPI_Abort ends every rank, where an _exit(3) here
+   * would leave the others waiting forever under a launcher that does not end a job when one
+   * of its processes exits (a bare srun without --kill-on-bad-exit). */
+  void (*abort_fn)(void *, int) = fatal_abort;
+  if (abort_fn)
+    abort_fn(fatal_arg, 3);
   _exit(3);
 }

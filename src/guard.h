@@ -50,6 +50,10 @@ void evf_guard_drain(volatile sig_atomic_t *flag, double term_deadline);
  * temporary files, print "evfarm: rank R: <what>" in one write, and end the process with exit
  * code 3 (a runtime error).  Async-signal-safe apart from the message formatting. */
 __attribute__((noreturn)) void evf_guard_fatal(const char *what);
+/* What evf_guard_fatal() calls after its clean-up and message, instead of ending only this
+ * process: the job's MPI_Abort (run.c sets it for the job's communicator, and clears it with
+ * NULL when the job ends).  It must not return; if it does, the process exits 3. */
+void evf_guard_on_fatal(void (*abort_fn)(void *arg, int code), void *arg);
 
 /* The signals the guard handles, for tests: their count and the k-th. */
 int evf_guard_nsignals(void);

@@ -860,6 +860,11 @@ static int job_run_loops(struct job *j)
   j->t0 = evf_comm_start_clock(j->comm);
   if (j->rank == 0 && j->journal)
     journal_mark_run(j);
+  /* For the tests of what a fatal error on one rank does to the others (they must not wait
+   * forever): EVFARM_TEST_FATAL=R makes rank R fail right after t0. */
+  const char *fatal = getenv("EVFARM_TEST_FATAL");
+  if (fatal && *fatal && atoi(fatal) == j->rank)
+    evf_guard_fatal("EVFARM_TEST_FATAL: a fatal error on this rank, as a test asked");
   rc = evf_runner_run(j->runner, j->t0, j->msg);
   if (j->rank != 0)
     journal_send(j); /* the last records go before the final report */
@@ -1085,6 +1090,7 @@ int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *e
   j.rank = evf_comm_rank(j.comm);
   j.size = evf_comm_size(j.comm);
   evf_guard_enter(j.rank);
+  evf_guard_on_fatal(evf_comm_abort, &j.comm); /* a fatal error ends every rank */
   int code = job_open_outputs(&j);
   if (!code)
     code = job_load_inputs(&j);
@@ -1096,6 +1102,7 @@ int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *e
     code = job_run_loops(&j);
   if (!code)
     code = evf_comm_bcast_int(j.comm, job_collect(&j, on_result, arg));
+  evf_guard_on_fatal(NULL, NULL);
   job_free(&j);
   evf_guard_leave();
   return code;

@@ -102,6 +102,20 @@ def case_sigpipe(a, check, d):
         check(s["tasks"] == 200 and n == 200, "summary tasks %r, %d records" % (s["tasks"], n))
 
 
+def case_fatal_one_rank(a, check, d):
+    """A fatal error on one rank (EVFARM_TEST_FATAL=1: rank 1 fails right after t0) ends every
+    rank through MPI_Abort, even under a launcher that lets the others run on when one process
+    exits (Open MPI told not to abort on a non-zero exit, as a bare srun without
+    --kill-on-bad-exit): the job ends within a deadline (an _exit(3) alone left ranks 0 and 2
+    waiting for rank 1 forever), exit 3, rank 1 named, no file left behind."""
+    env = dict(os.environ, EVFARM_TEST_FATAL="1", OMPI_MCA_orte_abort_on_non_zero_status="0")
+    p = start(a, d, [a.mpirun, "-np", "3", "-x", "EVFARM_TEST_FATAL"], LONG, env=env)
+    _, err = finish(check, p)
+    check(p.returncode == 3, "exit %s, want 3\n%s" % (p.returncode, err[-1500:]))
+    check("evfarm: rank 1: EVFARM_TEST_FATAL" in err, "no message from rank 1:\n%s" % err[-1500:])
+    check(os.listdir(d) == [], "files left behind: %r" % os.listdir(d))
+
+
 CASES = cases_of(globals())
 
 
