@@ -54,7 +54,7 @@ static const char *const schedules[] = {"static", "dynamic", NULL};
 #define OFF(f) offsetof(struct evf_options, f)
 static const struct evf_optdef opt_table[] = {
   {"tasks", EVF_OPT_U32, OFF(tasks), 1, EVF_TASKS_MAX, "N",
-   "number of tasks, ids 1..N (default 10000)", NULL, NULL},
+   "number of tasks, ids 1..N, N from 1 to 4294967295 (default 10000)", NULL, NULL},
   {"seed", EVF_OPT_U64, OFF(seed), 0, 0, "S",
    "generator seed; same seed, same tasks at any rank count (default 1)", NULL, NULL},
   {"io-min", EVF_OPT_SECONDS, OFF(io_min), 0, IO_MAX_SECONDS, "SEC",
@@ -122,7 +122,8 @@ static const struct evf_optdef opt_table[] = {
    "transient failure); 0 = no deadline (default 0 for sim, 60 for http)", NULL, NULL},
   {"retries", EVF_OPT_U32, OFF(retries), 0, EVF_RETRIES_MAX, "N",
    "retry a transiently failed attempt (sim: --fail-rate, --hang-rate; http: connection "
-   "refused or reset, timeouts, 5xx, 429) up to N times (default 0)", NULL, NULL},
+   "refused or reset, timeouts, 5xx, 429) up to N times, N from 0 to 100 (default 0)", NULL,
+   NULL},
   {"retry-delay", EVF_OPT_SECONDS, OFF(retry_delay), 0, 86400, "SEC",
    "backoff before retry k: uniform in [0, min(SEC * 2^(k-1), --retry-max-delay)], drawn "
    "per (seed, id, k) (full jitter); at least a server's Retry-After (default 1)", NULL, NULL},
@@ -185,8 +186,8 @@ static const struct evf_optdef opt_table[] = {
    "with --journal: the grace of a drain that SIGTERM starts (Ctrl-C under mpirun, scancel): "
    "launchers follow SIGTERM with SIGKILL (Open MPI's mpirun 1 s later, Slurm after its "
    "KillWait, 30 s by default), and the drain must end, the journal and outputs written, "
-   "before that.  SIGUSR1 (mpirun forwards it; Slurm's --signal) drains with --grace "
-   "(default 0.3)", NULL, NULL},
+   "before that: 0.5 s past SEC, the ranks stop as on a second signal.  SIGUSR1 (mpirun "
+   "forwards it; Slurm's --signal) drains with --grace (default 0.3)", NULL, NULL},
   {"max-fails", EVF_OPT_U32, OFF(max_fails), 0, EVF_TASKS_MAX, "N",
    "with --journal: drain once N tasks of this run have failed; 0 = never (default 0)", NULL,
    NULL},
