@@ -109,7 +109,12 @@ def case_largest_tasks(c, a):
                              "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     peaks = {}
-    time.sleep(1.0)
+    # Wait for the state, not a time: both ranks running (a slow launcher -- one that resolves
+    # localhost by DNS -- takes seconds to start them), then sample them for 4 s.
+    start_by = time.monotonic() + 120
+    while (len(ranks_of(proc.pid, a.evfarm)) < 2 and time.monotonic() < start_by and
+           proc.poll() is None):
+        time.sleep(0.1)
     deadline = time.monotonic() + 4.0
     while time.monotonic() < deadline and proc.poll() is None:
         for pid in ranks_of(proc.pid, a.evfarm):
