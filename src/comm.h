@@ -52,8 +52,9 @@ void evf_comm_quiet_barrier(MPI_Comm comm);
  *   sends a request and gets the next batch (with its tasks' inputs) or, once the pool is empty,
  *   a close.  Rank 0 feeds itself from the pool without messages, and closes every rank as soon
  *   as the pool is empty, so no rank waits for an answer at the end.
- * After its loop every rank calls evf_chan_wait(): the others send a final report, rank 0
- * receives until it has every rank's, so no message is left in flight. */
+ * After its loop every rank calls evf_chan_wait(): the others send a final report and read what
+ * rank 0 sends up to its answer (BYE), rank 0 receives until it has every rank's, so no
+ * message is left in flight either way. */
 struct evf_chan;
 struct evf_progress_counts {
   unsigned long long done;      /* tasks with a final record */
