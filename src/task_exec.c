@@ -1,5 +1,7 @@
 /* The exec kind: run each task's command as /bin/sh -c LINE in its own process group, spawned
- * with posix_spawn (the MPI process is never fork()ed), its exit watched through a pidfd in an
+ * with posix_spawn (the MPI process is never fork()ed) through evfarm-exec-shim (exec_shim.c:
+ * it forks the shell from itself and reports the command's own status and rusage on a pipe,
+ * so maxrss is not the rank's), its exit watched through a pidfd in an
  * ev_io (ev_child works only on libev's default loop), stdout and stderr read through pipes
  * watched by ev_io (a chatty child never blocks on a full pipe), counted and hashed (XXH3-64),
  * and written to --outdir when given.  Deadlines and retries are the runner's: a cancelled task's
@@ -26,6 +28,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "exec_shim.h"
 #include "error.h"
 #include "guard.h"
 #include "output.h"
@@ -74,6 +77,7 @@ struct exec_slot {
   size_t tail_at;
   uint64_t tail_total;
   int write_errno;       /* a failed write to --outdir */
+  int report;            /* the shim's report (its read end), or -1 */
   double spawned;
   char **envp;           /* the base environment + the task's EVFARM_* variables */
   char env[4][48];
@@ -109,6 +113,7 @@ struct exec_shared {
   volatile pid_t *groups;
   size_t ngroups, slot_groups;
   int sentinel;          /* our end of the sentinel's stdin (see sentinel_start) */
+  char shim[4096];       /* evfarm-exec-shim, or "" (commands spawned directly) */
   pid_t sentinel_pid;
   char buf[65536];
 };
@@ -151,6 +156,35 @@ static const char sentinel_script[] =
     "for pg; do kill -TERM -$pg 2>/dev/null; done\n"
     "sleep 0.2\n"
     "for pg; do kill -KILL -$pg 2>/dev/null; done\n";
+
+/* Where evfarm-exec-shim is (exec_shim.c): beside this program after `cmake --install`
+ * (PREFIX/bin/evfarm, PREFIX/libexec/evfarm/evfarm-exec-shim) or in its build tree, else where
+ * this build put it.  "" when none is found: commands are then spawned directly, and their
+ * maxrss_kib includes the rank's own peak (the README says so). */
+static void find_shim(char *out, size_t n)
+{
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  out[0] = '\0';
+  if (len > 0) {
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      *slash = '\0';
+      const char *rel[] = {"/../libexec/evfarm/evfarm-exec-shim", "/evfarm-exec-shim",
+                           "/../evfarm-exec-shim"};
+      for (size_t k = 0; k < sizeof rel / sizeof rel[0] && !out[0]; k++) {
+        snprintf(out, n, "%s%s", exe, rel[k]);
+        if (access(out, X_OK) != 0)
+          out[0] = '\0';
+      }
+    }
+  }
+#ifdef EVF_EXEC_SHIM_BUILT
+  if (!out[0] && access(EVF_EXEC_SHIM_BUILT, X_OK) == 0)
+    snprintf(out, n, "%s", EVF_EXEC_SHIM_BUILT);
+#endif
+}
 
 /* Start this rank's sentinel.  Returns 0, or an errno. */
 static int sentinel_start(struct exec_shared *sh)
@@ -378,8 +412,29 @@ static void note_streams(struct exec_slot *es, struct exec_ext *x)
   es->task->rec->io_delay_us = evf_clock_us32(evf_clock_now() - es->spawned);
 }
 
+static void report_close(struct exec_slot *es)
+{
+  if (es->report >= 0)
+    close(es->report);
+  es->report = -1;
+}
+
+/* The shim's report of the command (written before the shim exited, so it is in the pipe):
+ * 1 with *r set, or 0 (no shim, or it died before it could write: its own figures stand). */
+static int report_read(struct exec_slot *es, struct evf_exec_report *r)
+{
+  if (es->report < 0)
+    return 0;
+  ssize_t n;
+  while ((n = read(es->report, r, sizeof *r)) < 0 && errno == EINTR)
+    ;
+  report_close(es);
+  return n == (ssize_t)sizeof *r && r->magic == EVF_EXEC_REPORT_MAGIC;
+}
+
 /* The child ended: reap it (with its rusage), take what its pipes still hold (all it wrote is
- * there once it has exited), close them, and end the attempt. */
+ * there once it has exited), close them, and end the attempt.  The child is the shim, when
+ * there is one: its report has the command's own status and figures. */
 static void child_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
   (void)loop;
@@ -412,6 +467,14 @@ static void child_cb(struct ev_loop *loop, ev_io *w, int revents)
   x->user_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6;
   x->sys_s = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
   x->maxrss_kib = (uint64_t)ru.ru_maxrss;
+  struct evf_exec_report rep;
+  if (got > 0 && report_read(es, &rep)) {
+    status = rep.status;
+    x->user_s = rep.user_us * 1e-6;
+    x->sys_s = rep.sys_us * 1e-6;
+    x->maxrss_kib = rep.maxrss_kib > 0 ? (uint64_t)rep.maxrss_kib : 0;
+  }
+  report_close(es);
   x->exit_code = -1;
   x->signal = 0;
   x->sys_errno = 0;
@@ -506,6 +569,7 @@ static const char *expand(struct exec_slot *es, const char *tmpl, const char *ar
 static int slot_init(struct exec_shared *sh, struct exec_slot *es, struct evf_task *t)
 {
   es->out.fd = es->err.fd = es->out.file = es->err.file = -1; /* before anything can fail */
+  es->report = -1;
   es->task = t;
   es->sh = sh;
   if (sh->nslots >= sh->slot_groups)
@@ -646,13 +710,31 @@ static int exec_io_start(struct evf_task *t)
   }
   fcntl(op[0], F_SETFL, O_NONBLOCK);
   fcntl(ep[0], F_SETFL, O_NONBLOCK);
+  int rp[2] = {-1, -1}; /* the shim's report */
+  if (sh->shim[0] && pipe2(rp, O_CLOEXEC) == 0 && rp[1] <= 3) { /* fd 3 is where it goes */
+    int hi = fcntl(rp[1], F_DUPFD_CLOEXEC, 10);
+    close(rp[1]);
+    rp[1] = hi;
+  }
+  if (sh->shim[0] && (rp[0] < 0 || rp[1] < 0)) {
+    int e = errno;
+    for (int k = 0; k < 2; k++) {
+      if (rp[k] >= 0)
+        close(rp[k]);
+      close(op[k]);
+      close(ep[k]);
+    }
+    return spawn_fail(es, e);
+  }
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, sh->devnull, 0);
   posix_spawn_file_actions_adddup2(&fa, op[1], 1);
   posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* MPI's descriptors stay ours */
+  if (rp[1] >= 0)
+    posix_spawn_file_actions_adddup2(&fa, rp[1], 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, rp[1] >= 0 ? 4 : 3); /* MPI's stay ours */
   posix_spawnattr_init(&at);
   sigset_t none;
   sigemptyset(&none);
@@ -661,14 +743,18 @@ static int exec_io_start(struct evf_task *t)
   posix_spawnattr_setpgroup(&at, 0);
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                     POSIX_SPAWN_SETSIGDEF);
-  char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+  char *argv[] = {sh->shim, "3", "/bin/sh", "-c", (char *)cmd, NULL};
+  char **args = sh->shim[0] ? argv : argv + 2;
   pid_t pid = 0;
   es->spawned = evf_clock_now(); /* monotonic: a wall-clock step is not a task's time */
-  int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, es->envp);
+  int rc = posix_spawn(&pid, args[0], &fa, &at, args, es->envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   close(op[1]);
   close(ep[1]);
+  if (rp[1] >= 0)
+    close(rp[1]);
+  es->report = rp[0];
   int pidfd = rc == 0 ? evf_pidfd_open(pid) : -1;
   if (rc != 0 || pidfd < 0) {
     int e = rc ? rc : errno;
@@ -678,6 +764,7 @@ static int exec_io_start(struct evf_task *t)
     }
     close(op[0]);
     close(ep[0]);
+    report_close(es);
     return spawn_fail(es, e);
   }
   es->pid = pid;
@@ -712,6 +799,7 @@ static void exec_cancel(struct evf_task *t)
   note_streams(es, x);
   fill_tail(es, x);
   sh->groups[es->gidx] = 0;
+  report_close(es);
   kill_group(sh, es->pid, es->pidfd);
   es->pid = 0;
 }
@@ -778,6 +866,7 @@ static void exec_close(void *shared)
     }
     stream_close(sh, &es->out);
     stream_close(sh, &es->err);
+    report_close(es);
     XXH3_freeState(es->out.hash);
     XXH3_freeState(es->err.hash);
     free(es->envp);
@@ -801,8 +890,9 @@ static void exec_close(void *shared)
 static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64_t nslots,
                      void **shared, char *msg)
 {
-  /* Per command in flight: two pipes, a pidfd, two --outdir files; and some to spare. */
-  int rc0 = evf_task_reserve_files(5 * nslots + 64, nslots, "commands", msg);
+  /* Per command in flight: three pipes (stdout, stderr, the shim's report), a pidfd, two
+   * --outdir files; and some to spare. */
+  int rc0 = evf_task_reserve_files(6 * nslots + 64, nslots, "commands", msg);
   if (rc0)
     return rc0;
   if (opt->outdir) {
@@ -848,6 +938,7 @@ static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64
     return evf_seterr(msg, EVF_EIO, "cannot open /dev/null: %s", strerror(e));
   }
   sh->sentinel = -1;
+  find_shim(sh->shim, sizeof sh->shim);
   int e = sentinel_start(sh);
   if (e) {
     close(sh->devnull);

@@ -150,8 +150,8 @@ def case_version(c):
         c.check(lines[2] == "libev: " + ev, "line 3: %r, want libev: %s" % (lines[2], ev))
 
 
-INSTALLED = ["bin/evfarm", "bin/evfarm-sweep", "bin/evfarm-report", "bin/evfarm-mpirun",
-             "bin/evfarm-plot",
+INSTALLED = ["bin/evfarm", "bin/evfarm-sweep", "libexec/evfarm/evfarm-exec-shim",
+             "bin/evfarm-report", "bin/evfarm-mpirun", "bin/evfarm-plot",
              "share/evfarm/jobs/evfarm.sbatch", "share/evfarm/jobs/sweep.sbatch",
              "share/evfarm/jobs/exec-farm.sbatch", "share/evfarm/jobs/scaling.sh",
              "share/evfarm/jobs/scaling-strong.sh", "share/evfarm/jobs/scaling-weak.sh"]
@@ -197,7 +197,7 @@ def case_install(c):
     for f in INSTALLED + DATA:
         c.check(os.path.join(prefix, f) in manifest, "%s: not in install_manifest.txt" % f)
     # Nothing installed points into the source or build tree.
-    for f in INSTALLED[3:] + ["share/evfarm/modulefile"]:
+    for f in INSTALLED[3:] + ["share/evfarm/modulefile"]:  # (the scripts: after 3 programs)
         text = open(os.path.join(prefix, f)).read().replace(prefix, "PREFIX")
         for tree in (c.a.source, c.a.build):
             c.check(tree not in text, "%s names %s" % (f, tree))

@@ -380,7 +380,7 @@ def case_rank_killed(c, a):
 
 
 def case_open_files(c, a):
-    """--inflight beyond the open-file limit (5 files a command) is bad input, said once, exit 2,
+    """--inflight beyond the open-file limit (6 files a command) is bad input, said once, exit 2,
     before any command runs."""
     import resource
     r = Run(a, c, "open_files")
@@ -484,6 +484,28 @@ def case_outdir_refuses(c, a):
         c(st.get(1, ("",))[0] == "ok" and
           st.get(2) == ("spawn_error", "evfarm: --outdir: '%s' no longer exists" % gone),
           "a vanished --outdir: %r" % st)
+
+
+def case_maxrss(c, a):
+    """maxrss_kib is the command's own peak, not the rank's: a command spawned straight from the
+    rank starts out sharing the rank's memory, and Linux counted that as its own (every record
+    showed the rank's tens of MB).  `true` stays within a few MB while rank 0 holds far more;
+    a command that fills 100 MiB shows at least that; their CPU times are their own too."""
+    r = Run(a, c, "maxrss")
+    py = "/usr/bin/python3"
+    path = r.file("cmds.txt", ["true", "%s -c 'x = bytearray(100 << 20); x[-1] = 1'" % py])
+    recs = r.evfarm(1, ["--commands", path], 0)
+    if recs is None:
+        return
+    s = json.load(open(r.summary))
+    rank = s["rank0_maxrss_kib"]
+    by = {x["id"]: x for x in recs}
+    small, big = int(by[1]["maxrss_kib"]), int(by[2]["maxrss_kib"])
+    c(small < 8 * 1024 and small < rank / 3,
+      "true: maxrss %d KiB, rank 0's peak %d KiB" % (small, rank))
+    c(big >= 100 * 1024 and big < 100 * 1024 + 64 * 1024,
+      "100 MiB: maxrss %d KiB" % big)
+    c(by[2]["user_s"] + by[2]["sys_s"] > 0, "no CPU time for the 100 MiB command")
 
 
 def case_stderr_nul(c, a):
