@@ -83,22 +83,23 @@ def cases(d):
     ]
 
 
-def quotes_file(d):
-    """An --args file whose second line is 40,000 single quotes (4 bytes each, quoted)."""
-    path = os.path.join(d, "..", "bad_input_quotes.txt")
+def input_file(d, name, text):
+    """A file of the cases' (written only when the cases run: d is "" when they are counted)."""
+    path = os.path.join(d, "..", "bad_input_%s.txt" % name)
     if d:
         with open(path, "w") as f:
-            f.write("plain\n%s\n" % ("'" * 40000))
+            f.write(text)
     return path
+
+
+def quotes_file(d):
+    """An --args file whose second line is 40,000 single quotes (4 bytes each, quoted)."""
+    return input_file(d, "quotes", "plain\n%s\n" % ("'" * 40000))
 
 
 def long_line_file(d):
     """A commands file whose third line is longer than the documented limit."""
-    path = os.path.join(d, "..", "bad_input_long.txt")
-    if d:
-        with open(path, "w") as f:
-            f.write("echo a\n# c\necho %s\n" % ("x" * 70000))
-    return path
+    return input_file(d, "long", "echo a\n# c\necho %s\n" % ("x" * 70000))
 
 
 def main():

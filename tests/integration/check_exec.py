@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import Check, cases_main, cases_of  # noqa: E402
+from testlib import Check, cases_main, cases_of, process_rank  # noqa: E402
 
 import xxhash  # noqa: E402  (Debian: python3-xxhash)
 
@@ -269,15 +269,9 @@ def rank_pids(tag):
     """{rank: pid} of the evfarm ranks whose command line holds `tag`."""
     ranks = {}
     for x in running(tag):
-        try:
-            argv0 = open("/proc/%s/cmdline" % x, "rb").read().split(b"\0")[0]
-            env = open("/proc/%s/environ" % x, "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if argv0.endswith(b"evfarm"):
-            for e in env:
-                if e.startswith(b"OMPI_COMM_WORLD_RANK="):
-                    ranks[int(e.split(b"=")[1])] = int(x)
+        argv0, rank = process_rank(x)
+        if argv0 and argv0.endswith(b"evfarm") and rank is not None:
+            ranks[rank] = int(x)
     return ranks
 
 

@@ -18,7 +18,7 @@ import xxhash  # Debian's python3-xxhash (the driver runs under /usr/bin/python3
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle  # noqa: E402
-from testlib import Check, cases_main, cases_of  # noqa: E402
+from testlib import Check, cases_main, cases_of, process_rank  # noqa: E402
 
 RECORD = struct.Struct("<QddddIiIIIhBB")  # record.h, 64 bytes
 STATUS = ["ok", "io_error", "not_run", "timeout", "http_error", "truncated", "error", "exit",
@@ -297,15 +297,11 @@ def rank_pids(journal):
                           text=True).stdout.split()
     ranks, mpirun = {}, None
     for x in map(int, pids):
-        try:
-            argv0 = open("/proc/%d/cmdline" % x, "rb").read().split(b"\0")[0]
-            env = open("/proc/%d/environ" % x, "rb").read().split(b"\0")
-        except OSError:
+        argv0, rank = process_rank(x)
+        if argv0 is None:
             continue
-        if argv0.endswith(b"evfarm"):
-            for e in env:
-                if e.startswith(b"OMPI_COMM_WORLD_RANK="):
-                    ranks[int(e.split(b"=")[1])] = x
+        if argv0.endswith(b"evfarm") and rank is not None:
+            ranks[rank] = x
         elif is_launcher(argv0):
             mpirun = x
     return ranks, mpirun

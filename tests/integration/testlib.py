@@ -23,6 +23,20 @@ class Check:
         return 1 if self.failed else 0
 
 
+def process_rank(pid):
+    """(argv[0] as bytes, its MPI rank from Open MPI's OMPI_COMM_WORLD_RANK or None) of a
+    process; (None, None) once it is gone."""
+    try:
+        argv0 = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")[0]
+        env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
+    except OSError:
+        return None, None
+    for e in env:
+        if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+            return argv0, int(e.split(b"=")[1])
+    return argv0, None
+
+
 def cases_of(namespace):
     """The functions called case_NAME in a module's namespace, by NAME."""
     return {name[5:]: fn for name, fn in namespace.items() if name.startswith("case_")}
