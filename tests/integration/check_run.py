@@ -171,8 +171,7 @@ def main():
     ap.add_argument("--expect-uneven", action="store_true",
                     help="dynamic with uneven work: the ranks' task counts must differ")
     ap.add_argument("--expect-fastest-most", action="store_true",
-                    help="the rank whose CPU phases ran fastest (measured from its records) ran "
-                         "the most work, when it was clearly the fastest")
+                    help="print each rank's measured speed and work (not asserted: speed)")
     ap.add_argument("--mpirun-args", help="more mpirun options (binding), split on blanks")
     ap.add_argument("--taskset", help="run mpirun under taskset -c CPUS (the ranks inherit it)")
     ap.add_argument("--timeout-slack", type=float,
@@ -243,14 +242,12 @@ def main():
             busy = [sum(r["cpu_time"] for r in recs if r["rank"] == k) for k in range(a.np)]
             speed = [i / b if b > 0 else 0.0 for i, b in zip(iters, busy)]
             order = sorted(range(a.np), key=lambda k: -speed[k])
-            if speed[order[1]] * 1.15 <= speed[order[0]]:
-                check(iters[order[0]] == max(iters),
-                      "rank %d ran fastest (%.3g iterations/s against %s) but not the most "
-                      "iterations: %r (tasks %r)" % (order[0], speed[order[0]],
-                                                     ["%.3g" % x for x in speed], iters, per))
-            else:
-                print("check_run: no rank clearly fastest (iterations/s %s): ordering not "
-                      "checked" % ["%.3g" % x for x in speed])
+            # Said, not asserted: which rank ends up with the most work is a matter of speed, and
+            # beside a CPU hog under ASan the fastest rank (5.5e9 iterations/s against 4.2e9)
+            # still ran fewer iterations than a slower one, its busy time cut by the load.  The
+            # dealing itself is checked above and below (uneven counts, every rank dealt).
+            print("check_run: iterations/s per rank %s, iterations %r, tasks %r"
+                  % (["%.3g" % x for x in speed], iters, per))
         # Every rank asked and was dealt a batch beyond its first share.
         dealt = [sorted({r["batch"] for r in recs if r["rank"] == k and r["batch"] >= a.np})
                  for k in range(a.np)]
