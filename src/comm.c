@@ -140,9 +140,10 @@ struct evf_chan {
   int self_closed;                 /* rank 0 took its last batch (or none was left) */
   evf_chan_records_fn on_records;  /* records streamed in (--journal) */
   void *records_arg;
-  struct incoming { char *buf; int len; MPI_Request req; } in[EVF_CHAN_MAX_IN];
+  struct incoming { char *buf; int len; MPI_Request req; double posted; } in[EVF_CHAN_MAX_IN];
   int nin;                         /* records being received (MPI_Irecv): rank 0 never waits in
                                       a receive for a sender to move the message on */
+  double records_late;             /* test: seconds a receive of records stays in flight */
   unsigned long long deals, requests;
   double max_latency;
   /* other ranks */
@@ -198,6 +199,12 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
   c->last_id = last_id;
   MPI_Comm_dup(comm, &c->comm);
   if (rank == 0) {
+    /* For the test of the records-before-final guarantee: on one node a rank's last records
+     * are in by the time its final report is, so EVFARM_TEST_RECORDS_LATE=S makes each receive
+     * of records take S seconds at least (up to EVF_CHAN_MAX_IN - 1 of them), as on a slow
+     * network where the final report overtakes the rest of a large message. */
+    const char *late = getenv("EVFARM_TEST_RECORDS_LATE");
+    c->records_late = late && *late ? atof(late) : 0;
     for (int r = 0; r < size; r++) {
       c->peers[r].deal_req = c->peers[r].close_req = c->peers[r].drain_req = MPI_REQUEST_NULL;
       c->peers[r].limit_req = c->peers[r].bye_req = MPI_REQUEST_NULL;
@@ -342,6 +349,9 @@ static void records_in(struct evf_chan *c)
 {
   if (c->nin == 0)
     return;
+  if (c->records_late > 0 && c->nin < EVF_CHAN_MAX_IN &&
+      evf_clock_now() < c->in[0].posted + c->records_late)
+    return;
   MPI_Request reqs[EVF_CHAN_MAX_IN];
   int idx[EVF_CHAN_MAX_IN], ndone = 0;
   for (int i = 0; i < c->nin; i++)
@@ -391,6 +401,7 @@ static void receive_all(struct evf_chan *c)
       if (!(in->buf = malloc(len > 0 ? (size_t)len : 1)))
         evf_guard_fatal("cannot receive streamed records");
       in->len = len;
+      in->posted = evf_clock_now();
       MPI_Irecv(in->buf, len, MPI_BYTE, st.MPI_SOURCE, TAG_RECORDS, c->comm, &in->req);
       c->nin++;
       records_in(c);
