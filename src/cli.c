@@ -15,7 +15,7 @@
 #include "partition.h"
 #include "task.h"
 
-#define IO_MAX_SECONDS 3600.0 /* planned delays are stored in uint32 microseconds */
+#define IO_MAX_SECONDS 3600.0 /* planned delays: an hour is plenty for a simulated task */
 
 static int parse_format(const char *name, const char *val, void *field, char *msg)
 {

@@ -2,6 +2,7 @@
 #ifndef EVF_CLOCK_H
 #define EVF_CLOCK_H
 
+#include <stdint.h>
 #include <time.h>
 
 static inline double evf_clock_now(void)
@@ -11,12 +12,12 @@ static inline double evf_clock_now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Seconds as whole microseconds in a record's uint32 field: rounded, and saturated at
- * UINT32_MAX (71.6 minutes) instead of the undefined conversion of a larger double. */
-static inline unsigned evf_clock_us32(double seconds)
+/* Seconds as whole microseconds: rounded, negative as 0, and saturated at 2^53 instead of the
+ * undefined conversion of a larger double (a record's field saturates sooner: record.h). */
+static inline uint64_t evf_clock_us(double seconds)
 {
   double us = seconds * 1e6 + 0.5;
-  return us <= 0 ? 0u : us >= 4294967295.0 ? 4294967295u : (unsigned)us;
+  return us <= 0 ? 0u : us >= 9007199254740992.0 ? UINT64_C(9007199254740992) : (uint64_t)us;
 }
 
 #endif

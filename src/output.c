@@ -694,7 +694,7 @@ void evf_recwriter_put(struct evf_recwriter *w, const struct evf_record *r, cons
   o = KEY(",\"value\":");
   o = put_u64(o, r->value);
   o = KEY(",\"io_delay\":");
-  o = fixed(o, r->io_delay_us * 1e-6, 6);
+  o = fixed(o, evf_record_io_delay(r), 6);
   o = KEY(",\"t_start\":");
   o = fixed(o, r->t_start, 6);
   o = KEY(",\"t_io_done\":");

@@ -41,13 +41,38 @@ struct evf_record {
   int32_t rank;          /* rank that ran the task */
   uint32_t batch;        /* global batch index, 0-based, in task-id order */
   uint32_t iterations;   /* planned CPU iterations */
-  uint32_t io_delay_us;  /* planned I/O delay, microseconds */
-  int16_t status;        /* enum evf_status of the task */
+  uint32_t io_delay_lo;  /* the I/O delay in microseconds (sim: planned; http, exec: measured),
+                            bits 0..31: read and set with evf_record_io_us() and _set_io_us() */
+  uint8_t status;        /* enum evf_status of the task */
+  uint8_t io_delay_hi;   /* the I/O delay's bits 32..39: 2^40 us, 12.7 days (journals of
+                            format 2 held an int16 status here: its high byte, always 0) */
   uint8_t attempts;      /* I/O attempts made (1 + retries used); 0 when never started */
   uint8_t last_error;    /* enum evf_status of the last failed attempt; 0 (ok) when none */
 };
 
 _Static_assert(sizeof(struct evf_record) == 64, "a record must stay 64 bytes");
+_Static_assert(offsetof(struct evf_record, status) == 60 &&
+               offsetof(struct evf_record, io_delay_hi) == 61, "the journal's record layout");
+
+/* The largest I/O delay a record holds, in microseconds (longer ones saturate). */
+#define EVF_IO_US_MAX ((UINT64_C(1) << 40) - 1)
+
+static inline uint64_t evf_record_io_us(const struct evf_record *r)
+{
+  return (uint64_t)r->io_delay_hi << 32 | r->io_delay_lo;
+}
+static inline void evf_record_set_io_us(struct evf_record *r, uint64_t us)
+{
+  if (us > EVF_IO_US_MAX)
+    us = EVF_IO_US_MAX;
+  r->io_delay_lo = (uint32_t)us;
+  r->io_delay_hi = (uint8_t)(us >> 32);
+}
+/* The I/O delay in seconds. */
+static inline double evf_record_io_delay(const struct evf_record *r)
+{
+  return (double)evf_record_io_us(r) * 1e-6;
+}
 
 /* Records of size `stride` in one array: the i-th. */
 static inline struct evf_record *evf_record_at(void *base, size_t stride, size_t i)

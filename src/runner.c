@@ -251,7 +251,7 @@ static int attempt(struct evf_runner *r, struct slot *s)
   }
   s->phase = SLOT_IDLE;
   rec->t_io_done = rec->t_end = rec->attempts == 1 ? rec->t_start : evf_clock_now() - r->t0;
-  rec->status = (int16_t)status;
+  rec->status = (uint8_t)status;
   rec->last_error = (uint8_t)status;
   finish(r, rec, status);
   return 0;
@@ -330,7 +330,7 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
   rec->t_io_done = t1 - r->t0;
   rec->t_end = t2 - r->t0;
   rec->cpu_time = t2 - t1;
-  rec->status = (int16_t)status;
+  rec->status = (uint8_t)status;
   finish(r, rec, status);
   feed_maybe(r, t2);
   if (r->started < r->total) {

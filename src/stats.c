@@ -11,8 +11,8 @@
  * one per distinct delay: the sim kind has at most (io-max - io-min) / 10 ms + 1 of them, so
  * the table stays tiny even for millions of records (no per-task copy on rank 0). */
 struct io_work {
-  uint32_t io_us;
-  uint32_t used;
+  uint64_t io_us;
+  uint64_t used;
   double cpu;
 };
 
@@ -21,12 +21,12 @@ struct io_table {
   size_t cap, len;  /* cap is a power of two, kept at least twice len */
 };
 
-static size_t io_hash(uint32_t io_us, size_t cap)
+static size_t io_hash(uint64_t io_us, size_t cap)
 {
   return (size_t)((io_us * 0x9e3779b97f4a7c15ULL) >> 20) & (cap - 1);
 }
 
-static int io_table_add(struct io_table *t, uint32_t io_us, double cpu)
+static int io_table_add(struct io_table *t, uint64_t io_us, double cpu)
 {
   if (2 * (t->len + 1) > t->cap) {
     struct io_table g = {calloc(t->cap ? 2 * t->cap : 256, sizeof *g.slot), t->cap ? 2 * t->cap : 256, 0};
@@ -52,7 +52,7 @@ static int io_table_add(struct io_table *t, uint32_t io_us, double cpu)
 
 static int by_io_desc(const void *a, const void *b)
 {
-  uint32_t x = ((const struct io_work *)a)->io_us, y = ((const struct io_work *)b)->io_us;
+  uint64_t x = ((const struct io_work *)a)->io_us, y = ((const struct io_work *)b)->io_us;
   return (x < y) - (x > y);
 }
 
@@ -81,10 +81,10 @@ static long io_work_sorted(const void *recs, size_t stride, size_t n, struct io_
   *task_term = 0;
   for (size_t i = 0; i < n; i++) {
     const struct evf_record *r = evf_record_cat(recs, stride, i);
-    double own = r->io_delay_us * 1e-6 + r->cpu_time;
+    double own = evf_record_io_delay(r) + r->cpu_time;
     if (own > *task_term)
       *task_term = own;
-    if (io_table_add(&t, r->io_delay_us, r->cpu_time)) {
+    if (io_table_add(&t, evf_record_io_us(r), r->cpu_time)) {
       free(t.slot);
       return EVF_ENOMEM;
     }
@@ -215,20 +215,20 @@ void evf_stats_add(struct evf_stats *a, const struct evf_record *r)
     a->per_rank_busy[r->rank] += r->cpu_time;
   }
   a->cpu_total += r->cpu_time;
-  if (r->io_delay_us * 1e-6 > a->max_io)
-    a->max_io = r->io_delay_us * 1e-6;
-  if (r->status >= 0 && r->status < EVF_STATUS_COUNT)
+  if (evf_record_io_delay(r) > a->max_io)
+    a->max_io = evf_record_io_delay(r);
+  if (r->status < EVF_STATUS_COUNT)
     a->status_count[r->status]++;
   if (r->status != EVF_STATUS_OK)
     a->failed++;
   if (r->t_end > a->last_end)
     a->last_end = r->t_end;
-  double own = r->io_delay_us * 1e-6 + r->cpu_time;
+  double own = evf_record_io_delay(r) + r->cpu_time;
   if (own > a->task_term)
     a->task_term = own;
   if (a->offloop)
     a->offloop_cpu += a->offloop(r);
-  if (io_table_add(&a->io, r->io_delay_us, r->cpu_time))
+  if (io_table_add(&a->io, evf_record_io_us(r), r->cpu_time))
     a->nomem = 1;
 }
 

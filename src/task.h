@@ -33,7 +33,7 @@ struct evf_task_kind {
    * set.  NULL: any. */
   int (*input_check)(const struct evf_options *opt, const char *line, char *why);
 
-  /* Fill the planned fields of `rec` (iterations, io_delay_us...) for task rec->id; a pure
+  /* Fill the planned fields of `rec` (iterations, the I/O delay...) for task rec->id; a pure
    * function of the options and the id, so every rank count plans the same tasks.  May be NULL. */
   void (*plan)(const struct evf_options *opt, struct evf_record *rec);
 

@@ -409,7 +409,7 @@ static void note_streams(struct exec_slot *es, struct exec_ext *x)
   x->out_hash = XXH3_64bits_digest(es->out.hash);
   x->err_hash = XXH3_64bits_digest(es->err.hash);
   es->task->rec->value = x->out_hash;
-  es->task->rec->io_delay_us = evf_clock_us32(evf_clock_now() - es->spawned);
+  evf_record_set_io_us(es->task->rec, evf_clock_us(evf_clock_now() - es->spawned));
 }
 
 static void report_close(struct exec_slot *es)

@@ -278,7 +278,7 @@ static void note_attempt(struct http_slot *hs, CURLcode rc)
   x->t_total = wire_time(hs, seconds(e, CURLINFO_TOTAL_TIME_T));
   x->bytes = hs->len;
   /* The fetch's own time is this kind's I/O time in the summary's lower bound. */
-  hs->task->rec->io_delay_us = evf_clock_us32(x->t_total);
+  evf_record_set_io_us(hs->task->rec, evf_clock_us(x->t_total));
 }
 
 static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode rc)

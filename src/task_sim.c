@@ -16,7 +16,7 @@ static void sim_plan(const struct evf_options *opt, struct evf_record *rec)
   uint64_t lo = (uint64_t)llround(opt->io_min * 100.0);
   uint64_t hi = (uint64_t)llround(opt->io_max * 100.0);
   uint64_t ticks = evf_gen_range(evf_gen_bits(opt->seed, rec->id, EVF_STREAM_IO), lo, hi);
-  rec->io_delay_us = (uint32_t)(ticks * TICK_US);
+  evf_record_set_io_us(rec, (uint64_t)ticks * TICK_US);
   uint64_t it = evf_gen_range(evf_gen_bits(opt->seed, rec->id, EVF_STREAM_CPU), opt->cpu_min,
                               opt->cpu_max);
   if (opt->cpu_skew > 0) {
@@ -57,7 +57,7 @@ static int sim_io_start(struct evf_task *t)
 {
   const struct evf_options *opt = evf_task_options(t);
   ev_timer *w = evf_task_state(t);
-  ev_timer_init(w, sim_timer_cb, t->rec->io_delay_us * 1e-6, 0.);
+  ev_timer_init(w, sim_timer_cb, evf_record_io_delay(t->rec), 0.);
   w->data = t;
   if (!sim_draw(opt, t->rec->id, t->rec->attempts, EVF_STREAM_HANG, opt->hang_rate))
     ev_timer_start(evf_task_loop(t), w);

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle  # noqa: E402
 from testlib import Check, cases_main, cases_of, process_rank  # noqa: E402
 
-RECORD = struct.Struct("<QddddIiIIIhBB")  # record.h, 64 bytes
+RECORD = struct.Struct("<QddddIiIIIBBBB")  # record.h, 64 bytes
 STATUS = ["ok", "io_error", "not_run", "timeout", "http_error", "truncated", "error", "exit",
           "signal", "spawn_error"]
 LIMIT = 120  # seconds any one run may take
@@ -66,8 +66,8 @@ def read_journal_runs(path):
             runs[-1]["recs"].append({
                 "value": v[0], "t_start": v[1], "t_io_done": v[2], "t_end": v[3],
                 "cpu_time": v[4], "id": v[5], "rank": v[6], "batch": v[7], "iterations": v[8],
-                "io_delay_us": v[9], "status": STATUS[v[10]], "attempts": v[11],
-                "last_error": STATUS[v[12]] if v[12] else ""})
+                "io_delay_us": v[11] << 32 | v[9], "status": STATUS[v[10]], "attempts": v[12],
+                "last_error": STATUS[v[13]] if v[13] else ""})
         at += 16 + n
     return version, words, runs, at
 

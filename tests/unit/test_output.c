@@ -52,7 +52,8 @@ int main(int argc, char **argv)
     recs[i].batch = (ids[i] - 1) / 2;
     recs[i].iterations = ids[i] * 10;
     recs[i].value = (uint64_t)recs[i].iterations * (recs[i].iterations - 1) / 2;
-    recs[i].io_delay_us = 250000;
+    /* id 5: 5,000.25 s, past a uint32 of microseconds (71.6 min) */
+    evf_record_set_io_us(&recs[i], ids[i] == 5 ? UINT64_C(5000250000) : 250000);
     recs[i].t_start = 0.5;
     recs[i].t_io_done = 0.75;
     recs[i].t_end = 1.0;
@@ -61,6 +62,14 @@ int main(int argc, char **argv)
     recs[i].attempts = ids[i] == 4 ? 3 : 1;
     recs[i].last_error = ids[i] == 4 ? EVF_STATUS_IO_ERROR : ids[i] == 2 ? EVF_STATUS_TIMEOUT : 0;
   }
+  /* The delay's 40 bits, and past them the largest (12.7 days), never a wrapped value. */
+  struct evf_record big = {0};
+  evf_record_set_io_us(&big, UINT64_C(1) << 41);
+  CHECK_EQ_U64(evf_record_io_us(&big), EVF_IO_US_MAX);
+  CHECK(evf_record_io_delay(&big) > 1099511.6 && evf_record_io_delay(&big) < 1099511.7);
+  evf_record_set_io_us(&big, UINT64_C(1) << 32);
+  CHECK_EQ_U64(big.io_delay_lo, 0);
+  CHECK_EQ_U64(big.io_delay_hi, 1);
   struct rec_arg ra = {EVF_FORMAT_CSV, recs, NULL};
   char *csv = capture(write_recs, &ra);
   CHECK_STR(csv,
@@ -70,7 +79,7 @@ int main(int argc, char **argv)
             "2,0,node-a,0,20,190,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,timeout\n"
             "3,1,node-b,1,30,435,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n"
             "4,1,node-b,1,40,780,0.250000,0.500000,0.750000,1.000000,0.250000000,io_error,3,io_error\n"
-            "5,0,node-a,2,50,1225,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n");
+            "5,0,node-a,2,50,1225,5000.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n");
   free(csv);
   /* A resumed run: id 2 came from the journal (its node unknown), id 3 did not run. */
   const unsigned char have[5] = {2, 1, 0, 2, 2};
@@ -82,7 +91,7 @@ int main(int argc, char **argv)
             "1,0,node-a,0,10,45,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n"
             "2,0,,0,20,190,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,timeout\n"
             "4,1,node-b,1,40,780,0.250000,0.500000,0.750000,1.000000,0.250000000,io_error,3,io_error\n"
-            "5,0,node-a,2,50,1225,0.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n");
+            "5,0,node-a,2,50,1225,5000.250000,0.500000,0.750000,1.000000,0.250000000,ok,1,\n");
   free(csv);
   ra.have = NULL;
   ra.fmt = EVF_FORMAT_JSONL;

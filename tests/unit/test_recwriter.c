@@ -21,7 +21,7 @@ static void ref_record(FILE *fp, enum evf_format fmt, const struct evf_task_kind
             ",\"batch\":%" PRIu32 ",\"iterations\":%" PRIu32 ",\"value\":%" PRIu64
             ",\"io_delay\":%.6f,\"t_start\":%.6f,\"t_io_done\":%.6f,\"t_end\":%.6f"
             ",\"cpu_time\":%.9f,\"status\":\"%s\",\"attempts\":%u,\"last_error\":",
-            r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start, r->t_io_done,
+            r->batch, r->iterations, r->value, evf_record_io_delay(r), r->t_start, r->t_io_done,
             r->t_end, r->cpu_time, evf_status_name(r->status), (unsigned)r->attempts);
     if (r->last_error)
       fprintf(fp, "\"%s\"", last);
@@ -38,7 +38,7 @@ static void ref_record(FILE *fp, enum evf_format fmt, const struct evf_task_kind
     fprintf(fp, "%" PRIu32 ",%" PRId32 ",", r->id, r->rank);
     evf_csv_field(fp, host);
     fprintf(fp, ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%.6f,%.6f,%.6f,%.6f,%.9f,%s,%u,%s",
-            r->batch, r->iterations, r->value, r->io_delay_us * 1e-6, r->t_start, r->t_io_done,
+            r->batch, r->iterations, r->value, evf_record_io_delay(r), r->t_start, r->t_io_done,
             r->t_end, r->cpu_time, evf_status_name(r->status), (unsigned)r->attempts, last);
     if (kind->input_column) {
       fputc(',', fp);
@@ -93,7 +93,7 @@ static void fill(struct evf_record *r, size_t size)
   r->t_io_done = rnd_time();
   r->t_end = rnd_time();
   r->cpu_time = rnd_time();
-  r->status = (int16_t)(rnd() % EVF_STATUS_COUNT);
+  r->status = (uint8_t)(rnd() % EVF_STATUS_COUNT);
   r->last_error = (uint8_t)(rnd() % 3 ? 0 : rnd() % EVF_STATUS_COUNT);
   if (rnd() % 4 == 0) {
     r->id = UINT32_MAX;
@@ -101,13 +101,13 @@ static void fill(struct evf_record *r, size_t size)
     r->batch = UINT32_MAX;
     r->iterations = UINT32_MAX;
     r->value = UINT64_MAX;
-    r->io_delay_us = UINT32_MAX;
+    evf_record_set_io_us(r, EVF_IO_US_MAX);
   }
   if (rnd() % 4 == 0) {
     r->id = 0;
     r->rank = 0;
     r->value = 0;
-    r->io_delay_us = 0;
+    evf_record_set_io_us(r, 0);
   }
 }
 

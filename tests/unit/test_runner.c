@@ -27,7 +27,7 @@ static void test_plan(const struct evf_options *opt, struct evf_record *rec)
 {
   (void)opt;
   rec->iterations = rec->id;
-  rec->io_delay_us = rec->id % 4 >= 2 ? (rec->id % 7) * 1000u : 0;
+  evf_record_set_io_us(rec, rec->id % 4 >= 2 ? (rec->id % 7) * 1000u : 0);
 }
 
 static void test_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -47,7 +47,7 @@ static int test_io_start(struct evf_task *t)
   if ((int)t->rec->id == hang_id)
     return EVF_STATUS_OK; /* started, and nothing will ever end it */
   ev_timer *w = evf_task_state(t);
-  ev_timer_init(w, test_timer_cb, t->rec->io_delay_us * 1e-6, 0.);
+  ev_timer_init(w, test_timer_cb, evf_record_io_delay(t->rec), 0.);
   w->data = t;
   ev_timer_start(evf_task_loop(t), w);
   return EVF_STATUS_OK;
@@ -251,7 +251,7 @@ static void check_records(const struct evf_record *recs)
       CHECK_EQ_U64(r->status, EVF_STATUS_OK);
       CHECK_EQ_U64(r->value, 2u * r->id);
       CHECK(r->t_start >= 1.0 && r->t_start <= r->t_io_done && r->t_io_done <= r->t_end);
-      CHECK(r->t_io_done - r->t_start >= r->io_delay_us * 1e-6 - 1e-4);
+      CHECK(r->t_io_done - r->t_start >= evf_record_io_delay(r) - 1e-4);
       CHECK_NEAR(r->cpu_time, r->t_end - r->t_io_done, 1e-8);
     }
   }

@@ -9,7 +9,7 @@ static struct evf_record rec(uint32_t id, int rank, double io, double cpu)
   struct evf_record r = {0};
   r.id = id;
   r.rank = rank;
-  r.io_delay_us = (uint32_t)(io * 1e6 + 0.5);
+  evf_record_set_io_us(&r, (uint64_t)(io * 1e6 + 0.5));
   r.cpu_time = cpu;
   r.status = EVF_STATUS_OK;
   return r;

@@ -49,9 +49,9 @@ int main(void)
   evf_task_kind_sim.plan(&o, &r1);
   evf_task_kind_sim.plan(&o, &r2);
   CHECK_EQ_U64(r1.iterations, 111698);
-  CHECK_EQ_U64(r1.io_delay_us, 800000);
+  CHECK_EQ_U64(evf_record_io_us(&r1), 800000);
   CHECK_EQ_U64(r2.iterations, 243545);
-  CHECK_EQ_U64(r2.io_delay_us, 500000);
+  CHECK_EQ_U64(evf_record_io_us(&r2), 500000);
   CHECK(evf_task_kind_find("sim") == &evf_task_kind_sim);
   CHECK(evf_task_kind_find("http") == &evf_task_kind_http);
   CHECK(evf_task_kind_find("exec") == &evf_task_kind_exec);
