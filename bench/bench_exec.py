@@ -15,7 +15,7 @@ Figures: jobs per second over the client's whole process (mpirun and MPI start-u
 evfarm; its in-program rate too), and evfarm's overhead per task: rank 0's own process CPU
 (user + system: spawning, pipes, pidfds, hashing, MPI start-up; not its children's) over the
 tasks it ran, in microseconds.
-Medians over --runs runs.
+Medians over --runs runs; each measurement is shown on stderr as it ends.
 """
 import argparse
 import json
@@ -98,6 +98,8 @@ def main():
                         sys.exit("bench_exec: evfarm: %r" % s["status"])
                     jin = a.jobs / s["wall_s"]
                     over = s["rank0_process_cpu_s"] / s["per_rank"][0]["tasks"] * 1e6
+                print("  %s %s %s: %.0f jobs/s" % ("run %d" % run if run else "warm-up", load, k,
+                                                   a.jobs / wall), file=sys.stderr, flush=True)
                 if run:
                     r = res[(load, k)]
                     r["jps"].append(a.jobs / wall)
