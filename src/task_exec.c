@@ -1,6 +1,6 @@
 /* The exec kind: run each task's command as /bin/sh -c LINE in its own process group, spawned
  * with posix_spawn (the MPI process is never fork()ed) through evfarm-exec-shim (exec_shim.c:
- * it forks the shell from itself and reports the command's own status and rusage on a pipe,
+ * it starts the shell from itself and reports the command's own status and rusage on a pipe,
  * so maxrss is not the rank's), its exit watched through a pidfd in an
  * ev_io (ev_child works only on libev's default loop), stdout and stderr read through pipes
  * watched by ev_io (a chatty child never blocks on a full pipe), counted and hashed (XXH3-64),
