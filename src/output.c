@@ -1,12 +1,13 @@
 /* Record files, and how rank 0 writes any file: in place for devices and FIFOs, else through a
  * temporary file renamed when every output is complete (see output.h). */
-#define _XOPEN_SOURCE 700 /* realpath */
+#define _GNU_SOURCE /* O_TMPFILE; realpath */
 #include "output.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -111,24 +112,96 @@ static uint64_t random_bits(void)
   return x;
 }
 
-/* Create a new temporary file in `dir`: ".evfarm-<16 hex digits>.tmp", a name of fixed length
- * whatever the final name's (a final name of 255 bytes stays legal).  Created with mode 0666
- * less the umask, as a plain open() of the final name would, without touching the process
- * umask (other threads may create files meanwhile).  Returns the fd, or -1 with errno. */
-static int create_temp(const char *dir, char **tmp)
+/* A new name for a temporary file in `dir`: ".evfarm-<16 hex digits>.tmp", of fixed length
+ * whatever the final name's (a final name of 255 bytes stays legal).  NULL when out of memory. */
+static char *temp_name(const char *dir)
 {
-  size_t len = strlen(dir);
-  *tmp = malloc(len + 32);
-  if (!*tmp) {
-    errno = ENOMEM;
-    return -1;
-  }
-  for (int tries = 0; tries < 100; tries++) {
-    snprintf(*tmp, len + 32, "%s/.evfarm-%016" PRIx64 ".tmp", dir, random_bits());
-    int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0 || errno != EEXIST)
+  size_t len = strlen(dir) + 32;
+  char *name = malloc(len);
+  if (name)
+    snprintf(name, len, "%s/.evfarm-%016" PRIx64 ".tmp", dir, random_bits());
+  return name;
+}
+
+static int named_temps;
+
+void evf_outfile_named_temps(int yes)
+{
+  named_temps = yes;
+}
+
+/* Create a new temporary file in `dir`, with mode 0666 less the umask, as a plain open() of
+ * the final name would, without touching the process umask (other threads may create files
+ * meanwhile).  Anonymous (O_TMPFILE, *anon set, *tmp NULL) where the file system allows it and
+ * /proc can name it at the commit; else named (*tmp) and tracked for the signal handlers.
+ * Returns the fd, or -1 with errno (a named file's, which says what the directory refuses). */
+static int create_temp(const char *dir, char **tmp, int *anon)
+{
+  *tmp = NULL;
+  *anon = 0;
+#ifdef O_TMPFILE
+  if (!named_temps && access("/proc/self/fd", X_OK) == 0) {
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      *anon = 1;
       return fd;
+    }
   }
+#endif
+  for (int tries = 0; tries < 100; tries++) {
+    free(*tmp);
+    if (!(*tmp = temp_name(dir))) {
+      errno = ENOMEM;
+      return -1;
+    }
+    int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      evf_guard_track(*tmp);
+      return fd;
+    }
+    if (errno != EEXIST)
+      break;
+  }
+  int e = errno;
+  free(*tmp);
+  *tmp = NULL;
+  errno = e;
+  return -1;
+}
+
+/* Give an anonymous temporary file its temporary name, just before it is renamed over the
+ * final one: the name exists only for that moment, tracked from the instant it does. */
+static int name_temp(struct evf_outfile *f)
+{
+  char *dir = dir_of(f->target);
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(f->fp));
+  int e = ENOMEM;
+  for (int tries = 0; dir && tries < 100; tries++) {
+    char *name = temp_name(dir);
+    if (!name)
+      break;
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old); /* linked and tracked, or neither, for a handler */
+    int ok = linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0;
+    e = errno;
+    if (ok) {
+      f->tmp = name;
+      f->anon = 0;
+      evf_guard_track(name);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (ok) {
+      free(dir);
+      return 0;
+    }
+    free(name);
+    if (e != EEXIST)
+      break;
+  }
+  free(dir);
+  errno = e;
   return -1;
 }
 
@@ -231,17 +304,14 @@ int evf_outfile_open(struct evf_outfile *f, const char *option, const char *path
       f->id_ino = dst.st_ino;
       f->id_name = strdup(slash ? slash + 1 : f->target);
     }
-    fd = create_temp(dir, &f->tmp);
+    fd = create_temp(dir, &f->tmp, &f->anon);
     e = errno;
     free(dir);
     if (fd < 0) {
-      free(f->tmp);
-      f->tmp = NULL;
       evf_outfile_discard(f);
       return evf_seterr(msg, EVF_EUSAGE, "%s: cannot create '%s': %s", option, evf_clip(path),
                         strerror(e));
     }
-    evf_guard_track(f->tmp);
     /* Replacing a file keeps its permissions, and its owner when we may set it (root). */
     if (exists) {
       if (fchmod(fd, st.st_mode & 07777) != 0) {
@@ -283,8 +353,8 @@ void evf_outfile_check(struct evf_outfile *f)
     f->err = errno ? errno : EIO;
 }
 
-/* Flush, fsync and close f->fp; 0, or the errno of the first failure. */
-static int finish(struct evf_outfile *f)
+/* Flush and fsync f->fp; 0, or the errno of the first failure. */
+static int flush_sync(struct evf_outfile *f)
 {
   evf_outfile_check(f);
   int e = f->err;
@@ -294,9 +364,6 @@ static int finish(struct evf_outfile *f)
   /* fsync is meaningless for devices and pipes (EINVAL there) */
   if (fsync(fileno(f->fp)) != 0 && errno != EINVAL && errno != EROFS && !e)
     e = errno;
-  if (fclose(f->fp) != 0 && !e)
-    e = errno ? errno : EIO;
-  f->fp = NULL;
   return e;
 }
 
@@ -314,12 +381,30 @@ static void fsync_dir(const char *target)
 int evf_outfile_commit_all(struct evf_outfile *const *fs, int n, char *msg)
 {
   int bad = -1, e = 0;
+  /* Complete every file (a later file's 0 must not replace the first failure's reason), name
+   * the anonymous ones (only now: a name that exists can be left behind by a SIGKILL), close,
+   * and only then rename: all of them or none. */
   for (int i = 0; i < n; i++) {
-    int fe = fs[i]->fp ? finish(fs[i]) : 0;
-    if (fe && bad < 0) { /* the first failure's reason (a later file's 0 must not replace it) */
+    int fe = fs[i]->fp ? flush_sync(fs[i]) : 0;
+    if (fe && bad < 0) {
       bad = i;
       e = fe;
     }
+  }
+  for (int i = 0; bad < 0 && i < n; i++)
+    if (fs[i]->fp && fs[i]->anon && name_temp(fs[i]) != 0) {
+      e = errno;
+      bad = i;
+    }
+  for (int i = 0; i < n; i++) {
+    if (!fs[i]->fp)
+      continue;
+    errno = 0;
+    if (fclose(fs[i]->fp) != 0 && bad < 0) {
+      e = errno ? errno : EIO;
+      bad = i;
+    }
+    fs[i]->fp = NULL;
   }
   for (int i = 0; bad < 0 && i < n; i++) {
     if (!fs[i]->tmp)

@@ -1,9 +1,12 @@
 /* output: the files rank 0 writes, and the per-task record formats (CSV with a header, JSON
  * Lines).
  *
- * A regular file (or a new one) is written under a temporary name beside it and renamed over
- * the final name only when complete, so a failed or interrupted run never leaves a partial
- * file and never destroys the previous one.  A path that exists and is not a regular file (a
+ * A regular file (or a new one) is written as a temporary file beside it and renamed over the
+ * final name only when complete, so a failed or interrupted run never leaves a partial file
+ * and never destroys the previous one.  Where the file system allows it (O_TMPFILE: ext4, xfs,
+ * btrfs, tmpfs), the temporary file has no name until the commit, so not even a SIGKILL (the
+ * launcher's, after another rank's MPI_Abort) can leave it behind; elsewhere it is named
+ * ".evfarm-<hex>.tmp" from the start and removed on every error and handled signal.  A path that exists and is not a regular file (a
  * device such as /dev/null, a FIFO, a terminal) is written in place, directly, and never
  * replaced.  A symbolic link is followed, as '> link' in a shell: the file written is the
  * link's final target, except a link in /proc (/dev/stdout, /dev/fd/N lead there): that is an
@@ -25,7 +28,9 @@
 struct evf_outfile {
   char *path;     /* as given, for messages */
   char *target;   /* the file written: path with its symbolic links followed */
-  char *tmp;      /* temporary name beside target; NULL when written in place, or closed */
+  char *tmp;      /* temporary name beside target; NULL when written in place, closed, or
+                   * anonymous and not yet named (only during the commit) */
+  int anon;       /* the temporary file has no name yet (O_TMPFILE) */
   FILE *fp;       /* open for writing */
   int err;        /* errno of the first failed write, 0 when none */
   int in_place;   /* a device, FIFO, /dev/stdout...: written directly, never renamed */
@@ -55,6 +60,9 @@ int evf_outfile_commit_all(struct evf_outfile *const *fs, int n, char *msg);
 int evf_outfile_commit(struct evf_outfile *f, char *msg);
 /* Close and remove the temporary file (no-op when none is open). */
 void evf_outfile_discard(struct evf_outfile *f);
+/* Named temporary files from the start, never O_TMPFILE (1), or O_TMPFILE where it works (0,
+ * the default): for the tests of the named path, which file systems without O_TMPFILE take. */
+void evf_outfile_named_temps(int yes);
 
 /* Write a header (CSV) and one line per record of kind `kind` (records of
  * evf_task_record_size(kind) bytes): `recs` holds the records of ids 1..n by id.  `inputs` (kinds

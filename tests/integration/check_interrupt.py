@@ -27,12 +27,31 @@ def start(a, d, launch, job, **kw):
                             stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
 
 
+def open_in(d):
+    """How many files in directory d some process holds open for writing: a temporary file
+    with a name (.evfarm-*.tmp) or without one (O_TMPFILE: "d/#123 (deleted)")."""
+    n, prefix = 0, os.path.realpath(d) + "/"
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir("/proc/%s/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                n += os.readlink("/proc/%s/fd/%s" % (pid, fd)).startswith(prefix)
+            except OSError:
+                pass
+    return n
+
+
 def wait_for_temps(check, p, d):
-    """Until rank 0 has created its temporary files, then a little more so the loops run."""
+    """Until rank 0 holds its two temporary files open, then a little more so the loops run."""
     deadline = time.monotonic() + 30
-    while len(os.listdir(d)) < 2 and time.monotonic() < deadline and p.poll() is None:
+    while open_in(d) < 2 and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.05)
-    check(len(os.listdir(d)) >= 2, "the temporary files never appeared: %r" % os.listdir(d))
+    check(open_in(d) >= 2, "the temporary files were never opened: %r" % os.listdir(d))
     time.sleep(0.5)
 
 

@@ -1,8 +1,12 @@
 /* output and report: the CSV header and lines, JSON Lines records, the JSON summary (parsed by
  * a second test, unit_output_json_parses), record order through batches, and the
  * temporary-file-then-rename discipline. */
+#include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -11,6 +15,18 @@
 #include "partition.h"
 #include "report.h"
 #include "stats.h"
+
+/* Entries in directory d, less . and .. */
+static unsigned entries(const char *d)
+{
+  unsigned n = 0;
+  DIR *dp = opendir(d);
+  for (struct dirent *e; dp && (e = readdir(dp));)
+    n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  if (dp)
+    closedir(dp);
+  return n;
+}
 
 static char *capture(void (*fn)(FILE *, void *), void *arg)
 {
@@ -146,12 +162,66 @@ int main(int argc, char **argv)
   CHECK_EQ_U64(evf_outfile_open(&f, "--json", dir, msg), (uint64_t)(int64_t)EVF_EUSAGE);
   CHECK(strstr(msg, "is a directory") != NULL);
   snprintf(path, sizeof path, "%s/unit_output_discarded.csv", dir);
+  evf_outfile_named_temps(1); /* as on a file system without O_TMPFILE */
   CHECK_EQ_U64(evf_outfile_open(&f, "--output", path, msg), 0);
   char *tmp = strdup(f.tmp);
   CHECK(access(tmp, F_OK) == 0);
   evf_outfile_discard(&f);
   CHECK(access(tmp, F_OK) != 0 && access(path, F_OK) != 0);
   free(tmp);
+  evf_outfile_named_temps(0);
+
+  /* Both kinds of temporary file commit to the final name, with the content written, and leave
+   * nothing else in the directory. */
+  char sub[512];
+  snprintf(sub, sizeof sub, "%s/unit_output_temps", dir);
+  mkdir(sub, 0777);
+  DIR *old = opendir(sub); /* what an earlier, failed run left */
+  for (struct dirent *e; old && (e = readdir(old));)
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      snprintf(path, sizeof path, "%s/%s", sub, e->d_name);
+      unlink(path);
+    }
+  if (old)
+    closedir(old);
+  for (int named = 0; named < 2; named++) {
+    evf_outfile_named_temps(named);
+    snprintf(path, sizeof path, "%s/final.csv", sub);
+    unlink(path);
+    CHECK_EQ_U64(evf_outfile_open(&f, "--output", path, msg), 0);
+    CHECK(named ? f.tmp != NULL && !f.anon : f.tmp == NULL && f.anon); /* ext4, tmpfs */
+    fputs("committed\n", f.fp);
+    CHECK_EQ_U64(evf_outfile_commit(&f, msg), 0);
+    char line[64] = "";
+    FILE *in = fopen(path, "r");
+    CHECK(in && fgets(line, sizeof line, in) && strcmp(line, "committed\n") == 0);
+    if (in)
+      fclose(in);
+    CHECK_EQ_U64(entries(sub), 1);
+    evf_outfile_named_temps(0);
+  }
+
+  /* A process that dies while writing leaves nothing: killed by SIGKILL (the launcher's, a
+   * moment after another rank's MPI_Abort: no handler runs), an anonymous temporary file never
+   * had a name; ended by a handled signal, a named one is removed by the handler. */
+  for (int named = 0; named < 2; named++) {
+    unlink(path);
+    pid_t pid = fork();
+    if (pid == 0) {
+      evf_outfile_named_temps(named);
+      if (evf_outfile_open(&f, "--output", path, msg) != 0 || (named && !f.tmp))
+        _exit(1);
+      fputs("partial\n", f.fp);
+      fflush(f.fp);
+      raise(named ? SIGTERM : SIGKILL);
+      _exit(2);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(named ? WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM
+                : WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK_EQ_U64(entries(sub), 0);
+  }
   evf_partition_free(&p);
   return check_done("test_output");
 }
