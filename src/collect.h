@@ -1,6 +1,6 @@
 /* collect: rank 0's records of a run by task id, in a ring of two windows (--window), written to
  * the --output file in id order and folded into the summary as each window completes, so rank
- * 0's memory does not grow with the task count.  No MPI: the channel (comm.c) and rank 0's own
+ * 0's memory does not grow with the task count.  No MPI: the channel (chan.c) and rank 0's own
  * runner hand records in; run.c asks how far tasks may start (the limit: ids of at most two
  * windows are in flight or waiting, so a record always has its place). */
 #ifndef EVF_COLLECT_H

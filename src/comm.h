@@ -11,9 +11,6 @@
 #include "placement.h"
 #include "record.h"
 
-/* Most records in one message on the channel. */
-#define EVF_STREAM_BATCH 1024
-
 int evf_comm_rank(MPI_Comm comm);   /* not collective */
 int evf_comm_size(MPI_Comm comm);   /* not collective */
 
@@ -42,91 +39,6 @@ void evf_comm_allgather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
 /* A barrier that sleeps while it waits (polling every 0.5 ms), so ranks idle during a sweep
  * step do not spin on cores the running ranks need. */
 void evf_comm_quiet_barrier(MPI_Comm comm);
-
-/* The channel: the one way ranks talk while their loops run, point-to-point messages on a
- * private duplicate of the communicator, sent and polled from loop watchers (never a collective
- * inside a loop, never a blocking wait for another rank's loop).
- * - Progress: every rank reports its counts (tasks done, failed, in flight) to rank 0, which
- *   sums the latest report of each.
- * - Dynamic scheduling: rank 0 holds the batches not yet dealt (the pool); a rank that runs low
- *   sends a request and gets the next batch (with its tasks' inputs) or, once the pool is empty,
- *   a close.  Rank 0 feeds itself from the pool without messages, and closes every rank as soon
- *   as the pool is empty, so no rank waits for an answer at the end.
- * After its loop every rank calls evf_chan_wait(): the others send a final report and read what
- * rank 0 sends up to its answer (BYE), rank 0 receives until it has every rank's, so no
- * message is left in flight either way. */
-struct evf_chan;
-struct evf_progress_counts {
-  unsigned long long done;      /* tasks with a final record */
-  unsigned long long failed;    /* of those, not ok */
-  unsigned long long inflight;  /* started, not yet done (waiting for a retry included) */
-};
-/* Collective.  `total`: the job's task count.  `dynamic`: batches beyond the first share are
- * dealt from rank 0's `part` (a dynamic plan; rank 0 only; NULL elsewhere), with the inputs in
- * `inputs` (rank 0, kinds with an input file; else NULL); both must outlive the channel.
- * `limit`: the highest id that may start at first (the same on every rank), `last_id` the
- * job's last: below it, rank 0 raises the limit with evf_chan_set_limit() (windows), and a rank
- * is closed only once it has the last limit.  NULL (on every rank) when a rank cannot allocate
- * it. */
-struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
-                              const struct evf_partition *part, const struct evf_inputs *inputs,
-                              unsigned long long limit, unsigned long long last_id);
-/* Rank 0: ids up to `limit` may start now; it goes to every rank from rank 0's polls.  Other
- * ranks read it with evf_chan_limit() (updated by evf_chan_feed). */
-void evf_chan_set_limit(struct evf_chan *c, unsigned long long limit);
-unsigned long long evf_chan_limit(const struct evf_chan *c);
-/* The limit admits every id (always, without windows).  A rank closed before that drains: rank
- * 0 closes early only when its own loop failed. */
-int evf_chan_all_admitted(const struct evf_chan *c);
-/* The job-wide task count. */
-unsigned long long evf_chan_total(const struct evf_chan *c);
-/* From the progress tick: ranks other than 0 send their counts (unless their previous report is
- * still in flight); rank 0 takes in what arrived (and answers requests).  Returns the job-wide
- * counts as far as rank 0 knows (on other ranks, their own). */
-struct evf_progress_counts evf_chan_update(struct evf_chan *c,
-                                           const struct evf_progress_counts *mine);
-/* From the runner's feed, never blocking.  Rank 0 answers the requests that arrived and, when
- * `hungry`, takes the next batch for itself.  Another rank reads a deal or its close if one
- * came, and when `hungry` and nothing is outstanding, asks.  Returns 1 with *batch and *inputs
- * (one per task, or NULL; valid until evf_chan_free) set, 0 for nothing yet, -1 once closed:
- * nothing more will come. */
-int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, int hungry,
-                  struct evf_batch *batch, const char *const **inputs);
-/* After the loop, on every rank.  Other ranks send their final report and return 1.  Rank 0
- * receives reports until every other rank's final one is in (returns 1) or the clock passes
- * `until` (returns 0: print the counts so far, and call again), sleeping between polls; *all
- * gets the job-wide counts. */
-int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, double until,
-                  struct evf_progress_counts *all);
-/* A drain (--journal: SIGUSR1, SIGTERM, --max-fails): evf_chan_drain() on the rank that starts
- * it tells rank 0 (another rank) or every rank (rank 0, which also stops dealing);
- * evf_chan_drain_requested() polls for such an order (never blocks) and says whether this rank
- * must drain. */
-void evf_chan_drain(struct evf_chan *c);
-int evf_chan_drain_requested(struct evf_chan *c);
-/* Finished records travel to rank 0 on the channel while the loops run.  Rank 0
- * sets the function that takes them in (called from its polls and its wait, with `len` bytes of
- * records back to back); another rank sends a malloc'ed buffer of them (the channel frees it
- * once sent), and everything it sent is in before its final report. */
-typedef void (*evf_chan_records_fn)(void *arg, const void *recs, size_t len);
-void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg);
-/* Sends tested for completion at a time (the oldest). */
-#define EVF_CHAN_TEST_OUT 64
-/* Rank 0 receives at most this many messages of records at a time. */
-#define EVF_CHAN_MAX_IN 64
-void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len);
-/* Another rank, often (every few dozen records): moves its record sends on, frees those done. */
-void evf_chan_progress(struct evf_chan *c);
-/* Rank 0, after evf_chan_wait() returned 1: what the dealing did. */
-struct evf_chan_stats {
-  unsigned long long deals;     /* batches dealt on request */
-  unsigned long long requests;  /* requests received */
-  double max_latency;           /* the worst time a rank waited from a request to the answer */
-  const int *owner;             /* dynamic: the rank of every batch (until evf_chan_free) */
-};
-void evf_chan_stats(const struct evf_chan *c, struct evf_chan_stats *s);
-/* After evf_chan_wait() returned 1 (every rank): release. */
-void evf_chan_free(struct evf_chan *c);
 
 /* The first line of MPI_Get_library_version() (the MPI library this process runs on, e.g.
  * "Open MPI v4.1.4, ..." or "MPICH Version: 4.0.2"), blanks squeezed, into buf (len >= 8);

@@ -1,7 +1,8 @@
 /* inputs: the input file of kinds that take one (--urls): one input per line, blank lines and
  * lines starting with '#' skipped, surrounding spaces and tabs trimmed; task id k is the k-th
- * input.  Rank 0 reads the whole file; comm.c sends every other rank the inputs of its tasks
- * only, packed by evf_inputs_pack(). */
+ * input.  Rank 0 reads the whole file; every other rank gets the inputs of its tasks only
+ * (comm.c scatters those of its first share, packed by evf_inputs_pack(); chan.c deals the
+ * rest with their batches). */
 #ifndef EVF_INPUTS_H
 #define EVF_INPUTS_H
 

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "collect.h"
+#include "chan.h"
 #include "comm.h"
 #include "error.h"
 #include "guard.h"
@@ -62,7 +63,7 @@ struct progress {
   int show;                   /* print progress (--progress > 0) */
   int bar;                    /* redraw one line in place */
   int drawn;                  /* a bar is on the screen (end it with a newline) */
-  struct evf_chan *chan;      /* the channel: job-wide counts and dealing (comm.c) */
+  struct evf_chan *chan;      /* the channel: job-wide counts and dealing (chan.c) */
   char *msg;                  /* the job's message buffer */
   double last_take;           /* rank 0: when it last took a batch for itself */
   double iv, next_print;      /* progress every iv seconds: the next one at next_print */

@@ -1,0 +1,757 @@
+/* The channel (see chan.h): point-to-point messages on a private duplicate communicator, one
+ * receive dispatch on each side, and an explicit state for each side of each pair of ranks.
+ *
+ * Other ranks -> rank 0: TAG_PROGRESS (counts, from the progress tick; at most one in flight),
+ * TAG_REQUEST (counts; "deal me a batch": at most one outstanding), TAG_RECORDS (finished
+ * records, back to back), TAG_DRAIN (empty: this rank drains; rank 0 then drains every rank),
+ * TAG_FINAL (counts and the rank's worst request latency; its last message).
+ * Rank 0 -> a rank: TAG_DEAL (one batch, then the inputs of its tasks, NUL-terminated, back to
+ * back), TAG_LIMIT (windows: the highest id that may start now, one unsigned long long; the last
+ * one before the close admits every id), TAG_CLOSE (empty: nothing more is dealt), TAG_DRAIN
+ * (empty: drain now; nothing more is dealt either), TAG_BYE (empty: the answer to the final
+ * report, the last message).
+ *
+ * Rank 0 keeps one state per other rank (enum peer_state), every other rank one for itself
+ * (enum self_state); both only move forward:
+ *
+ *   OPEN ----CLOSE----> SEALED ----DRAIN----> DRAINING ----FINAL/BYE----> FINAL (rank 0)
+ *     \_________________DRAIN_______________/                             DONE  (the rank)
+ *
+ * OPEN: deals and limits may come.  SEALED: nothing more is dealt and the limit admits every
+ * id.  DRAINING: told to drain (which seals it too).  FINAL: its final report is in (rank 0)
+ * / sent (the rank), and the rank reads on up to the BYE.  Every message is taken by the one
+ * dispatch of its side in every state (a drain order reaches a sealed or static rank), so no
+ * state of one concern can mute another, and no message is left unreceived at the end.
+ * Messages between two ranks arrive in order (MPI's non-overtaking rule; receives use
+ * MPI_ANY_TAG), so a rank reads every deal before its close and rank 0 every request and
+ * every record before the final report. */
+#include "chan.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "guard.h"
+
+enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5,
+       TAG_RECORDS = 6, TAG_DRAIN = 7, TAG_LIMIT = 8, TAG_BYE = 9 };
+
+/* A report is four unsigned long longs: done, failed, in flight, and (final reports) the worst
+ * request latency in nanoseconds. */
+#define NREPORT 4
+_Static_assert(sizeof(struct evf_progress_counts) == 3 * sizeof(unsigned long long),
+               "progress counts travel as 3 unsigned long longs");
+
+/* Rank 0's view of another rank. */
+enum peer_state { PEER_OPEN, PEER_SEALED, PEER_DRAINING, PEER_FINAL };
+/* Another rank's view of itself. */
+enum self_state { SELF_OPEN, SELF_SEALED, SELF_DRAINING, SELF_FINAL, SELF_DONE };
+
+struct peer {
+  enum peer_state state;
+  struct evf_progress_counts latest;
+  unsigned long long limit_val, limit_sent;
+  /* What is in flight to it: each request completes before the next of its kind is sent. */
+  MPI_Request deal_req, limit_req, close_req, drain_req, bye_req;
+  char *deal_buf;                  /* the deal in flight (deal_small or malloc'ed) */
+  char deal_small[sizeof(struct evf_batch)];
+};
+
+struct incoming { char *buf; int len; MPI_Request req; double posted; };
+struct outgoing { char *buf; MPI_Request req; };
+
+struct evf_chan {
+  MPI_Comm comm;                   /* private duplicate: never meets other traffic */
+  int rank, size;
+  unsigned long long total;        /* tasks of the whole job */
+  unsigned long long limit;        /* the highest id that may start (windows) */
+  unsigned long long last_id;      /* the limit that admits every id */
+  int drain_requested;             /* this rank must drain (its own, or an order) */
+  /* rank 0 */
+  struct peer *peers;              /* [size] (peers[0]: rank 0's own counts only) */
+  int nfinal;                      /* peers in PEER_FINAL */
+  int closing;                     /* nothing more will be dealt: seal each open peer once the
+                                      limit admits every id (the last limit goes first) */
+  int limits_pending;              /* a limit is still to be sent to some open peer */
+  int self_sealed;                 /* rank 0 took its last batch, or stopped dealing */
+  const struct evf_partition *part;/* dynamic: the batches, by index; the pool is next..end */
+  const struct evf_inputs *inputs; /* their inputs (kinds with an input file), or NULL */
+  size_t next;                     /* the next batch to deal */
+  int *owner;                      /* [nbatches]: the rank each batch went to */
+  evf_chan_records_fn on_records;  /* records streamed in */
+  void *records_arg;
+  struct incoming in[EVF_CHAN_MAX_IN];
+  int nin;                         /* records being received (MPI_Irecv): rank 0 never waits in
+                                      a receive for a sender to move the message on */
+  double records_late;             /* test: seconds a receive of records stays in flight */
+  unsigned long long deals, requests;
+  double max_latency;
+  /* other ranks */
+  enum self_state state;
+  int can_ask;                     /* dynamic: requests get batches */
+  int asked;                       /* a request is outstanding */
+  int drain_sent;                  /* told rank 0 it drains */
+  int has_deal;                    /* a deal came and waits for the feed: got, got_inputs */
+  struct evf_batch got;
+  const char *const *got_inputs;
+  unsigned long long sending[NREPORT], asking[NREPORT];
+  MPI_Request req, ask_req, drain_req; /* report, request, drain in flight */
+  double asked_at, worst;          /* when the outstanding request went; worst latency */
+  char **bufs;                     /* received inputs and their line arrays, kept to the end */
+  size_t nbufs, capbufs;
+  struct outgoing *out;            /* records in flight to rank 0 */
+  size_t nout, capout;
+};
+
+static void seal_all(struct evf_chan *c);
+
+struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
+                              const struct evf_partition *part, const struct evf_inputs *inputs,
+                              unsigned long long limit, unsigned long long last_id)
+{
+  int gated = limit < last_id;
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const struct evf_partition *dyn = dynamic && rank == 0 ? part : NULL;
+  struct evf_chan *c = calloc(1, sizeof *c);
+  int ok = c != NULL;
+  if (ok && rank == 0) {
+    c->peers = calloc((size_t)size, sizeof *c->peers);
+    ok = c->peers != NULL;
+    if (ok && dyn) {
+      c->owner = malloc((dyn->nbatches ? dyn->nbatches : 1) * sizeof *c->owner);
+      ok = c->owner != NULL;
+    }
+  }
+  int all_ok = 0;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
+  if (!all_ok) {
+    if (c) {
+      free(c->peers);
+      free(c->owner);
+    }
+    free(c);
+    return NULL;
+  }
+  c->rank = rank;
+  c->size = size;
+  c->total = total;
+  c->limit = limit;
+  c->last_id = last_id;
+  c->req = c->ask_req = c->drain_req = MPI_REQUEST_NULL;
+  /* Static without windows: nothing will be dealt and no limit will come. */
+  int sealed = !dynamic && !gated;
+  c->state = sealed ? SELF_SEALED : SELF_OPEN;
+  c->can_ask = dynamic;
+  MPI_Comm_dup(comm, &c->comm);
+  if (rank != 0)
+    return c;
+  /* For the test of the records-before-final guarantee: on one node a rank's last records are
+   * in by the time its final report is, so EVFARM_TEST_RECORDS_LATE=S makes each receive of
+   * records take S seconds at least (up to EVF_CHAN_MAX_IN - 1 of them), as on a slow network
+   * where the final report overtakes the rest of a large message. */
+  const char *late = getenv("EVFARM_TEST_RECORDS_LATE");
+  c->records_late = late && *late ? atof(late) : 0;
+  for (int r = 0; r < size; r++) {
+    struct peer *p = &c->peers[r];
+    p->deal_req = p->limit_req = p->close_req = p->drain_req = p->bye_req = MPI_REQUEST_NULL;
+    p->limit_sent = limit;
+    p->state = sealed ? PEER_SEALED : PEER_OPEN;
+  }
+  if (dyn) {
+    c->part = dyn;
+    c->inputs = inputs;
+    /* The first share is what the plan gave (batch r to rank r, for the ranks that have one:
+     * with windows, only as many ranks as the first window has batches); every other batch is
+     * dealt.  The plan is the one source of which batches went out with the scatter. */
+    while (c->next < (size_t)size && c->next < dyn->nbatches && dyn->batch_count[c->next] > 0)
+      c->next++;
+    for (size_t b = 0; b < c->next; b++)
+      c->owner[b] = (int)b;
+    if (c->next == dyn->nbatches) /* nothing left to deal */
+      seal_all(c);
+  } else {
+    c->self_sealed = 1;
+    if (gated)
+      seal_all(c); /* once the limit admits every id */
+  }
+  return c;
+}
+
+unsigned long long evf_chan_total(const struct evf_chan *c)
+{
+  return c->total;
+}
+
+/* ---- rank 0 ---- */
+
+/* Send rank r the current limit if it has an older one; `wait`: even if its previous limit is
+ * still in flight (else try again later).  Returns 0 when r has the current limit. */
+static int send_limit(struct evf_chan *c, int r, int wait)
+{
+  struct peer *p = &c->peers[r];
+  if (p->limit_sent >= c->limit)
+    return 0;
+  int idle = 1;
+  if (wait)
+    MPI_Wait(&p->limit_req, MPI_STATUS_IGNORE);
+  else
+    MPI_Test(&p->limit_req, &idle, MPI_STATUS_IGNORE);
+  if (!idle)
+    return -1;
+  p->limit_val = p->limit_sent = c->limit;
+  MPI_Isend(&p->limit_val, 1, MPI_UNSIGNED_LONG_LONG, r, TAG_LIMIT, c->comm, &p->limit_req);
+  return 0;
+}
+
+/* Limits go to open peers only: a sealed one has the last, a draining one starts nothing. */
+static void send_limits(struct evf_chan *c)
+{
+  if (!c->limits_pending)
+    return;
+  c->limits_pending = 0;
+  for (int r = 1; r < c->size; r++)
+    if (c->peers[r].state == PEER_OPEN && send_limit(c, r, 0))
+      c->limits_pending = 1;
+}
+
+/* OPEN -> SEALED: its last limit, then the close. */
+static void seal(struct evf_chan *c, int r)
+{
+  struct peer *p = &c->peers[r];
+  if (p->state != PEER_OPEN)
+    return;
+  send_limit(c, r, 1);
+  p->state = PEER_SEALED;
+  MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_CLOSE, c->comm, &p->close_req);
+}
+
+/* Nothing more will be dealt: seal every open peer once the limit admits every id (until then
+ * they wait for limits, not batches). */
+static void seal_all(struct evf_chan *c)
+{
+  c->closing = 1;
+  if (c->limit < c->last_id)
+    return;
+  for (int r = 1; r < c->size; r++)
+    seal(c, r);
+}
+
+/* OPEN or SEALED -> DRAINING. */
+static void order_drain(struct evf_chan *c, int r)
+{
+  struct peer *p = &c->peers[r];
+  if (p->state != PEER_OPEN && p->state != PEER_SEALED)
+    return;
+  p->state = PEER_DRAINING;
+  MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_DRAIN, c->comm, &p->drain_req);
+}
+
+/* Deal the next batch to rank r (open), with its inputs. */
+static void deal(struct evf_chan *c, int r)
+{
+  struct peer *p = &c->peers[r];
+  const struct evf_batch *b = &c->part->batches[c->next];
+  /* The previous deal was received: r asks again only after it has read it. */
+  MPI_Wait(&p->deal_req, MPI_STATUS_IGNORE);
+  if (p->deal_buf != p->deal_small)
+    free(p->deal_buf);
+  size_t len = sizeof *b;
+  if (c->inputs)
+    for (uint32_t k = 0; k < b->count; k++)
+      len += strlen(c->inputs->line[b->first_id - 1 + k]) + 1;
+  p->deal_buf = len == sizeof *b ? p->deal_small : malloc(len);
+  if (!p->deal_buf || len > INT_MAX)
+    evf_guard_fatal("cannot pack a batch's inputs for a deal");
+  memcpy(p->deal_buf, b, sizeof *b);
+  size_t at = sizeof *b;
+  if (c->inputs)
+    for (uint32_t k = 0; k < b->count; k++) {
+      const char *s = c->inputs->line[b->first_id - 1 + k];
+      size_t n = strlen(s) + 1;
+      memcpy(p->deal_buf + at, s, n);
+      at += n;
+    }
+  MPI_Isend(p->deal_buf, (int)len, MPI_BYTE, r, TAG_DEAL, c->comm, &p->deal_req);
+  c->owner[c->next++] = r;
+  c->deals++;
+  if (c->next == c->part->nbatches)
+    seal_all(c);
+}
+
+/* Hand over the records whose receives completed. */
+static void records_in(struct evf_chan *c)
+{
+  if (c->nin == 0)
+    return;
+  if (c->records_late > 0 && c->nin < EVF_CHAN_MAX_IN &&
+      evf_clock_now() < c->in[0].posted + c->records_late)
+    return;
+  MPI_Request reqs[EVF_CHAN_MAX_IN];
+  int idx[EVF_CHAN_MAX_IN], ndone = 0;
+  for (int i = 0; i < c->nin; i++)
+    reqs[i] = c->in[i].req;
+  /* A real statuses array, not MPI_STATUSES_IGNORE: MPICH's mpi.h declares the argument's
+   * size, and gcc then warns that the "ignore" pointer points at nothing. */
+  MPI_Status sts[EVF_CHAN_MAX_IN];
+  MPI_Testsome(c->nin, reqs, &ndone, idx, sts);
+  if (ndone <= 0)
+    return;
+  int keep = 0;
+  for (int i = 0; i < c->nin; i++) {
+    if (reqs[i] == MPI_REQUEST_NULL) {
+      if (c->on_records)
+        c->on_records(c->records_arg, c->in[i].buf, (size_t)c->in[i].len);
+      free(c->in[i].buf);
+    } else {
+      c->in[keep] = c->in[i];
+      c->in[keep++].req = reqs[i];
+    }
+  }
+  c->nin = keep;
+}
+
+/* Post the receive of a message of records (never waiting for its sender to move it on: a
+ * message larger than MPI's eager size needs the sender's calls for its rest). */
+static void receive_records(struct evf_chan *c, const MPI_Status *st)
+{
+  int len = 0;
+  MPI_Get_count(st, MPI_BYTE, &len);
+  struct incoming *in = &c->in[c->nin];
+  if (!(in->buf = malloc(len > 0 ? (size_t)len : 1)))
+    evf_guard_fatal("cannot receive streamed records");
+  in->len = len;
+  in->posted = evf_clock_now();
+  MPI_Irecv(in->buf, len, MPI_BYTE, st->MPI_SOURCE, TAG_RECORDS, c->comm, &in->req);
+  c->nin++;
+  records_in(c);
+}
+
+/* A report (progress, request, final) from rank r. */
+static void receive_report(struct evf_chan *c, const MPI_Status *st)
+{
+  int r = st->MPI_SOURCE;
+  struct peer *p = &c->peers[r];
+  unsigned long long v[NREPORT];
+  MPI_Recv(v, NREPORT, MPI_UNSIGNED_LONG_LONG, r, st->MPI_TAG, c->comm, MPI_STATUS_IGNORE);
+  if (p->state == PEER_FINAL)
+    evf_guard_fatal("a message from a rank after its final report");
+  p->latest = (struct evf_progress_counts){v[0], v[1], v[2]};
+  if (st->MPI_TAG == TAG_REQUEST) {
+    c->requests++;
+    if (p->state != PEER_OPEN)
+      return; /* crossed its close or its drain order: nothing to answer */
+    if (c->part && c->next < c->part->nbatches)
+      deal(c, r);
+    else if (c->limit >= c->last_id)
+      seal(c, r);
+    /* else: its close comes with the last limit */
+  } else if (st->MPI_TAG == TAG_FINAL) {
+    if (v[3] * 1e-9 > c->max_latency)
+      c->max_latency = v[3] * 1e-9;
+    p->state = PEER_FINAL; /* from any state: a rank whose loop failed ends unsealed */
+    c->nfinal++;
+    MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_BYE, c->comm, &p->bye_req);
+  }
+}
+
+/* Rank 0's one receive dispatch: take in every message that has arrived, in order, by tag.
+ * Records are received without waiting, at most EVF_CHAN_MAX_IN at a time, and no later message
+ * is taken while that many are on their way, so each rank's messages are taken in the order
+ * sent.  A receive posted for the probed source and tag matches the probed message: it is the
+ * earliest one not yet matched (MPI's order between two ranks; one thread receives). */
+static void receive_all(struct evf_chan *c)
+{
+  send_limits(c);
+  records_in(c);
+  while (c->nin < EVF_CHAN_MAX_IN) {
+    MPI_Status st;
+    int flag = 0;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &st);
+    if (!flag)
+      return;
+    switch (st.MPI_TAG) {
+    case TAG_RECORDS:
+      receive_records(c, &st);
+      break;
+    case TAG_DRAIN:
+      MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
+      c->drain_requested = 1; /* the drain itself starts from the caller (drain_check) */
+      break;
+    case TAG_PROGRESS:
+    case TAG_REQUEST:
+    case TAG_FINAL:
+      receive_report(c, &st);
+      break;
+    default:
+      evf_guard_fatal("a message with an unknown tag on the channel");
+    }
+  }
+}
+
+static struct evf_progress_counts sum_counts(const struct evf_chan *c)
+{
+  struct evf_progress_counts sum = {0, 0, 0};
+  for (int r = 0; r < c->size; r++) {
+    sum.done += c->peers[r].latest.done;
+    sum.failed += c->peers[r].latest.failed;
+    sum.inflight += c->peers[r].latest.inflight;
+  }
+  return sum;
+}
+
+/* ---- other ranks ---- */
+
+static void put_counts(unsigned long long *v, const struct evf_progress_counts *m, double extra)
+{
+  v[0] = m->done;
+  v[1] = m->failed;
+  v[2] = m->inflight;
+  v[3] = (unsigned long long)(extra * 1e9);
+}
+
+/* Keep a received buffer to the end (inputs point into it). */
+static void keep(struct evf_chan *c, char *buf)
+{
+  if (c->nbufs == c->capbufs) {
+    size_t cap = c->capbufs ? 2 * c->capbufs : 16;
+    char **b = realloc(c->bufs, cap * sizeof *b);
+    if (!b)
+      evf_guard_fatal("cannot receive a dealt batch");
+    c->bufs = b;
+    c->capbufs = cap;
+  }
+  c->bufs[c->nbufs++] = buf;
+}
+
+/* A deal: c->got and c->got_inputs, until the feed takes them. */
+static void receive_deal(struct evf_chan *c, const MPI_Status *st)
+{
+  int len = 0;
+  MPI_Get_count(st, MPI_BYTE, &len);
+  if (c->has_deal || c->state != SELF_OPEN || (size_t)len < sizeof c->got)
+    evf_guard_fatal("a deal that breaks the channel's rules");
+  c->has_deal = 1;
+  if ((size_t)len == sizeof c->got) {
+    MPI_Recv(&c->got, len, MPI_BYTE, 0, TAG_DEAL, c->comm, MPI_STATUS_IGNORE);
+    c->got_inputs = NULL;
+    return;
+  }
+  char *buf = malloc((size_t)len);
+  if (!buf)
+    evf_guard_fatal("cannot receive a dealt batch");
+  keep(c, buf);
+  MPI_Recv(buf, len, MPI_BYTE, 0, TAG_DEAL, c->comm, MPI_STATUS_IGNORE);
+  memcpy(&c->got, buf, sizeof c->got);
+  const char **line = malloc((c->got.count ? c->got.count : 1) * sizeof *line);
+  if (!line)
+    evf_guard_fatal("cannot receive a dealt batch");
+  keep(c, (char *)line);
+  size_t at = sizeof c->got;
+  for (uint32_t k = 0; k < c->got.count; k++) {
+    if (at >= (size_t)len)
+      evf_guard_fatal("a dealt batch came with too few inputs");
+    line[k] = buf + at;
+    at += strlen(buf + at) + 1;
+  }
+  c->got_inputs = line;
+}
+
+/* The rank's one receive dispatch: take in everything rank 0 has sent, by tag, in any state up
+ * to the BYE. */
+static void receive_from_root(struct evf_chan *c)
+{
+  while (c->state != SELF_DONE) {
+    MPI_Status st;
+    int flag = 0;
+    MPI_Iprobe(0, MPI_ANY_TAG, c->comm, &flag, &st);
+    if (!flag)
+      return;
+    if (c->asked && st.MPI_TAG != TAG_LIMIT) { /* the answer (or what makes one moot) */
+      double lat = evf_clock_now() - c->asked_at;
+      if (lat > c->worst)
+        c->worst = lat;
+      c->asked = 0;
+    }
+    switch (st.MPI_TAG) {
+    case TAG_LIMIT:
+      MPI_Recv(&c->limit, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_LIMIT, c->comm, MPI_STATUS_IGNORE);
+      break;
+    case TAG_DEAL:
+      receive_deal(c, &st);
+      break;
+    case TAG_CLOSE:
+      MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_CLOSE, c->comm, MPI_STATUS_IGNORE);
+      if (c->state == SELF_OPEN)
+        c->state = SELF_SEALED;
+      break;
+    case TAG_DRAIN:
+      MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
+      c->drain_requested = 1;
+      if (c->state < SELF_DRAINING)
+        c->state = SELF_DRAINING;
+      break;
+    case TAG_BYE:
+      MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_BYE, c->comm, MPI_STATUS_IGNORE);
+      if (c->state != SELF_FINAL)
+        evf_guard_fatal("an answer to a final report that was not sent");
+      c->state = SELF_DONE;
+      break;
+    default:
+      evf_guard_fatal("a message with an unknown tag on the channel");
+    }
+  }
+}
+
+/* ---- both ---- */
+
+void evf_chan_set_limit(struct evf_chan *c, unsigned long long limit)
+{
+  if (limit <= c->limit)
+    return;
+  c->limit = limit;
+  if (c->rank != 0)
+    return;
+  c->limits_pending = 1;
+  send_limits(c);
+  if (c->closing)
+    seal_all(c);
+}
+
+unsigned long long evf_chan_limit(const struct evf_chan *c)
+{
+  return c->limit;
+}
+
+int evf_chan_all_admitted(const struct evf_chan *c)
+{
+  return c->limit >= c->last_id;
+}
+
+struct evf_progress_counts evf_chan_update(struct evf_chan *c,
+                                           const struct evf_progress_counts *mine)
+{
+  if (c->rank != 0) {
+    int idle = 1;
+    if (c->req != MPI_REQUEST_NULL)
+      MPI_Test(&c->req, &idle, MPI_STATUS_IGNORE);
+    if (idle && c->state < SELF_FINAL) {
+      put_counts(c->sending, mine, 0);
+      MPI_Isend(c->sending, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_PROGRESS, c->comm, &c->req);
+    }
+    return *mine;
+  }
+  receive_all(c);
+  c->peers[0].latest = *mine;
+  return sum_counts(c);
+}
+
+int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, int hungry,
+                  struct evf_batch *batch, const char *const **inputs)
+{
+  if (c->rank == 0) {
+    receive_all(c);
+    c->peers[0].latest = *mine;
+    if (!hungry)
+      return 0;
+    if (!c->self_sealed && c->part && c->next < c->part->nbatches) {
+      *batch = c->part->batches[c->next];
+      *inputs = c->inputs ? c->inputs->line + batch->first_id - 1 : NULL;
+      c->owner[c->next++] = 0;
+      if (c->next == c->part->nbatches)
+        seal_all(c);
+      return 1;
+    }
+    c->self_sealed = 1;
+    seal_all(c);
+    return -1;
+  }
+  receive_from_root(c);
+  if (c->has_deal) { /* a deal read before a close is the feed's before the close is */
+    c->has_deal = 0;
+    *batch = c->got;
+    *inputs = c->got_inputs;
+    return 1;
+  }
+  if (c->state != SELF_OPEN)
+    return -1;
+  if (hungry && c->can_ask && !c->asked) {
+    MPI_Wait(&c->ask_req, MPI_STATUS_IGNORE);
+    put_counts(c->asking, mine, 0);
+    MPI_Isend(c->asking, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_REQUEST, c->comm, &c->ask_req);
+    c->asked = 1;
+    c->asked_at = evf_clock_now();
+  }
+  return 0;
+}
+
+void evf_chan_drain(struct evf_chan *c)
+{
+  c->drain_requested = 1;
+  if (c->rank != 0) {
+    if (!c->drain_sent && c->state < SELF_FINAL) {
+      MPI_Isend(NULL, 0, MPI_BYTE, 0, TAG_DRAIN, c->comm, &c->drain_req);
+      c->drain_sent = 1;
+    }
+    return;
+  }
+  for (int r = 1; r < c->size; r++)
+    order_drain(c, r);
+  c->self_sealed = 1; /* nothing more is dealt */
+  c->closing = 1;
+}
+
+int evf_chan_drain_requested(struct evf_chan *c)
+{
+  if (c->rank == 0)
+    receive_all(c);
+  else
+    receive_from_root(c);
+  return c->drain_requested;
+}
+
+void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg)
+{
+  c->on_records = fn;
+  c->records_arg = arg;
+}
+
+/* Another rank: complete the record sends rank 0 has taken in (MPI_Testsome also moves the
+ * others on: a message larger than MPI's eager size goes in fragments, each sent only when the
+ * sender calls into MPI).  Only the oldest EVF_CHAN_TEST_OUT are tested: rank 0 takes a rank's
+ * messages in the order sent. */
+void evf_chan_progress(struct evf_chan *c)
+{
+  if (c->nout == 0)
+    return;
+  int n = c->nout < EVF_CHAN_TEST_OUT ? (int)c->nout : EVF_CHAN_TEST_OUT, ndone = 0;
+  MPI_Request reqs[EVF_CHAN_TEST_OUT];
+  int idx[EVF_CHAN_TEST_OUT];
+  for (int i = 0; i < n; i++)
+    reqs[i] = c->out[i].req;
+  MPI_Status sts[EVF_CHAN_TEST_OUT]; /* not MPI_STATUSES_IGNORE: see records_in */
+  MPI_Testsome(n, reqs, &ndone, idx, sts);
+  if (ndone <= 0) /* MPI_UNDEFINED: none active */
+    return;
+  size_t kept = 0;
+  for (size_t i = 0; i < c->nout; i++) {
+    if (i < (size_t)n && reqs[i] == MPI_REQUEST_NULL) {
+      free(c->out[i].buf);
+      continue;
+    }
+    c->out[kept] = c->out[i];
+    if (i < (size_t)n)
+      c->out[kept].req = reqs[i];
+    kept++;
+  }
+  c->nout = kept;
+}
+
+/* Never waits: what a rank holds on its way is bounded by the ids it may run (with windows, two
+ * of them; else its own tasks, as an array of its records would be). */
+void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len)
+{
+  if (c->state >= SELF_FINAL)
+    evf_guard_fatal("records sent after the final report");
+  evf_chan_progress(c);
+  if (c->nout == c->capout) {
+    size_t cap = c->capout ? 2 * c->capout : 8;
+    struct outgoing *o = realloc(c->out, cap * sizeof *o);
+    if (!o)
+      evf_guard_fatal("cannot send streamed records");
+    c->out = o;
+    c->capout = cap;
+  }
+  if (len > INT_MAX)
+    evf_guard_fatal("a batch of streamed records over 2 GiB");
+  c->out[c->nout].buf = buf;
+  MPI_Isend(buf, (int)len, MPI_BYTE, 0, TAG_RECORDS, c->comm, &c->out[c->nout].req);
+  c->nout++;
+}
+
+int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, double until,
+                  struct evf_progress_counts *all)
+{
+  if (c->rank != 0) {
+    if (c->state < SELF_FINAL) {
+      for (size_t i = 0; i < c->nout; i++) {
+        MPI_Wait(&c->out[i].req, MPI_STATUS_IGNORE);
+        free(c->out[i].buf);
+      }
+      c->nout = 0;
+      MPI_Wait(&c->req, MPI_STATUS_IGNORE);
+      MPI_Wait(&c->ask_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&c->drain_req, MPI_STATUS_IGNORE);
+      put_counts(c->sending, mine, c->worst);
+      MPI_Send(c->sending, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_FINAL, c->comm);
+      c->state = SELF_FINAL;
+    }
+    /* Read what rank 0 still sends (a deal or a limit to a loop that failed, a drain order
+     * that crossed the final report), up to its answer: nothing is left unreceived. */
+    for (;;) {
+      receive_from_root(c);
+      if (c->state == SELF_DONE)
+        break;
+      struct timespec ts = {0, 1000000};
+      nanosleep(&ts, NULL);
+    }
+    *all = *mine;
+    return 1;
+  }
+  if (!c->self_sealed) { /* rank 0's loop failed: deal nothing more, seal every rank now
+                            (with windows, a rank still holding ids beyond the limit drains) */
+    c->self_sealed = 1;
+    c->closing = 1;
+    for (int r = 1; r < c->size; r++)
+      seal(c, r);
+  }
+  c->peers[0].latest = *mine;
+  for (;;) {
+    receive_all(c);
+    *all = sum_counts(c);
+    if (c->nfinal >= c->size - 1 && c->nin == 0) /* a rank's last records are in before */
+      return 1;                                    /* its final report is sent */
+    if (evf_clock_now() >= until)
+      return 0;
+    struct timespec ts = {0, 200000}; /* an idle rank 0 sleeps between polls (0.2 ms: the
+                                         last rank's final report ends the wall) */
+    nanosleep(&ts, NULL);
+  }
+}
+
+void evf_chan_stats(const struct evf_chan *c, struct evf_chan_stats *s)
+{
+  s->deals = c->deals;
+  s->requests = c->requests;
+  s->max_latency = c->max_latency;
+  s->owner = c->owner;
+}
+
+void evf_chan_free(struct evf_chan *c)
+{
+  if (!c)
+    return;
+  if (c->rank == 0)
+    for (int r = 0; r < c->size; r++) { /* all received: every rank read up to its BYE */
+      struct peer *p = &c->peers[r];
+      MPI_Wait(&p->deal_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&p->close_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&p->drain_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&p->limit_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&p->bye_req, MPI_STATUS_IGNORE);
+      if (p->deal_buf != p->deal_small)
+        free(p->deal_buf);
+    }
+  MPI_Comm_free(&c->comm);
+  for (size_t i = 0; i < c->nbufs; i++)
+    free(c->bufs[i]);
+  free(c->bufs);
+  free(c->out);
+  free(c->peers);
+  free(c->owner);
+  free(c);
+}
