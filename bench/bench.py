@@ -24,6 +24,10 @@ scale     --scale-tasks (10^8) empty tasks at np 2 with --output CSV: whole-proc
           floor for writing those bytes) and, with --baseline BUILD, the same run of another
           build (runs alternate).  The file is written beside --scale-dir (default: a temporary
           directory; it needs twice the CSV's size free).
+records   records per second through the gathers: 10^7 empty tasks (--records-tasks) at np 1, 2
+          and 4 (4 ranks share 2 cores here), without an output file and with --output CSV:
+          tasks / in-program wall, rank-0 peak memory, and with --baseline BUILD the same runs
+          of another build, interleaved run by run.
 scaling   a CPU-heavy strong-scaling sweep (evfarm-sweep --preset cpu) at 1 and 2 ranks inside
           one mpirun, 1 warm-up and --runs runs per size, and its report (--png FILE keeps the
           plot).
@@ -324,6 +328,27 @@ def bench_scale(build, runs, tmp, n=10 ** 8, baseline=None, where=None):
         print("         rank-0 peak memory %.1f MiB" % (f["rss_kib"] / 1024.0))
 
 
+def bench_records(build, runs, tmp, n=10 ** 7, baseline=None):
+    print("\n## Records: %d empty tasks (--io-max 0 --cpu-max 0), M records/s = tasks / wall" % n)
+    builds = [("this", build)] + ([("baseline", baseline)] if baseline else [])
+    out = os.path.join(tmp, "records.csv")
+    for np_ in (1, 2, 4):
+        for what, extra in (("no output", []), ("--output CSV", ["--output", out])):
+            got = {name: [] for name, _ in builds}
+            for _ in range(runs):
+                for name, b in builds:
+                    s, _ = run(b, np_, ["--tasks", str(n), "--io-max", "0", "--cpu-max", "0"] +
+                               extra, tmp)
+                    got[name].append((n / s["wall_s"] / 1e6, s["rank0_maxrss_kib"] / 1024.0))
+                    if extra:
+                        os.unlink(out)
+            print("np %d, %-12s " % (np_, what) + "; ".join(
+                "%s %.2f M/s (%s), rank 0 %.0f MiB" % (
+                    name, med([r for r, _ in got[name]]),
+                    spread([r for r, _ in got[name]], "%.2f"), med([m for _, m in got[name]]))
+                for name, _ in builds))
+
+
 def bench_scaling(build, runs, tmp, png=None):
     print("\n## CPU-heavy strong scaling: evfarm-sweep --preset cpu --sizes 1,2 (2,000 tasks,"
           " 0-50 ms I/O, 2-4 M iterations)")
@@ -353,9 +378,11 @@ def main():
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--only", default="default,cpu,overhead,schedule,scaling")
     ap.add_argument("--png", help="scaling: keep the report's plot here")
-    ap.add_argument("--baseline", help="scale, default: also run this build, interleaved")
+    ap.add_argument("--baseline", help="scale, default, records: also run this build, "
+                    "interleaved")
     ap.add_argument("--scale-tasks", type=int, default=10 ** 8)
     ap.add_argument("--scale-dir", help="scale: write the CSV here")
+    ap.add_argument("--records-tasks", type=int, default=10 ** 7)
     a = ap.parse_args()
     print("# evfarm benchmark, %s" % time.strftime("%Y-%m-%d"))
     print("machine: %s" % machine(a.build))
@@ -366,6 +393,8 @@ def main():
                 bench_scaling(a.build, a.runs, tmp, a.png)
             elif part == "default":
                 bench_default(a.build, a.runs, tmp, a.baseline)
+            elif part == "records":
+                bench_records(a.build, a.runs, tmp, a.records_tasks, a.baseline)
             elif part == "scale":
                 bench_scale(a.build, a.runs, tmp, a.scale_tasks, a.baseline, a.scale_dir)
             else:

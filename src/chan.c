@@ -7,7 +7,9 @@
  * TAG_FINAL (counts and the rank's worst request latency; its last message).
  * Rank 0 -> a rank: TAG_DEAL (one batch, then the inputs of its tasks, NUL-terminated, back to
  * back), TAG_LIMIT (windows: the highest id that may start now, one unsigned long long; the last
- * one before the close admits every id), TAG_CLOSE (empty: nothing more is dealt), TAG_DRAIN
+ * one before the close admits every id), TAG_SEAL (windows: every id up to it has been dealt,
+ * one unsigned long long, sent when a window more is wholly dealt: a rank's part of it is
+ * complete once its tasks there end), TAG_CLOSE (empty: nothing more is dealt), TAG_DRAIN
  * (empty: drain now; nothing more is dealt either), TAG_BYE (empty: the answer to the final
  * report, the last message).
  *
@@ -37,7 +39,7 @@
 #include "guard.h"
 
 enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5,
-       TAG_RECORDS = 6, TAG_DRAIN = 7, TAG_LIMIT = 8, TAG_BYE = 9 };
+       TAG_RECORDS = 6, TAG_DRAIN = 7, TAG_LIMIT = 8, TAG_BYE = 9, TAG_SEAL = 10 };
 
 /* A report is four unsigned long longs: done, failed, in flight, and (final reports) the worst
  * request latency in nanoseconds. */
@@ -54,8 +56,9 @@ struct peer {
   enum peer_state state;
   struct evf_progress_counts latest;
   unsigned long long limit_val, limit_sent;
+  unsigned long long seal_val, seal_sent; /* the last "dealt up to" it was sent */
   /* What is in flight to it: each request completes before the next of its kind is sent. */
-  MPI_Request deal_req, limit_req, close_req, drain_req, bye_req;
+  MPI_Request deal_req, limit_req, close_req, drain_req, bye_req, seal_req;
   char *deal_buf;                  /* the deal in flight (deal_small or malloc'ed) */
   char deal_small[sizeof(struct evf_batch)];
 };
@@ -69,6 +72,7 @@ struct evf_chan {
   unsigned long long total;        /* tasks of the whole job */
   unsigned long long limit;        /* the highest id that may start (windows) */
   unsigned long long last_id;      /* the limit that admits every id */
+  unsigned long long window;       /* ids per gathered window (seals), or 0 */
   int drain_requested;             /* this rank must drain (its own, or an order) */
   /* rank 0 */
   struct peer *peers;              /* [size] (peers[0]: rank 0's own counts only) */
@@ -76,6 +80,7 @@ struct evf_chan {
   int closing;                     /* nothing more will be dealt: seal each open peer once the
                                       limit admits every id (the last limit goes first) */
   int limits_pending;              /* a limit is still to be sent to some open peer */
+  int seals_pending;               /* a seal is still to be sent to some open peer */
   int self_sealed;                 /* rank 0 took its last batch, or stopped dealing */
   const struct evf_partition *part;/* dynamic: the batches, by index; the pool is next..end */
   const struct evf_inputs *inputs; /* their inputs (kinds with an input file), or NULL */
@@ -95,6 +100,7 @@ struct evf_chan {
   int asked;                       /* a request is outstanding */
   int drain_sent;                  /* told rank 0 it drains */
   int has_deal;                    /* a deal came and waits for the feed: got, got_inputs */
+  unsigned long long dealt;        /* every id up to it has been dealt (TAG_SEAL) */
   struct evf_batch got;
   const char *const *got_inputs;
   unsigned long long sending[NREPORT], asking[NREPORT];
@@ -110,7 +116,8 @@ static void seal_all(struct evf_chan *c);
 
 struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
                               const struct evf_partition *part, const struct evf_inputs *inputs,
-                              unsigned long long limit, unsigned long long last_id)
+                              unsigned long long limit, unsigned long long last_id,
+                              unsigned long long window)
 {
   int gated = limit < last_id;
   int rank, size;
@@ -142,6 +149,8 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
   c->total = total;
   c->limit = limit;
   c->last_id = last_id;
+  c->window = window;
+  c->dealt = dynamic ? 0 : ULLONG_MAX;
   c->req = c->ask_req = c->drain_req = MPI_REQUEST_NULL;
   /* Static without windows: nothing will be dealt and no limit will come. */
   int sealed = !dynamic && !gated;
@@ -158,7 +167,8 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
   c->records_late = late && *late ? atof(late) : 0;
   for (int r = 0; r < size; r++) {
     struct peer *p = &c->peers[r];
-    p->deal_req = p->limit_req = p->close_req = p->drain_req = p->bye_req = MPI_REQUEST_NULL;
+    p->deal_req = p->limit_req = p->close_req = p->drain_req = p->bye_req = p->seal_req =
+        MPI_REQUEST_NULL;
     p->limit_sent = limit;
     p->state = sealed ? PEER_SEALED : PEER_OPEN;
   }
@@ -172,6 +182,7 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
       c->next++;
     for (size_t b = 0; b < c->next; b++)
       c->owner[b] = (int)b;
+    c->seals_pending = window > 0; /* windows the first shares hold whole */
     if (c->next == dyn->nbatches) /* nothing left to deal */
       seal_all(c);
   } else {
@@ -206,6 +217,43 @@ static int send_limit(struct evf_chan *c, int r, int wait)
   p->limit_val = p->limit_sent = c->limit;
   MPI_Isend(&p->limit_val, 1, MPI_UNSIGNED_LONG_LONG, r, TAG_LIMIT, c->comm, &p->limit_req);
   return 0;
+}
+
+/* Rank 0: every id up to this has been dealt (batches are dealt in id order). */
+static unsigned long long dealt_to(const struct evf_chan *c)
+{
+  if (!c->part || c->next >= c->part->nbatches)
+    return c->last_id;
+  return c->part->batches[c->next].first_id - 1;
+}
+
+/* Windows wholly dealt when every id up to `x` has been. */
+static unsigned long long windows_dealt(const struct evf_chan *c, unsigned long long x)
+{
+  return x >= c->last_id ? ULLONG_MAX : x / c->window;
+}
+
+/* Seals go to open peers only (a sealed or draining one has had its last deal), when a window
+ * more is wholly dealt than the last one each was told. */
+static void send_seals(struct evf_chan *c)
+{
+  if (!c->seals_pending)
+    return;
+  c->seals_pending = 0;
+  unsigned long long to = dealt_to(c);
+  for (int r = 1; r < c->size; r++) {
+    struct peer *p = &c->peers[r];
+    if (p->state != PEER_OPEN || windows_dealt(c, p->seal_sent) >= windows_dealt(c, to))
+      continue;
+    int idle = 1;
+    MPI_Test(&p->seal_req, &idle, MPI_STATUS_IGNORE);
+    if (!idle) {
+      c->seals_pending = 1;
+      continue;
+    }
+    p->seal_val = p->seal_sent = to;
+    MPI_Isend(&p->seal_val, 1, MPI_UNSIGNED_LONG_LONG, r, TAG_SEAL, c->comm, &p->seal_req);
+  }
 }
 
 /* Limits go to open peers only: a sealed one has the last, a draining one starts nothing. */
@@ -279,6 +327,7 @@ static void deal(struct evf_chan *c, int r)
   MPI_Isend(p->deal_buf, (int)len, MPI_BYTE, r, TAG_DEAL, c->comm, &p->deal_req);
   c->owner[c->next++] = r;
   c->deals++;
+  c->seals_pending = c->window > 0;
   if (c->next == c->part->nbatches)
     seal_all(c);
 }
@@ -367,6 +416,7 @@ static void receive_report(struct evf_chan *c, const MPI_Status *st)
 static void receive_all(struct evf_chan *c)
 {
   send_limits(c);
+  send_seals(c);
   records_in(c);
   while (c->nin < EVF_CHAN_MAX_IN) {
     MPI_Status st;
@@ -471,7 +521,8 @@ static void receive_from_root(struct evf_chan *c)
     MPI_Iprobe(0, MPI_ANY_TAG, c->comm, &flag, &st);
     if (!flag)
       return;
-    if (c->asked && st.MPI_TAG != TAG_LIMIT) { /* the answer (or what makes one moot) */
+    if (c->asked && st.MPI_TAG != TAG_LIMIT && st.MPI_TAG != TAG_SEAL) { /* the answer (or
+                                                            what makes one moot) */
       double lat = evf_clock_now() - c->asked_at;
       if (lat > c->worst)
         c->worst = lat;
@@ -480,6 +531,11 @@ static void receive_from_root(struct evf_chan *c)
     switch (st.MPI_TAG) {
     case TAG_LIMIT:
       MPI_Recv(&c->limit, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_LIMIT, c->comm, MPI_STATUS_IGNORE);
+      break;
+    case TAG_SEAL:
+      MPI_Recv(&c->dealt, 1, MPI_UNSIGNED_LONG_LONG, 0, TAG_SEAL, c->comm, MPI_STATUS_IGNORE);
+      if (c->state != SELF_OPEN)
+        evf_guard_fatal("a seal to a rank that is no longer open");
       break;
     case TAG_DEAL:
       receive_deal(c, &st);
@@ -527,6 +583,18 @@ unsigned long long evf_chan_limit(const struct evf_chan *c)
   return c->limit;
 }
 
+unsigned long long evf_chan_sealed_to(const struct evf_chan *c)
+{
+  if (c->rank == 0)
+    return c->self_sealed ? ULLONG_MAX : dealt_to(c);
+  if (c->state != SELF_OPEN)
+    return ULLONG_MAX; /* nothing more comes */
+  /* A deal read but not yet taken by the feed is not this rank's yet: its ids are not sealed. */
+  if (c->has_deal && c->got.first_id - 1 < c->dealt)
+    return c->got.first_id - 1;
+  return c->dealt;
+}
+
 int evf_chan_all_admitted(const struct evf_chan *c)
 {
   return c->limit >= c->last_id;
@@ -562,6 +630,7 @@ int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, in
       *batch = c->part->batches[c->next];
       *inputs = c->inputs ? c->inputs->line + batch->first_id - 1 : NULL;
       c->owner[c->next++] = 0;
+      c->seals_pending = c->window > 0;
       if (c->next == c->part->nbatches)
         seal_all(c);
       return 1;
@@ -743,6 +812,7 @@ void evf_chan_free(struct evf_chan *c)
       MPI_Wait(&p->drain_req, MPI_STATUS_IGNORE);
       MPI_Wait(&p->limit_req, MPI_STATUS_IGNORE);
       MPI_Wait(&p->bye_req, MPI_STATUS_IGNORE);
+      MPI_Wait(&p->seal_req, MPI_STATUS_IGNORE);
       if (p->deal_buf != p->deal_small)
         free(p->deal_buf);
     }

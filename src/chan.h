@@ -35,15 +35,20 @@ struct evf_progress_counts {
  * `inputs` (rank 0, kinds with an input file; else NULL); both must outlive the channel.
  * `limit`: the highest id that may start at first (the same on every rank), `last_id` the
  * job's last: below it, rank 0 raises the limit with evf_chan_set_limit() (windows), and a rank
- * is closed only once it has the last limit.  NULL (on every rank) when a rank cannot allocate
- * it. */
+ * is closed only once it has the last limit.  `window`: ids per gathered window (gather.h): rank
+ * 0 tells every open rank when a window more is wholly dealt (evf_chan_sealed_to); 0 for none.
+ * NULL (on every rank) when a rank cannot allocate it. */
 struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
                               const struct evf_partition *part, const struct evf_inputs *inputs,
-                              unsigned long long limit, unsigned long long last_id);
+                              unsigned long long limit, unsigned long long last_id,
+                              unsigned long long window);
 /* Rank 0: ids up to `limit` may start now; it goes to every rank from rank 0's polls.  Other
  * ranks read it with evf_chan_limit() (updated by evf_chan_feed). */
 void evf_chan_set_limit(struct evf_chan *c, unsigned long long limit);
 unsigned long long evf_chan_limit(const struct evf_chan *c);
+/* No id up to this will be dealt to this rank any more (ULLONG_MAX once nothing more comes):
+ * its part of a window that ends there is complete once its tasks in it end. */
+unsigned long long evf_chan_sealed_to(const struct evf_chan *c);
 /* The limit admits every id (always, without windows).  A rank closed before that drains: rank
  * 0 closes early only when its own loop failed. */
 int evf_chan_all_admitted(const struct evf_chan *c);
@@ -73,8 +78,9 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
  * must drain. */
 void evf_chan_drain(struct evf_chan *c);
 int evf_chan_drain_requested(struct evf_chan *c);
-/* Finished records travel to rank 0 on the channel while the loops run.  Rank 0
- * sets the function that takes them in (called from its polls and its wait, with `len` bytes of
+/* With --journal, finished records travel to rank 0 on the channel while the loops run (without
+ * one they are gathered a window at a time: gather.h).  Rank 0 sets the function that takes them
+ * in (called from its polls and its wait, with `len` bytes of
  * records back to back); another rank sends a malloc'ed buffer of them (the channel frees it
  * once sent), and everything it sent is in before its final report. */
 typedef void (*evf_chan_records_fn)(void *arg, const void *recs, size_t len);

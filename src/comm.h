@@ -1,4 +1,5 @@
-/* comm: the only module that calls MPI.  Every function is collective over `comm` unless it
+/* comm: the blocking collectives (the channel is chan.c, the gathers of records gather.c; no
+ * other module calls MPI).  Every function is collective over `comm` unless it
  * says otherwise; the rest of evfarm sees plain arrays. */
 #ifndef EVF_COMM_H
 #define EVF_COMM_H

@@ -1,7 +1,8 @@
 /* evf_run() and evf_job_run(): one whole job on one communicator (a private duplicate of it).
  * The sequence is parse -> agree -> open files -> agree -> partition -> scatter -> allocate
- * loops -> agree -> barrier/t0 -> each rank's loop, records streaming to rank 0 (which writes
- * completed windows of them) -> agree -> rank 0 writes the rest, then prints.  Every branch
+ * loops -> agree -> barrier/t0 -> each rank's loop, its records gathered to rank 0 a window at a
+ * time (gather.c; with --journal they stream on the channel), rank 0 writing completed windows
+ * -> agree -> rank 0 writes the rest, then prints.  Every branch
  * that could differ between ranks is preceded by evf_comm_agree(), so ranks never diverge. */
 #define _DEFAULT_SOURCE
 #include "evfarm/evfarm.h"
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "clock.h"
@@ -23,6 +25,7 @@
 #include "chan.h"
 #include "comm.h"
 #include "error.h"
+#include "gather.h"
 #include "guard.h"
 #include "inputs.h"
 #include "job.h"
@@ -68,7 +71,7 @@ struct progress {
   double last_take;           /* rank 0: when it last took a batch for itself */
   double iv, next_print;      /* progress every iv seconds: the next one at next_print */
   double tick_iv;             /* the runner's tick (iv, or shorter with --journal) */
-  struct job *job;            /* where records go (they stream to rank 0) */
+  struct job *job;            /* where records go (their windows are gathered to rank 0) */
   int journal;                /* --journal */
   double sample_t[RATE_SAMPLES];
   unsigned long long sample_done[RATE_SAMPLES];
@@ -173,6 +176,7 @@ static void progress_tick(void *arg, const struct evf_runner_counts *c, double e
  * asked.  Another rank loops once more after a deal, to ask again at once if hungry. */
 #define SELF_TAKE_GAP 0.0005
 static void stream_tick(struct job *j);
+static void job_expect(struct job *j, const struct evf_batch *b);
 
 static void feed(void *arg, struct evf_runner *r)
 {
@@ -203,6 +207,8 @@ static void feed(void *arg, struct evf_runner *r)
       return;
     if (evf_runner_add(r, &b, 1, inputs, p->msg))
       evf_guard_fatal(p->msg); /* more than N tasks dealt, or out of memory: a bug or no memory */
+    if (p->job)
+      job_expect(p->job, &b);
     if (p->rank == 0) {
       p->last_take = now ? now : evf_clock_now();
       return;
@@ -224,12 +230,15 @@ struct job {
   void *records;                  /* rank 0 with --journal: all N by id (else the ring below;
                                      other ranks keep a record in its task's slot) */
   size_t rec_size;
-  /* Without --journal, rank 0: the records by id in a ring of two windows, written to --output
-   * and added to the summary window by window as they complete. */
+  /* Without --journal: every rank's records come back to rank 0 window by window (gather.c),
+   * where they go by id into a ring of two windows, written to --output and added to the
+   * summary as each completes (collect.c). */
+  struct evf_gather *gather;
   struct evf_collect *collect;
   struct evf_recwriter writer;
   struct evf_stats *stats;
   uint64_t window;                /* ids per window */
+  uint64_t gather_window;         /* ids per gathered window: `window` when gated, else all */
   int gated;                      /* more ids than the ring: they start as windows are written */
   double output_s;                /* rank 0: seconds spent writing records */
   int dynamic;                    /* --schedule dynamic */
@@ -278,6 +287,7 @@ static void job_free(struct job *j)
   evf_partition_free(&j->part);
   free(j->batches);
   free(j->records);
+  evf_gather_free(j->gather);
   evf_collect_free(j->collect);
   evf_stats_free(j->stats);
   evf_journal_close(j->journal, j->msg);
@@ -344,13 +354,11 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
   return 0;
 }
 
-/* Records travel to rank 0 in batches of up to EVF_STREAM_BATCH, at most JOURNAL_SEND_DELAY
- * seconds after the first of them ended (STREAM_SEND_DELAY when windows wait for them); with
- * --journal rank 0 writes them out every tick and fsyncs every JOURNAL_SYNC_EVERY seconds and at
- * the end. */
+/* With --journal, records travel to rank 0 on the channel in batches of up to EVF_STREAM_BATCH,
+ * at most JOURNAL_SEND_DELAY seconds after the first of them ended; rank 0 writes them out every
+ * tick and fsyncs every JOURNAL_SYNC_EVERY seconds and at the end. */
 #define JOURNAL_SEND_BATCH EVF_STREAM_BATCH
 #define JOURNAL_SEND_DELAY 0.5
-#define STREAM_SEND_DELAY 0.005
 /* Rank 0 writes at most this many records of a completed window per turn of its loop (about
  * a millisecond), so its own tasks and the others' requests are not held up. */
 #define WRITE_STEP 4096
@@ -362,14 +370,9 @@ int evf_run(int argc, char **argv, MPI_Comm comm, FILE *out, FILE *err)
  * rank's) is acted on within a tick, and rank 0 takes failures in as they come. */
 #define JOURNAL_TICK 0.02
 
-/* Rank 0: a record of this run (its own, or streamed in from another rank). */
+/* Rank 0, --journal: a record of this run (its own, or streamed in from another rank). */
 static void journal_take(struct job *j, const struct evf_record *rec)
 {
-  if (j->collect) {
-    if (evf_collect_take(j->collect, rec))
-      evf_guard_fatal("a streamed record with an id out of range or seen twice");
-    return;
-  }
   if (rec->id < 1 || rec->id > j->opt.tasks || j->have[rec->id - 1] == 2 || j->nruns == j->ntodo)
     evf_guard_fatal("a streamed record with an id out of range or seen twice");
   struct evf_record *at = evf_record_at(j->records, j->rec_size, rec->id - 1);
@@ -424,6 +427,44 @@ static void journal_done(void *arg, const struct evf_record *rec)
     evf_chan_progress(j->chan);
 }
 
+/* From the runner, without --journal: every final record of this rank waits in its window's
+ * part for the window's gather. */
+static void gather_done(void *arg, const struct evf_record *rec)
+{
+  struct job *j = arg;
+  if (evf_gather_put(j->gather, rec))
+    evf_guard_fatal("a record for no task of this rank's open windows, or out of memory");
+}
+
+/* A dealt batch's tasks are this rank's: their windows wait for their records. */
+static void job_expect(struct job *j, const struct evf_batch *b)
+{
+  if (j->gather && evf_gather_expect(j->gather, b))
+    evf_guard_fatal("a dealt batch for a window already gathered, or out of memory");
+}
+
+/* Rank 0, without --journal: its own record, in its place in the ring already. */
+static void collect_done(void *arg, const struct evf_record *rec)
+{
+  struct job *j = arg;
+  if (evf_collect_take(j->collect, rec))
+    evf_guard_fatal("a record with an id out of range or seen twice");
+}
+
+/* Rank 0: a gathered window's records go by id into the ring, once it has room for them (the
+ * window before the one being written is complete). */
+static int gather_take(void *arg, uint64_t w, const void *recs, size_t n)
+{
+  struct job *j = arg;
+  uint64_t last = (w + 1) * j->gather_window;
+  if ((last < j->opt.tasks ? last : j->opt.tasks) > evf_collect_limit(j->collect))
+    return 1;
+  for (size_t k = 0; k < n; k++)
+    if (evf_collect_take(j->collect, evf_record_cat(recs, j->rec_size, k)))
+      evf_guard_fatal("a gathered record with an id out of its window or seen twice");
+  return 0;
+}
+
 /* Rank 0, windows: write what completed (at most `max` records) and let the next ids start. */
 static void write_windows(struct job *j, struct evf_runner *r, uint64_t max)
 {
@@ -439,21 +480,17 @@ static void write_windows(struct job *j, struct evf_runner *r, uint64_t max)
   }
 }
 
-/* From the feed (windows, or dynamic scheduling): with windows, rank 0 writes a step of a
- * completed window, another rank sends its records once they have waited STREAM_SEND_DELAY (a
- * window may be waiting for them; without windows they go a full message at a time, the rest
- * after the loop). */
+/* From the feed (windows, or dynamic scheduling): every rank posts the parts of its windows
+ * that are ready and moves the gathers on; with windows, rank 0 writes a step of a completed
+ * window.  With --journal, another rank moves its record messages on. */
 static void stream_tick(struct job *j)
 {
-  if (j->rank != 0)
+  if (j->gather)
+    evf_gather_poll(j->gather, evf_chan_sealed_to(j->chan), 0);
+  else if (j->rank != 0)
     evf_chan_progress(j->chan);
-  if (j->collect) {
-    if (j->gated)
-      write_windows(j, j->runner, WRITE_STEP);
-  } else if (j->gated && j->rank != 0 && j->npend &&
-             evf_clock_now() - j->pend_since >= STREAM_SEND_DELAY) {
-    journal_send(j);
-  }
+  if (j->collect && j->gated)
+    write_windows(j, j->runner, WRITE_STEP);
 }
 
 /* Start draining this rank (once): a signal here, an order from another rank, --max-fails. */
@@ -797,6 +834,16 @@ static int job_distribute(struct job *j)
     if (rc == 0 && j->writer.buf)
       evf_recwriter_header(&j->writer);
   }
+  if ((code = agree_or_report(j, rc, 0)) || j->opt.journal)
+    return code;
+  /* The records come back window by window: those of the ring's windows when ids are gated,
+   * else all in one window, one gather at the end. */
+  j->gather_window = j->gated ? j->window : (j->opt.tasks ? j->opt.tasks : 1);
+  j->gather = evf_gather_new(j->comm, j->rec_size, j->opt.tasks, j->gather_window, gather_take, j);
+  rc = j->gather ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the gathers of records");
+  for (size_t b = 0; rc == 0 && b < j->nbatches; b++)
+    if (evf_gather_expect(j->gather, &j->batches[b]))
+      rc = evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the gathers of records");
   return agree_or_report(j, rc, 0);
 }
 
@@ -820,7 +867,10 @@ static int job_run_loops(struct job *j)
     .feed_arg = &prog,
     .feed_interval = 0.001,
     .capacity = j->capacity,
-    .done = journal_done, /* records stream to rank 0 */
+    /* Rank 0's runner writes its own records by id (into the ring of windows, or with
+     * --journal all N); another rank's wait for their window's gather (with --journal they
+     * stream to rank 0) */
+    .done = j->opt.journal ? journal_done : j->rank == 0 ? collect_done : gather_done,
     .done_arg = j,
     .by_id = j->rank == 0,
     .ring = j->collect ? evf_collect_ring(j->collect) : 0,
@@ -835,14 +885,15 @@ static int job_run_loops(struct job *j)
   prog.show = j->opt.progress > 0;
   prog.chan = evf_chan_new(j->comm, j->ntodo, j->dynamic, &j->part,
                            j->kind->input_option ? &j->inputs_all : NULL,
-                           j->gated ? limit0 : j->opt.tasks, j->opt.tasks);
+                           j->gated ? limit0 : j->opt.tasks, j->opt.tasks,
+                           j->gather ? j->gather_window : 0);
   rc = prog.chan ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the channel");
   if ((code = agree_or_report(j, rc, 0)))
     return code;
   j->chan = prog.chan;
   prog.job = j;
   prog.journal = j->opt.journal != NULL;
-  if (j->rank == 0)
+  if (j->rank == 0 && j->opt.journal)
     evf_chan_on_records(prog.chan, journal_records_in, j);
   if (prog.show) {
     /* Rank 0 decides how it shows progress; every rank ticks at the interval that needs. */
@@ -867,20 +918,38 @@ static int job_run_loops(struct job *j)
   if (fatal && *fatal && atoi(fatal) == j->rank)
     evf_guard_fatal("EVFARM_TEST_FATAL: a fatal error on this rank, as a test asked");
   rc = evf_runner_run(j->runner, j->t0, j->msg);
-  if (j->rank != 0)
+  if (j->rank != 0 && j->opt.journal)
     journal_send(j); /* the last records go before the final report */
+  /* The loop ended: every window not yet posted goes now, with what it has (a failed loop's
+   * tasks may lack records: the ranks still match every gather, and rank 0 says what is
+   * missing). */
+  if (j->gather)
+    evf_gather_poll(j->gather, UINT64_MAX, 1);
   struct evf_runner_counts rc_counts = evf_runner_counts(j->runner);
-  struct evf_progress_counts mine = progress_mine(&rc_counts), all;
+  struct evf_progress_counts mine = progress_mine(&rc_counts), all = mine;
+  int chan_done = 0;
   for (;;) {
     double now = evf_clock_now();
     double until = prog.show ? j->t0 + iv * (floor((now - j->t0) / iv) + 1) : INFINITY;
-    /* Windows: rank 0 writes between polls, and every write may let more ids start. */
-    if (j->gated && j->rank == 0 && until > now + 0.001)
+    int gathering = j->gather && !evf_gather_done(j->gather);
+    /* Windows and gathers: rank 0 writes and moves the gathers on between polls, and every
+     * write may let more ids start. */
+    if ((j->gated || gathering) && j->rank == 0 && until > now + 0.001)
       until = now + 0.001;
-    if (evf_chan_wait(prog.chan, &mine, until, &all))
-      break;
+    if (!chan_done)
+      chan_done = evf_chan_wait(prog.chan, &mine, until, &all);
+    if (gathering) {
+      evf_gather_poll(j->gather, UINT64_MAX, 1);
+      gathering = !evf_gather_done(j->gather);
+    }
     if (j->gated && j->rank == 0)
       write_windows(j, NULL, WRITE_STEP * 4);
+    if (chan_done && !gathering)
+      break;
+    if (chan_done) { /* the other ranks' parts are on their way: poll asleep */
+      struct timespec ts = {0, 200000};
+      nanosleep(&ts, NULL);
+    }
     double print_at = j->t0 + iv * (floor((now - j->t0) / iv) + 1);
     if (j->rank == 0 && prog.show && evf_clock_now() >= print_at) /* a print time passed */
       progress_print(&prog, &all, evf_clock_now() - j->t0, 0);

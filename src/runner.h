@@ -52,7 +52,8 @@ struct evf_runner_config {
   uint64_t ring;
   uint64_t limit;             /* the highest id that may start (0: any); evf_runner_set_limit()
                                  raises it */
-  /* Called with every final record as it is completed (records stream to rank 0), or NULL.
+  /* Called with every final record as it is completed (it goes to its window's part for the
+   * gather, or to rank 0 on the channel with --journal), or NULL.
    * With `records` NULL the record lives in the task's slot and is valid only during the call. */
   void (*done)(void *arg, const struct evf_record *rec);
   void *done_arg;

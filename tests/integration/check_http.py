@@ -212,8 +212,8 @@ def case_misbehaving(c, a):
 
 
 def case_timeout(c, a):
-    """--timeout 0.3 against stalling and dripping servers: each attempt cancelled within
-    50 ms of its deadline, and the run goes on.  The deadline counts from when the transfer
+    """--timeout 0.3 against stalling and dripping servers: each attempt cancelled at its
+    deadline (at most 0.15 s late on a loaded machine), and the run goes on.  The deadline counts from when the transfer
     has a connection: tasks queued behind stalled ones for --host-connections do not time out."""
     r = Run(a, c, "timeout")
     with BadServer() as bad:
@@ -235,7 +235,9 @@ def case_timeout(c, a):
             c(x["status"] == "ok", "delay/50: %s" % x["status"])
             continue
         took = x["t_io_done"] - x["t_start"]
-        c(x["status"] == "timeout" and x["attempts"] == 1 and 0.3 - 1e-3 <= took <= 0.35,
+        # Late by at most 0.15 s: a loaded machine (CI beside a CPU hog) delays the loop's
+        # timer by tens of milliseconds; a deadline ignored or re-armed by the drip never fires.
+        c(x["status"] == "timeout" and x["attempts"] == 1 and 0.3 - 1e-3 <= took <= 0.45,
           "id %d: %s after %.4f s, --timeout 0.3" % (x["id"], x["status"], took))
     c(r.wall < 10, "the run took %.1f s" % r.wall)
 
@@ -254,7 +256,8 @@ def case_timeout_redirects(c, a):
     for x in recs:
         took = x["t_io_done"] - x["t_start"]
         if "/400" in x["url"]:
-            c(x["status"] == "timeout" and x["attempts"] == 1 and 0.6 - 1e-3 <= took <= 0.65,
+            # a deadline re-armed per hop would end ok after 1.6 s; 0.15 s of slack for load
+            c(x["status"] == "timeout" and x["attempts"] == 1 and 0.6 - 1e-3 <= took <= 0.75,
               "id %d: %s after %.4f s (%d redirects), --timeout 0.6 for the attempt"
               % (x["id"], x["status"], took, x["redirects"]))
         else:
