@@ -77,7 +77,7 @@ struct evf_gather *evf_gather_new(MPI_Comm comm, size_t rec_size, uint64_t ntask
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   struct evf_gather *g = calloc(1, sizeof *g);
-  int ok = g != NULL && window > 0 && rec_size <= INT_MAX;
+  int ok = g != NULL && window > 0 && window <= EVF_GATHER_MAX_WINDOW && rec_size <= INT_MAX;
   if (ok && rank == 0) {
     g->counts = calloc((size_t)size, sizeof *g->counts);
     g->displs = calloc((size_t)size, sizeof *g->displs);

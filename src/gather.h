@@ -24,6 +24,9 @@
 /* Most windows a rank has posted and not yet seen complete (a rank whose loop ended early posts
  * the rest as these complete, not all at once). */
 #define EVF_GATHER_MAX_POSTED 8
+/* Most ids in a gathered window: a rank's part and the root's total are MPI ints (and the root
+ * holds one window's records). */
+#define EVF_GATHER_MAX_WINDOW (1u << 24)
 
 struct evf_gather;
 /* The root: take a gathered window's `n` records (grouped by rank, each rank's in the order its

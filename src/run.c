@@ -33,6 +33,7 @@
 #include "output.h"
 #include "partition.h"
 #include "placement.h"
+#include "progress.h"
 #include "report.h"
 #include "runner.h"
 #include "stats.h"
@@ -51,21 +52,10 @@ void evf_print_version(FILE *out, const char *prog)
   fprintf(out, "%s %s\nMPI library: %s\nlibev: %s\n", prog, EVF_VERSION_STRING, mpi, ev);
 }
 
-/* Live progress on rank 0's stderr: tasks done of the job's, percent, the rate over the last
- * RATE_WINDOW seconds, the ETA at that rate, failed and in-flight counts.  As plain lines every
- * --progress seconds, or, on a terminal (or --progress-style bar), as one bar redrawn in place
- * every BAR_INTERVAL seconds (at most --progress). */
-#define RATE_WINDOW 10.0
-#define RATE_SAMPLES 128
-#define BAR_INTERVAL 0.2
-#define BAR_WIDTH 24
-
 struct progress {
-  FILE *err;
   int rank;
   int show;                   /* print progress (--progress > 0) */
-  int bar;                    /* redraw one line in place */
-  int drawn;                  /* a bar is on the screen (end it with a newline) */
+  struct evf_progress_view view; /* rank 0: what it shows (progress.c) */
   struct evf_chan *chan;      /* the channel: job-wide counts and dealing (chan.c) */
   char *msg;                  /* the job's message buffer */
   double last_take;           /* rank 0: when it last took a batch for itself */
@@ -73,77 +63,7 @@ struct progress {
   double tick_iv;             /* the runner's tick (iv, or shorter with --journal) */
   struct job *job;            /* where records go (their windows are gathered to rank 0) */
   int journal;                /* --journal */
-  double sample_t[RATE_SAMPLES];
-  unsigned long long sample_done[RATE_SAMPLES];
-  int nsamples, next;
 };
-
-/* Tasks per second over the last RATE_WINDOW seconds (from the oldest sample in it). */
-static double progress_rate(struct progress *p, unsigned long long done, double elapsed)
-{
-  double t_old = 0;
-  unsigned long long d_old = 0;
-  for (int k = 0; k < p->nsamples; k++) {
-    int i = (p->next - p->nsamples + k + RATE_SAMPLES) % RATE_SAMPLES;
-    if (p->sample_t[i] >= elapsed - RATE_WINDOW) {
-      t_old = p->sample_t[i];
-      d_old = p->sample_done[i];
-      break;
-    }
-  }
-  if (p->nsamples == 0 || p->sample_t[(p->next + RATE_SAMPLES - 1) % RATE_SAMPLES] < elapsed) {
-    p->sample_t[p->next] = elapsed;
-    p->sample_done[p->next] = done;
-    p->next = (p->next + 1) % RATE_SAMPLES;
-    if (p->nsamples < RATE_SAMPLES)
-      p->nsamples++;
-  }
-  return elapsed > t_old && done >= d_old ? (double)(done - d_old) / (elapsed - t_old) : 0;
-}
-
-static void format_eta(char *buf, size_t n, double left, double rate)
-{
-  if (left <= 0)
-    snprintf(buf, n, "0 s");
-  else if (rate <= 0)
-    snprintf(buf, n, "?");
-  else if (left / rate >= 3600)
-    snprintf(buf, n, "%dh%02dm", (int)(left / rate / 3600), (int)(left / rate / 60) % 60);
-  else if (left / rate >= 60)
-    snprintf(buf, n, "%dm%02ds", (int)(left / rate / 60), (int)(left / rate) % 60);
-  else
-    snprintf(buf, n, "%.1f s", left / rate);
-}
-
-static void progress_print(struct progress *p, const struct evf_progress_counts *c,
-                           double elapsed, int last)
-{
-  unsigned long long n = evf_chan_total(p->chan);
-  double pct = n ? 100.0 * (double)c->done / (double)n : 100.0;
-  double rate = progress_rate(p, c->done, elapsed);
-  char eta[32];
-  format_eta(eta, sizeof eta, (double)(n - c->done), rate);
-  if (!p->bar) {
-    evf_errorf(p->err,
-               "progress: %llu of %llu tasks done (%.0f%%) at %.1f s, %.1f tasks/s, ETA %s, "
-               "%llu failed, %llu in flight",
-               c->done, n, pct, elapsed, rate, eta, c->failed, c->inflight);
-    return;
-  }
-  char line[256], bar[BAR_WIDTH + 1];
-  int fill = (int)(pct / 100.0 * BAR_WIDTH + 0.5);
-  for (int k = 0; k < BAR_WIDTH; k++)
-    bar[k] = k < fill ? '#' : '.';
-  bar[BAR_WIDTH] = '\0';
-  /* \r: back to the start of the line; \033[K: erase the rest of the old one. */
-  int len = snprintf(line, sizeof line,
-                     "\revfarm: [%s] %llu/%llu %.0f%% %.0f tasks/s ETA %s, %llu failed, %llu in "
-                     "flight\033[K%s",
-                     bar, c->done, n, pct, rate, eta, c->failed, c->inflight, last ? "\n" : "");
-  fwrite(line, 1, len > 0 && (size_t)len < sizeof line ? (size_t)len : sizeof line - 1, p->err);
-  fflush(p->err);
-  p->drawn = !last;
-}
 
 static struct evf_progress_counts progress_mine(const struct evf_runner_counts *c)
 {
@@ -165,7 +85,7 @@ static void progress_tick(void *arg, const struct evf_runner_counts *c, double e
   struct evf_progress_counts mine = progress_mine(c);
   struct evf_progress_counts all = evf_chan_update(p->chan, &mine);
   if (p->rank == 0)
-    progress_print(p, &all, elapsed, 0);
+    evf_progress_print(&p->view, &all, elapsed, 0);
 }
 
 /* Dynamic scheduling, from the runner: take what the channel deals (rank 0 from its pool, the
@@ -253,8 +173,8 @@ struct job {
   uint64_t ntodo;                 /* tasks this run (all N, less those a journal holds) */
   /* --journal.  Rank 0: `records` holds all N by id (record of id k at k-1), `have` says where
    * each came from (0 none, 1 the journal, 2 this run; its runner writes there by id); `runs`
-   * is made at the end, for the summary, when not all N are this run's.  Other ranks: finished records wait
-   * in `pend` until sent (at most JOURNAL_SEND_DELAY s). */
+   * is made at the end, for the summary, when not all N are this run's.  Other ranks: finished
+   * records wait in `pend` until sent (at most JOURNAL_SEND_DELAY s). */
   struct evf_journal *journal;
   unsigned char *have;
   void *runs;
@@ -837,8 +757,11 @@ static int job_distribute(struct job *j)
   if ((code = agree_or_report(j, rc, 0)) || j->opt.journal)
     return code;
   /* The records come back window by window: those of the ring's windows when ids are gated,
-   * else all in one window, one gather at the end. */
+   * else all in one window, one gather at the end; at most EVF_GATHER_MAX_WINDOW ids (any size
+   * up to the ring's fits it: a gathered window is placed once every id of it may run). */
   j->gather_window = j->gated ? j->window : (j->opt.tasks ? j->opt.tasks : 1);
+  if (j->gather_window > EVF_GATHER_MAX_WINDOW)
+    j->gather_window = EVF_GATHER_MAX_WINDOW;
   j->gather = evf_gather_new(j->comm, j->rec_size, j->opt.tasks, j->gather_window, gather_take, j);
   rc = j->gather ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the gathers of records");
   for (size_t b = 0; rc == 0 && b < j->nbatches; b++)
@@ -853,7 +776,7 @@ static int job_distribute(struct job *j)
  * after its own loop ends, until every rank's loop has. */
 static int job_run_loops(struct job *j)
 {
-  struct progress prog = {.err = j->err, .rank = j->rank, .msg = j->msg};
+  struct progress prog = {.rank = j->rank, .msg = j->msg, .view = {.err = j->err}};
   uint64_t limit0 = j->gated ? evf_collect_ring_size(j->opt.tasks, j->window) : 0;
   struct evf_runner_config cfg = {
     .kind = j->kind,
@@ -891,6 +814,7 @@ static int job_run_loops(struct job *j)
   if ((code = agree_or_report(j, rc, 0)))
     return code;
   j->chan = prog.chan;
+  prog.view.total = j->ntodo;
   prog.job = j;
   prog.journal = j->opt.journal != NULL;
   if (j->rank == 0 && j->opt.journal)
@@ -899,10 +823,12 @@ static int job_run_loops(struct job *j)
     /* Rank 0 decides how it shows progress; every rank ticks at the interval that needs. */
     int bar = j->opt.progress_style == EVF_PROGRESS_BAR ||
               (j->opt.progress_style == EVF_PROGRESS_AUTO && isatty(fileno(j->err)));
-    prog.bar = evf_comm_bcast_int(j->comm, j->rank == 0 ? bar : 0);
+    prog.view.bar = evf_comm_bcast_int(j->comm, j->rank == 0 ? bar : 0);
   }
   double iv = !prog.show ? INFINITY
-              : prog.bar && j->opt.progress > BAR_INTERVAL ? BAR_INTERVAL : j->opt.progress;
+              : prog.view.bar && j->opt.progress > EVF_PROGRESS_BAR_INTERVAL
+                  ? EVF_PROGRESS_BAR_INTERVAL
+                  : j->opt.progress;
   prog.iv = iv;
   prog.next_print = iv;
   cfg.tick_interval = prog.show ? iv : 0;
@@ -952,10 +878,10 @@ static int job_run_loops(struct job *j)
     }
     double print_at = j->t0 + iv * (floor((now - j->t0) / iv) + 1);
     if (j->rank == 0 && prog.show && evf_clock_now() >= print_at) /* a print time passed */
-      progress_print(&prog, &all, evf_clock_now() - j->t0, 0);
+      evf_progress_print(&prog.view, &all, evf_clock_now() - j->t0, 0);
   }
-  if (j->rank == 0 && prog.drawn) /* the bar's last state, and the line ended */
-    progress_print(&prog, &all, evf_clock_now() - j->t0, 1);
+  if (j->rank == 0 && prog.view.drawn) /* the bar's last state, and the line ended */
+    evf_progress_print(&prog.view, &all, evf_clock_now() - j->t0, 1);
   if (j->rank == 0) {
     j->partial = j->opt.journal && (j->draining || evf_chan_drain_requested(prog.chan));
     evf_chan_stats(prog.chan, &j->sched);
