@@ -255,14 +255,15 @@ static void poll_root(struct evf_gather *g, uint64_t sealed_to, int ended)
   for (;;) {
     int flag = 0;
     switch (g->phase) {
-    case ROOT_IDLE:
-      size_t cap;
+    case ROOT_IDLE: {
+      size_t cap; /* the root's part is empty: no buffer to keep */
       if (g->next >= g->nwin || !take_next_part(g, sealed_to, ended, &g->mine, &cap, &g->mycount))
         return;
       MPI_Igather(&g->mycount, 1, MPI_INT, g->counts, 1, MPI_INT, 0, g->comm, &g->req);
       g->posts++;
       g->phase = ROOT_COUNTS;
       break;
+    }
     case ROOT_COUNTS: {
       MPI_Test(&g->req, &flag, MPI_STATUS_IGNORE);
       if (!flag)

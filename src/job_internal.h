@@ -1,0 +1,130 @@
+/* The job's private parts, shared by the files that run one (src/run.c: the sequence, dealing
+ * and the loops; job_journal.c: --journal, the drain; job_results.c: records into windows and
+ * their gathers; job_summary.c: the summary, the files, the exit code).  Nothing outside the
+ * job includes this: the API is job.h and evfarm.h. */
+#ifndef EVF_JOB_INTERNAL_H
+#define EVF_JOB_INTERNAL_H
+
+#include <mpi.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "chan.h"
+#include "cli.h"
+#include "collect.h"
+#include "error.h"
+#include "gather.h"
+#include "inputs.h"
+#include "job.h"
+#include "journal.h"
+#include "output.h"
+#include "partition.h"
+#include "placement.h"
+#include "record.h"
+#include "runner.h"
+#include "stats.h"
+#include "task.h"
+
+/* With --journal, records travel to rank 0 on the channel in batches of up to EVF_STREAM_BATCH,
+ * at most JOURNAL_SEND_DELAY seconds after the first of them ended; rank 0 writes them out every
+ * tick and fsyncs every JOURNAL_SYNC_EVERY seconds and at the end. */
+#define JOURNAL_SEND_BATCH EVF_STREAM_BATCH
+#define JOURNAL_SEND_DELAY 0.5
+/* Rank 0 writes at most this many records of a completed window per turn of its loop (about
+ * a millisecond), so its own tasks and the others' requests are not held up. */
+#define WRITE_STEP 4096
+#define JOURNAL_SYNC_EVERY 2.0
+/* Seconds a drain started by SIGTERM has, past --term-grace, to end before it gives up: Open
+ * MPI's mpirun sends SIGKILL 1 s after the SIGTERM it forwards. */
+#define TERM_MARGIN 0.5
+/* With --journal every rank ticks this often: a drain order (a signal, --max-fails, another
+ * rank's) is acted on within a tick, and rank 0 takes failures in as they come. */
+#define JOURNAL_TICK 0.02
+
+/* Everything a job holds, so one cleanup path releases it on every branch. */
+struct job {
+  MPI_Comm comm;                  /* the job's own duplicate of the caller's communicator */
+  int rank, size;
+  FILE *out, *err;
+  struct evf_options opt;
+  struct evf_outfile records_file, summary_file;
+  struct evf_partition part;      /* rank 0 only */
+  struct evf_batch *batches;      /* this rank's batches */
+  size_t nbatches;
+  const struct evf_task_kind *kind;
+  void *records;                  /* rank 0 with --journal: all N by id (else the ring below;
+                                     other ranks keep a record in its task's slot) */
+  size_t rec_size;
+  /* Without --journal: every rank's records come back to rank 0 window by window (gather.c),
+   * where they go by id into a ring of two windows, written to --output and added to the
+   * summary as each completes (collect.c). */
+  struct evf_gather *gather;
+  struct evf_collect *collect;
+  struct evf_recwriter writer;
+  struct evf_stats *stats;
+  uint64_t window;                /* ids per window */
+  uint64_t gather_window;         /* ids per gathered window: `window` when gated, else all */
+  int gated;                      /* more ids than the ring: they start as windows are written */
+  double output_s;                /* rank 0: seconds spent writing records */
+  int dynamic;                    /* --schedule dynamic */
+  struct evf_chan_stats sched;    /* rank 0: what the dealing did */
+  struct evf_inputs inputs_all;   /* rank 0, kinds with an input file: every task's input */
+  struct evf_inputs inputs;       /* this rank's tasks' inputs, in record order */
+  char (*hosts)[EVF_HOST_LEN];    /* rank 0: the node name of every rank */
+  unsigned char (*masks)[EVF_CPUMASK_BYTES]; /* rank 0: the CPU mask of every rank */
+  int *cpus;                      /* rank 0: the CPUs the job may use on every rank's node */
+  size_t nlocal;                  /* this rank's task count (dynamic: its first share) */
+  size_t capacity;                /* most tasks this rank can run (dynamic: + the pool) */
+  uint64_t ntodo;                 /* tasks this run (all N, less those a journal holds) */
+  /* --journal.  Rank 0: `records` holds all N by id (record of id k at k-1), `have` says where
+   * each came from (0 none, 1 the journal, 2 this run; its runner writes there by id); `runs`
+   * is made at the end, for the summary, when not all N are this run's.  Other ranks: finished
+   * records wait in `pend` until sent (at most JOURNAL_SEND_DELAY s). */
+  struct evf_journal *journal;
+  unsigned char *have;
+  void *runs;
+  uint64_t nruns, reused, torn;
+  struct evf_journal_damage damage;
+  char *pend;
+  size_t npend;
+  double pend_since, last_sync;
+  int journal_failed;
+  struct evf_chan *chan;
+  volatile sig_atomic_t drain_signal; /* set by the guard: the first SIGUSR1/SIGTERM */
+  uint64_t failed_now;            /* rank 0: failures of this run (--max-fails) */
+  int draining;                   /* this rank drains */
+  int term_drain;                 /* its grace is --term-grace (SIGTERM) */
+  int partial;                    /* rank 0: some rank drained: not every id ran */
+  struct evf_runner *runner;
+  double t_enter, t0, wall;
+  char msg[EVF_ERRMSG_LEN];
+};
+
+/* src/run.c */
+/* Agree on `rc` across ranks; on an agreed failure the rank with a message prints it.  Returns
+ * the exit code, 0 to carry on. */
+int evf_job_agree(struct job *j, int rc, int rank0_only);
+
+/* src/job_journal.c: --journal and the drain */
+int evf_job_open_journal(struct job *j);
+int evf_job_todo_ranges(const struct job *j, struct evf_batch **out, size_t *n);
+void evf_job_journal_mark_run(struct job *j);
+void evf_job_journal_done(void *arg, const struct evf_record *rec);
+void evf_job_journal_records_in(void *arg, const void *recs, size_t len);
+void evf_job_journal_send(struct job *j);
+void evf_job_journal_tick(struct job *j, double elapsed);
+
+/* src/job_results.c: records into their windows, the gathers, rank 0's writing */
+void evf_job_expect(struct job *j, const struct evf_batch *b);
+void evf_job_gather_done(void *arg, const struct evf_record *rec);
+void evf_job_collect_done(void *arg, const struct evf_record *rec);
+int evf_job_gather_take(void *arg, uint64_t w, const void *recs, size_t n);
+void evf_job_write_windows(struct job *j, struct evf_runner *r, uint64_t max);
+void evf_job_stream_tick(struct job *j);
+
+/* src/job_summary.c: after the loops, rank 0 summarises, writes and prints; the exit code */
+int evf_job_collect(struct job *j, evf_job_result_fn on_result, void *arg);
+
+#endif
