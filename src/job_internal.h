@@ -42,6 +42,8 @@
 /* With --journal every rank ticks this often: a drain order (a signal, --max-fails, another
  * rank's) is acted on within a tick, and rank 0 takes failures in as they come. */
 #define JOURNAL_TICK 0.02
+/* With windows, each ring window's records are gathered in this many parts. */
+#define GATHER_PARTS 16
 
 /* Everything a job holds, so one cleanup path releases it on every branch. */
 struct job {
