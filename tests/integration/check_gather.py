@@ -12,6 +12,7 @@ windows_dynamic   np 3, 20,000 tasks, --window 3,000: ceil(20000/188) = 107 gath
                   under a tenth of the gathered records' bytes.
 windows_static    the same at np 2, --schedule static, 5,000 tasks, --window 1,000: 80 gathers.
 one_window        np 2, 5,000 tasks, the default window: one gather of every record at the end.
+two_windows       np 2, 5,000 tasks, --window 3,000 (within two windows: no limit): one gather.
 window_one_id     np 3, 50 tasks, --window 1 (the shape that once hung): 50 gathers each.
 
 usage: check_gather.py --mpirun M --evfarm E --shim S --outdir D --case NAME   (--list)
@@ -90,6 +91,10 @@ def case_windows_static(c, a):
 
 def case_one_window(c, a):
     run(c, a, "one_window", 2, ["--tasks", "5000"], 1)
+
+
+def case_two_windows(c, a):
+    run(c, a, "two_windows", 2, ["--tasks", "5000", "--window", "3000"], 1)
 
 
 def case_window_one_id(c, a):
