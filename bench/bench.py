@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -188,11 +189,10 @@ def bench_schedule(build, runs, tmp):
 
 
 def bench_journal(build, runs, tmp):
-    journal = os.path.join(tmp, "bench.journal")
+    journal = os.path.join(tmp, "bench.journal")  # a directory: one file per rank and run
 
     def fresh():
-        if os.path.exists(journal):
-            os.unlink(journal)
+        shutil.rmtree(journal, ignore_errors=True)
         return ["--journal", journal]
 
     print("\n## Journal: on vs off, interleaved, %d runs each (medians, range)" % runs)
@@ -213,7 +213,7 @@ def bench_journal(build, runs, tmp):
         for mode in ("off", "on"):
             s, whole = run(build, 2, empty + (fresh() if mode == "on" else []), tmp)
             got[mode].append((s["wall_s"], s["rank0_maxrss_kib"], whole))
-    size = os.path.getsize(journal)
+    size = sum(os.path.getsize(os.path.join(journal, f)) for f in os.listdir(journal))
     for mode, xs in got.items():
         w = med([x[0] for x in xs])
         print("10^7 empty tasks np 2, journal %-3s: wall %.3f s (%s), %s, rank-0 peak %.0f MiB, "

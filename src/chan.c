@@ -2,9 +2,9 @@
  * receive dispatch on each side, and an explicit state for each side of each pair of ranks.
  *
  * Other ranks -> rank 0: TAG_PROGRESS (counts, from the progress tick; at most one in flight),
- * TAG_REQUEST (counts; "deal me a batch": at most one outstanding), TAG_RECORDS (finished
- * records, back to back), TAG_DRAIN (empty: this rank drains; rank 0 then drains every rank),
- * TAG_FINAL (counts and the rank's worst request latency; its last message).
+ * TAG_REQUEST (counts; "deal me a batch": at most one outstanding), TAG_DRAIN (empty: this rank
+ * drains; rank 0 then drains every rank), TAG_FINAL (counts and the rank's worst request
+ * latency; its last message).  Records never travel here: they are gathered (gather.c).
  * Rank 0 -> a rank: TAG_DEAL (one batch, then the inputs of its tasks, NUL-terminated, back to
  * back), TAG_LIMIT (windows: the highest id that may start now, one unsigned long long; the last
  * one before the close admits every id), TAG_SEAL (windows: every id up to it has been dealt,
@@ -25,8 +25,8 @@
  * dispatch of its side in every state (a drain order reaches a sealed or static rank), so no
  * state of one concern can mute another, and no message is left unreceived at the end.
  * Messages between two ranks arrive in order (MPI's non-overtaking rule; receives use
- * MPI_ANY_TAG), so a rank reads every deal before its close and rank 0 every request and
- * every record before the final report. */
+ * MPI_ANY_TAG), so a rank reads every deal before its close and rank 0 every request before
+ * the final report. */
 #include "chan.h"
 
 #include <limits.h>
@@ -39,7 +39,7 @@
 #include "guard.h"
 
 enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5,
-       TAG_RECORDS = 6, TAG_DRAIN = 7, TAG_LIMIT = 8, TAG_BYE = 9, TAG_SEAL = 10 };
+       TAG_DRAIN = 7, TAG_LIMIT = 8, TAG_BYE = 9, TAG_SEAL = 10 };
 
 /* A report is four unsigned long longs: done, failed, in flight, and (final reports) the worst
  * request latency in nanoseconds. */
@@ -63,9 +63,6 @@ struct peer {
   char deal_small[sizeof(struct evf_batch)];
 };
 
-struct incoming { char *buf; int len; MPI_Request req; double posted; };
-struct outgoing { char *buf; MPI_Request req; };
-
 struct evf_chan {
   MPI_Comm comm;                   /* private duplicate: never meets other traffic */
   int rank, size;
@@ -86,12 +83,6 @@ struct evf_chan {
   const struct evf_inputs *inputs; /* their inputs (kinds with an input file), or NULL */
   size_t next;                     /* the next batch to deal */
   int *owner;                      /* [nbatches]: the rank each batch went to */
-  evf_chan_records_fn on_records;  /* records streamed in */
-  void *records_arg;
-  struct incoming in[EVF_CHAN_MAX_IN];
-  int nin;                         /* records being received (MPI_Irecv): rank 0 never waits in
-                                      a receive for a sender to move the message on */
-  double records_late;             /* test: seconds a receive of records stays in flight */
   unsigned long long deals, requests;
   double max_latency;
   /* other ranks */
@@ -108,8 +99,6 @@ struct evf_chan {
   double asked_at, worst;          /* when the outstanding request went; worst latency */
   char **bufs;                     /* received inputs and their line arrays, kept to the end */
   size_t nbufs, capbufs;
-  struct outgoing *out;            /* records in flight to rank 0 */
-  size_t nout, capout;
 };
 
 static void seal_all(struct evf_chan *c);
@@ -159,12 +148,6 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
   MPI_Comm_dup(comm, &c->comm);
   if (rank != 0)
     return c;
-  /* For the test of the records-before-final guarantee: on one node a rank's last records are
-   * in by the time its final report is, so EVFARM_TEST_RECORDS_LATE=S makes each receive of
-   * records take S seconds at least (up to EVF_CHAN_MAX_IN - 1 of them), as on a slow network
-   * where the final report overtakes the rest of a large message. */
-  const char *late = getenv("EVFARM_TEST_RECORDS_LATE");
-  c->records_late = late && *late ? atof(late) : 0;
   for (int r = 0; r < size; r++) {
     struct peer *p = &c->peers[r];
     p->deal_req = p->limit_req = p->close_req = p->drain_req = p->bye_req = p->seal_req =
@@ -332,54 +315,6 @@ static void deal(struct evf_chan *c, int r)
     seal_all(c);
 }
 
-/* Hand over the records whose receives completed. */
-static void records_in(struct evf_chan *c)
-{
-  if (c->nin == 0)
-    return;
-  if (c->records_late > 0 && c->nin < EVF_CHAN_MAX_IN &&
-      evf_clock_now() < c->in[0].posted + c->records_late)
-    return;
-  MPI_Request reqs[EVF_CHAN_MAX_IN];
-  int idx[EVF_CHAN_MAX_IN], ndone = 0;
-  for (int i = 0; i < c->nin; i++)
-    reqs[i] = c->in[i].req;
-  /* A real statuses array, not MPI_STATUSES_IGNORE: MPICH's mpi.h declares the argument's
-   * size, and gcc then warns that the "ignore" pointer points at nothing. */
-  MPI_Status sts[EVF_CHAN_MAX_IN];
-  MPI_Testsome(c->nin, reqs, &ndone, idx, sts);
-  if (ndone <= 0)
-    return;
-  int keep = 0;
-  for (int i = 0; i < c->nin; i++) {
-    if (reqs[i] == MPI_REQUEST_NULL) {
-      if (c->on_records)
-        c->on_records(c->records_arg, c->in[i].buf, (size_t)c->in[i].len);
-      free(c->in[i].buf);
-    } else {
-      c->in[keep] = c->in[i];
-      c->in[keep++].req = reqs[i];
-    }
-  }
-  c->nin = keep;
-}
-
-/* Post the receive of a message of records (never waiting for its sender to move it on: a
- * message larger than MPI's eager size needs the sender's calls for its rest). */
-static void receive_records(struct evf_chan *c, const MPI_Status *st)
-{
-  int len = 0;
-  MPI_Get_count(st, MPI_BYTE, &len);
-  struct incoming *in = &c->in[c->nin];
-  if (!(in->buf = malloc(len > 0 ? (size_t)len : 1)))
-    evf_guard_fatal("cannot receive streamed records");
-  in->len = len;
-  in->posted = evf_clock_now();
-  MPI_Irecv(in->buf, len, MPI_BYTE, st->MPI_SOURCE, TAG_RECORDS, c->comm, &in->req);
-  c->nin++;
-  records_in(c);
-}
-
 /* A report (progress, request, final) from rank r. */
 static void receive_report(struct evf_chan *c, const MPI_Status *st)
 {
@@ -408,26 +343,20 @@ static void receive_report(struct evf_chan *c, const MPI_Status *st)
   }
 }
 
-/* Rank 0's one receive dispatch: take in every message that has arrived, in order, by tag.
- * Records are received without waiting, at most EVF_CHAN_MAX_IN at a time, and no later message
- * is taken while that many are on their way, so each rank's messages are taken in the order
- * sent.  A receive posted for the probed source and tag matches the probed message: it is the
- * earliest one not yet matched (MPI's order between two ranks; one thread receives). */
+/* Rank 0's one receive dispatch: take in every message that has arrived, in order, by tag.  A
+ * receive posted for the probed source and tag matches the probed message: it is the earliest
+ * one not yet matched (MPI's order between two ranks; one thread receives). */
 static void receive_all(struct evf_chan *c)
 {
   send_limits(c);
   send_seals(c);
-  records_in(c);
-  while (c->nin < EVF_CHAN_MAX_IN) {
+  for (;;) {
     MPI_Status st;
     int flag = 0;
     MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &st);
     if (!flag)
       return;
     switch (st.MPI_TAG) {
-    case TAG_RECORDS:
-      receive_records(c, &st);
-      break;
     case TAG_DRAIN:
       MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
       c->drain_requested = 1; /* the drain itself starts from the caller (drain_check) */
@@ -600,17 +529,23 @@ int evf_chan_all_admitted(const struct evf_chan *c)
   return c->limit >= c->last_id;
 }
 
+int evf_chan_report(struct evf_chan *c, const struct evf_progress_counts *mine)
+{
+  int idle = 1;
+  if (c->req != MPI_REQUEST_NULL)
+    MPI_Test(&c->req, &idle, MPI_STATUS_IGNORE);
+  if (!idle || c->state >= SELF_FINAL)
+    return 0;
+  put_counts(c->sending, mine, 0);
+  MPI_Isend(c->sending, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_PROGRESS, c->comm, &c->req);
+  return 1;
+}
+
 struct evf_progress_counts evf_chan_update(struct evf_chan *c,
                                            const struct evf_progress_counts *mine)
 {
   if (c->rank != 0) {
-    int idle = 1;
-    if (c->req != MPI_REQUEST_NULL)
-      MPI_Test(&c->req, &idle, MPI_STATUS_IGNORE);
-    if (idle && c->state < SELF_FINAL) {
-      put_counts(c->sending, mine, 0);
-      MPI_Isend(c->sending, NREPORT, MPI_UNSIGNED_LONG_LONG, 0, TAG_PROGRESS, c->comm, &c->req);
-    }
+    evf_chan_report(c, mine);
     return *mine;
   }
   receive_all(c);
@@ -683,75 +618,11 @@ int evf_chan_drain_requested(struct evf_chan *c)
   return c->drain_requested;
 }
 
-void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg)
-{
-  c->on_records = fn;
-  c->records_arg = arg;
-}
-
-/* Another rank: complete the record sends rank 0 has taken in (MPI_Testsome also moves the
- * others on: a message larger than MPI's eager size goes in fragments, each sent only when the
- * sender calls into MPI).  Only the oldest EVF_CHAN_TEST_OUT are tested: rank 0 takes a rank's
- * messages in the order sent. */
-void evf_chan_progress(struct evf_chan *c)
-{
-  if (c->nout == 0)
-    return;
-  int n = c->nout < EVF_CHAN_TEST_OUT ? (int)c->nout : EVF_CHAN_TEST_OUT, ndone = 0;
-  MPI_Request reqs[EVF_CHAN_TEST_OUT];
-  int idx[EVF_CHAN_TEST_OUT];
-  for (int i = 0; i < n; i++)
-    reqs[i] = c->out[i].req;
-  MPI_Status sts[EVF_CHAN_TEST_OUT]; /* not MPI_STATUSES_IGNORE: see records_in */
-  MPI_Testsome(n, reqs, &ndone, idx, sts);
-  if (ndone <= 0) /* MPI_UNDEFINED: none active */
-    return;
-  size_t kept = 0;
-  for (size_t i = 0; i < c->nout; i++) {
-    if (i < (size_t)n && reqs[i] == MPI_REQUEST_NULL) {
-      free(c->out[i].buf);
-      continue;
-    }
-    c->out[kept] = c->out[i];
-    if (i < (size_t)n)
-      c->out[kept].req = reqs[i];
-    kept++;
-  }
-  c->nout = kept;
-}
-
-/* Never waits: what a rank holds on its way is bounded by the ids it may run (with windows, two
- * of them; else its own tasks, as an array of its records would be). */
-void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len)
-{
-  if (c->state >= SELF_FINAL)
-    evf_guard_fatal("records sent after the final report");
-  evf_chan_progress(c);
-  if (c->nout == c->capout) {
-    size_t cap = c->capout ? 2 * c->capout : 8;
-    struct outgoing *o = realloc(c->out, cap * sizeof *o);
-    if (!o)
-      evf_guard_fatal("cannot send streamed records");
-    c->out = o;
-    c->capout = cap;
-  }
-  if (len > INT_MAX)
-    evf_guard_fatal("a batch of streamed records over 2 GiB");
-  c->out[c->nout].buf = buf;
-  MPI_Isend(buf, (int)len, MPI_BYTE, 0, TAG_RECORDS, c->comm, &c->out[c->nout].req);
-  c->nout++;
-}
-
 int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, double until,
                   struct evf_progress_counts *all)
 {
   if (c->rank != 0) {
     if (c->state < SELF_FINAL) {
-      for (size_t i = 0; i < c->nout; i++) {
-        MPI_Wait(&c->out[i].req, MPI_STATUS_IGNORE);
-        free(c->out[i].buf);
-      }
-      c->nout = 0;
       MPI_Wait(&c->req, MPI_STATUS_IGNORE);
       MPI_Wait(&c->ask_req, MPI_STATUS_IGNORE);
       MPI_Wait(&c->drain_req, MPI_STATUS_IGNORE);
@@ -782,8 +653,8 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
   for (;;) {
     receive_all(c);
     *all = sum_counts(c);
-    if (c->nfinal >= c->size - 1 && c->nin == 0) /* a rank's last records are in before */
-      return 1;                                    /* its final report is sent */
+    if (c->nfinal >= c->size - 1)
+      return 1;
     if (evf_clock_now() >= until)
       return 0;
     struct timespec ts = {0, 200000}; /* an idle rank 0 sleeps between polls (0.2 ms: the
@@ -820,7 +691,6 @@ void evf_chan_free(struct evf_chan *c)
   for (size_t i = 0; i < c->nbufs; i++)
     free(c->bufs[i]);
   free(c->bufs);
-  free(c->out);
   free(c->peers);
   free(c->owner);
   free(c);

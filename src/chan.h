@@ -9,9 +9,6 @@
 #include "inputs.h"
 #include "partition.h"
 
-/* Most records in one message on the channel. */
-#define EVF_STREAM_BATCH 1024
-
 /* The channel: the one way ranks talk while their loops run, point-to-point messages on a
  * private duplicate of the communicator, sent and polled from loop watchers (never a collective
  * inside a loop, never a blocking wait for another rank's loop).
@@ -59,6 +56,9 @@ unsigned long long evf_chan_total(const struct evf_chan *c);
  * counts as far as rank 0 knows (on other ranks, their own). */
 struct evf_progress_counts evf_chan_update(struct evf_chan *c,
                                            const struct evf_progress_counts *mine);
+/* Another rank: send its counts now, unless its previous report is still in flight (returns 0
+ * then, 1 when sent): --max-fails sends each new failure count as it comes. */
+int evf_chan_report(struct evf_chan *c, const struct evf_progress_counts *mine);
 /* From the runner's feed, never blocking.  Rank 0 answers the requests that arrived and, when
  * `hungry`, takes the next batch for itself.  Another rank reads a deal or its close if one
  * came, and when `hungry` and nothing is outstanding, asks.  Returns 1 with *batch and *inputs
@@ -78,20 +78,6 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
  * must drain. */
 void evf_chan_drain(struct evf_chan *c);
 int evf_chan_drain_requested(struct evf_chan *c);
-/* With --journal, finished records travel to rank 0 on the channel while the loops run (without
- * one they are gathered a window at a time: gather.h).  Rank 0 sets the function that takes them
- * in (called from its polls and its wait, with `len` bytes of
- * records back to back); another rank sends a malloc'ed buffer of them (the channel frees it
- * once sent), and everything it sent is in before its final report. */
-typedef void (*evf_chan_records_fn)(void *arg, const void *recs, size_t len);
-void evf_chan_on_records(struct evf_chan *c, evf_chan_records_fn fn, void *arg);
-/* Sends tested for completion at a time (the oldest). */
-#define EVF_CHAN_TEST_OUT 64
-/* Rank 0 receives at most this many messages of records at a time. */
-#define EVF_CHAN_MAX_IN 64
-void evf_chan_send_records(struct evf_chan *c, char *buf, size_t len);
-/* Another rank, often (every few dozen records): moves its record sends on, frees those done. */
-void evf_chan_progress(struct evf_chan *c);
 /* Rank 0, after evf_chan_wait() returned 1: what the dealing did. */
 struct evf_chan_stats {
   unsigned long long deals;     /* batches dealt on request */

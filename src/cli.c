@@ -165,15 +165,17 @@ static const struct evf_optdef opt_table[] = {
    "with N; 0 = the default: 64 MiB of records (1048576 sim records, fewer of http's and "
    "exec's larger ones), so rank 0 holds at most 128 MiB of them.  Not with --journal, which "
    "keeps every record on rank 0 (default 0)", NULL, NULL},
-  {"journal", EVF_OPT_STRING, OFF(journal), 0, 0, "FILE",
-   "append every finished record to FILE as it reaches rank 0 (other ranks send theirs within "
-   "0.5 s), so a run that ends early loses nothing rank 0 had; only rank 0 writes it (no "
-   "shared file system needed).  FILE must not exist, unless --resume (default: none)",
+  {"journal", EVF_OPT_STRING, OFF(journal), 0, 0, "DIR",
+   "every rank appends each finished record to its own file in the directory DIR as it ends "
+   "(written out every 0.02 s, fsynced every 2 s), so a run that ends early, even a rank "
+   "killed, loses at most the last moments' records; no rank sends another its records for "
+   "it.  DIR must be on a file system every rank's node sees; it is created, and must hold no "
+   "journal unless --resume (default: none)",
    NULL, NULL},
   {"resume", EVF_OPT_FLAG, OFF(resume), 0, 0, NULL,
-   "go on with --journal FILE: check it was written for the same tasks, keep the ids it holds, "
+   "go on with --journal DIR: check it was written for the same tasks, keep the ids it holds, "
    "run the others (at any rank count and schedule), and write outputs with every id once; a "
-   "missing FILE starts a new journal", NULL, NULL},
+   "missing DIR starts a new journal", NULL, NULL},
   {"retry-failed", EVF_OPT_FLAG, OFF(retry_failed), 0, 0, NULL,
    "with --resume: run again the ids whose last journaled record failed", NULL, NULL},
   {"grace", EVF_OPT_SECONDS, OFF(grace), 0, 86400, "SEC",
@@ -470,15 +472,15 @@ static int validate(struct evf_options *o, const unsigned char *set, char *msg)
     return evf_seterr(msg, EVF_EUSAGE, "--cpu-min: %u is greater than --cpu-max %u",
                       (unsigned)o->cpu_min, (unsigned)o->cpu_max);
   if (o->resume && !o->journal)
-    return evf_seterr(msg, EVF_EUSAGE, "--resume: needs --journal FILE");
+    return evf_seterr(msg, EVF_EUSAGE, "--resume: needs --journal DIR");
   if (o->window && o->journal)
     return evf_seterr(msg, EVF_EUSAGE, "--window: not with --journal (a journaled run keeps "
                                        "every record on rank 0)");
   if (o->max_fails && !o->journal)
-    return evf_seterr(msg, EVF_EUSAGE, "--max-fails: needs --journal FILE (a drained run is "
+    return evf_seterr(msg, EVF_EUSAGE, "--max-fails: needs --journal DIR (a drained run is "
                       "resumed from it)");
   if (o->retry_failed && !o->resume)
-    return evf_seterr(msg, EVF_EUSAGE, "--retry-failed: needs --resume (and --journal FILE)");
+    return evf_seterr(msg, EVF_EUSAGE, "--retry-failed: needs --resume (and --journal DIR)");
   if (o->progress > 0 && o->progress < EVF_PROGRESS_FLOOR)
     return evf_seterr(msg, EVF_EUSAGE,
                       "--progress: %g s is below the floor of " EVF_PROGRESS_FLOOR_TEXT
@@ -563,9 +565,9 @@ void evf_cli_usage(FILE *out)
         "Run N tasks with one libev event loop per MPI rank: a simulated crawler (--kind\n"
         "sim, the default), HTTP fetches of a file of URLs with libcurl (--kind http),\n"
         "or a file of shell commands (--kind exec). Each task waits on I/O (or its child\n"
-        "process), then runs a CPU phase; every task's record streams to rank 0, which\n"
-        "writes them in id order a window at a time and prints a summary with the wall\n"
-        "time, the lower bound and the efficiency.\n"
+        "process), then runs a CPU phase. The records come back to rank 0 by MPI_Gatherv\n"
+        "a window at a time; rank 0 writes them in id order and prints a summary with\n"
+        "the wall time, the lower bound and the efficiency.\n"
         "\nOptions (--opt VALUE or --opt=VALUE):\n",
         out);
   evf_opt_usage(out, opt_table, NOPTS);

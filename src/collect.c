@@ -8,9 +8,10 @@ struct evf_collect {
   struct evf_collect_config cfg;
   uint64_t ring;          /* records in the ring: two windows, or all ids when fewer */
   char *recs;             /* ring records */
-  unsigned char *have;    /* [ring] 1: the id's record is in */
+  unsigned char *have;    /* [ring] the id's record is in: 1 of this run, 2 from the journal */
   uint64_t lo;            /* the next id to write */
   uint64_t count[2];      /* records in of the window being written and of the next */
+  uint64_t ran, held, held_failed; /* written: this run's, the journal's, of those not ok */
 };
 
 uint64_t evf_collect_ring_size(uint64_t ntasks, uint64_t window)
@@ -70,20 +71,81 @@ uint64_t evf_collect_written(const struct evf_collect *c)
   return c->lo - 1;
 }
 
-int evf_collect_take(struct evf_collect *c, const struct evf_record *rec)
+/* Place a record: `from` 1 (this run's: once) or 2 (the journal's: a later one of an id
+ * replaces an earlier one). */
+static int put(struct evf_collect *c, const struct evf_record *rec, unsigned char from)
 {
   uint64_t id = rec->id;
   if (id < c->lo || id > evf_collect_limit(c))
     return -1;
   uint64_t at = (id - 1) % c->ring;
-  if (c->have[at])
+  if (c->have[at] && (from == 1 || c->have[at] == 1))
     return -1;
   char *slot = c->recs + at * c->cfg.rec_size;
   if ((const char *)rec != slot)
     memcpy(slot, rec, c->cfg.rec_size);
-  c->have[at] = 1;
-  c->count[(id - 1) / c->cfg.window % 2]++;
+  if (!c->have[at])
+    c->count[(id - 1) / c->cfg.window % 2]++;
+  c->have[at] = from;
   return 0;
+}
+
+int evf_collect_take(struct evf_collect *c, const struct evf_record *rec)
+{
+  return put(c, rec, 1);
+}
+
+int evf_collect_held(struct evf_collect *c, const struct evf_record *rec)
+{
+  return put(c, rec, 2);
+}
+
+uint64_t evf_collect_ran(const struct evf_collect *c)
+{
+  return c->ran;
+}
+
+uint64_t evf_collect_held_failed(const struct evf_collect *c)
+{
+  return c->held_failed;
+}
+
+/* Write the record in slot `at` (of id `id`): this run's go into the stats. */
+static void write_one(struct evf_collect *c, uint64_t id, uint64_t at)
+{
+  const struct evf_collect_config *g = &c->cfg;
+  const struct evf_record *r = (const struct evf_record *)(const void *)(c->recs +
+                                                                         at * g->rec_size);
+  if (c->have[at] == 1) {
+    c->ran++;
+    if (g->stats)
+      evf_stats_add(g->stats, r);
+  } else {
+    c->held++;
+    c->held_failed += r->status != EVF_STATUS_OK;
+  }
+  if (g->writer) { /* an earlier run's record: its node unknown here (its rank was another
+                      run's) */
+    int known = c->have[at] == 1 && r->rank >= 0 && r->rank < g->nranks;
+    evf_recwriter_put(g->writer, r, known ? g->hosts[r->rank] : "",
+                      g->inputs ? g->inputs[id - 1] : NULL);
+  }
+  c->have[at] = 0;
+}
+
+uint64_t evf_collect_finish(struct evf_collect *c)
+{
+  uint64_t n = 0;
+  for (uint64_t id = c->lo; id <= evf_collect_limit(c) && id <= c->cfg.ntasks; id++) {
+    uint64_t at = (id - 1) % c->ring;
+    if (c->have[at]) {
+      write_one(c, id, at);
+      n++;
+    }
+  }
+  c->lo = c->cfg.ntasks + 1;
+  c->count[0] = c->count[1] = 0;
+  return n;
 }
 
 uint64_t evf_collect_step(struct evf_collect *c, uint64_t max)
@@ -96,19 +158,8 @@ uint64_t evf_collect_step(struct evf_collect *c, uint64_t max)
     if (c->count[k % 2] < end - first + 1)
       break; /* the window is not complete */
     uint64_t stop = end - c->lo + 1 <= max - done ? end : c->lo + (max - done) - 1;
-    for (uint64_t id = c->lo; id <= stop; id++) {
-      uint64_t at = (id - 1) % c->ring;
-      const struct evf_record *r = (const struct evf_record *)(const void *)(c->recs +
-                                                                             at * g->rec_size);
-      if (g->stats)
-        evf_stats_add(g->stats, r);
-      if (g->writer) {
-        int known = r->rank >= 0 && r->rank < g->nranks;
-        evf_recwriter_put(g->writer, r, known ? g->hosts[r->rank] : "",
-                          g->inputs ? g->inputs[id - 1] : NULL);
-      }
-      c->have[at] = 0;
-    }
+    for (uint64_t id = c->lo; id <= stop; id++)
+      write_one(c, id, (id - 1) % c->ring);
     done += stop - c->lo + 1;
     c->lo = stop + 1;
     if (c->lo > end)

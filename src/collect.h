@@ -40,7 +40,18 @@ uint64_t evf_collect_ring(const struct evf_collect *c);
 /* A final record of this run (in the ring already, or copied there).  Returns 0, or -1 for an
  * id outside the ids that may run now, or one seen twice. */
 int evf_collect_take(struct evf_collect *c, const struct evf_record *rec);
-/* Write out (and add to the stats) up to `max` records of completed windows, in id order.
+/* A record the journal holds, for an id this run does not run (one that came earlier is
+ * replaced: journals are read in run order).  Returns 0, or -1 for an id outside the ids that
+ * may run now, or one this run has a record of. */
+int evf_collect_held(struct evf_collect *c, const struct evf_record *rec);
+/* A drained run's end: write every record still in the ring, in id order, missing ids left
+ * out.  Returns how many. */
+uint64_t evf_collect_finish(struct evf_collect *c);
+/* Records written so far: this run's (they go into the stats), and the journal's that are not
+ * ok. */
+uint64_t evf_collect_ran(const struct evf_collect *c);
+uint64_t evf_collect_held_failed(const struct evf_collect *c);
+/* Write out (this run's added to the stats) up to `max` records of completed windows, in id order.
  * Returns how many. */
 uint64_t evf_collect_step(struct evf_collect *c, uint64_t max);
 /* The highest id that may start now: the end of the window after the one being written. */

@@ -119,6 +119,19 @@ int evf_comm_bcast_int(MPI_Comm comm, int value)
   return value;
 }
 
+void evf_comm_bcast_str(MPI_Comm comm, char *buf, size_t len)
+{
+  MPI_Bcast(buf, (int)len, MPI_CHAR, 0, comm);
+  buf[len - 1] = '\0';
+}
+
+unsigned long long evf_comm_sum_u64(MPI_Comm comm, unsigned long long value)
+{
+  unsigned long long all = 0;
+  MPI_Allreduce(&value, &all, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
+  return all;
+}
+
 /* Batches travel as 3 uint32 words each. */
 static MPI_Datatype batch_type(void)
 {

@@ -50,6 +50,10 @@ void evf_comm_library_version(char *buf, size_t len);
 unsigned long long evf_comm_bcast_u64(MPI_Comm comm, unsigned long long value);
 /* Broadcast an int from rank 0. */
 int evf_comm_bcast_int(MPI_Comm comm, int value);
+/* Rank 0's string of at most len - 1 bytes (buf holds len) to every rank. */
+void evf_comm_bcast_str(MPI_Comm comm, char *buf, size_t len);
+/* The sum of every rank's value, on every rank. */
+unsigned long long evf_comm_sum_u64(MPI_Comm comm, unsigned long long value);
 
 /* Scatter batch descriptors: rank 0 passes its partition `p`; every rank receives its batches
  * in *batches (malloc'ed, caller frees) and their number in *nbatches.  Rank 0 must already

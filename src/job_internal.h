@@ -27,20 +27,18 @@
 #include "stats.h"
 #include "task.h"
 
-/* With --journal, records travel to rank 0 on the channel in batches of up to EVF_STREAM_BATCH,
- * at most JOURNAL_SEND_DELAY seconds after the first of them ended; rank 0 writes them out every
- * tick and fsyncs every JOURNAL_SYNC_EVERY seconds and at the end. */
-#define JOURNAL_SEND_BATCH EVF_STREAM_BATCH
-#define JOURNAL_SEND_DELAY 0.5
 /* Rank 0 writes at most this many records of a completed window per turn of its loop (about
  * a millisecond), so its own tasks and the others' requests are not held up. */
 #define WRITE_STEP 4096
+/* With --journal every rank fsyncs its file this often (and at the end); it writes its buffer
+ * out every JOURNAL_TICK. */
 #define JOURNAL_SYNC_EVERY 2.0
 /* Seconds a drain started by SIGTERM has, past --term-grace, to end before it gives up: Open
  * MPI's mpirun sends SIGKILL 1 s after the SIGTERM it forwards. */
 #define TERM_MARGIN 0.5
-/* With --journal every rank ticks this often: a drain order (a signal, --max-fails, another
- * rank's) is acted on within a tick, and rank 0 takes failures in as they come. */
+/* With --journal every rank ticks this often: its journal's buffer goes to the file (a rank
+ * killed loses at most this much), a drain order (a signal, --max-fails, another rank's) is
+ * acted on within a tick, and with --max-fails the failures reach rank 0 as they come. */
 #define JOURNAL_TICK 0.02
 /* With windows, each ring window's records are gathered in this many parts. */
 #define GATHER_PARTS 16
@@ -56,12 +54,10 @@ struct job {
   struct evf_batch *batches;      /* this rank's batches */
   size_t nbatches;
   const struct evf_task_kind *kind;
-  void *records;                  /* rank 0 with --journal: all N by id (else the ring below;
-                                     other ranks keep a record in its task's slot) */
   size_t rec_size;
-  /* Without --journal: every rank's records come back to rank 0 window by window (gather.c),
-   * where they go by id into a ring of two windows, written to --output and added to the
-   * summary as each completes (collect.c). */
+  /* Every rank's records come back to rank 0 window by window (gather.c), where they go by id
+   * into a ring of two windows, written to --output and added to the summary as each completes
+   * (collect.c); with --journal, the records the journal holds are placed there too. */
   struct evf_gather *gather;
   struct evf_collect *collect;
   struct evf_recwriter writer;
@@ -80,19 +76,20 @@ struct job {
   size_t nlocal;                  /* this rank's task count (dynamic: its first share) */
   size_t capacity;                /* most tasks this rank can run (dynamic: + the pool) */
   uint64_t ntodo;                 /* tasks this run (all N, less those a journal holds) */
-  /* --journal.  Rank 0: `records` holds all N by id (record of id k at k-1), `have` says where
-   * each came from (0 none, 1 the journal, 2 this run; its runner writes there by id); `runs`
-   * is made at the end, for the summary, when not all N are this run's.  Other ranks: finished
-   * records wait in `pend` until sent (at most JOURNAL_SEND_DELAY s). */
+  /* --journal: rank 0 holds the directory (its lock, its files) and, when it held records,
+   * `held`: a bit per id, set for those this run leaves to the journal; every rank appends to
+   * its own file `jpath` of this run. */
+  struct evf_journal_dir jdir;
+  char jheader[1024];             /* the task set's header words */
+  char *jpath;
   struct evf_journal *journal;
-  unsigned char *have;
-  void *runs;
-  uint64_t nruns, reused, torn;
+  uint64_t *held;
+  uint64_t reused, torn;
   struct evf_journal_damage damage;
-  char *pend;
-  size_t npend;
-  double pend_since, last_sync;
-  int journal_failed;
+  double last_sync;
+  int journal_failed;             /* this rank's journal failed */
+  unsigned long long appended, journals_failed; /* every rank's, summed after the loops */
+  unsigned long long failed_reported; /* another rank: the failures rank 0 was told of */
   struct evf_chan *chan;
   volatile sig_atomic_t drain_signal; /* set by the guard: the first SIGUSR1/SIGTERM */
   uint64_t failed_now;            /* rank 0: failures of this run (--max-fails) */
@@ -111,12 +108,13 @@ int evf_job_agree(struct job *j, int rc, int rank0_only);
 
 /* src/job_journal.c: --journal and the drain */
 int evf_job_open_journal(struct job *j);
+int evf_job_held(const struct job *j, uint64_t id);
 int evf_job_todo_ranges(const struct job *j, struct evf_batch **out, size_t *n);
+int evf_job_journal_place(struct job *j);
 void evf_job_journal_mark_run(struct job *j);
 void evf_job_journal_done(void *arg, const struct evf_record *rec);
-void evf_job_journal_records_in(void *arg, const void *recs, size_t len);
-void evf_job_journal_send(struct job *j);
-void evf_job_journal_tick(struct job *j, double elapsed);
+void evf_job_journal_tick(struct job *j, const struct evf_progress_counts *mine, double elapsed);
+void evf_job_journal_end(struct job *j);
 
 /* src/job_results.c: records into their windows, the gathers, rank 0's writing */
 void evf_job_expect(struct job *j, const struct evf_batch *b);

@@ -1,5 +1,6 @@
-/* --journal glue of a job (see job_internal.h): rank 0 opens and reads back the journal, takes
- * streamed records in and appends them; other ranks send theirs; the drain (a signal, an
+/* --journal glue of a job (see job_internal.h): rank 0 opens the journal directory and reads
+ * the earlier runs' files back (which ids to run; later, their records into the output); every
+ * rank appends its own finished records to its own file of this run; the drain (a signal, an
  * order, --max-fails) on every rank. */
 #define _DEFAULT_SOURCE
 #include <inttypes.h>
@@ -15,61 +16,33 @@
 #include "guard.h"
 #include "job_internal.h"
 
-/* Rank 0, --journal: a record of this run (its own, or streamed in from another rank). */
-static void journal_take(struct job *j, const struct evf_record *rec)
+/* This rank's journal failed (a write error): said now, on the rank it happened on; the run
+ * ends with exit 3. */
+static void journal_failed(struct job *j)
 {
-  if (rec->id < 1 || rec->id > j->opt.tasks || j->have[rec->id - 1] == 2 || j->nruns == j->ntodo)
-    evf_guard_fatal("a streamed record with an id out of range or seen twice");
-  struct evf_record *at = evf_record_at(j->records, j->rec_size, rec->id - 1);
-  if (at != rec) /* rank 0's own runner writes in place */
-    memcpy(at, rec, j->rec_size);
-  j->have[rec->id - 1] = 2;
-  j->nruns++;
-  j->failed_now += rec->status != EVF_STATUS_OK;
-  if (!j->journal_failed && evf_journal_append(j->journal, rec, 1, j->msg)) {
-    j->journal_failed = 1;
-    evf_errorf(j->err, "%s", j->msg); /* said now; the run ends with exit 3 */
-  }
-}
-
-void evf_job_journal_records_in(void *arg, const void *recs, size_t len)
-{
-  struct job *j = arg;
-  for (size_t at = 0; at + j->rec_size <= len; at += j->rec_size)
-    journal_take(j, (const struct evf_record *)(const void *)((const char *)recs + at));
-}
-
-/* Another rank: send what waits. */
-void evf_job_journal_send(struct job *j)
-{
-  if (!j->npend)
+  if (j->journal_failed)
     return;
-  evf_chan_send_records(j->chan, j->pend, j->npend * j->rec_size);
-  j->pend = NULL;
-  j->npend = 0;
+  j->journal_failed = 1;
+  if (j->size > 1)
+    evf_errorf(j->err, "rank %d: %s", j->rank, j->msg);
+  else
+    evf_errorf(j->err, "%s", j->msg);
 }
 
-/* From the runner: every final record of this rank. */
+/* From the runner, --journal: every final record of this rank goes into its journal file, then
+ * on its way to the output as without one (rank 0's into its ring, the others' into their
+ * windows' gathers).  A task a drain cancelled has no record: it is left for --resume. */
 void evf_job_journal_done(void *arg, const struct evf_record *rec)
 {
   struct job *j = arg;
-  if (rec->status == EVF_STATUS_NOT_RUN && j->opt.journal)
-    return; /* cancelled by a drain: left for --resume, never journaled */
-  if (j->rank == 0) {
-    journal_take(j, rec);
+  if (rec->status == EVF_STATUS_NOT_RUN)
     return;
-  }
-  if (!j->pend && !(j->pend = malloc(JOURNAL_SEND_BATCH * j->rec_size)))
-    evf_guard_fatal("out of memory for records on their way to rank 0");
-  if (j->npend == 0)
-    j->pend_since = evf_clock_now();
-  memcpy(j->pend + j->npend++ * j->rec_size, rec, j->rec_size);
-  /* --max-fails counts failures at rank 0: a failure goes at once (with what waits before it),
-   * not up to JOURNAL_SEND_DELAY later, so the drain starts at the count asked for. */
-  if (j->npend == JOURNAL_SEND_BATCH || (j->opt.max_fails && rec->status != EVF_STATUS_OK))
-    evf_job_journal_send(j);
-  else if (j->npend % 64 == 0) /* the messages on their way need this rank's calls to move */
-    evf_chan_progress(j->chan);
+  if (!j->journal_failed && evf_journal_append(j->journal, rec, 1, j->msg))
+    journal_failed(j);
+  if (j->rank == 0)
+    evf_job_collect_done(arg, rec);
+  else
+    evf_job_gather_done(arg, rec);
 }
 
 /* Start draining this rank (once): a signal here, an order from another rank, --max-fails. */
@@ -103,19 +76,20 @@ static void drain_check(struct job *j)
                why, grace);
 }
 
-void evf_job_journal_tick(struct job *j, double elapsed)
+/* Every JOURNAL_TICK on every rank: act on a drain; write the journal's buffer out (fsync it
+ * every JOURNAL_SYNC_EVERY s).  With --max-fails the failures go to rank 0 as they happen (in
+ * the progress counts, the channel's report), which drains the job at the count. */
+void evf_job_journal_tick(struct job *j, const struct evf_progress_counts *mine, double elapsed)
 {
+  if (j->opt.max_fails && j->rank == 0)
+    j->failed_now = evf_chan_update(j->chan, mine).failed;
+  else if (j->opt.max_fails && mine->failed != j->failed_reported &&
+           evf_chan_report(j->chan, mine))
+    j->failed_reported = mine->failed;
   drain_check(j);
-  if (j->rank != 0) {
-    if (j->npend && evf_clock_now() - j->pend_since >= JOURNAL_SEND_DELAY - JOURNAL_TICK)
-      evf_job_journal_send(j);
-    return;
-  }
   int durable = elapsed - j->last_sync >= JOURNAL_SYNC_EVERY;
-  if (!j->journal_failed && evf_journal_flush(j->journal, durable, j->msg)) {
-    j->journal_failed = 1;
-    evf_errorf(j->err, "%s", j->msg);
-  }
+  if (!j->journal_failed && evf_journal_flush(j->journal, durable, j->msg))
+    journal_failed(j);
   if (durable)
     j->last_sync = elapsed;
 }
@@ -155,10 +129,8 @@ void evf_job_journal_mark_run(struct job *j)
     };
     rc = evf_journal_run(j->journal, &run, j->msg);
   }
-  if (rc) {
-    j->journal_failed = 1;
-    evf_errorf(j->err, "%s", j->msg); /* said now; the run ends with exit 3 */
-  }
+  if (rc)
+    journal_failed(j);
   free(node_of);
   free(names);
 }
@@ -182,18 +154,58 @@ static int journal_header(const struct job *j, char *h, size_t n)
   return len > 0 && (size_t)len < n ? 0 : EVF_EUSAGE;
 }
 
-/* Rank 0, reading a journal back: keep the record (a later one of an id wins). */
+/* Rank 0, reading the journal back, first pass: the last record of each id decides whether
+ * this run leaves it (it holds a record; with --retry-failed an ok one) or runs it. */
 static void journal_read_one(void *arg, const struct evf_record *rec)
 {
   struct job *j = arg;
   if (rec->id < 1 || rec->id > j->opt.tasks)
     return; /* cannot be ours: the header matched, so only damage could do this */
-  memcpy(evf_record_at(j->records, j->rec_size, rec->id - 1), rec, j->rec_size);
-  j->have[rec->id - 1] = 1;
+  uint64_t k = rec->id - 1, bit = 1ull << (k % 64);
+  if (j->opt.retry_failed && rec->status != EVF_STATUS_OK)
+    j->held[k / 64] &= ~bit;
+  else
+    j->held[k / 64] |= bit;
 }
 
-/* 1c. --journal: rank 0 opens it (reading it back with --resume) before any work; the ids it
- * holds are not run again (those that failed are, with --retry-failed). */
+int evf_job_held(const struct job *j, uint64_t id)
+{
+  return j->held && (j->held[(id - 1) / 64] >> ((id - 1) % 64) & 1);
+}
+
+/* Rank 0: read every file of the journal, in run order, through `each`. */
+static int read_all(struct job *j, evf_journal_record_fn each, int report)
+{
+  int rc = 0;
+  for (size_t f = 0; rc == 0 && f < j->jdir.n; f++) {
+    const char *path = j->jdir.file[f].path;
+    uint64_t nread = 0, torn = 0;
+    struct evf_journal_damage dmg = {0, 0, 0};
+    rc = evf_journal_read(path, j->jheader, j->rec_size, each, j, &nread, &torn, &dmg, j->msg);
+    if (rc || !report)
+      continue;
+    j->torn += torn;
+    j->damage.bytes += dmg.bytes;
+    j->damage.stretches += dmg.stretches;
+    /* Said even with --quiet: records were lost, and their ids run again. */
+    if (dmg.stretches)
+      evf_errorf(j->err, "--journal: '%s': %llu damaged stretch%s of %llu bytes in all skipped "
+                         "(the first at byte %llu: a frame whose hash, magic or size is wrong); "
+                         "the valid frames after %s kept; the records lost run again",
+                 evf_clip(path), (unsigned long long)dmg.stretches,
+                 dmg.stretches == 1 ? "" : "es", (unsigned long long)dmg.bytes,
+                 (unsigned long long)dmg.first_at, dmg.stretches == 1 ? "it" : "them");
+    if (torn)
+      evf_errorf(j->err, "--journal: '%s': a torn tail of %llu bytes cut (a run that ended "
+                         "mid-write); its records run again",
+                 evf_clip(path), (unsigned long long)torn);
+  }
+  return rc;
+}
+
+/* 1c. --journal: rank 0 opens the directory and reads the earlier runs' files (the ids they
+ * hold are not run again; those that failed are, with --retry-failed); every rank creates its
+ * file of this run, before any work. */
 int evf_job_open_journal(struct job *j)
 {
   j->ntodo = j->opt.tasks;
@@ -202,46 +214,69 @@ int evf_job_open_journal(struct job *j)
   /* SIGUSR1/SIGTERM drain instead of stopping; a SIGTERM drain gives up (and cleans up) if it
    * has not ended --term-grace + 0.5 s later, before the launcher's SIGKILL. */
   evf_guard_drain(&j->drain_signal, j->opt.term_grace + TERM_MARGIN);
+  j->jdir.lock_fd = -1;
   int rc = 0;
   if (j->rank == 0) {
-    char header[1024];
-    uint64_t nread = 0;
-    size_t n = j->opt.tasks;
-    j->have = calloc(n ? n : 1, 1);
-    if (posix_memalign(&j->records, 64, (n ? n : 1) * j->rec_size) != 0)
-      j->records = NULL;
-    if (!j->have || !j->records)
-      rc = evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %zu records", n);
-    if (rc == 0 && journal_header(j, header, sizeof header))
-      rc = evf_seterr(j->msg, EVF_EUSAGE, "--journal: the task set does not fit a header");
+    size_t words = ((size_t)j->opt.tasks + 63) / 64;
+    rc = journal_header(j, j->jheader, sizeof j->jheader)
+             ? evf_seterr(j->msg, EVF_EUSAGE, "--journal: the task set does not fit a header")
+             : 0;
     if (rc == 0)
-      rc = evf_journal_open(&j->journal, j->opt.journal, header, j->rec_size, j->opt.resume,
-                            journal_read_one, j, &nread, &j->torn, &j->damage, j->msg);
-    /* Said even with --quiet: records were lost, and their ids run again. */
-    if (rc == 0 && j->damage.stretches)
-      evf_errorf(j->err, "--journal: '%s': %llu damaged stretch%s of %llu bytes in all skipped "
-                         "(the first at byte %llu: a frame whose hash, magic or size is wrong); "
-                         "the valid frames after %s kept; the records lost run again",
-                 evf_clip(j->opt.journal), (unsigned long long)j->damage.stretches,
-                 j->damage.stretches == 1 ? "" : "es", (unsigned long long)j->damage.bytes,
-                 (unsigned long long)j->damage.first_at, j->damage.stretches == 1 ? "it" : "them");
-    if (rc == 0 && j->torn)
-      evf_errorf(j->err, "--journal: '%s': a torn tail of %llu bytes cut (a run that ended "
-                         "mid-write); its records run again",
-                 evf_clip(j->opt.journal), (unsigned long long)j->torn);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-      if (j->have[i] && j->opt.retry_failed &&
-          evf_record_cat(j->records, j->rec_size, i)->status != EVF_STATUS_OK)
-        j->have[i] = 0;
-      j->reused += j->have[i] != 0;
-    }
-    j->ntodo = n - j->reused;
+      rc = evf_journal_dir_open(&j->jdir, j->opt.journal, j->opt.resume, j->msg);
+    if (rc == 0 && j->jdir.n && !(j->held = calloc(words ? words : 1, sizeof *j->held)))
+      rc = evf_seterr(j->msg, EVF_ENOMEM, "--journal: out of memory");
+    if (rc == 0 && j->jdir.n)
+      rc = read_all(j, journal_read_one, 1);
+    for (size_t w = 0; rc == 0 && j->held && w < words; w++)
+      j->reused += (uint64_t)__builtin_popcountll(j->held[w]);
+    j->ntodo = j->opt.tasks - j->reused;
   }
   int code = evf_job_agree(j, rc, 1);
   if (code)
     return code;
   j->ntodo = evf_comm_bcast_u64(j->comm, j->ntodo);
-  return 0;
+  uint32_t run = (uint32_t)evf_comm_bcast_u64(j->comm, j->jdir.next_run);
+  evf_comm_bcast_str(j->comm, j->jheader, sizeof j->jheader);
+  size_t n = strlen(j->opt.journal) + 64;
+  j->jpath = malloc(n);
+  rc = j->jpath ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "--journal: out of memory");
+  if (rc == 0 && evf_journal_file_name(j->jpath, n, j->opt.journal, run, (uint32_t)j->rank))
+    rc = evf_seterr(j->msg, EVF_EUSAGE, "--journal: '%s': the path is too long",
+                    evf_clip(j->opt.journal));
+  if (rc == 0)
+    rc = evf_journal_create(&j->journal, j->jpath, j->jheader, j->rec_size, j->msg);
+  return evf_job_agree(j, rc, 0);
+}
+
+/* Rank 0, second pass: the records the journal holds for ids this run does not run go into the
+ * ring, in run order (a later one of an id replaces an earlier one). */
+static void journal_place(void *arg, const struct evf_record *rec)
+{
+  struct job *j = arg;
+  if (rec->id >= 1 && rec->id <= j->opt.tasks && evf_job_held(j, rec->id) &&
+      evf_collect_held(j->collect, rec))
+    evf_guard_fatal("a journaled record outside the ring");
+}
+
+int evf_job_journal_place(struct job *j)
+{
+  if (j->rank != 0 || !j->reused)
+    return 0;
+  return read_all(j, journal_place, 0);
+}
+
+/* Every rank, after the loops: its journal written out, fsynced and closed; the ranks' counts
+ * summed (records appended; ranks whose journal failed). */
+void evf_job_journal_end(struct job *j)
+{
+  if (!j->opt.journal)
+    return;
+  uint64_t appended = j->journal ? evf_journal_count(j->journal) : 0;
+  if (evf_journal_close(j->journal, j->msg))
+    journal_failed(j);
+  j->journal = NULL;
+  j->appended = evf_comm_sum_u64(j->comm, appended);
+  j->journals_failed = evf_comm_sum_u64(j->comm, (unsigned long long)j->journal_failed);
 }
 
 /* Rank 0: the ids still to run, as ranges. */
@@ -250,7 +285,7 @@ int evf_job_todo_ranges(const struct job *j, struct evf_batch **out, size_t *n)
   size_t cap = 16, k = 0;
   struct evf_batch *r = malloc(cap * sizeof *r);
   for (uint32_t i = 0; r && i < j->opt.tasks; i++) {
-    if (j->have[i])
+    if (evf_job_held(j, (uint64_t)i + 1))
       continue;
     if (k && r[k - 1].first_id + r[k - 1].count == i + 1) {
       r[k - 1].count++;

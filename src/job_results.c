@@ -9,8 +9,8 @@
 #include "guard.h"
 #include "job_internal.h"
 
-/* From the runner, without --journal: every final record of this rank waits in its window's
- * part for the window's gather. */
+/* From the runner (after the journal, with --journal): every final record of another rank
+ * waits in its window's part for the window's gather. */
 void evf_job_gather_done(void *arg, const struct evf_record *rec)
 {
   struct job *j = arg;
@@ -21,11 +21,11 @@ void evf_job_gather_done(void *arg, const struct evf_record *rec)
 /* A dealt batch's tasks are this rank's: their windows wait for their records. */
 void evf_job_expect(struct job *j, const struct evf_batch *b)
 {
-  if (j->gather && evf_gather_expect(j->gather, b))
+  if (evf_gather_expect(j->gather, b))
     evf_guard_fatal("a dealt batch for a window already gathered, or out of memory");
 }
 
-/* Rank 0, without --journal: its own record, in its place in the ring already. */
+/* Rank 0: its own record, in its place in the ring already. */
 void evf_job_collect_done(void *arg, const struct evf_record *rec)
 {
   struct job *j = arg;
@@ -64,13 +64,10 @@ void evf_job_write_windows(struct job *j, struct evf_runner *r, uint64_t max)
 
 /* From the feed (windows, or dynamic scheduling): every rank posts the parts of its windows
  * that are ready and moves the gathers on; with windows, rank 0 writes a step of a completed
- * window.  With --journal, another rank moves its record messages on. */
+ * window. */
 void evf_job_stream_tick(struct job *j)
 {
-  if (j->gather)
-    evf_gather_poll(j->gather, evf_chan_sealed_to(j->chan), 0);
-  else if (j->rank != 0)
-    evf_chan_progress(j->chan);
+  evf_gather_poll(j->gather, evf_chan_sealed_to(j->chan), 0);
   if (j->collect && j->gated)
     evf_job_write_windows(j, j->runner, WRITE_STEP);
 }

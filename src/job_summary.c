@@ -12,24 +12,16 @@
 #include "job_internal.h"
 #include "report.h"
 
-/* Rank 0: the summary from the records (`stats`, or the n records at `recs`), with placement
- * and process figures. */
-static int job_summarise(struct job *j, struct evf_summary *s, const void *recs, size_t n,
-                         struct evf_stats *stats)
+/* Rank 0: the summary from this run's records (added to `stats` as they were written), with
+ * placement and process figures. */
+static int job_summarise(struct job *j, struct evf_summary *s, struct evf_stats *stats)
 {
-  struct evf_stats *own = NULL;
-  if (!stats) {
-    stats = own = evf_stats_new(j->size, j->kind->offloop_cpu);
-    for (size_t i = 0; own && i < n; i++)
-      evf_stats_add(own, evf_record_cat(recs, j->rec_size, i));
-  }
-  int rc = stats ? evf_summary_finish(s, stats, j->part.nbatches, j->wall) : EVF_ENOMEM;
-  double offloop = stats ? evf_stats_offloop(stats) : 0;
-  evf_stats_free(own);
+  int rc = evf_summary_finish(s, stats, j->part.nbatches, j->wall);
+  double offloop = evf_stats_offloop(stats);
   if (rc)
     return rc;
   s->output_s = j->output_s;
-  s->window = j->opt.journal ? j->opt.tasks : j->window;
+  s->window = j->window;
   s->output_bytes = j->writer.bytes + j->writer.len;
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
@@ -44,12 +36,12 @@ static int job_summarise(struct job *j, struct evf_summary *s, const void *recs,
   s->max_request_latency = j->sched.max_latency;
   if (j->opt.journal) {
     s->journal = j->opt.journal;
-    s->journal_appended = j->nruns;
+    s->journal_appended = j->appended;
     s->journal_resumed = j->reused;
     s->journal_torn = j->torn;
     s->journal_damaged = j->damage.bytes;
     s->partial = j->partial;
-    s->not_run = j->ntodo - j->nruns;
+    s->not_run = j->ntodo - evf_collect_ran(j->collect);
   }
   int *node_of = malloc((size_t)j->size * sizeof *node_of);
   int nnodes = node_of ? evf_placement_group((const char(*)[EVF_HOST_LEN])j->hosts, j->size,
@@ -82,12 +74,7 @@ static int job_summarise(struct job *j, struct evf_summary *s, const void *recs,
 static int job_write(struct job *j, const struct evf_summary *s, int code)
 {
   if (j->records_file.fp) {
-    int rc = j->opt.journal /* records by id: the journal's and this run's */
-                 ? evf_output_records(j->records_file.fp, j->opt.format, j->kind, j->records,
-                                      j->opt.tasks, j->size,
-                                      (const char(*)[EVF_HOST_LEN])j->hosts,
-                                      j->kind->input_option ? j->inputs_all.line : NULL, j->have)
-                 : evf_recwriter_free(&j->writer); /* written window by window */
+    int rc = evf_recwriter_free(&j->writer); /* written window by window */
     /* A writer that failed (out of memory, a write error) fails the file: it is never
      * committed without its records.  The reason is the system's (ENOSPC), not EIO. */
     if (rc && !j->records_file.err)
@@ -102,47 +89,15 @@ static int job_write(struct job *j, const struct evf_summary *s, int code)
   return evf_outfile_commit_all(files, 2, j->msg);
 }
 
-/* Rank 0, every record in: check them (--journal), summarise, write, print. */
+/* Rank 0, every record written: summarise, write, print. */
 static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
 {
-  const void *recs = j->records;
-  size_t n = j->opt.tasks;
-  uint64_t failed_earlier = 0;
+  uint64_t failed_earlier = evf_collect_held_failed(j->collect);
   int rc = 0;
-  if (j->opt.journal) {
-    /* The summary is of this run's records: all N in place, or a copy of those that ran. */
-    n = j->nruns;
-    if (n != j->opt.tasks) {
-      j->runs = malloc((n ? n : 1) * j->rec_size);
-      if (!j->runs) {
-        evf_errorf(j->err, "cannot summarise: out of memory; the journal has every record");
-        return EVF_EXIT_RUNTIME;
-      }
-      for (size_t i = 0, k = 0; i < j->opt.tasks; i++)
-        if (j->have[i] == 2)
-          memcpy(evf_record_at(j->runs, j->rec_size, k++),
-                 evf_record_cat(j->records, j->rec_size, i), j->rec_size);
-      recs = j->runs;
-    }
-    if (j->nruns != j->ntodo && !j->partial)
-      rc = evf_seterr(j->msg, EVF_ELOOP, "%llu of this run's %llu records did not reach rank 0",
-                      (unsigned long long)(j->ntodo - j->nruns), (unsigned long long)j->ntodo);
-    char jmsg[EVF_ERRMSG_LEN];
-    if (evf_journal_close(j->journal, jmsg) || j->journal_failed) {
-      evf_errorf(j->err, "%s", j->journal_failed ? "the journal is incomplete (see above)" : jmsg);
-      j->journal_failed = 1;
-    }
-    j->journal = NULL;
-    for (size_t i = 0; i < j->opt.tasks; i++)
-      failed_earlier += j->have[i] == 1 &&
-                        evf_record_cat(j->records, j->rec_size, i)->status != EVF_STATUS_OK;
-    if (rc) {
-      evf_errorf(j->err, "%s; no results written", j->msg);
-      return EVF_EXIT_RUNTIME;
-    }
-  }
+  if (j->journals_failed)
+    evf_errorf(j->err, "the journal is incomplete (see above)");
   struct evf_summary s;
-  rc = job_summarise(j, &s, recs, n, j->stats);
+  rc = job_summarise(j, &s, j->stats);
   if (rc) {
     evf_errorf(j->err, "cannot summarise: %s", evf_strerror(rc));
     return EVF_EXIT_RUNTIME;
@@ -150,7 +105,7 @@ static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
   int code = s.failed || failed_earlier ? EVF_EXIT_TASKS : EVF_EXIT_OK;
   if (j->partial)
     code = EVF_EXIT_DRAINED;
-  if (j->journal_failed)
+  if (j->journals_failed)
     code = EVF_EXIT_RUNTIME;
   if (job_write(j, &s, code)) {
     evf_errorf(j->err, "%s; no results written", j->msg);
@@ -164,25 +119,26 @@ static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
   return code;
 }
 
-/* 4. Every record is at rank 0 once every rank's final report is (the records went before it):
- * the wall time ends there.  Rank 0 writes what remains of the windows.  5. Rank 0 summarises,
+/* 4. Every record is at rank 0 once every rank's final report is in and every window's gather
+ * has completed (the loops' end waited for both): the wall time ends there.  Rank 0 writes what remains of the windows.  5. Rank 0 summarises,
  * commits the files, and only then prints the summary (a reader that goes away cannot cost the
  * results).  Returns the job's exit code on rank 0. */
 int evf_job_collect(struct job *j, evf_job_result_fn on_result, void *arg)
 {
   j->wall = evf_clock_now() - j->t0;
+  evf_job_journal_end(j);
   if (j->rank != 0)
     return 0;
-  if (j->collect) {
-    double t = evf_clock_now();
-    evf_collect_step(j->collect, UINT64_MAX);
-    j->output_s += evf_clock_now() - t;
-    if (evf_collect_written(j->collect) != j->opt.tasks) {
-      evf_errorf(j->err, "%llu of %llu records did not reach rank 0; no results written",
-                 (unsigned long long)(j->opt.tasks - evf_collect_written(j->collect)),
-                 (unsigned long long)j->opt.tasks);
-      return EVF_EXIT_RUNTIME;
-    }
+  double t = evf_clock_now();
+  evf_collect_step(j->collect, UINT64_MAX);
+  if (j->partial) /* a drained run: what finished, the ids that did not left out */
+    evf_collect_finish(j->collect);
+  j->output_s += evf_clock_now() - t;
+  if (evf_collect_written(j->collect) != j->opt.tasks) {
+    evf_errorf(j->err, "%llu of %llu records did not reach rank 0; no results written",
+               (unsigned long long)(j->opt.tasks - evf_collect_written(j->collect)),
+               (unsigned long long)j->opt.tasks);
+    return EVF_EXIT_RUNTIME;
   }
   return job_finish(j, on_result, arg);
 }

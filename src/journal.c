@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -19,7 +20,7 @@
 #include "guard.h"
 
 #define MAGIC "evfarm-journal 2 "
-#define MAGIC_V1 "evfarm-journal 1 " /* no run frames; upgraded in place by a resumed run */
+#define MAGIC_V1 "evfarm-journal 1 " /* no run frames (an evfarm before run frames) */
 #define MAGIC_ANY "evfarm-journal "
 #define FRAME_MAGIC "EVFR"
 #define RUN_MAGIC "EVFS"
@@ -158,6 +159,23 @@ static int read_back(int fd, const char *path, const char *header, size_t rec_si
   if (rc == 0) {
     size_t got = fread(line, 1, want, f);
     line[got] = '\0';
+    /* A file cut inside its first line (a run stopped while creating it) holds no record: all
+     * of it is a torn tail. */
+    char *whole = malloc(want + 1);
+    int torn_head = 0;
+    if (whole) {
+      snprintf(whole, want + 1, "%s%s\n", MAGIC, header);
+      torn_head = got < want && strncmp(line, whole, got) == 0;
+      free(whole);
+    }
+    if (torn_head) {
+      *end = 0;
+      *version = 2;
+      free(line);
+      free(frame);
+      fclose(f);
+      return 0;
+    }
     *version = got >= strlen(MAGIC) && strncmp(line, MAGIC, strlen(MAGIC)) == 0         ? 2
                : got >= strlen(MAGIC_V1) && strncmp(line, MAGIC_V1, strlen(MAGIC_V1)) == 0 ? 1
                                                                                            : 0;
@@ -240,106 +258,220 @@ static int read_back(int fd, const char *path, const char *header, size_t rec_si
   return rc;
 }
 
-/* A version 1 journal a resumed run appends to becomes version 2 (its header's digit, in
- * place, before any run frame): an evfarm that reads only version 1 would take a run frame for
- * damage and cut the journal there, so it must refuse the file instead. */
-static int upgrade_v1(int fd, const char *path, char *msg)
+/* Open an existing journal file read-write (its torn tail is cut) or create it.  0 or an
+ * error with msg set. */
+static int open_file(const char *path, int create, int *fd_out, char *msg)
 {
-  int fl = fcntl(fd, F_GETFL);
-  /* O_APPEND would make pwrite append: off for this one write */
-  int ok = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_APPEND) == 0;
-  ok = ok && pwrite(fd, MAGIC, strlen(MAGIC), 0) == (ssize_t)strlen(MAGIC);
-  ok = fcntl(fd, F_SETFL, fl) == 0 && ok;
-  if (!ok || fsync(fd) != 0)
-    return evf_seterr(msg, EVF_EIO, "--journal: cannot update '%s' to version 2: %s",
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT | O_EXCL | O_APPEND : 0),
+                0644);
+  if (fd < 0)
+    return evf_seterr(msg, create && errno == EEXIST ? EVF_EUSAGE : EVF_EIO,
+                      "--journal: cannot %s '%s': %s", create ? "create" : "open",
                       evf_clip(path), strerror(errno));
+  *fd_out = fd;
   return 0;
 }
 
-int evf_journal_open(struct evf_journal **out, const char *path, const char *header,
-                     size_t rec_size, int resume, evf_journal_record_fn each, void *arg,
-                     uint64_t *nread, uint64_t *torn, struct evf_journal_damage *dmg,
-                     char *msg)
+int evf_journal_read(const char *path, const char *header, size_t rec_size,
+                     evf_journal_record_fn each, void *arg, uint64_t *nread, uint64_t *torn,
+                     struct evf_journal_damage *dmg, char *msg)
+{
+  struct stat st;
+  if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' is not a regular file", evf_clip(path));
+  int fd = -1;
+  int rc = open_file(path, 0, &fd, msg);
+  if (rc)
+    return rc;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) { /* replaced since the lstat */
+    close(fd);
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' is not a regular file", evf_clip(path));
+  }
+  off_t end = 0;
+  int version = 0;
+  rc = read_back(fd, path, header, rec_size, each, arg, nread, &end, &version, dmg, msg);
+  if (rc == 0 && end < st.st_size) { /* a cut tail: dropped, so it is said once */
+    *torn += (uint64_t)(st.st_size - end);
+    if (ftruncate(fd, end) != 0)
+      rc = evf_seterr(msg, EVF_EIO, "--journal: cannot cut the torn tail of '%s': %s",
+                      evf_clip(path), strerror(errno));
+  }
+  close(fd);
+  return rc;
+}
+
+int evf_journal_create(struct evf_journal **out, const char *path, const char *header,
+                       size_t rec_size, char *msg)
 {
   *out = NULL;
-  *nread = *torn = 0;
-  memset(dmg, 0, sizeof *dmg);
-  struct stat st;
-  int exists = lstat(path, &st) == 0;
-  if (exists && !S_ISREG(st.st_mode))
-    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' exists and is not a regular file",
-                      evf_clip(path));
-  if (exists && !resume)
-    return evf_seterr(msg, EVF_EUSAGE,
-                      "--journal: '%s' exists: add --resume to go on with it, or remove it",
-                      evf_clip(path));
-  if (!exists && errno != ENOENT)
-    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s': %s", evf_clip(path), strerror(errno));
-  int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (exists ? 0 : O_CREAT | O_EXCL),
-                0644);
-  if (fd < 0)
-    return evf_seterr(msg, EVF_EUSAGE, "--journal: cannot open '%s': %s", evf_clip(path),
-                      strerror(errno));
-  /* One run at a time appends: another that holds it (a run still going, or its orphaned
-   * ranks) makes this one bad input, not a second writer. */
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    close(fd);
-    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' %s", evf_clip(path),
-                      e == EWOULDBLOCK ? "is in use by another run" : strerror(e));
-  }
+  int fd = -1;
+  int rc = open_file(path, 1, &fd, msg);
+  if (rc)
+    return rc;
   struct evf_journal *j = calloc(1, sizeof *j);
   if (j)
     j->buf = malloc(BUF_BYTES);
-  if (!j || !j->buf) {
+  size_t n = strlen(MAGIC) + strlen(header) + 1;
+  char *line = malloc(n + 1);
+  if (!j || !j->buf || !line) {
+    rc = evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+  } else {
+    snprintf(line, n + 1, "%s%s\n", MAGIC, header);
+    if (write_all(fd, line, n) != 0 || fsync(fd) != 0)
+      rc = evf_seterr(msg, EVF_EIO, "--journal: cannot write '%s': %s", evf_clip(path),
+                      strerror(errno));
+  }
+  free(line);
+  if (rc) {
     if (j)
-      free(j);
+      free(j->buf);
+    free(j);
     close(fd);
-    if (!exists)
-      unlink(path);
-    return evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+    unlink(path);
+    return rc;
   }
   j->fd = fd;
   j->path = path;
   j->rec_size = rec_size;
   j->frame_size = rec_size + 16;
-  int rc = 0;
-  if (exists && st.st_size > 0) {
-    off_t end = 0;
-    int version = 0;
-    rc = read_back(fd, path, header, rec_size, each, arg, nread, &end, &version, dmg, msg);
-    if (rc == 0 && end < st.st_size) { /* a cut tail: drop it before appending */
-      *torn = (uint64_t)(st.st_size - end);
-      if (ftruncate(fd, end) != 0)
-        rc = evf_seterr(msg, EVF_EIO, "--journal: cannot cut the torn tail of '%s': %s",
-                        evf_clip(path), strerror(errno));
-    }
-    if (rc == 0 && version == 1)
-      rc = upgrade_v1(fd, path, msg);
-  } else {
-    size_t n = strlen(MAGIC) + strlen(header) + 1;
-    char *line = malloc(n + 1);
-    if (!line)
-      rc = evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
-    else {
-      snprintf(line, n + 1, "%s%s\n", MAGIC, header);
-      if (write_all(fd, line, n) != 0 || fsync(fd) != 0)
-        rc = evf_seterr(msg, EVF_EIO, "--journal: cannot write '%s': %s", evf_clip(path),
-                        strerror(errno));
-      free(line);
-    }
-  }
-  if (rc) {
-    free(j->buf);
-    free(j);
-    close(fd);
-    if (!exists)
-      unlink(path);
-    return rc;
-  }
   atomic_init(&j->lock, 0);
   evf_guard_journal(fd, j->buf, &j->used, &j->lock);
   *out = j;
+  return 0;
+}
+
+/* A journal file's name in the directory: run-RUN.rank-RANK.journal (RUN with 4 digits at
+ * least, so ls lists runs in order). */
+static int parse_name(const char *name, uint32_t *run, uint32_t *rank)
+{
+  unsigned long a, b;
+  char tail[16];
+  int n = 0;
+  if (sscanf(name, "run-%lu.rank-%lu.%15s%n", &a, &b, tail, &n) != 3 || name[n] != '\0' ||
+      strcmp(tail, "journal") != 0 || name[4] < '0' || name[4] > '9' || a > UINT32_MAX ||
+      b > UINT32_MAX)
+    return -1;
+  *run = (uint32_t)a;
+  *rank = (uint32_t)b;
+  return 0;
+}
+
+int evf_journal_file_name(char *buf, size_t n, const char *dir, uint32_t run, uint32_t rank)
+{
+  int len = snprintf(buf, n, "%s/run-%04u.rank-%u.journal", dir, (unsigned)run, (unsigned)rank);
+  return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+static int cmp_files(const void *pa, const void *pb)
+{
+  const struct evf_journal_file *a = pa, *b = pb;
+  if (a->run != b->run)
+    return a->run < b->run ? -1 : 1;
+  return a->rank < b->rank ? -1 : a->rank > b->rank;
+}
+
+void evf_journal_dir_close(struct evf_journal_dir *d)
+{
+  for (size_t k = 0; k < d->n; k++)
+    free(d->file[k].path);
+  free(d->file);
+  if (d->lock_fd >= 0)
+    close(d->lock_fd);
+  memset(d, 0, sizeof *d);
+  d->lock_fd = -1;
+}
+
+int evf_journal_dir_open(struct evf_journal_dir *d, const char *dir, int resume, char *msg)
+{
+  memset(d, 0, sizeof *d);
+  d->lock_fd = -1;
+  struct stat st;
+  int exists = lstat(dir, &st) == 0;
+  if (!exists && errno != ENOENT)
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s': %s", evf_clip(dir), strerror(errno));
+  if (exists && S_ISREG(st.st_mode)) {
+    char head[16] = "";
+    FILE *f = fopen(dir, "rb");
+    if (f) {
+      if (!fgets(head, sizeof head, f))
+        head[0] = '\0';
+      fclose(f);
+    }
+    if (strncmp(head, MAGIC_ANY, strlen(MAGIC_ANY) - 1) == 0)
+      return evf_seterr(msg, EVF_EUSAGE,
+                        "--journal: '%s' is a journal file of an earlier evfarm: a journal is a "
+                        "directory now; to go on with it: mkdir DIR && mv '%s' "
+                        "DIR/run-0000.rank-0.journal, then --journal DIR --resume",
+                        evf_clip(dir), evf_clip(dir));
+  }
+  if (exists && !S_ISDIR(st.st_mode))
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' exists and is not a directory",
+                      evf_clip(dir));
+  if (!exists && mkdir(dir, 0777) != 0)
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: cannot create the directory '%s': %s",
+                      evf_clip(dir), strerror(errno));
+  /* One run at a time: another that holds the lock (a run still going, or its orphaned ranks)
+   * makes this one bad input, not a second writer. */
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/lock", dir) >= (int)sizeof path)
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s': the path is too long", evf_clip(dir));
+  d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (d->lock_fd < 0)
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: cannot open '%s': %s", evf_clip(path),
+                      strerror(errno));
+  if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    evf_journal_dir_close(d);
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: '%s' %s", evf_clip(dir),
+                      e == EWOULDBLOCK ? "is in use by another run" : strerror(e));
+  }
+  DIR *dp = opendir(dir);
+  if (!dp) {
+    int e = errno;
+    evf_journal_dir_close(d);
+    return evf_seterr(msg, EVF_EUSAGE, "--journal: cannot read the directory '%s': %s",
+                      evf_clip(dir), strerror(e));
+  }
+  size_t cap = 0;
+  int rc = 0;
+  struct dirent *e;
+  while (rc == 0 && (e = readdir(dp)) != NULL) {
+    uint32_t run, rank;
+    if (parse_name(e->d_name, &run, &rank) != 0)
+      continue; /* the lock, or anything else: not ours to read */
+    if (d->n == cap) {
+      cap = cap ? 2 * cap : 16;
+      struct evf_journal_file *g = realloc(d->file, cap * sizeof *g);
+      if (!g) {
+        rc = evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+        break;
+      }
+      d->file = g;
+    }
+    size_t len = strlen(dir) + strlen(e->d_name) + 2;
+    char *fp = malloc(len);
+    if (!fp) {
+      rc = evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+      break;
+    }
+    snprintf(fp, len, "%s/%s", dir, e->d_name);
+    d->file[d->n++] = (struct evf_journal_file){fp, run, rank};
+    if (run >= d->next_run)
+      d->next_run = run + 1;
+  }
+  closedir(dp);
+  if (rc == 0 && d->n && !resume)
+    rc = evf_seterr(msg, EVF_EUSAGE,
+                    "--journal: '%s' holds a journal: add --resume to go on with it, or remove it",
+                    evf_clip(dir));
+  if (rc) {
+    evf_journal_dir_close(d);
+    return rc;
+  }
+  if (d->next_run == 0)
+    d->next_run = 1;
+  if (d->n)
+    qsort(d->file, d->n, sizeof *d->file, cmp_files);
   return 0;
 }
 

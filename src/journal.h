@@ -1,22 +1,24 @@
-/* The journal (--journal FILE): every finished record, appended by rank 0 as it arrives, so a
- * run that ends early (walltime, a dead node, a cancel) loses nothing it had received, and
- * --resume runs only the rest.  Rank 0 only; no MPI.
+/* The journal (--journal DIR): a directory where every rank appends each of its finished
+ * records to its own file as it ends, so a run that ends early (walltime, a dead node, a cancel)
+ * loses nothing but the last moments' records, and --resume runs only the rest.  No rank sends
+ * another its journal records, and each run writes new files: run-RUN.rank-RANK.journal (RUN
+ * counts the runs from 1; a later run's record of an id replaces an earlier one's).  A file
+ * "lock" there is held (flock) by rank 0 of the run using it.  No MPI here.
  *
- * Format (version 2), documented in the README:
+ * Format of each file (version 2), documented in the README:
  *   one text line:  "evfarm-journal 2 " then the task set as KEY=VALUE words (kind, tasks,
  *                   seed, the sim parameters, the input file's size and XXH3-64, the exec
  *                   template's XXH3-64, the record size), then "\n";
  *   then frames:    four bytes of magic, the payload's size (uint32, little-endian), the
- *                   payload, its XXH3-64 (uint64, little-endian).  "EVFR": a record (the same
- *                   bytes as on the channel).  "EVFS": a run starts (struct evf_journal_run,
- *                   below); the records after it, up to the next "EVFS", are that run's, their
- *                   times seconds since its t0.
+ *                   payload, its XXH3-64 (uint64, little-endian).  "EVFR": a record (the
+ *                   record's bytes).  "EVFS" (rank 0's file only): the run starts (struct
+ *                   evf_journal_run, below); the records of the run's files are its records,
+ *                   their times seconds since its t0.
  * A frame with another hash or a bad magic or size (a flipped bit) is skipped: reading goes on
  * at the next offset where a whole valid frame starts, so one damaged frame costs only its own
  * record, which runs again.  Bytes after the last valid frame that hold none (a crash
- * mid-write) are a torn tail: ignored, never misread, and cut before a resumed run appends.
- * Version 1 had no "EVFS" frames; a resumed run reads it and makes it version 2 (the header's
- * digit) before it appends. */
+ * mid-write) are a torn tail: ignored, never misread, and cut when a resumed run reads it.
+ * Version 1 files (an older evfarm's, without "EVFS" frames) are read as well. */
 #ifndef EVF_JOURNAL_H
 #define EVF_JOURNAL_H
 
@@ -37,17 +39,39 @@ struct evf_journal_damage {
   uint64_t stretches, bytes, first_at;
 };
 
-/* Open `path` (named by --journal in messages) for a run whose task set is `header` (KEY=VALUE
- * words).  Without `resume` the file must not exist.  With it, a missing file starts a new
- * journal, and an existing one must carry the same header: its records are read back through
- * `each` (*nread counts them, *torn the bytes of a cut tail dropped, *dmg the damaged frames
- * skipped between valid ones: reading goes on after them).  A path that exists and is
- * not a regular file is refused (evfarm never appends to a device, FIFO or link).  Returns 0, or
- * EVF_EUSAGE / EVF_EIO / EVF_ENOMEM with msg set. */
-int evf_journal_open(struct evf_journal **out, const char *path, const char *header,
-                     size_t rec_size, int resume, evf_journal_record_fn each, void *arg,
-                     uint64_t *nread, uint64_t *torn, struct evf_journal_damage *dmg,
-                     char *msg);
+/* One journal directory, opened by rank 0: created when missing; without `resume` it must
+ * hold no journal file.  Its lock is taken (another run holding it is bad input).  `file` lists
+ * its journal files by run, then rank; `next_run` is the number of the run starting now.  A path
+ * that exists and is not a directory is refused (a journal file of an earlier evfarm with a
+ * message saying how to go on with it).  Returns 0, or EVF_EUSAGE / EVF_ENOMEM with msg set. */
+struct evf_journal_file {
+  char *path;
+  uint32_t run, rank;
+};
+struct evf_journal_dir {
+  struct evf_journal_file *file;
+  size_t n;
+  uint32_t next_run;
+  int lock_fd;
+};
+int evf_journal_dir_open(struct evf_journal_dir *d, const char *dir, int resume, char *msg);
+/* Release the list and the lock. */
+void evf_journal_dir_close(struct evf_journal_dir *d);
+/* The path of run `run`'s file of `rank` in `dir`.  0, or -1 when it does not fit. */
+int evf_journal_file_name(char *buf, size_t n, const char *dir, uint32_t run, uint32_t rank);
+/* Read the journal file `path` back: it must carry `header` (KEY=VALUE words); its valid records
+ * go to `each` in file order (*nread counts them); the bytes of a torn tail are added to *torn
+ * (and cut from the file), the damaged frames skipped between valid ones to *dmg.  Returns 0,
+ * or EVF_EUSAGE (not a journal, another task set or version, not a regular file) / EVF_EIO /
+ * EVF_ENOMEM with msg set. */
+int evf_journal_read(const char *path, const char *header, size_t rec_size,
+                     evf_journal_record_fn each, void *arg, uint64_t *nread, uint64_t *torn,
+                     struct evf_journal_damage *dmg, char *msg);
+/* Create the journal file `path` (it must not exist; `path` must outlive the journal) with
+ * `header` for records of rec_size bytes.  Returns 0, or EVF_EUSAGE / EVF_EIO / EVF_ENOMEM with
+ * msg set. */
+int evf_journal_create(struct evf_journal **out, const char *path, const char *header,
+                       size_t rec_size, char *msg);
 /* Append n records (rec_size bytes each, back to back): framed into a buffer, written out when
  * it fills.  Returns 0 or EVF_EIO (msg set; later calls fail too). */
 int evf_journal_append(struct evf_journal *j, const void *recs, size_t n, char *msg);

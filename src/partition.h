@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 /* Largest task count: a task id is a record's 32-bit field (and a batch's), 1..2^32 - 1.  Counts
- * of tasks are 64-bit everywhere else; no MPI call takes a count of tasks (records travel in
- * messages of at most EVF_STREAM_BATCH). */
+ * of tasks are 64-bit everywhere else; no MPI call takes a count of tasks (a gathered window
+ * holds at most 2^24 ids). */
 #define EVF_TASKS_MAX 4294967295u
 
 /* One batch: a contiguous range of task ids.  Sent to ranks as three uint32 words. */

@@ -3,7 +3,8 @@
  * and dealing (the journal is job_journal.c, the records' way to the output job_results.c, the
  * end on rank 0 job_summary.c).  The sequence is parse -> agree -> open files -> agree -> partition -> scatter -> allocate
  * loops -> agree -> barrier/t0 -> each rank's loop, its records gathered to rank 0 a window at a
- * time (gather.c; with --journal they stream on the channel), rank 0 writing completed windows
+ * time (gather.c; with --journal each rank also appends them to its file), rank 0 writing
+ * completed windows
  * -> agree -> rank 0 writes the rest, then prints.  Every branch
  * that could differ between ranks is preceded by evf_comm_agree(), so ranks never diverge. */
 #define _DEFAULT_SOURCE
@@ -60,12 +61,12 @@ static struct evf_progress_counts progress_mine(const struct evf_runner_counts *
 static void progress_tick(void *arg, const struct evf_runner_counts *c, double elapsed)
 {
   struct progress *p = arg;
+  struct evf_progress_counts mine = progress_mine(c);
   if (p->journal)
-    evf_job_journal_tick(p->job, elapsed);
+    evf_job_journal_tick(p->job, &mine, elapsed);
   if (!p->show || elapsed + p->tick_iv / 2 < p->next_print)
     return;
   p->next_print = p->iv * (floor((elapsed + p->tick_iv / 2) / p->iv) + 1);
-  struct evf_progress_counts mine = progress_mine(c);
   struct evf_progress_counts all = evf_chan_update(p->chan, &mine);
   if (p->rank == 0)
     evf_progress_print(&p->view, &all, elapsed, 0);
@@ -129,16 +130,15 @@ static void job_free(struct job *j)
   evf_outfile_discard(&j->summary_file);
   evf_partition_free(&j->part);
   free(j->batches);
-  free(j->records);
   evf_gather_free(j->gather);
   evf_collect_free(j->collect);
   evf_stats_free(j->stats);
   evf_journal_close(j->journal, j->msg);
+  evf_journal_dir_close(&j->jdir);
   if (j->opt.journal)
     evf_guard_drain(NULL, 0);
-  free(j->have);
-  free(j->runs);
-  free(j->pend);
+  free(j->held);
+  free(j->jpath);
   evf_inputs_free(&j->inputs);
   evf_inputs_free(&j->inputs_all);
   free(j->hosts);
@@ -241,6 +241,8 @@ static int job_distribute(struct job *j)
   uint64_t first_min = j->opt.inflight ? 2 * (uint64_t)j->opt.inflight : j->ntodo;
   int rc = 0;
   j->window = j->opt.window ? j->opt.window : EVF_WINDOW_BYTES / j->rec_size;
+  if (j->opt.journal) /* the journal's records are placed in the ring at the start: all ids */
+    j->window = j->opt.tasks ? j->opt.tasks : 1;
   j->gated = !j->opt.journal && evf_collect_ring_size(j->opt.tasks, j->window) < j->opt.tasks;
   if (j->rank == 0 && j->reused) { /* a resumed run: only the ids the journal lacks */
     struct evf_batch *ranges = NULL;
@@ -290,12 +292,10 @@ static int job_distribute(struct job *j)
     pool = evf_comm_bcast_u64(j->comm, j->rank == 0 ? j->ntodo - first : 0);
   }
   j->capacity = j->nlocal + pool;
-  /* Records: rank 0 keeps them by id (all N with --journal, else a ring of two windows, written
-   * out as windows complete); other ranks keep each in its task's slot until it is sent. */
+  /* Records: rank 0 keeps them by id in a ring of two windows, written out as windows complete;
+   * other ranks keep each in its window's part until the window is gathered. */
   rc = 0;
-  if (j->journal) {
-    j->capacity = j->opt.tasks; /* rank 0's runner writes by id into the journal's array */
-  } else if (j->rank == 0) {
+  if (j->rank == 0) {
     j->stats = evf_stats_new(j->size, j->kind->offloop_cpu);
     rc = j->stats ? 0 : EVF_ENOMEM;
     if (rc == 0 && j->records_file.fp)
@@ -317,7 +317,7 @@ static int job_distribute(struct job *j)
   evf_placement_host(host);
   evf_placement_cpumask(mask);
   evf_comm_gather_hosts(j->comm, host, mask, j->hosts, j->masks);
-  if (j->rank == 0 && !j->journal) { /* hosts known: records can be written as they come */
+  if (j->rank == 0) { /* hosts known: records can be written as they come */
     struct evf_collect_config cc = {
       .ntasks = j->opt.tasks,
       .window = j->window,
@@ -335,8 +335,10 @@ static int job_distribute(struct job *j)
                                                                            j->window));
     if (rc == 0 && j->writer.buf)
       evf_recwriter_header(&j->writer);
+    if (rc == 0) /* the journal's records, in their places */
+      rc = evf_job_journal_place(j);
   }
-  if ((code = evf_job_agree(j, rc, 0)) || j->opt.journal)
+  if ((code = evf_job_agree(j, rc, 0)))
     return code;
   /* The records come back a gathered window at a time: with gated ids, a ring window in
    * GATHER_PARTS (a rank's part leaves as soon as its tasks in a 16th of a window end, and rank
@@ -377,9 +379,8 @@ static int job_run_loops(struct job *j)
     .feed_arg = &prog,
     .feed_interval = 0.001,
     .capacity = j->capacity,
-    /* Rank 0's runner writes its own records by id (into the ring of windows, or with
-     * --journal all N); another rank's wait for their window's gather (with --journal they
-     * stream to rank 0) */
+    /* Rank 0's runner writes its own records by id into the ring of windows; another rank's
+     * wait for their window's gather (with --journal each goes into its journal first) */
     .done = j->opt.journal ? evf_job_journal_done
             : j->rank == 0 ? evf_job_collect_done
                            : evf_job_gather_done,
@@ -389,7 +390,7 @@ static int job_run_loops(struct job *j)
     .limit = limit0,
   };
   int rc;
-  void *records = j->rank != 0 ? NULL : j->collect ? evf_collect_records(j->collect) : j->records;
+  void *records = j->rank != 0 ? NULL : evf_collect_records(j->collect);
   j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, records, &rc, j->msg);
   int code = evf_job_agree(j, rc, 0);
   if (code)
@@ -398,7 +399,7 @@ static int job_run_loops(struct job *j)
   prog.chan = evf_chan_new(j->comm, j->ntodo, j->dynamic, &j->part,
                            j->kind->input_option ? &j->inputs_all : NULL,
                            j->gated ? limit0 : j->opt.tasks, j->opt.tasks,
-                           j->gather ? j->gather_window : 0);
+                           j->gather_window);
   rc = prog.chan ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the channel");
   if ((code = evf_job_agree(j, rc, 0)))
     return code;
@@ -406,8 +407,6 @@ static int job_run_loops(struct job *j)
   prog.view.total = j->ntodo;
   prog.job = j;
   prog.journal = j->opt.journal != NULL;
-  if (j->rank == 0 && j->opt.journal)
-    evf_chan_on_records(prog.chan, evf_job_journal_records_in, j);
   if (prog.show) {
     /* Rank 0 decides how it shows progress; every rank ticks at the interval that needs. */
     int bar = j->opt.progress_style == EVF_PROGRESS_BAR ||
@@ -422,7 +421,7 @@ static int job_run_loops(struct job *j)
   prog.next_print = iv;
   cfg.tick_interval = prog.show ? iv : 0;
   if (prog.journal && !(cfg.tick_interval > 0 && cfg.tick_interval <= JOURNAL_TICK))
-    cfg.tick_interval = JOURNAL_TICK; /* records on their way within JOURNAL_SEND_DELAY */
+    cfg.tick_interval = JOURNAL_TICK; /* the journal's buffer written out every tick */
   prog.tick_iv = cfg.tick_interval;
   j->t0 = evf_comm_start_clock(j->comm);
   if (j->rank == 0 && j->journal)
@@ -433,20 +432,17 @@ static int job_run_loops(struct job *j)
   if (fatal && *fatal && atoi(fatal) == j->rank)
     evf_guard_fatal("EVFARM_TEST_FATAL: a fatal error on this rank, as a test asked");
   rc = evf_runner_run(j->runner, j->t0, j->msg);
-  if (j->rank != 0 && j->opt.journal)
-    evf_job_journal_send(j); /* the last records go before the final report */
   /* The loop ended: every window not yet posted goes now, with what it has (a failed loop's
    * tasks may lack records: the ranks still match every gather, and rank 0 says what is
    * missing). */
-  if (j->gather)
-    evf_gather_poll(j->gather, UINT64_MAX, 1);
+  evf_gather_poll(j->gather, UINT64_MAX, 1);
   struct evf_runner_counts rc_counts = evf_runner_counts(j->runner);
   struct evf_progress_counts mine = progress_mine(&rc_counts), all = mine;
   int chan_done = 0;
   for (;;) {
     double now = evf_clock_now();
     double until = prog.show ? j->t0 + iv * (floor((now - j->t0) / iv) + 1) : INFINITY;
-    int gathering = j->gather && !evf_gather_done(j->gather);
+    int gathering = !evf_gather_done(j->gather);
     /* Windows and gathers: rank 0 writes and moves the gathers on between polls, and every
      * write may let more ids start. */
     if ((j->gated || gathering) && j->rank == 0 && until > now + 0.001)
@@ -489,7 +485,7 @@ static int job_run_loops(struct job *j)
 int evf_job_run(const struct evf_options *opt, MPI_Comm comm, FILE *out, FILE *err,
                 evf_job_result_fn on_result, void *arg)
 {
-  struct job j = {.out = out, .err = err, .opt = *opt};
+  struct job j = {.out = out, .err = err, .opt = *opt, .jdir = {.lock_fd = -1}};
   j.kind = evf_task_kind_find(opt->kind);
   j.dynamic = opt->schedule == EVF_SCHEDULE_DYNAMIC;
   j.rec_size = evf_task_record_size(j.kind);

@@ -1,13 +1,14 @@
-"""The journal (--journal, --resume, --retry-failed) under mpirun: every record of a run reaches
-the journal, decoded here by an independent reader (the documented frame format, XXH3-64 by
-python3-xxhash) and checked against the oracle; a journal cut at every byte offset of its last
-frame is accepted, the cut record rerun; a run whose rank 1 or rank 0 is killed with SIGKILL
+"""The journal (--journal DIR, --resume, --retry-failed) under mpirun: every record of a run
+reaches the journal, each in the file of the rank that ran it, decoded here by an independent
+reader (the documented frame format, XXH3-64 by python3-xxhash) and checked against the oracle;
+a journal file cut at every byte offset of its last frame is accepted, the cut record rerun; a run whose rank 1 or rank 0 is killed with SIGKILL
 ends within 10 s, and --resume at another rank count and schedule completes it with every id
 once, equal to an uninterrupted run; a journal of other tasks is refused; --retry-failed reruns
 the failed ids.  One ctest per case (--list, --case); every run under a timeout."""
 import csv
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -29,10 +30,10 @@ LIMIT = 120  # seconds any one run may take
 RUN_FIXED = struct.Struct("<qIIQQ")  # journal.h: struct evf_journal_run's fixed fields
 
 
-def read_journal_runs(path):
-    """(version, header words, runs, bytes of the valid part), per the README's format: each
-    run a dict of its run frame's fields (none for records before any run frame: version 1)
-    with its records."""
+def read_journal_file(path):
+    """(version, header words, runs, bytes of the valid part) of one journal file, per the
+    README's format: each run a dict of its run frame's fields (none for records before any run
+    frame: version 1, or a file of a rank other than 0) with its records."""
     d = open(path, "rb").read()
     nl = d.index(b"\n")
     head = d[:nl].decode()
@@ -72,20 +73,50 @@ def read_journal_runs(path):
     return version, words, runs, at
 
 
-def read_journal(path):
-    """(header words, [record dicts] of every run, bytes of the valid part)."""
-    _, words, runs, at = read_journal_runs(path)
-    return words, [r for run in runs for r in run["recs"]], at
+FILE_RE = re.compile(r"^run-(\d+)\.rank-(\d+)\.journal$")
+
+
+def journal_files(d):
+    """[(run, rank, path)] of a journal directory's files, by run, then rank."""
+    out = []
+    for f in os.listdir(d):
+        m = FILE_RE.match(f)
+        if m:
+            out.append((int(m.group(1)), int(m.group(2)), os.path.join(d, f)))
+    return sorted(out)
+
+
+def read_journal_runs(d):
+    """(version, header words, runs, {path: bytes of its valid part}) of a journal directory:
+    its runs in order, each the run frame's fields (from its rank 0's file) with the records of
+    all its files.  Every file must carry the same header."""
+    runs, ends, words, version = {}, {}, None, 0
+    for run, rank, path in journal_files(d):
+        v, w, fruns, at = read_journal_file(path)
+        assert words is None or w == words, (path, w, words)
+        words, version, ends[path] = w, max(version, v), at
+        for k, fr in enumerate(fruns):
+            e = runs.setdefault((run, k), {"t0_unix": None, "recs": []})
+            for key, val in fr.items():
+                if key != "recs" and (key != "t0_unix" or val is not None):
+                    e[key] = val
+            e["recs"] += fr["recs"]
+    return version, words, [runs[k] for k in sorted(runs)], ends
+
+
+def read_journal(d):
+    """(header words, [record dicts] of every run, {path: bytes of its valid part})."""
+    _, words, runs, ends = read_journal_runs(d)
+    return words, [r for run in runs for r in run["recs"]], ends
 
 
 class Job:
     def __init__(self, a, c, name, opts):
         self.a, self.c, self.opts = a, c, opts
         self.dir = os.path.join(a.outdir, "journal-" + name)
-        os.makedirs(self.dir, exist_ok=True)
-        self.journal = self.path("run.journal")
-        for f in os.listdir(self.dir):
-            os.unlink(os.path.join(self.dir, f))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.journal = self.path("journal")
 
     def path(self, f):
         return os.path.join(self.dir, f)
@@ -120,7 +151,7 @@ class Job:
 
 
 def wait_journaled(c, path, n, proc, limit=120):
-    """Until the journal at `path` holds `n` records of its last run (the state a test needs
+    """Until the journal directory `path` holds `n` records of its last run (the state a test needs
     before it stops the job: the launcher has started every rank and records flow), or the job
     ended, or `limit` seconds passed (a slow launcher takes seconds; never a fixed sleep)."""
     end = time.monotonic() + limit
@@ -129,7 +160,7 @@ def wait_journaled(c, path, n, proc, limit=120):
         try:
             _, _, runs, _ = read_journal_runs(path)
             got = len(runs[-1]["recs"]) if runs else 0
-        except (OSError, ValueError, AssertionError, struct.error):
+        except (OSError, ValueError, AssertionError, struct.error, IndexError):
             got = 0
         if got >= n:
             return True
@@ -165,19 +196,33 @@ def case_every_record(c, a):
                and abs(float(rows[r["id"]]["t_end"]) - r["t_end"]) < 2e-6 for r in recs)
     c(same, "journal records differ from the output's")
     c({r["rank"] for r in recs} == {0, 1}, "records of both ranks in the journal")
+    files = journal_files(j.journal)
+    c([(run, rank) for run, rank, _ in files] == [(1, 0), (1, 1)],
+      "journal files %r, want run 1 of ranks 0 and 1" % [os.path.basename(f[2]) for f in files])
+    for run, rank, path in files:  # each rank wrote its own records, and only those
+        _, _, fruns, _ = read_journal_file(path)
+        mine = [r for fr in fruns for r in fr["recs"]]
+        c(mine and all(r["rank"] == rank for r in mine),
+          "%s: %d records, of ranks %r" % (os.path.basename(path), len(mine),
+                                           sorted({r["rank"] for r in mine})))
+        c(("ranks" in fruns[0]) == (rank == 0) if fruns else False,
+          "%s: a run frame in rank %d's file: %r" % (os.path.basename(path), rank,
+                                                     "ranks" in fruns[0]))
 
 
-def case_records_late(c, a):
-    """np 3 with rank 0 completing no receive of records until every rank's final report is in
-    (EVFARM_TEST_RECORDS_LATE=1, as on a slow network; on one node the last records are always
-    in first): the run still waits for them, and the journal holds every record once."""
-    j = Job(a, c, "records-late", opts_of(SMALL))
-    j.run(3, [], env=dict(os.environ, EVFARM_TEST_RECORDS_LATE="1"))
+def case_dynamic_np3(c, a):
+    """np 3, dynamic batches of 50 (a rank's ids interleave with the others'): each rank's file
+    holds its records, the three together every id once, as the output has them."""
+    j = Job(a, c, "dynamic-np3", opts_of(SMALL))
+    j.run(3, ["--schedule", "dynamic", "--batch-size", "50"])
     _, recs, _ = read_journal(j.journal)
     ids = sorted(r["id"] for r in recs)
     c(ids == list(range(1, 3001)), "journal: %d records, %d distinct, want ids 1..3000 once"
       % (len(ids), len(set(ids))))
     c({r["rank"] for r in recs} == {0, 1, 2}, "records of all three ranks in the journal")
+    rows = {int(r["id"]): r for r in j.check_output(SMALL, 3000)}
+    c(all(rows[r["id"]]["rank"] == str(r["rank"]) for r in recs),
+      "the journal's ranks differ from the output's")
 
 
 def case_torn_tail(c, a):
@@ -187,8 +232,10 @@ def case_torn_tail(c, a):
     o = {"tasks": 200, "io_min": 0, "io_max": 0, "cpu_min": 0, "cpu_max": 1000}
     j = Job(a, c, "torn", opts_of(o))
     j.run(1, [])
-    whole = open(j.journal, "rb").read()
-    words, recs, end = read_journal(j.journal)
+    jfile = journal_files(j.journal)[0][2]
+    whole = open(jfile, "rb").read()
+    words, recs, ends = read_journal(j.journal)
+    end = ends[jfile]
     frame = 16 + int(words["record_size"])
     head = whole.index(b"\n") + 1
     c(whole[head:head + 4] == b"EVFS", "no run frame after the header")
@@ -202,8 +249,9 @@ def case_torn_tail(c, a):
     spec = os.path.join(j.dir, "cuts.txt")
     with open(spec, "w") as f:
         for k, cut in enumerate(cuts):
-            jk = os.path.join(j.dir, "cut%d.journal" % k)
-            with open(jk, "wb") as g:
+            jk = os.path.join(j.dir, "cut%d" % k)
+            os.makedirs(jk)
+            with open(os.path.join(jk, os.path.basename(jfile)), "wb") as g:
                 if cut >= 0:
                     g.write(whole[:cut])
                 else:  # a damaged last frame: its hash no longer matches; a torn tail too
@@ -232,10 +280,12 @@ def case_torn_tail(c, a):
           s["journal"]["torn_bytes"] == torn,
           "cut at %d: journal summary %r, want %d kept" % (ct, s["journal"], kept))
         j.check_output(o, 200, "prop-%d.csv" % kk, "cut at %d" % ct)
-        _, again, e2 = read_journal(os.path.join(j.dir, "cut%d.journal" % kk))
+        jk = os.path.join(j.dir, "cut%d" % kk)
+        _, again, e2 = read_journal(jk)
+        cutfile = os.path.join(jk, os.path.basename(jfile))
         c(sorted(r["id"] for r in again) == list(range(1, 201)) and
-          e2 == os.path.getsize(os.path.join(j.dir, "cut%d.journal" % kk)),
-          "cut at %d: the journal afterwards is not whole" % ct)
+          e2[cutfile] == os.path.getsize(cutfile),
+          "cut at %d: the journal afterwards is not whole (the torn tail not cut)" % ct)
 
 
 def killed_run(c, a, name, victim):
@@ -458,36 +508,42 @@ def frames(path):
 
 
 def case_damaged_frames(c, a):
-    """One flipped bit in a record, one in another record's hash: --resume skips those two
-    frames only (the valid ones after them are kept, nothing truncated), says so on stderr even
-    with --quiet (two stretches, 160 bytes, the first's offset), counts the bytes in the summary,
-    and runs just those two ids again."""
+    """One flipped bit in a record of rank 0's file, one in a record's hash in rank 1's: --resume
+    skips those two frames only (the valid ones after them are kept, nothing truncated), says so
+    on stderr even with --quiet (a line per file: the stretch, 80 bytes, its offset), counts the
+    bytes in the summary, and runs just those two ids again."""
     o = {"tasks": 1000, "io_min": 0, "io_max": 0, "cpu_min": 0, "cpu_max": 1000}
     j = Job(a, c, "damaged", opts_of(o))
     j.run(2, [])
-    recs = [f for f in frames(j.journal) if f[1] == b"EVFR"]
-    if not c(len(recs) == 1000, "%d record frames" % len(recs)):
+    files = [path for _, _, path in journal_files(j.journal)]
+    recs = [[f for f in frames(path) if f[1] == b"EVFR"] for path in files]
+    if not c(len(files) == 2 and sum(map(len, recs)) == 1000 and min(map(len, recs)) > 300,
+             "%r record frames" % [len(r) for r in recs]):
         return
-    d = bytearray(open(j.journal, "rb").read())
-    (a1, _, id1), (a2, _, id2) = recs[100], recs[500]
-    d[a1 + 8 + 20] ^= 0x04           # inside the record
-    d[a2 + 8 + 64 + 3] ^= 0x80       # inside its hash
-    open(j.journal, "wb").write(d)
-    size = len(d)
+    sizes, flips = [], []
+    for k, (path, at, delta) in enumerate(((files[0], 100, 8 + 20), (files[1], 300, 8 + 64 + 3))):
+        d = bytearray(open(path, "rb").read())
+        off, _, ident = recs[k][at]
+        d[off + delta] ^= 0x04 if k == 0 else 0x80  # inside the record / inside its hash
+        open(path, "wb").write(d)
+        sizes.append(len(d))
+        flips.append((path, off, ident))
     summ = j.path("resumed.json")
     p = j.run(2, ["--resume", "--json", summ], out="final.csv")
-    want = ("evfarm: --journal: '%s': 2 damaged stretches of 160 bytes in all skipped (the first "
-            "at byte %d" % (j.journal, a1))
-    c(want in p.stderr, "stderr does not say what was skipped (%r): %s" % (want, p.stderr[-800:]))
+    for path, off, _ in flips:
+        want = ("evfarm: --journal: '%s': 1 damaged stretch of 80 bytes in all skipped (the first "
+                "at byte %d" % (path, off))
+        c(want in p.stderr, "stderr does not say what was skipped (%r): %s" % (want,
+                                                                            p.stderr[-800:]))
     import json
     s = json.load(open(summ))["journal"]
     c((s["resumed"], s["appended"], s["damaged_bytes"], s["torn_bytes"]) == (998, 2, 160, 0),
       "summary journal: %r" % s)
     rows = j.check_output(o, 1000, "final.csv", "resumed")
-    c(sorted(int(r["id"]) for r in rows if r["host"]) == sorted([id1, id2]),
-      "ran again: %r, want the damaged ids %r" % ([r["id"] for r in rows if r["host"]][:10],
-                                                  [id1, id2]))
-    c(os.path.getsize(j.journal) > size, "the journal was cut at the damage, not appended to")
+    ids = sorted(f[2] for f in flips)
+    c(sorted(int(r["id"]) for r in rows if r["host"]) == ids,
+      "ran again: %r, want the damaged ids %r" % ([r["id"] for r in rows if r["host"]][:10], ids))
+    c([os.path.getsize(f[0]) for f in flips] == sizes, "a damaged file was cut or changed")
     # evfarm-plot reads the journal as evfarm does: the damage skipped, not the end of it.
     plot = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
                         "evfarm-plot")
@@ -535,21 +591,23 @@ def case_max_fails_count(c, a):
 
 
 def case_version1(c, a):
-    """A version 1 journal (no run frames: an older evfarm's, made here from a version 2 one):
-    --resume reads its records, runs only the missing ids, and makes it version 2 before it
-    appends (its header's digit, then this run's frame); a journal of an unknown version is
-    refused, one line, exit 2, unchanged."""
+    """A version 1 journal file (no run frames: an older evfarm's, made here from a version 2
+    one) in the directory: --resume reads its records, runs only the missing ids, and leaves it
+    as it was; a file of an unknown version is refused, one line, exit 2, unchanged.  A journal
+    file of an evfarm before journal directories, given as --journal: refused with one line
+    saying how to go on with it, and going on that way works."""
     o = {"tasks": 500, "io_min": 0, "io_max": 0, "cpu_min": 0, "cpu_max": 1000}
     j = Job(a, c, "version1", opts_of(o))
     j.run(1, [])
-    d = open(j.journal, "rb").read()
+    jfile = journal_files(j.journal)[0][2]
+    d = open(jfile, "rb").read()
     head = d.index(b"\n") + 1
     first = head + 16 + struct.unpack_from("<I", d, head + 4)[0]
     frame = 16 + 64
     keep = 300
     v1 = b"evfarm-journal 1 " + d[len("evfarm-journal 2 "):head] + d[first:first + keep * frame]
     c(d.startswith(b"evfarm-journal 2 ") and d[head:head + 4] == b"EVFS", "not version 2")
-    open(j.journal, "wb").write(v1)
+    open(jfile, "wb").write(v1)
     version, _, runs, _ = read_journal_runs(j.journal)
     c(version == 1 and len(runs) == 1 and len(runs[0]["recs"]) == keep and
       runs[0]["t0_unix"] is None, "the version 1 journal made here does not read back")
@@ -560,25 +618,43 @@ def case_version1(c, a):
     s = json.load(open(j.path("s.json")))
     c(s["journal"]["resumed"] == keep and s["journal"]["appended"] == 500 - keep,
       "journal summary %r, want %d resumed" % (s["journal"], keep))
-    after = open(j.journal, "rb").read()
-    c(after[:len(v1)] == b"evfarm-journal 2 " + v1[len("evfarm-journal 1 "):],
-      "the version 1 part changed beyond its header's digit")
-    version, _, runs, end = read_journal_runs(j.journal)
-    c(version == 2 and len(runs) == 2 and runs[0]["t0_unix"] is None and
-      len(runs[0]["recs"]) == keep and runs[1]["ranks"] == 2 and
+    c(open(jfile, "rb").read() == v1, "the version 1 file changed")
+    version, _, runs, ends = read_journal_runs(j.journal)
+    c(len(runs) == 2 and runs[0]["t0_unix"] is None and
+      len(runs[0]["recs"]) == keep and runs[1].get("ranks") == 2 and
       runs[1]["held"] == keep and runs[1]["todo"] == 500 - keep and
       before <= runs[1]["t0_unix"] <= time.time() and
       sorted(r["id"] for r in runs[1]["recs"]) == [int(r["id"]) for r in rows if r["host"]] and
-      end == len(after), "the journal after: version %d, runs %r" %
-      (version, [(r.get("ranks"), len(r["recs"])) for r in runs]))
+      all(e == os.path.getsize(f) for f, e in ends.items()), "the journal after: runs %r" %
+      ([(r.get("ranks"), len(r["recs"])) for r in runs],))
     # another version: refused, unchanged
-    v3 = b"evfarm-journal 3 " + after[len("evfarm-journal 2 "):]
-    open(j.journal, "wb").write(v3)
+    v3 = b"evfarm-journal 3 " + v1[len("evfarm-journal 1 "):]
+    open(jfile, "wb").write(v3)
     p = j.run(1, ["--resume"], expect=2, out="v3.csv")
     lines = [x for x in p.stderr.splitlines() if x.startswith("evfarm:")]
     c(len(lines) == 1 and "another version (3)" in lines[0] and "versions 1 and 2" in lines[0],
       "version 3: %r" % lines)
-    c(open(j.journal, "rb").read() == v3, "a version 3 journal was changed")
+    c(open(jfile, "rb").read() == v3, "a version 3 journal was changed")
+    # a single journal file (an evfarm before directories): the message says what to do
+    old = j.path("old.journal")
+    open(old, "wb").write(d)
+    cmd = [a.mpirun, "-np", "1", a.evfarm, "--progress", "0", "--quiet", "--output",
+           j.path("old.csv")] + j.opts
+    p = subprocess.run(["timeout", "-k", "5", str(LIMIT)] + cmd + ["--journal", old, "--resume"],
+                       capture_output=True, text=True)
+    lines = [x for x in p.stderr.splitlines() if x.startswith("evfarm:")]
+    want = "mkdir DIR && mv '%s' DIR/run-0000.rank-0.journal" % old
+    c(p.returncode == 2 and len(lines) == 1 and "earlier evfarm" in lines[0] and want in lines[0],
+      "a single-file journal: exit %d %r" % (p.returncode, lines))
+    c(open(old, "rb").read() == d, "the single-file journal was changed")
+    moved = j.path("moved")
+    os.makedirs(moved)
+    os.rename(old, os.path.join(moved, "run-0000.rank-0.journal"))
+    p = subprocess.run(["timeout", "-k", "5", str(LIMIT)] + cmd + ["--journal", moved, "--resume",
+                                                                  "--json", j.path("old.json")],
+                       capture_output=True, text=True)
+    c(p.returncode == 0 and json.load(open(j.path("old.json")))["journal"]["resumed"] == 500,
+      "resumed from the moved file: exit %d %s" % (p.returncode, p.stderr[-300:]))
 
 
 def case_other_tasks(c, a):
@@ -586,23 +662,28 @@ def case_other_tasks(c, a):
     that exists without --resume, and a path that is not a regular file."""
     j = Job(a, c, "other", opts_of(SMALL))
     j.run(1, [])
-    before = open(j.journal, "rb").read()
+
+    def snapshot(d):
+        return {f: open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d))}
+
+    jfile = journal_files(j.journal)[0][2]
+    before = open(jfile, "rb").read()
+    was = snapshot(j.journal)
     for extra, want in ((["--resume", "--seed", "2"], "(--seed: 'seed=1' there, 'seed=2' here)"),
                         (["--resume", "--tasks", "3001"], "'tasks=3000' there, 'tasks=3001' here"),
                         (["--resume", "--cpu-skew", "1"], "'cpu_skew=0' there, 'cpu_skew=1' here"),
-                        ([], "exists: add --resume")):
+                        ([], "holds a journal: add --resume")):
         p = j.run(2, extra, expect=2)
         lines = [x for x in p.stderr.splitlines() if x.startswith("evfarm:")]
         c(len(lines) == 1 and "--journal" in lines[0] and want in lines[0],
           "%r: want one line with %r: %r" % (extra, want, lines))
-    c(open(j.journal, "rb").read() == before, "a refused journal was changed")
-    c(not os.path.exists(j.path("out.csv")) or True, "")
+    c(snapshot(j.journal) == was, "a refused journal was changed")
     fifo = j.path("fifo")
     os.mkfifo(fifo)
     p = subprocess.run(["timeout", "-k", "5", str(LIMIT), a.mpirun, "-np", "1", a.evfarm,
                         "--journal", fifo, "--resume", "--tasks", "10"], capture_output=True,
                        text=True)
-    c(p.returncode == 2 and "not a regular file" in p.stderr, "FIFO journal: %d %s"
+    c(p.returncode == 2 and "not a directory" in p.stderr, "FIFO journal: %d %s"
       % (p.returncode, p.stderr[-300:]))
     # exec: the same commands file with one line changed is another task set
     cmds = j.path("cmds.txt")
@@ -625,13 +706,23 @@ def case_other_tasks(c, a):
                         "--quiet", "--progress", "0", "--resume"], capture_output=True, text=True)
     c(p.returncode == 2 and "(--command's template: none there, 'command_xxh3=" in p.stderr,
       "--command against a --commands journal: %d %s" % (p.returncode, p.stderr[-300:]))
-    # a journal cut inside its first line (a run that stopped while creating it)
-    cut = j.path("cut.journal")
-    open(cut, "wb").write(before[:before.index(b"\n") // 2])
-    p = subprocess.run(["timeout", "-k", "5", str(LIMIT), a.mpirun, "-np", "1", a.evfarm,
-                        "--journal", cut, "--resume"] + opts_of(SMALL), capture_output=True,
-                       text=True)
+    # a file cut inside its first line (a rank stopped while creating it): no records, all of it
+    # a torn tail, cut; one cut inside another task set's first line is refused
+    cut = j.path("cut")
+    os.makedirs(cut)
+    half = before[:before.index(b"seed=1 ") + 7]
+    open(os.path.join(cut, "run-0001.rank-1.journal"), "wb").write(half)
+    base = [a.mpirun, "-np", "1", a.evfarm, "--journal", cut, "--resume", "--quiet",
+            "--progress", "0"] + opts_of(SMALL)
+    p = subprocess.run(["timeout", "-k", "5", str(LIMIT)] + base + ["--seed", "2"],
+                       capture_output=True, text=True)
     c(p.returncode == 2 and "ends inside its first line" in p.stderr,
+      "a cut header of another task set: %d %s" % (p.returncode, p.stderr[-300:]))
+    p = subprocess.run(["timeout", "-k", "5", str(LIMIT)] + base + ["--json", j.path("cut.json")],
+                       capture_output=True, text=True)
+    import json
+    c(p.returncode == 0 and json.load(open(j.path("cut.json")))["journal"]["torn_bytes"] ==
+      len(half) and os.path.getsize(os.path.join(cut, "run-0001.rank-1.journal")) == 0,
       "a cut header: %d %s" % (p.returncode, p.stderr[-300:]))
 
 

@@ -109,7 +109,7 @@ def case_full_device(c):
 def case_full_device_records(c):
     """The records to a full device fail with the system's reason (ENOSPC, not "Input/output
     error"), exit 3, whether they are written a window at a time (--window: the writer's own
-    buffer) or at the end (--journal: every record by id), and the summary file is not
+    buffer) or all at the end (--journal: the whole job one window), and the summary file is not
     committed without them."""
     os.mknod(c.path("full"), 0o666 | stat.S_IFCHR, os.makedev(1, 7))
     for extra in (["--tasks", "20000", "--window", "1000"],

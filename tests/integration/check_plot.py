@@ -9,6 +9,7 @@ usage: check_plot.py --mpirun M --evfarm E --plot P --outdir D --case NAME
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -136,7 +137,7 @@ def case_exec(c):
     with open(cmds, "w") as f:
         f.write("".join("echo line %d; sleep 0.0%d\n" % (k, k % 5) for k in range(300)))
     out, js = os.path.join(c.dir, "exec.csv"), os.path.join(c.dir, "exec.json")
-    journal = os.path.join(c.dir, "exec.journal")
+    journal = os.path.join(c.dir, "exec-journal")
     p = run([c.a.mpirun, "-np", "2", c.a.evfarm, "--kind", "exec", "--commands", cmds,
              "--inflight", "4", "--output", out, "--json", js, "--quiet", "--journal", journal])
     c.check(p.returncode == 0, "evfarm --kind exec: exit %d %s" % (p.returncode, p.stderr))
@@ -165,16 +166,30 @@ def case_exec(c):
         same_ranks(c, "exec journal", json.load(open(jdata)), own(recs), 2)
 
 
-def journal_frames(path):
-    """(header bytes, [(magic, frame bytes)]) of a journal, split by the frames' own sizes."""
-    d = open(path, "rb").read()
-    at = d.index(b"\n") + 1
-    head, frames = d[:at], []
-    while at + 16 <= len(d):
-        n = struct.unpack_from("<I", d, at + 4)[0]
-        frames.append((d[at:at + 4], d[at:at + 16 + n]))
-        at += 16 + n
+def journal_frames(jdir):
+    """(header bytes, [(magic, frame bytes)]) of a journal directory's files, split by the
+    frames' own sizes, run after run (each run's rank 0 file first: its run frame, then its
+    records, then the other ranks'): the frames of one journal file holding every run, as an
+    evfarm before journal directories wrote it."""
+    names = sorted((int(m.group(1)), int(m.group(2)), f) for f in os.listdir(jdir)
+                   for m in [re.match(r"^run-(\d+)\.rank-(\d+)\.journal$", f)] if m)
+    head, frames = None, []
+    for _, _, f in names:
+        d = open(os.path.join(jdir, f), "rb").read()
+        at = d.index(b"\n") + 1
+        head = head or d[:at]
+        while at + 16 <= len(d):
+            n = struct.unpack_from("<I", d, at + 4)[0]
+            frames.append((d[at:at + 4], d[at:at + 16 + n]))
+            at += 16 + n
     return head, frames
+
+
+def journal_size(jdir):
+    try:
+        return sum(os.path.getsize(os.path.join(jdir, f)) for f in os.listdir(jdir))
+    except OSError:
+        return 0
 
 
 def own(rows):
@@ -204,7 +219,7 @@ def case_journal(c):
     run's records; a torn tail ends the journal and a damaged frame is skipped, as evfarm's reader does;
     a version 1 journal (no run frames) draws its records as one run; --run past the runs, and a
     summary of another run: exit 2."""
-    journal = os.path.join(c.dir, "run.journal")
+    journal = os.path.join(c.dir, "journal")
     opts = ["--tasks", "6000", "--io-min", "0", "--io-max", "4", "--cpu-min", "0",
             "--cpu-max", "200000", "--inflight", "300", "--journal", journal, "--quiet",
             "--progress", "0"]
@@ -215,7 +230,7 @@ def case_journal(c):
     # drain once the run has journaled records (so its handlers are in place)
     deadline = time.time() + 60
     while time.time() < deadline and p.poll() is None and (
-            not os.path.exists(journal) or os.path.getsize(journal) < 40000):
+            journal_size(journal) < 40000):
         time.sleep(0.05)
     # While the job runs: what reached the journal so far draws (a frame being written is a
     # torn tail, ignored).
@@ -288,7 +303,8 @@ def case_journal(c):
                 "resumed output: %r records, %r earlier" % (db["records"], db["earlier_runs_records"]))
         same_ranks(c, "resumed output", db, own(b_rows), 3)
     # A torn tail (the last frame cut) ends the journal there; a damaged frame is skipped, as
-    # evfarm's reader skips it, and the frames after it are read.
+    # evfarm's reader skips it, and the frames after it are read (one file of every run: an
+    # evfarm before journal directories wrote it so, and a file of a directory is read alike).
     head, frames = journal_frames(journal)
     torn = os.path.join(c.dir, "torn.journal")
     body = b"".join(x for _, x in frames)
