@@ -163,8 +163,8 @@ static const struct evf_optdef opt_table[] = {
    "at a time: rank 0 holds two windows (the one being completed and the next), and ids "
    "beyond them wait to start until a window is written, so rank 0's memory does not grow "
    "with N; 0 = the default: 64 MiB of records (1048576 sim records, fewer of http's and "
-   "exec's larger ones), so rank 0 holds at most 128 MiB of them.  Not with --journal, which "
-   "keeps every record on rank 0 (default 0)", NULL, NULL},
+   "exec's larger ones), so rank 0 holds at most 128 MiB of them, with --journal too "
+   "(default 0)", NULL, NULL},
   {"journal", EVF_OPT_STRING, OFF(journal), 0, 0, "DIR",
    "every rank appends each finished record to its own file in the directory DIR as it ends "
    "(written out every 0.02 s, fsynced every 2 s), so a run that ends early, even a rank "
@@ -473,9 +473,6 @@ static int validate(struct evf_options *o, const unsigned char *set, char *msg)
                       (unsigned)o->cpu_min, (unsigned)o->cpu_max);
   if (o->resume && !o->journal)
     return evf_seterr(msg, EVF_EUSAGE, "--resume: needs --journal DIR");
-  if (o->window && o->journal)
-    return evf_seterr(msg, EVF_EUSAGE, "--window: not with --journal (a journaled run keeps "
-                                       "every record on rank 0)");
   if (o->max_fails && !o->journal)
     return evf_seterr(msg, EVF_EUSAGE, "--max-fails: needs --journal DIR (a drained run is "
                       "resumed from it)");

@@ -12,6 +12,7 @@ struct evf_collect {
   uint64_t lo;            /* the next id to write */
   uint64_t count[2];      /* records in of the window being written and of the next */
   uint64_t ran, held, held_failed; /* written: this run's, the journal's, of those not ok */
+  uint64_t missing;       /* ids of skipped windows that had no record */
 };
 
 uint64_t evf_collect_ring_size(uint64_t ntasks, uint64_t window)
@@ -133,19 +134,31 @@ static void write_one(struct evf_collect *c, uint64_t id, uint64_t at)
   c->have[at] = 0;
 }
 
-uint64_t evf_collect_finish(struct evf_collect *c)
+uint64_t evf_collect_skip(struct evf_collect *c)
 {
+  const struct evf_collect_config *g = &c->cfg;
+  if (c->lo > g->ntasks)
+    return 0;
+  uint64_t k = (c->lo - 1) / g->window, first = k * g->window + 1;
+  uint64_t end = first - 1 + g->window < g->ntasks ? first - 1 + g->window : g->ntasks;
   uint64_t n = 0;
-  for (uint64_t id = c->lo; id <= evf_collect_limit(c) && id <= c->cfg.ntasks; id++) {
+  for (uint64_t id = c->lo; id <= end; id++) {
     uint64_t at = (id - 1) % c->ring;
     if (c->have[at]) {
       write_one(c, id, at);
       n++;
+    } else {
+      c->missing++;
     }
   }
-  c->lo = c->cfg.ntasks + 1;
-  c->count[0] = c->count[1] = 0;
+  c->lo = end + 1;
+  c->count[k % 2] = 0;
   return n;
+}
+
+uint64_t evf_collect_missing(const struct evf_collect *c)
+{
+  return c->missing;
 }
 
 uint64_t evf_collect_step(struct evf_collect *c, uint64_t max)
@@ -166,4 +179,12 @@ uint64_t evf_collect_step(struct evf_collect *c, uint64_t max)
       c->count[k % 2] = 0;
   }
   return done;
+}
+
+void evf_collect_window_of(const struct evf_collect *c, uint64_t *first, uint64_t *last)
+{
+  const struct evf_collect_config *g = &c->cfg;
+  uint64_t k = (c->lo - 1) / g->window;
+  *first = k * g->window + 1;
+  *last = *first - 1 + g->window < g->ntasks ? *first - 1 + g->window : g->ntasks;
 }

@@ -44,9 +44,14 @@ int evf_collect_take(struct evf_collect *c, const struct evf_record *rec);
  * replaced: journals are read in run order).  Returns 0, or -1 for an id outside the ids that
  * may run now, or one this run has a record of. */
 int evf_collect_held(struct evf_collect *c, const struct evf_record *rec);
-/* A drained run's end: write every record still in the ring, in id order, missing ids left
- * out.  Returns how many. */
-uint64_t evf_collect_finish(struct evf_collect *c);
+/* The window being written will get no more records (every gather of it taken, the loops
+ * ended: a drained run's window, or records lost): write the records it has, in id order,
+ * missing ids left out and counted, and go on to the next window.  Returns how many. */
+uint64_t evf_collect_skip(struct evf_collect *c);
+/* Ids left out by evf_collect_skip(). */
+uint64_t evf_collect_missing(const struct evf_collect *c);
+/* The ids of the window being written: *first..*last (none left: *first > ntasks). */
+void evf_collect_window_of(const struct evf_collect *c, uint64_t *first, uint64_t *last);
 /* Records written so far: this run's (they go into the stats), and the journal's that are not
  * ok. */
 uint64_t evf_collect_ran(const struct evf_collect *c);

@@ -321,6 +321,12 @@ int evf_gather_done(const struct evf_gather *g)
   return g->next >= g->nwin && (g->rank == 0 ? g->phase == ROOT_IDLE : g->nposted == 0);
 }
 
+uint64_t evf_gather_taken(const struct evf_gather *g)
+{
+  uint64_t w = g->next - (g->phase != ROOT_IDLE);
+  return w * g->window < g->ntasks ? w * g->window : g->ntasks;
+}
+
 uint64_t evf_gather_windows(const struct evf_gather *g)
 {
   return g->nwin;

@@ -51,6 +51,8 @@ int evf_gather_put(struct evf_gather *g, const struct evf_record *rec);
 void evf_gather_poll(struct evf_gather *g, uint64_t sealed_to, int ended);
 /* Every window's gather is complete on this rank (the root: and taken). */
 int evf_gather_done(const struct evf_gather *g);
+/* The root: every id up to this has had its window's records handed to the callback. */
+uint64_t evf_gather_taken(const struct evf_gather *g);
 /* Windows in all, and gathers (counts and records) posted so far by this rank. */
 uint64_t evf_gather_windows(const struct evf_gather *g);
 uint64_t evf_gather_posted(const struct evf_gather *g);

@@ -40,10 +40,28 @@
  * killed loses at most this much), a drain order (a signal, --max-fails, another rank's) is
  * acted on within a tick, and with --max-fails the failures reach rank 0 as they come. */
 #define JOURNAL_TICK 0.02
+/* Records per chunk of a journal file's index (rank 0, resumed: 16 bytes a chunk). */
+#define JOURNAL_CHUNK 4096
+/* Chunks of held records rank 0 reads per turn of its loop (each about 300 KiB of sim
+ * records, under a millisecond). */
+#define FEED_STEP 2
 /* With windows, each ring window's records are gathered in this many parts. */
 #define GATHER_PARTS 16
 
 /* Everything a job holds, so one cleanup path releases it on every branch. */
+/* A journal file's index (rank 0, resumed): chunk k holds JOURNAL_CHUNK records (the last
+ * fewer) whose frames start at c[k].at (up to c[k + 1].at) and whose ids lie in lo..hi. */
+struct evf_jchunk {
+  uint64_t at;
+  uint32_t lo, hi;
+};
+struct evf_jindex {
+  struct evf_jchunk *c;
+  size_t n, cap;
+  uint32_t in_last;               /* records in c[n - 1] */
+  int version;                    /* the file's format */
+};
+
 struct job {
   MPI_Comm comm;                  /* the job's own duplicate of the caller's communicator */
   int rank, size;
@@ -85,6 +103,16 @@ struct job {
   struct evf_journal *journal;
   uint64_t *held;
   uint64_t reused, torn;
+  /* Rank 0, resumed: where each file's records lie (a chunk of JOURNAL_CHUNK records: its
+   * first frame's offset and the ids it spans), so the held records of a window are read
+   * again when the ring takes that window in; the windows up to `fed_to` have theirs in. */
+  struct evf_jindex *jindex;      /* [jdir.n] */
+  size_t jreading;                /* the file the first pass reads */
+  uint64_t fed_to;
+  int feeding;                    /* the window feed_first..feed_last is being fed: */
+  uint64_t feed_first, feed_last;
+  size_t feed_f, feed_c;          /* the file and chunk read next */
+  struct evf_journal_reader *feed_rd; /* file feed_f, open */
   struct evf_journal_damage damage;
   double last_sync;
   int journal_failed;             /* this rank's journal failed */
@@ -110,7 +138,7 @@ int evf_job_agree(struct job *j, int rc, int rank0_only);
 int evf_job_open_journal(struct job *j);
 int evf_job_held(const struct job *j, uint64_t id);
 int evf_job_todo_ranges(const struct job *j, struct evf_batch **out, size_t *n);
-int evf_job_journal_place(struct job *j);
+int evf_job_journal_feed(struct job *j, uint64_t max_chunks);
 void evf_job_journal_mark_run(struct job *j);
 void evf_job_journal_done(void *arg, const struct evf_record *rec);
 void evf_job_journal_tick(struct job *j, const struct evf_progress_counts *mine, double elapsed);
@@ -121,7 +149,7 @@ void evf_job_expect(struct job *j, const struct evf_batch *b);
 void evf_job_gather_done(void *arg, const struct evf_record *rec);
 void evf_job_collect_done(void *arg, const struct evf_record *rec);
 int evf_job_gather_take(void *arg, uint64_t w, const void *recs, size_t n);
-void evf_job_write_windows(struct job *j, struct evf_runner *r, uint64_t max);
+void evf_job_write_windows(struct job *j, struct evf_runner *r, uint64_t max, int ended);
 void evf_job_stream_tick(struct job *j);
 
 /* src/job_summary.c: after the loops, rank 0 summarises, writes and prints; the exit code */

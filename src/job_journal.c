@@ -155,8 +155,9 @@ static int journal_header(const struct job *j, char *h, size_t n)
 }
 
 /* Rank 0, reading the journal back, first pass: the last record of each id decides whether
- * this run leaves it (it holds a record; with --retry-failed an ok one) or runs it. */
-static void journal_read_one(void *arg, const struct evf_record *rec)
+ * this run leaves it (it holds a record; with --retry-failed an ok one) or runs it; each file's
+ * index says where its records lie, for the second pass. */
+static void journal_read_one(void *arg, const struct evf_record *rec, uint64_t at)
 {
   struct job *j = arg;
   if (rec->id < 1 || rec->id > j->opt.tasks)
@@ -166,6 +167,25 @@ static void journal_read_one(void *arg, const struct evf_record *rec)
     j->held[k / 64] &= ~bit;
   else
     j->held[k / 64] |= bit;
+  struct evf_jindex *x = &j->jindex[j->jreading];
+  if (x->n == 0 || x->in_last == JOURNAL_CHUNK) {
+    if (x->n == x->cap) {
+      size_t cap = x->cap ? 2 * x->cap : 16;
+      struct evf_jchunk *c = realloc(x->c, cap * sizeof *c);
+      if (!c)
+        evf_guard_fatal("out of memory reading the journal back");
+      x->c = c;
+      x->cap = cap;
+    }
+    x->c[x->n++] = (struct evf_jchunk){at, rec->id, rec->id};
+    x->in_last = 0;
+  }
+  struct evf_jchunk *c = &x->c[x->n - 1];
+  if (rec->id < c->lo)
+    c->lo = rec->id;
+  if (rec->id > c->hi)
+    c->hi = rec->id;
+  x->in_last++;
 }
 
 int evf_job_held(const struct job *j, uint64_t id)
@@ -173,16 +193,19 @@ int evf_job_held(const struct job *j, uint64_t id)
   return j->held && (j->held[(id - 1) / 64] >> ((id - 1) % 64) & 1);
 }
 
-/* Rank 0: read every file of the journal, in run order, through `each`. */
-static int read_all(struct job *j, evf_journal_record_fn each, int report)
+/* Rank 0: read every file of the journal, in run order (first pass: which ids it holds, and
+ * where), saying what was damaged or torn. */
+static int read_all(struct job *j)
 {
   int rc = 0;
   for (size_t f = 0; rc == 0 && f < j->jdir.n; f++) {
     const char *path = j->jdir.file[f].path;
     uint64_t nread = 0, torn = 0;
     struct evf_journal_damage dmg = {0, 0, 0};
-    rc = evf_journal_read(path, j->jheader, j->rec_size, each, j, &nread, &torn, &dmg, j->msg);
-    if (rc || !report)
+    j->jreading = f;
+    rc = evf_journal_read(path, j->jheader, j->rec_size, journal_read_one, j, &nread, &torn,
+                          &dmg, &j->jindex[f].version, j->msg);
+    if (rc)
       continue;
     j->torn += torn;
     j->damage.bytes += dmg.bytes;
@@ -223,10 +246,12 @@ int evf_job_open_journal(struct job *j)
              : 0;
     if (rc == 0)
       rc = evf_journal_dir_open(&j->jdir, j->opt.journal, j->opt.resume, j->msg);
-    if (rc == 0 && j->jdir.n && !(j->held = calloc(words ? words : 1, sizeof *j->held)))
+    if (rc == 0 && j->jdir.n &&
+        (!(j->held = calloc(words ? words : 1, sizeof *j->held)) ||
+         !(j->jindex = calloc(j->jdir.n, sizeof *j->jindex))))
       rc = evf_seterr(j->msg, EVF_ENOMEM, "--journal: out of memory");
     if (rc == 0 && j->jdir.n)
-      rc = read_all(j, journal_read_one, 1);
+      rc = read_all(j);
     for (size_t w = 0; rc == 0 && j->held && w < words; w++)
       j->reused += (uint64_t)__builtin_popcountll(j->held[w]);
     j->ntodo = j->opt.tasks - j->reused;
@@ -248,21 +273,59 @@ int evf_job_open_journal(struct job *j)
   return evf_job_agree(j, rc, 0);
 }
 
-/* Rank 0, second pass: the records the journal holds for ids this run does not run go into the
- * ring, in run order (a later one of an id replaces an earlier one). */
-static void journal_place(void *arg, const struct evf_record *rec)
+/* Rank 0, second pass: a held record of the window being fed goes into the ring (files in run
+ * order: a later record of an id replaces an earlier one). */
+static void feed_one(void *arg, const struct evf_record *rec, uint64_t at)
 {
   struct job *j = arg;
-  if (rec->id >= 1 && rec->id <= j->opt.tasks && evf_job_held(j, rec->id) &&
-      evf_collect_held(j->collect, rec))
+  (void)at;
+  if (rec->id < j->feed_first || rec->id > j->feed_last || !evf_job_held(j, rec->id))
+    return;
+  if (evf_collect_held(j->collect, rec))
     evf_guard_fatal("a journaled record outside the ring");
 }
 
-int evf_job_journal_place(struct job *j)
+int evf_job_journal_feed(struct job *j, uint64_t max_chunks)
 {
   if (j->rank != 0 || !j->reused)
     return 0;
-  return read_all(j, journal_place, 0);
+  uint64_t limit = evf_collect_limit(j->collect), read = 0;
+  while (j->fed_to < limit && j->fed_to < j->opt.tasks) {
+    if (!j->feeding) { /* the next window: every file's chunks that reach into it */
+      j->feeding = 1;
+      j->feed_first = j->fed_to + 1;
+      j->feed_last = j->fed_to + j->window < j->opt.tasks ? j->fed_to + j->window
+                                                          : j->opt.tasks;
+      j->feed_f = j->feed_c = 0;
+    }
+    for (; j->feed_f < j->jdir.n; j->feed_f++, j->feed_c = 0) {
+      const struct evf_jindex *x = &j->jindex[j->feed_f];
+      for (; j->feed_c < x->n; j->feed_c++) {
+        const struct evf_jchunk *c = &x->c[j->feed_c];
+        if (c->lo > j->feed_last || c->hi < j->feed_first)
+          continue;
+        if (read == max_chunks)
+          return 0; /* on the next turn */
+        int rc = 0;
+        if (!j->feed_rd)
+          rc = evf_journal_reader_open(&j->feed_rd, j->jdir.file[j->feed_f].path, x->version,
+                                       j->rec_size, j->msg);
+        if (rc == 0)
+          rc = evf_journal_reader_range(j->feed_rd, c->at,
+                                        j->feed_c + 1 < x->n ? x->c[j->feed_c + 1].at
+                                                             : UINT64_MAX,
+                                        feed_one, j, j->msg);
+        if (rc)
+          return rc;
+        read++;
+      }
+      evf_journal_reader_close(j->feed_rd);
+      j->feed_rd = NULL;
+    }
+    j->feeding = 0;
+    j->fed_to = j->feed_last;
+  }
+  return 0;
 }
 
 /* Every rank, after the loops: its journal written out, fsynced and closed; the ranks' counts

@@ -47,12 +47,26 @@ int evf_job_gather_take(void *arg, uint64_t w, const void *recs, size_t n)
   return 0;
 }
 
-/* Rank 0, windows: write what completed (at most `max` records) and let the next ids start. */
-void evf_job_write_windows(struct job *j, struct evf_runner *r, uint64_t max)
+/* Rank 0: the journal's held records of the windows the ring has taken in (a step of them;
+ * all once its loop has `ended`), then write what completed (at most `max` records) and let the
+ * next ids start.  Once its loop has ended, a window every gather of which was taken and that
+ * is still incomplete gets nothing more (a drained run's, or records lost): it is written with
+ * what it has (evf_collect_skip), so the windows after it are taken in. */
+void evf_job_write_windows(struct job *j, struct evf_runner *r, uint64_t max, int ended)
 {
   double t = evf_clock_now();
+  if (evf_job_journal_feed(j, ended ? UINT64_MAX : FEED_STEP))
+    evf_guard_fatal(j->msg); /* the journal could not be read again: rank 0 ends the job */
+  uint64_t before = evf_collect_written(j->collect);
   uint64_t n = evf_collect_step(j->collect, max);
-  if (n) {
+  if (!n && ended) {
+    uint64_t first, last;
+    evf_collect_window_of(j->collect, &first, &last);
+    if (first <= j->opt.tasks && evf_gather_taken(j->gather) >= last &&
+        (!j->reused || j->fed_to >= last))
+      evf_collect_skip(j->collect);
+  }
+  if (evf_collect_written(j->collect) != before) {
     j->output_s += evf_clock_now() - t;
     uint64_t lim = evf_collect_limit(j->collect);
     if (r)
@@ -69,5 +83,5 @@ void evf_job_stream_tick(struct job *j)
 {
   evf_gather_poll(j->gather, evf_chan_sealed_to(j->chan), 0);
   if (j->collect && j->gated)
-    evf_job_write_windows(j, j->runner, WRITE_STEP);
+    evf_job_write_windows(j, j->runner, WRITE_STEP, 0);
 }

@@ -120,24 +120,27 @@ static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
 }
 
 /* 4. Every record is at rank 0 once every rank's final report is in and every window's gather
- * has completed (the loops' end waited for both): the wall time ends there.  Rank 0 writes what remains of the windows.  5. Rank 0 summarises,
- * commits the files, and only then prints the summary (a reader that goes away cannot cost the
- * results).  Returns the job's exit code on rank 0. */
+ * has completed (the loops' end waited for both): the wall time ends there.  Rank 0 writes
+ * what remains of the windows.  5. Rank 0 summarises, commits the files, and only then prints
+ * the summary (a reader that goes away cannot cost the results).  Returns the job's exit code
+ * on rank 0. */
 int evf_job_collect(struct job *j, evf_job_result_fn on_result, void *arg)
 {
   j->wall = evf_clock_now() - j->t0;
   evf_job_journal_end(j);
   if (j->rank != 0)
     return 0;
-  double t = evf_clock_now();
-  evf_collect_step(j->collect, UINT64_MAX);
-  if (j->partial) /* a drained run: what finished, the ids that did not left out */
-    evf_collect_finish(j->collect);
-  j->output_s += evf_clock_now() - t;
-  if (evf_collect_written(j->collect) != j->opt.tasks) {
+  /* What is left of the windows (and the journal's records in them); a drained run's windows
+   * with what finished, the ids that did not left out. */
+  for (uint64_t before = UINT64_MAX; evf_collect_written(j->collect) != before;) {
+    before = evf_collect_written(j->collect);
+    evf_job_write_windows(j, NULL, UINT64_MAX, 1);
+  }
+  uint64_t lost = j->opt.tasks - evf_collect_written(j->collect) +
+                  (j->partial ? 0 : evf_collect_missing(j->collect));
+  if (lost) {
     evf_errorf(j->err, "%llu of %llu records did not reach rank 0; no results written",
-               (unsigned long long)(j->opt.tasks - evf_collect_written(j->collect)),
-               (unsigned long long)j->opt.tasks);
+               (unsigned long long)lost, (unsigned long long)j->opt.tasks);
     return EVF_EXIT_RUNTIME;
   }
   return job_finish(j, on_result, arg);

@@ -123,21 +123,119 @@ static void header_diff(const char *have, const char *want, char *out, size_t n)
   snprintf(out, n, "a different header");
 }
 
-/* Is there a whole valid frame at `at` of m[0..size)?  0: no; 1: a record; 2: a run frame
- * (version 2 only).  *fsize gets its payload's size. */
-static int frame_at(const unsigned char *m, off_t at, off_t size, int version, size_t rec_size,
-                    uint32_t *fsize)
+/* Frames are read through a buffer of at most READ_BUF bytes (more only for a run frame that
+ * is larger), by pread: a journal of 10^8 records is 8 GB, and a mapping of it would count in
+ * rank 0's resident memory as it is read. */
+#define READ_BUF (1u << 20)
+struct rbuf {
+  int fd;
+  off_t size;               /* the file's size when reading began */
+  unsigned char *b;
+  size_t cap, len;
+  off_t base;               /* b[0..len) holds the file's bytes from base */
+};
+
+/* The bytes [at, at + need) of the file, or NULL when the file ends before them (or a read
+ * fails: *err set). */
+static const unsigned char *rb_get(struct rbuf *r, off_t at, size_t need, int *err)
 {
-  if (at + 16 > size)
+  if (at >= r->base && (size_t)(at - r->base) + need <= r->len)
+    return r->b + (at - r->base);
+  if (at < 0 || (off_t)need > r->size - at)
+    return NULL;
+  if (need > r->cap) {
+    unsigned char *g = realloc(r->b, need);
+    if (!g) {
+      *err = ENOMEM;
+      return NULL;
+    }
+    r->b = g;
+    r->cap = need;
+  }
+  size_t want = r->size - at < (off_t)r->cap ? (size_t)(r->size - at) : r->cap;
+  r->base = at;
+  r->len = 0;
+  while (r->len < want) {
+    ssize_t k = pread(r->fd, r->b + r->len, want - r->len, at + (off_t)r->len);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      *err = k < 0 ? errno : EIO;
+      return NULL;
+    }
+    r->len += (size_t)k;
+  }
+  return r->b;
+}
+
+/* Is there a whole valid frame at `at`?  0: no; 1: a record; 2: a run frame (version 2
+ * only).  *fsize gets its payload's size, *payload where its bytes are (valid until the next
+ * read). */
+static int frame_at(struct rbuf *r, off_t at, int version, size_t rec_size, uint32_t *fsize,
+                    const unsigned char **payload, int *err)
+{
+  const unsigned char *h = rb_get(r, at, 16, err);
+  if (!h)
     return 0;
-  const unsigned char *h = m + at;
   uint32_t n = get_u32(h + 4);
   int rec = memcmp(h, FRAME_MAGIC, 4) == 0 && n == rec_size;
   int run = version == 2 && memcmp(h, RUN_MAGIC, 4) == 0 && n >= RUN_FIXED && n <= RUN_MAX;
-  if ((!rec && !run) || (off_t)n + 16 > size - at || get_u64(h + 8 + n) != XXH3_64bits(h + 8, n))
+  if (!rec && !run)
+    return 0;
+  if (!(h = rb_get(r, at, (size_t)n + 16, err)) || get_u64(h + 8 + n) != XXH3_64bits(h + 8, n))
     return 0;
   *fsize = n;
+  *payload = h + 8;
   return rec ? 1 : 2;
+}
+
+/* The frames from `at` to the file's end or to `stop` (frames that start before it): every
+ * valid record to `each` with its frame's offset (run frames checked and skipped; damaged
+ * stretches skipped, counted in *dmg when not NULL).  *end gets the offset where the valid
+ * part ends (what follows is a torn tail).  Returns 0, or EVF_EIO / EVF_ENOMEM (msg set). */
+static int read_frames(struct rbuf *r, off_t at, off_t stop, int version, size_t rec_size,
+                       evf_journal_record_fn each, void *arg, uint64_t *nread,
+                       struct evf_journal_damage *dmg, off_t *end, const char *path, char *msg)
+{
+  unsigned char *frame = malloc(rec_size ? rec_size : 1);
+  *end = at;
+  if (!frame)
+    return evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+  off_t good_end = at;
+  int err = 0;
+  while (at < stop && at + 16 <= r->size && !err) {
+    uint32_t fsize = 0;
+    const unsigned char *pl = NULL;
+    int kind = frame_at(r, at, version, rec_size, &fsize, &pl, &err);
+    if (kind == 0 && !err) { /* damaged here: find the next valid frame */
+      off_t next = at + 1;
+      while (next + 16 <= r->size && !err &&
+             frame_at(r, next, version, rec_size, &fsize, &pl, &err) == 0)
+        next++;
+      if (next + 16 > r->size || err)
+        break; /* none: a torn tail from `at` */
+      if (dmg && dmg->stretches++ == 0)
+        dmg->first_at = (uint64_t)at;
+      if (dmg)
+        dmg->bytes += (uint64_t)(next - at);
+      at = next;
+      kind = frame_at(r, at, version, rec_size, &fsize, &pl, &err);
+    }
+    if (kind == 1) {
+      memcpy(frame, pl, rec_size); /* aligned for the record's fields */
+      each(arg, (const struct evf_record *)(void *)frame, (uint64_t)at);
+      if (nread)
+        ++*nread;
+    }
+    at += (off_t)fsize + 16;
+    good_end = at;
+  }
+  free(frame);
+  *end = good_end;
+  if (err)
+    return evf_seterr(msg, err == ENOMEM ? EVF_ENOMEM : EVF_EIO, "--journal: cannot read '%s': %s",
+                      evf_clip(path), strerror(err));
+  return 0;
 }
 
 /* Read an existing journal: check the header, pass every valid record to `each` (run frames
@@ -152,10 +250,8 @@ static int read_back(int fd, const char *path, const char *header, size_t rec_si
   if (!f)
     return evf_seterr(msg, EVF_EIO, "--journal: '%s': %s", evf_clip(path), strerror(errno));
   size_t want = strlen(MAGIC) + strlen(header) + 1;
-  size_t bufsize = rec_size + 8;
   char *line = malloc(want + 1);
-  unsigned char *frame = malloc(bufsize);
-  int rc = line && frame ? 0 : EVF_ENOMEM;
+  int rc = line ? 0 : EVF_ENOMEM;
   if (rc == 0) {
     size_t got = fread(line, 1, want, f);
     line[got] = '\0';
@@ -172,7 +268,6 @@ static int read_back(int fd, const char *path, const char *header, size_t rec_si
       *end = 0;
       *version = 2;
       free(line);
-      free(frame);
       fclose(f);
       return 0;
     }
@@ -208,52 +303,23 @@ static int read_back(int fd, const char *path, const char *header, size_t rec_si
   }
   if (rc == 0 && ferror(f))
     rc = evf_seterr(msg, EVF_EIO, "--journal: '%s': read error", evf_clip(path));
-  /* The frames, mapped: each is checked by its magic, size and XXH3-64.  A frame that fails
-   * (a flipped bit, a stretch overwritten) is skipped: the next offset where a whole valid
-   * frame starts is looked for byte by byte, and reading goes on there, so one damaged frame
-   * costs its own record only.  Bytes after the last valid frame with no valid frame in them
-   * are a torn tail (a crash mid-write): *end stops before them. */
+  /* The frames: each is checked by its magic, size and XXH3-64.  A frame that fails (a
+   * flipped bit, a stretch overwritten) is skipped: the next offset where a whole valid frame
+   * starts is looked for byte by byte, and reading goes on there, so one damaged frame costs
+   * its own record only.  Bytes after the last valid frame with no valid frame in them are a
+   * torn tail (a crash mid-write): *end stops before them. */
   struct stat st;
-  off_t size = rc == 0 && fstat(fd, &st) == 0 ? st.st_size : 0;
-  const unsigned char *m = NULL;
-  if (rc == 0 && size > (off_t)want) {
-    m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-      m = NULL;
-      rc = evf_seterr(msg, EVF_EIO, "--journal: cannot read '%s': %s", evf_clip(path),
-                      strerror(errno));
-    }
+  struct rbuf rb = {fd, rc == 0 && fstat(fd, &st) == 0 ? st.st_size : 0, NULL, READ_BUF, 0, 0};
+  off_t at = (off_t)want;
+  if (rc == 0 && rb.size > (off_t)want) {
+    rb.b = malloc(rb.cap);
+    rc = rb.b ? read_frames(&rb, at, rb.size, *version, rec_size, each, arg, nread, dmg, &at,
+                            path, msg)
+              : evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+    free(rb.b);
   }
-  off_t at = (off_t)want, good_end = (off_t)want;
-  while (m && at + 16 <= size) {
-    uint32_t fsize = 0;
-    int kind = frame_at(m, at, size, *version, rec_size, &fsize);
-    if (kind == 0) { /* damaged here: find the next valid frame */
-      off_t next = at + 1;
-      while (next + 16 <= size && frame_at(m, next, size, *version, rec_size, &fsize) == 0)
-        next++;
-      if (next + 16 > size)
-        break; /* none: a torn tail from `at` */
-      if (dmg->stretches++ == 0)
-        dmg->first_at = (uint64_t)at;
-      dmg->bytes += (uint64_t)(next - at);
-      at = next;
-      kind = frame_at(m, at, size, *version, rec_size, &fsize);
-    }
-    if (kind == 1) {
-      memcpy(frame, m + at + 8, rec_size); /* aligned for the record's fields */
-      each(arg, (const struct evf_record *)(void *)frame);
-      ++*nread;
-    }
-    at += (off_t)fsize + 16;
-    good_end = at;
-  }
-  if (m)
-    munmap((void *)m, (size_t)size);
-  at = good_end;
   *end = at;
   free(line);
-  free(frame);
   fclose(f);
   return rc;
 }
@@ -274,7 +340,7 @@ static int open_file(const char *path, int create, int *fd_out, char *msg)
 
 int evf_journal_read(const char *path, const char *header, size_t rec_size,
                      evf_journal_record_fn each, void *arg, uint64_t *nread, uint64_t *torn,
-                     struct evf_journal_damage *dmg, char *msg)
+                     struct evf_journal_damage *dmg, int *version_out, char *msg)
 {
   struct stat st;
   if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
@@ -290,6 +356,8 @@ int evf_journal_read(const char *path, const char *header, size_t rec_size,
   off_t end = 0;
   int version = 0;
   rc = read_back(fd, path, header, rec_size, each, arg, nread, &end, &version, dmg, msg);
+  if (version_out)
+    *version_out = version;
   if (rc == 0 && end < st.st_size) { /* a cut tail: dropped, so it is said once */
     *torn += (uint64_t)(st.st_size - end);
     if (ftruncate(fd, end) != 0)
@@ -298,6 +366,58 @@ int evf_journal_read(const char *path, const char *header, size_t rec_size,
   }
   close(fd);
   return rc;
+}
+
+struct evf_journal_reader {
+  struct rbuf rb;
+  const char *path;
+  int version;
+  size_t rec_size;
+};
+
+int evf_journal_reader_open(struct evf_journal_reader **out, const char *path, int version,
+                            size_t rec_size, char *msg)
+{
+  struct evf_journal_reader *r = calloc(1, sizeof *r);
+  struct stat st;
+  *out = NULL;
+  if (!r || !(r->rb.b = malloc(READ_BUF))) {
+    free(r);
+    return evf_seterr(msg, EVF_ENOMEM, "--journal: out of memory");
+  }
+  r->rb.cap = READ_BUF;
+  r->rb.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (r->rb.fd < 0 || fstat(r->rb.fd, &st) != 0) {
+    int e = errno;
+    evf_journal_reader_close(r);
+    return evf_seterr(msg, EVF_EIO, "--journal: cannot open '%s' again: %s", evf_clip(path),
+                      strerror(e));
+  }
+  r->rb.size = st.st_size;
+  r->path = path;
+  r->version = version;
+  r->rec_size = rec_size;
+  *out = r;
+  return 0;
+}
+
+int evf_journal_reader_range(struct evf_journal_reader *r, uint64_t from, uint64_t to,
+                             evf_journal_record_fn each, void *arg, char *msg)
+{
+  off_t end;
+  off_t stop = to > (uint64_t)r->rb.size ? r->rb.size : (off_t)to;
+  return read_frames(&r->rb, (off_t)from, stop, r->version, r->rec_size, each, arg, NULL, NULL,
+                     &end, r->path, msg);
+}
+
+void evf_journal_reader_close(struct evf_journal_reader *r)
+{
+  if (!r)
+    return;
+  if (r->rb.fd >= 0)
+    close(r->rb.fd);
+  free(r->rb.b);
+  free(r);
 }
 
 int evf_journal_create(struct evf_journal **out, const char *path, const char *header,

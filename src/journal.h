@@ -30,8 +30,8 @@
 struct evf_journal;
 
 /* Called for every valid record read back, in file order (a later record of an id replaces an
- * earlier one). */
-typedef void (*evf_journal_record_fn)(void *arg, const struct evf_record *rec);
+ * earlier one), with the offset of its frame in the file. */
+typedef void (*evf_journal_record_fn)(void *arg, const struct evf_record *rec, uint64_t at);
 
 /* Damaged frames skipped while reading a journal back: how many stretches of bytes that hold no
  * valid frame were found between valid ones, their bytes in all, and where the first began. */
@@ -61,12 +61,23 @@ void evf_journal_dir_close(struct evf_journal_dir *d);
 int evf_journal_file_name(char *buf, size_t n, const char *dir, uint32_t run, uint32_t rank);
 /* Read the journal file `path` back: it must carry `header` (KEY=VALUE words); its valid records
  * go to `each` in file order (*nread counts them); the bytes of a torn tail are added to *torn
- * (and cut from the file), the damaged frames skipped between valid ones to *dmg.  Returns 0,
- * or EVF_EUSAGE (not a journal, another task set or version, not a regular file) / EVF_EIO /
- * EVF_ENOMEM with msg set. */
+ * (and cut from the file), the damaged frames skipped between valid ones to *dmg; *version
+ * (or NULL) gets its format's version.  The file is read through a buffer of 1 MiB, never
+ * mapped whole.  Returns 0, or EVF_EUSAGE (not a journal, another task set or version, not a
+ * regular file) / EVF_EIO / EVF_ENOMEM with msg set. */
 int evf_journal_read(const char *path, const char *header, size_t rec_size,
                      evf_journal_record_fn each, void *arg, uint64_t *nread, uint64_t *torn,
-                     struct evf_journal_damage *dmg, char *msg);
+                     struct evf_journal_damage *dmg, int *version, char *msg);
+/* Reading a part of a journal file again (after evf_journal_read, which checked its header and
+ * cut its torn tail): the records whose frames start at offsets in [from, to), where `from` is
+ * the offset of a frame as evf_journal_read gave it (damaged frames skipped, as there).
+ * `path` must outlive the reader.  Each returns 0, or EVF_EIO / EVF_ENOMEM with msg set. */
+struct evf_journal_reader;
+int evf_journal_reader_open(struct evf_journal_reader **r, const char *path, int version,
+                            size_t rec_size, char *msg);
+int evf_journal_reader_range(struct evf_journal_reader *r, uint64_t from, uint64_t to,
+                             evf_journal_record_fn each, void *arg, char *msg);
+void evf_journal_reader_close(struct evf_journal_reader *r);
 /* Create the journal file `path` (it must not exist; `path` must outlive the journal) with
  * `header` for records of rec_size bytes.  Returns 0, or EVF_EUSAGE / EVF_EIO / EVF_ENOMEM with
  * msg set. */

@@ -168,24 +168,45 @@ int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
 }
 
 int evf_partition_plan_windows(struct evf_partition *p, uint32_t ntasks, uint64_t window,
-                               int nranks, uint32_t batch_size, int dynamic, uint64_t first_min)
+                               const struct evf_batch *ranges, size_t nranges, int nranks,
+                               uint32_t batch_size, int dynamic, uint64_t first_min)
 {
   memset(p, 0, sizeof *p);
   if (ntasks < 1 || nranks < 1 || window < 1)
     return EVF_EUSAGE;
   uint64_t nwin = (ntasks + window - 1) / window;
   struct evf_partition *w = calloc(nwin, sizeof *w);
-  if (!w)
+  struct evf_batch all = {1, ntasks, 0};
+  if (!ranges) {
+    ranges = &all;
+    nranges = 1;
+  }
+  struct evf_batch *clip = malloc((nranges ? nranges : 1) * sizeof *clip);
+  if (!w || !clip) {
+    free(w);
+    free(clip);
     return EVF_ENOMEM;
+  }
   int rc = 0;
-  size_t nb = 0;
+  size_t nb = 0, r0 = 0;
   for (uint64_t k = 0; k < nwin && rc == 0; k++) {
-    uint64_t lo = k * window + 1, n = ntasks - lo + 1 < window ? ntasks - lo + 1 : window;
-    struct evf_batch range = {(uint32_t)lo, (uint32_t)n, 0};
-    rc = evf_partition_plan_ranges(&w[k], ntasks, &range, 1, nranks, batch_size, dynamic,
+    /* The ranges' ids within window k: 1..W, W+1..2W, ... */
+    uint64_t lo = k * window + 1, hi = lo - 1 + window < ntasks ? lo - 1 + window : ntasks;
+    size_t nclip = 0;
+    while (r0 < nranges && (uint64_t)ranges[r0].first_id + ranges[r0].count - 1 < lo)
+      r0++;
+    for (size_t r = r0; r < nranges && ranges[r].first_id <= hi; r++) {
+      uint64_t a = ranges[r].first_id > lo ? ranges[r].first_id : lo;
+      uint64_t e = (uint64_t)ranges[r].first_id + ranges[r].count - 1;
+      e = e < hi ? e : hi;
+      if (a <= e)
+        clip[nclip++] = (struct evf_batch){(uint32_t)a, (uint32_t)(e - a + 1), 0};
+    }
+    rc = evf_partition_plan_ranges(&w[k], ntasks, clip, nclip, nranks, batch_size, dynamic,
                                    first_min);
     nb += w[k].nbatches;
   }
+  free(clip);
   struct evf_batch *by_index = NULL;
   int *owner = NULL;
   if (rc == 0) {

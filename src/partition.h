@@ -58,13 +58,15 @@ int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
                               const struct evf_batch *ranges, size_t nranges, int nranks,
                               uint32_t batch_size, int dynamic, uint64_t first_min);
 /* Windows (--window W): the ids in windows of W (1..W, W+1..2W, ...), each planned on its own as
- * the plans above plan one range of that many ids, the batches numbered in id order across
- * them.  Static: every window has a share for each rank (batches grouped by rank as above: a
+ * the plans above plan one range of that many ids (with `ranges`, a resumed run's: the ids of
+ * those ranges in the window, as evf_partition_plan_ranges plans them; NULL: every id), the
+ * batches numbered in id order across them.  Static: every window has a share for each rank (batches grouped by rank as above: a
  * rank runs its share of one window, then of the next).  Dynamic: the first share is the first
  * window's first batches; every other batch is dealt in index order.  So the ids in flight at
  * any time span about one window whatever N is.  Returns 0, EVF_EUSAGE or EVF_ENOMEM. */
 int evf_partition_plan_windows(struct evf_partition *p, uint32_t ntasks, uint64_t window,
-                               int nranks, uint32_t batch_size, int dynamic, uint64_t first_min);
+                               const struct evf_batch *ranges, size_t nranges, int nranks,
+                               uint32_t batch_size, int dynamic, uint64_t first_min);
 void evf_partition_free(struct evf_partition *p);
 
 /* Number of tasks in the batch with global index b (b < p->nbatches). */

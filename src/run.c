@@ -134,6 +134,10 @@ static void job_free(struct job *j)
   evf_collect_free(j->collect);
   evf_stats_free(j->stats);
   evf_journal_close(j->journal, j->msg);
+  evf_journal_reader_close(j->feed_rd);
+  for (size_t f = 0; j->jindex && f < j->jdir.n; f++)
+    free(j->jindex[f].c);
+  free(j->jindex);
   evf_journal_dir_close(&j->jdir);
   if (j->opt.journal)
     evf_guard_drain(NULL, 0);
@@ -241,19 +245,20 @@ static int job_distribute(struct job *j)
   uint64_t first_min = j->opt.inflight ? 2 * (uint64_t)j->opt.inflight : j->ntodo;
   int rc = 0;
   j->window = j->opt.window ? j->opt.window : EVF_WINDOW_BYTES / j->rec_size;
-  if (j->opt.journal) /* the journal's records are placed in the ring at the start: all ids */
-    j->window = j->opt.tasks ? j->opt.tasks : 1;
-  j->gated = !j->opt.journal && evf_collect_ring_size(j->opt.tasks, j->window) < j->opt.tasks;
+  j->gated = evf_collect_ring_size(j->opt.tasks, j->window) < j->opt.tasks;
   if (j->rank == 0 && j->reused) { /* a resumed run: only the ids the journal lacks */
     struct evf_batch *ranges = NULL;
     size_t nranges = 0;
     rc = evf_job_todo_ranges(j, &ranges, &nranges);
-    if (rc == 0)
+    if (rc == 0 && j->window < j->opt.tasks)
+      rc = evf_partition_plan_windows(&j->part, j->opt.tasks, j->window, ranges, nranges,
+                                      j->size, j->opt.batch_size, j->dynamic, first_min);
+    else if (rc == 0)
       rc = evf_partition_plan_ranges(&j->part, j->opt.tasks, ranges, nranges, j->size,
                                      j->opt.batch_size, j->dynamic, first_min);
     free(ranges);
-  } else if (j->rank == 0 && !j->opt.journal && j->window < j->opt.tasks) {
-    rc = evf_partition_plan_windows(&j->part, j->opt.tasks, j->window, j->size,
+  } else if (j->rank == 0 && j->window < j->opt.tasks) {
+    rc = evf_partition_plan_windows(&j->part, j->opt.tasks, j->window, NULL, 0, j->size,
                                     j->opt.batch_size, j->dynamic, first_min);
   } else if (j->rank == 0) {
     rc = j->dynamic ? evf_partition_plan_dynamic(&j->part, j->opt.tasks, j->size,
@@ -336,7 +341,7 @@ static int job_distribute(struct job *j)
     if (rc == 0 && j->writer.buf)
       evf_recwriter_header(&j->writer);
     if (rc == 0) /* the journal's records, in their places */
-      rc = evf_job_journal_place(j);
+      rc = evf_job_journal_feed(j, UINT64_MAX);
   }
   if ((code = evf_job_agree(j, rc, 0)))
     return code;
@@ -454,7 +459,7 @@ static int job_run_loops(struct job *j)
       gathering = !evf_gather_done(j->gather);
     }
     if (j->gated && j->rank == 0)
-      evf_job_write_windows(j, NULL, WRITE_STEP * 4);
+      evf_job_write_windows(j, NULL, WRITE_STEP * 4, 1);
     if (chan_done && !gathering)
       break;
     if (chan_done) { /* the other ranks' parts are on their way: poll asleep */

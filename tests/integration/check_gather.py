@@ -17,6 +17,8 @@ window_one_id     np 3, 50 tasks, --window 1 (the shape that once hung): 50 gath
 journal           np 3, 5,000 tasks, --journal DIR: every rank appends to its own file, the
                   records still come back by one gather, and no record crosses MPI twice (the
                   same byte counts as one_window: a journal adds no traffic).
+journal_windows   the same with --window 3,000 and 20,000 tasks: 107 gathers, as
+                  windows_dynamic.
 
 usage: check_gather.py --mpirun M --evfarm E --shim S --outdir D --case NAME   (--list)
 """
@@ -111,6 +113,13 @@ def case_journal(c, a):
     files = sorted(os.listdir(jdir))
     c([f for f in files if f.endswith(".journal")] ==
       ["run-0001.rank-%d.journal" % r for r in range(3)], "journal files %r" % files)
+
+
+def case_journal_windows(c, a):
+    jdir = os.path.join(a.outdir, "gather_journal_windows.dir")
+    shutil.rmtree(jdir, ignore_errors=True)
+    run(c, a, "journal_windows", 3, ["--tasks", "20000", "--window", "3000", "--journal", jdir],
+        gathers(20000, 3000))
 
 
 def main_run(a, fn):

@@ -288,13 +288,15 @@ def case_torn_tail(c, a):
           "cut at %d: the journal afterwards is not whole (the torn tail not cut)" % ct)
 
 
-def killed_run(c, a, name, victim):
+def killed_run(c, a, name, victim, first=(), again=()):
     """Start np 2 with a journal, SIGKILL rank `victim` (or mpirun for -1) mid-run: the job ends
-    within 10 s; --resume at np 3, dynamic with 100 in flight, completes it."""
+    within 10 s; --resume at np 3, dynamic with 100 in flight, completes it (`first`, `again`:
+    more options for each run)."""
     o = {"tasks": 4000, "io_min": 0, "io_max": 2.0, "cpu_min": 0, "cpu_max": 20000}
     j = Job(a, c, name, opts_of(o))
     p = subprocess.Popen(["timeout", "-k", "5", str(LIMIT)] + j.cmd(2, ["--inflight", "300",
-                                                                        "--schedule", "static"]),
+                                                                        "--schedule", "static"]
+                                                                    + list(first)),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_journaled(c, j.journal, 500, p)  # of 4000: the rest in flight or waiting
     ranks = subprocess.run(["pgrep", "-f", "--", "--journal " + j.journal],
@@ -335,7 +337,7 @@ def killed_run(c, a, name, victim):
     _, recs, _ = read_journal(j.journal)
     c(0 < len(recs) < 4000, "%d records in the journal of a killed run" % len(recs))
     c(len({r["id"] for r in recs}) == len(recs), "an id twice in the journal")
-    j.run(3, ["--resume", "--inflight", "100", "--schedule", "dynamic"])
+    j.run(3, ["--resume", "--inflight", "100", "--schedule", "dynamic"] + list(again))
     j.check_output(o, 4000, what="resumed")
     _, after, _ = read_journal(j.journal)
     c(sorted(r["id"] for r in after) == list(range(1, 4001)),
@@ -352,6 +354,12 @@ def case_rank0_killed(c, a):
 
 def case_mpirun_killed(c, a):
     killed_run(c, a, "mpirun-killed", -1)
+
+
+def case_windows_rank1_killed(c, a):
+    """The same with windows: --window 300 (14 windows, gathers in flight when rank 1 dies),
+    resumed with --window 700: the held records are read back window by window."""
+    killed_run(c, a, "windows-rank1-killed", 1, ["--window", "300"], ["--window", "700"])
 
 
 def rank_pids(journal):
@@ -493,6 +501,18 @@ def case_max_fails(c, a):
          "fail_rate": 0.2}
     drained_run(c, a, "max-fails", o, ["--fail-rate", "0.2", "--max-fails", "50", "--inflight",
                                        "100", "--grace", "0.5"], None, ["--fail-rate", "0.2"],
+                expect_after=1)
+
+
+def case_windows_max_fails(c, a):
+    """--max-fails with windows (--window 250: 16 windows): the drained run's output holds what
+    finished of every window, none twice, in order; --resume with --window 300 at np 3
+    completes it with the journal's records placed window by window."""
+    o = {"tasks": 4000, "io_min": 0, "io_max": 0.5, "cpu_min": 0, "cpu_max": 20000,
+         "fail_rate": 0.2}
+    drained_run(c, a, "windows-max-fails", o,
+                ["--fail-rate", "0.2", "--max-fails", "100", "--inflight", "100", "--grace",
+                 "0.5", "--window", "250"], None, ["--fail-rate", "0.2", "--window", "300"],
                 expect_after=1)
 
 
@@ -729,7 +749,7 @@ def case_other_tasks(c, a):
 def case_retry_failed(c, a):
     """--fail-rate 0.2: exit 1 with the failures journaled; --resume alone keeps them (exit 1,
     nothing rerun); --resume --retry-failed --retries 30 reruns exactly them, and they end ok
-    with the oracle's attempts."""
+    with the oracle's attempts; a --resume after that writes each id's later record."""
     o = dict(SMALL, fail_rate=0.2)
     j = Job(a, c, "retry-failed", opts_of(o) + ["--fail-rate", "0.2"])
     times = [time.time()]
@@ -758,6 +778,14 @@ def case_retry_failed(c, a):
     _, recs, _ = read_journal(j.journal)
     c(len(recs) == 3000 + len(failed), "journal: %d records, want %d" % (len(recs),
                                                                        3000 + len(failed)))
+    # Once more with --resume alone: every id held, the retried ones twice (failed in run 1,
+    # ok in run 3): the later record is the one written, with --window 500 (6 windows) too.
+    for extra, out in (([], "last.csv"), (["--window", "500"], "last-windows.csv")):
+        j.run(2, ["--resume"] + extra, out=out)
+        last = {int(r["id"]): r for r in csv.DictReader(open(j.path(out)))}
+        c(sorted(last) == list(range(1, 3001)) and
+          all(last[k]["status"] == "ok" and last[k]["attempts"] == got[k]["attempts"]
+              for k in last), "%s: not the retried run's records (the later of an id)" % out)
 
 
 def run(a, fn):

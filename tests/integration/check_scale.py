@@ -8,11 +8,14 @@ memory           10^7 empty tasks at np 2 with --output: every record once, in i
                  records alone are 640 MB.
 bounded_default  140,000 tasks of exactly 0.2 s I/O on one rank, --inflight left at its default:
                  65,536 start at once, the rest only as those end (0.2 s later).
+journal_memory   the same with --journal, then a rank's file cut in half and --resume: rank 0
+                 under 256 MiB both times, every id once.
 largest_tasks    --tasks 4294967295 (2^32 - 1) starts at np 2: progress out of 4294967295, and
                  every rank's peak memory stays under 256 MiB while it runs; then stopped.
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,7 +42,11 @@ def case_memory(c, a):
       % (s["rank0_maxrss_kib"], BOUND_KIB))
     c(s["tasks"] == n and s["output"]["window"] == 1048576, "summary %r %r"
       % (s["tasks"], s["output"]))
-    # Every id once, in order, each with a rank that ran it: read as a stream.
+    check_stream(c, out, n)
+
+
+def check_stream(c, out, n):
+    """Every id once, in order, each with a rank that ran it: read as a stream."""
     bad, count, ranks = None, 0, set()
     with open(out) as f:
         c(f.readline().startswith("id,rank,host,"), "no CSV header")
@@ -52,6 +59,35 @@ def case_memory(c, a):
     c(bad is None, "line %s" % (bad,))
     c(count == n, "%d records, want %d" % (count, n))
     c(ranks == {"0", "1"}, "ranks %r" % ranks)
+
+
+def case_journal_memory(c, a):
+    """10^7 empty tasks at np 2 with --journal: rank 0 under 256 MiB (the journal's records are
+    every rank's own, not rank 0's); rank 1's file cut in half (a rank killed: a torn tail),
+    --resume at np 2 places the held records window by window, again under 256 MiB, and the
+    output holds every id once, in order."""
+    n = 10 ** 7
+    d = os.path.join(a.outdir, "scale_journal")
+    shutil.rmtree(d, ignore_errors=True)
+    out, summ = d + ".csv", d + ".json"
+    base = [a.mpirun, "-np", "2", a.evfarm, "--tasks", str(n), "--io-max", "0", "--cpu-max", "0",
+            "--journal", d, "--output", out, "--json", summ, "--quiet"]
+    for step in ("first", "resumed"):
+        if step == "resumed":
+            f = os.path.join(d, "run-0001.rank-1.journal")
+            os.truncate(f, os.path.getsize(f) // 2 + 37)
+        p = subprocess.run(base + (["--resume"] if step == "resumed" else []),
+                           capture_output=True, text=True, timeout=240)
+        if not c(p.returncode == 0, "%s: exit %d: %s" % (step, p.returncode, p.stderr)):
+            break
+        s = json.load(open(summ))
+        c(s["rank0_maxrss_kib"] < BOUND_KIB, "%s: rank 0 peaked at %d KiB, bound %d KiB"
+          % (step, s["rank0_maxrss_kib"], BOUND_KIB))
+        held = s["journal"]["resumed"]
+        c((held == 0) if step == "first" else (n // 4 < held < n),
+          "%s: %d records held by the journal" % (step, held))
+        check_stream(c, out, n)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def case_bounded_default(c, a):

@@ -176,7 +176,7 @@ int main(void)
   evf_partition_free(&p);
 
   /* Windows of 4 ids, 10 ids, static on 2 ranks: a share of each window for each rank. */
-  CHECK_EQ_U64(evf_partition_plan_windows(&p, 10, 4, 2, 0, 0, 0), 0);
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 10, 4, NULL, 0, 2, 0, 0, 0), 0);
   {
     static const uint32_t wf[] = {1, 3, 5, 7, 9, 10}, wc[] = {2, 2, 2, 2, 1, 1};
     CHECK(p.nbatches == 6 && p.batch_count[0] == 3 && p.batch_count[1] == 3 &&
@@ -191,7 +191,7 @@ int main(void)
   evf_partition_free(&p);
   /* Dynamic, windows of 8 over 20 ids on 2 ranks, first share >= 2: each window guided on its
    * own (share ceil(8/2) = 4, floor 1): 2,2,1,1,1,1 twice, then the last 4 ids: 2,2. */
-  CHECK_EQ_U64(evf_partition_plan_windows(&p, 20, 8, 2, 0, 1, 2), 0);
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 20, 8, NULL, 0, 2, 0, 1, 2), 0);
   {
     static const uint32_t sizes[] = {2, 2, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 2, 2};
     uint32_t id = 1;
@@ -206,11 +206,11 @@ int main(void)
   }
   evf_partition_free(&p);
   /* The largest N in windows of 2^30: four windows, the last ends at id 2^32 - 1. */
-  CHECK_EQ_U64(evf_partition_plan_windows(&p, 4294967295u, 1u << 30, 2, 0, 0, 0), 0);
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 4294967295u, 1u << 30, NULL, 0, 2, 0, 0, 0), 0);
   CHECK(p.nbatches == 8);
   check_invariants(&p, 4294967295u, 2, 0);
   evf_partition_free(&p);
-  CHECK_EQ_U64(evf_partition_plan_windows(&p, 4294967295u, 1u << 30, 3, 0, 1, 1000), 0);
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 4294967295u, 1u << 30, NULL, 0, 3, 0, 1, 1000), 0);
   {
     uint64_t id = 1;
     for (size_t b = 0; b < p.nbatches; b++) {
@@ -220,7 +220,26 @@ int main(void)
     CHECK_EQ_U64(id, 4294967296ULL);
   }
   evf_partition_free(&p);
-  CHECK_EQ_U64(evf_partition_plan_windows(&p, 10, 0, 2, 0, 0, 0), (uint64_t)(int64_t)EVF_EUSAGE);
+  CHECK_EQ_U64(evf_partition_plan_windows(&p, 10, 0, NULL, 0, 2, 0, 0, 0), (uint64_t)(int64_t)EVF_EUSAGE);
+  /* A resumed run in windows of 8 over 20 ids: only the ids of 2-3, 7-12 and 20, each batch
+   * within one window and one range (7-12 is cut at 8|9), static and dynamic on 2 ranks. */
+  for (int dyn = 0; dyn < 2; dyn++) {
+    static const struct evf_batch rs[] = {{2, 2, 0}, {7, 6, 1}, {20, 1, 2}};
+    static const int want[21] = {[2] = 1, [3] = 1, [7] = 1, [8] = 1, [9] = 1, [10] = 1,
+                                 [11] = 1, [12] = 1, [20] = 1};
+    int seen[21] = {0};
+    CHECK_EQ_U64(evf_partition_plan_windows(&p, 20, 8, rs, 3, 2, 0, dyn, 1), 0);
+    for (size_t b = 0; b < p.nbatches; b++) {
+      const struct evf_batch *x = &p.batches[b];
+      uint32_t last = x->first_id + x->count - 1;
+      CHECK(x->count >= 1 && last <= 20 && (x->first_id - 1) / 8 == (last - 1) / 8);
+      for (uint32_t id = x->first_id; id <= last && id <= 20; id++)
+        seen[id]++;
+    }
+    for (int id = 1; id <= 20; id++)
+      CHECK_EQ_U64(seen[id], want[id]);
+    evf_partition_free(&p);
+  }
 
   /* Impossible arguments are refused, not partitioned. */
   CHECK_EQ_U64(evf_partition_plan(&p, 0, 2, 0), (uint64_t)(int64_t)EVF_EUSAGE);
