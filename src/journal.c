@@ -11,7 +11,6 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
