@@ -38,6 +38,7 @@ struct evf_options {
   double cpu_skew;         /* sim: task i's iterations times 1 + skew (i-1)/(N-1) */
   uint32_t inflight;       /* tasks in flight per rank; 0 = all of the rank's tasks */
   uint32_t window;         /* --window: ids per window of records on rank 0; 0 = the default */
+  uint32_t writers;        /* --writers: ranks that write the windows; 0 = every rank */
   uint32_t batch_size;     /* static: 0 = one contiguous batch per rank; dynamic: 0 = guided */
   int schedule;            /* enum evf_schedule */
   double fail_rate;        /* fraction of sim attempts whose I/O phase fails (transient) */

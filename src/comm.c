@@ -244,3 +244,78 @@ int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
   return rc;
 }
 
+
+int evf_comm_reduce_stats(MPI_Comm comm, struct evf_stats *a)
+{
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  size_t nu = evf_stats_nu(a), nd = evf_stats_nd(a);
+  uint64_t *u = malloc(2 * nu * sizeof *u);
+  double *d = malloc(2 * nd * sizeof *d);
+  double m[2 * EVF_STATS_NM];
+  int nomem = !u || !d, any = 0;
+  MPI_Allreduce(&nomem, &any, 1, MPI_INT, MPI_MAX, comm);
+  if (any) {
+    free(u);
+    free(d);
+    return EVF_ENOMEM;
+  }
+  evf_stats_export(a, u, d, m);
+  MPI_Reduce(u, u + nu, (int)nu, MPI_UINT64_T, MPI_SUM, 0, comm);
+  MPI_Reduce(d, d + nd, (int)nd, MPI_DOUBLE, MPI_SUM, 0, comm);
+  MPI_Reduce(m, m + EVF_STATS_NM, EVF_STATS_NM, MPI_DOUBLE, MPI_MAX, 0, comm);
+  if (rank == 0)
+    evf_stats_import(a, u + nu, d + nd, m + EVF_STATS_NM);
+  free(u);
+  free(d);
+  /* The CPU work per distinct delay: every other rank's table to rank 0, added to its own. */
+  int n = (int)evf_stats_ndelays(a);
+  int *counts = rank == 0 ? calloc((size_t)size, sizeof *counts) : NULL;
+  int *displs = rank == 0 ? calloc((size_t)size, sizeof *displs) : NULL;
+  MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, comm);
+  long total = 0;
+  for (int r = 0; rank == 0 && r < size; r++) {
+    displs[r] = (int)total;
+    total += r == 0 ? 0 : counts[r];
+  }
+  if (rank == 0)
+    counts[0] = 0;
+  uint64_t *io = malloc(((size_t)n + (size_t)total) * sizeof *io);
+  double *cpu = malloc(((size_t)n + (size_t)total) * sizeof *cpu);
+  nomem = !io || !cpu || (rank == 0 && (!counts || !displs)) || total > INT_MAX;
+  MPI_Allreduce(&nomem, &any, 1, MPI_INT, MPI_MAX, comm);
+  int rc = 0;
+  if (!any) {
+    evf_stats_delays(a, io, cpu);
+    int send = rank == 0 ? 0 : n;
+    MPI_Gatherv(io, send, MPI_UINT64_T, io + n, counts, displs, MPI_UINT64_T, 0, comm);
+    MPI_Gatherv(cpu, send, MPI_DOUBLE, cpu + n, counts, displs, MPI_DOUBLE, 0, comm);
+    if (rank == 0)
+      rc = evf_stats_add_delays(a, io + n, cpu + n, (size_t)total);
+  } else {
+    rc = EVF_ENOMEM;
+  }
+  free(io);
+  free(cpu);
+  free(counts);
+  free(displs);
+  return rc;
+}
+
+void evf_comm_sum_u64s(MPI_Comm comm, uint64_t *v, int n)
+{
+  MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_UINT64_T, MPI_SUM, comm);
+}
+
+double evf_comm_max_double(MPI_Comm comm, double value)
+{
+  double all = value;
+  MPI_Allreduce(&value, &all, 1, MPI_DOUBLE, MPI_MAX, comm);
+  return all;
+}
+
+void evf_comm_gather_u64(MPI_Comm comm, unsigned long long value, unsigned long long *all)
+{
+  MPI_Gather(&value, 1, MPI_UNSIGNED_LONG_LONG, all, 1, MPI_UNSIGNED_LONG_LONG, 0, comm);
+}

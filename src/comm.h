@@ -11,6 +11,7 @@
 #include "partition.h"
 #include "placement.h"
 #include "record.h"
+#include "stats.h"
 
 int evf_comm_rank(MPI_Comm comm);   /* not collective */
 int evf_comm_size(MPI_Comm comm);   /* not collective */
@@ -79,5 +80,18 @@ void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
 int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
                             const struct evf_inputs *all, const struct evf_batch *batches,
                             size_t nbatches, struct evf_inputs *mine);
+
+/* Collective: v[0..n) summed over the ranks, in place on every rank. */
+void evf_comm_sum_u64s(MPI_Comm comm, uint64_t *v, int n);
+/* Collective: the largest value of any rank's, on every rank. */
+double evf_comm_max_double(MPI_Comm comm, double value);
+/* Collective: every rank's value into all[rank] on rank 0 (all: NULL elsewhere). */
+void evf_comm_gather_u64(MPI_Comm comm, unsigned long long value, unsigned long long *all);
+
+/* Collective: every rank's summary sums (stats.c) into rank 0's -- counts and sums summed,
+ * maxima taken, the CPU work per distinct delay added -- so the summary and the lower bound of
+ * records written by many ranks are made on rank 0 from reductions, not from the records.
+ * Returns 0 or EVF_ENOMEM (the same on every rank for the first part). */
+int evf_comm_reduce_stats(MPI_Comm comm, struct evf_stats *a);
 
 #endif

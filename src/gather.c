@@ -4,11 +4,13 @@
  * MPI_Igather of every rank's record count to the root, then MPI_Igatherv of the records (one
  * MPI datatype: rec_size contiguous bytes, a kind's extension included).  Every rank posts them
  * in the same order -- counts(0), records(0), counts(1), records(1), ... -- which is all MPI
- * asks of non-blocking collectives on one communicator.  Another rank posts both of a window
- * together as soon as its part is ready, up to EVF_GATHER_MAX_POSTED windows ahead; the root
- * posts the records' gather once the counts are in (it sizes its buffer from them) and the next
- * window's counts once the window before has been taken, so it holds one window's buffer.
- * The root's own part is empty: its runner writes its records by id into its ring. */
+ * asks of non-blocking collectives on one communicator.  A rank that is not a window's root
+ * posts both of it together as soon as its part is ready, up to EVF_GATHER_MAX_POSTED windows
+ * ahead; the window's root posts the records' gather once the counts are in (it sizes its
+ * buffer from them), and its next window's counts once this one has been taken, so it holds
+ * one window's buffer.  With roots 0, rank 0 is every window's root and its own part is empty
+ * (its runner writes its records by id into its ring); with roots R, window w's root is rank
+ * w % R and gathers its own part with the others'. */
 #include "gather.h"
 
 #include <limits.h>
@@ -26,17 +28,22 @@ struct part {
   char *buf;
 };
 
-/* Another rank: a window posted, in flight until both of its collectives complete. */
+/* A window posted by this rank, in flight until its collectives complete (and, at its root,
+ * until the callback took its records). */
 struct posted {
+  uint64_t w;
+  int root;                      /* this rank is the window's root */
   int count;                     /* the counts' gather reads it: it must not move */
-  char *buf;
+  char *buf;                     /* this rank's part */
   size_t cap;
   MPI_Request req[2];
 };
 
-/* Buffers kept for reuse (another rank: about the windows it holds at once). */
+/* Buffers kept for reuse (about the windows a rank holds at once). */
 #define GATHER_SPARES 2
 
+/* The root of a window: its counts' gather posted (ROOT_COUNTS), then its records' gather
+ * (ROOT_RECORDS), then the records handed to the callback (ROOT_TAKE); one window at a time. */
 enum root_phase { ROOT_IDLE, ROOT_COUNTS, ROOT_RECORDS, ROOT_TAKE };
 
 struct evf_gather {
@@ -45,40 +52,42 @@ struct evf_gather {
   int rank, size;
   size_t rec_size;
   uint64_t ntasks, window, nwin;
+  int roots;                     /* window w's root is rank w % roots; 0: rank 0, direct */
+  int direct;                    /* this rank is rank 0 with roots 0: it gathers no part */
   evf_gather_window_fn fn;
   void *arg;
   struct part *parts;            /* windows not yet posted that have tasks here, by w */
   size_t nparts, capparts;
   uint64_t next;                 /* the next window to post */
   uint64_t posts;                /* collectives posted */
-  /* other ranks: a ring of the windows in flight */
+  uint64_t taken;                /* windows whose records this rank took as their root */
+  /* a ring of the windows in flight, in window order */
   struct posted posted[EVF_GATHER_MAX_POSTED];
   int head, nposted;
-  /* buffers of windows gathered, kept for the next parts: a window's buffer is tens of MiB,
+  /* buffers of parts gathered, kept for the next parts: a window's buffer is tens of MiB,
    * and a fresh one costs a page fault per 4 KiB (a tenth of a second for 32 MiB here) */
   char *spare[GATHER_SPARES];
   size_t spare_cap[GATHER_SPARES];
   int nspare;
-  /* the root: one window at a time */
+  /* as a root: one window at a time (a later window of its own waits for this one's take) */
   enum root_phase phase;
-  int mycount;
-  char *mine;                    /* its own part, until the records' gather completes */
+  struct posted *rooted;         /* the entry of that window */
   int *counts, *displs;          /* [size] */
   char *recv;                    /* the window's records, until taken (room for recv_cap) */
   size_t recv_cap;
   size_t total;
-  MPI_Request req;
 };
 
 struct evf_gather *evf_gather_new(MPI_Comm comm, size_t rec_size, uint64_t ntasks,
-                                  uint64_t window, evf_gather_window_fn fn, void *arg)
+                                  uint64_t window, int roots, evf_gather_window_fn fn, void *arg)
 {
   int rank, size;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   struct evf_gather *g = calloc(1, sizeof *g);
-  int ok = g != NULL && window > 0 && window <= EVF_GATHER_MAX_WINDOW && rec_size <= INT_MAX;
-  if (ok && rank == 0) {
+  int ok = g != NULL && window > 0 && window <= EVF_GATHER_MAX_WINDOW && rec_size <= INT_MAX &&
+           roots >= 0 && roots <= size;
+  if (ok && (rank == 0 || rank < roots)) {
     g->counts = calloc((size_t)size, sizeof *g->counts);
     g->displs = calloc((size_t)size, sizeof *g->displs);
     ok = g->counts && g->displs;
@@ -99,9 +108,10 @@ struct evf_gather *evf_gather_new(MPI_Comm comm, size_t rec_size, uint64_t ntask
   g->ntasks = ntasks;
   g->window = window;
   g->nwin = ntasks / window + (ntasks % window != 0);
+  g->roots = roots;
+  g->direct = roots == 0 && rank == 0;
   g->fn = fn;
   g->arg = arg;
-  g->req = MPI_REQUEST_NULL;
   MPI_Comm_dup(comm, &g->comm);
   MPI_Type_contiguous((int)rec_size, MPI_BYTE, &g->rectype);
   MPI_Type_commit(&g->rectype);
@@ -134,8 +144,8 @@ static struct part *find_part(struct evf_gather *g, uint64_t w, int create)
 
 int evf_gather_expect(struct evf_gather *g, const struct evf_batch *b)
 {
-  if (g->rank == 0)
-    return 0; /* the root places its own records */
+  if (g->direct)
+    return 0; /* rank 0 places its own records */
   uint64_t id = b->first_id, end = (uint64_t)b->first_id + b->count; /* [id, end) */
   while (id < end) {
     uint64_t w = (id - 1) / g->window;
@@ -154,7 +164,7 @@ int evf_gather_expect(struct evf_gather *g, const struct evf_batch *b)
 int evf_gather_put(struct evf_gather *g, const struct evf_record *rec)
 {
   uint64_t w = rec->id >= 1 ? (rec->id - 1) / g->window : UINT64_MAX;
-  struct part *p = g->rank != 0 && w >= g->next && w < g->nwin ? find_part(g, w, 0) : NULL;
+  struct part *p = !g->direct && w >= g->next && w < g->nwin ? find_part(g, w, 0) : NULL;
   if (!p || p->n >= p->expected)
     return EVF_ELOOP;
   if (!p->buf && g->nspare > 0) { /* the largest spare (the last kept) */
@@ -198,15 +208,15 @@ static void give_back(struct evf_gather *g, char *buf, size_t cap)
   g->spare_cap[k] = cap;
 }
 
-/* The next window's part may go: sealed with every record in, or the loop ended (the root's,
- * always empty, at once).  Its part (records, room and count) is taken out of the list. */
+/* The next window's part may go: sealed with every record in, or the loop ended (rank 0's,
+ * direct, always empty, at once).  Its part (records, room and count) is taken out of the list. */
 static int take_next_part(struct evf_gather *g, uint64_t sealed_to, int ended, char **buf,
                           size_t *cap, int *count)
 {
   uint64_t w = g->next;
   uint64_t last = (w + 1) * g->window < g->ntasks ? (w + 1) * g->window : g->ntasks;
   struct part *p = g->nparts && g->parts[0].w == w ? &g->parts[0] : NULL;
-  if (!ended && g->rank != 0 && (sealed_to < last || (p && p->n < p->expected)))
+  if (!ended && !g->direct && (sealed_to < last || (p && p->n < p->expected)))
     return 0;
   *buf = NULL;
   *cap = 0;
@@ -222,52 +232,26 @@ static int take_next_part(struct evf_gather *g, uint64_t sealed_to, int ended, c
   return 1;
 }
 
-/* Another rank: post what is ready, and release what completed (oldest first). */
-static void poll_other(struct evf_gather *g, uint64_t sealed_to, int ended)
+static int root_of(const struct evf_gather *g, uint64_t w)
 {
-  while (g->nposted > 0) {
-    struct posted *q = &g->posted[g->head];
-    int flag = 0;
-    MPI_Status st[2]; /* not MPI_STATUSES_IGNORE: see chan.c's records_in */
-    MPI_Testall(2, q->req, &flag, st);
-    if (!flag)
-      break;
-    give_back(g, q->buf, q->cap);
-    q->buf = NULL;
-    g->head = (g->head + 1) % EVF_GATHER_MAX_POSTED;
-    g->nposted--;
-  }
-  while (g->nposted < EVF_GATHER_MAX_POSTED && g->next < g->nwin) {
-    struct posted *q = &g->posted[(g->head + g->nposted) % EVF_GATHER_MAX_POSTED];
-    if (!take_next_part(g, sealed_to, ended, &q->buf, &q->cap, &q->count))
-      break;
-    MPI_Igather(&q->count, 1, MPI_INT, NULL, 0, MPI_INT, 0, g->comm, &q->req[0]);
-    MPI_Igatherv(q->buf ? q->buf : (char *)g, q->count, g->rectype, NULL, NULL, NULL,
-                 g->rectype, 0, g->comm, &q->req[1]);
-    g->posts += 2;
-    g->nposted++;
-  }
+  return g->roots ? (int)(w % (uint64_t)g->roots) : 0;
 }
 
-/* The root: counts, then records, then the window handed over; the next window after. */
-static void poll_root(struct evf_gather *g, uint64_t sealed_to, int ended)
+/* The window this rank is the root of: counts, then records, then the records handed over.
+ * Returns 1 while the records' gather is not yet posted (no later collective may be posted
+ * before it). */
+static int poll_rooted(struct evf_gather *g)
 {
+  struct posted *q = g->rooted;
   for (;;) {
     int flag = 0;
     switch (g->phase) {
-    case ROOT_IDLE: {
-      size_t cap; /* the root's part is empty: no buffer to keep */
-      if (g->next >= g->nwin || !take_next_part(g, sealed_to, ended, &g->mine, &cap, &g->mycount))
-        return;
-      MPI_Igather(&g->mycount, 1, MPI_INT, g->counts, 1, MPI_INT, 0, g->comm, &g->req);
-      g->posts++;
-      g->phase = ROOT_COUNTS;
-      break;
-    }
+    case ROOT_IDLE:
+      return 0;
     case ROOT_COUNTS: {
-      MPI_Test(&g->req, &flag, MPI_STATUS_IGNORE);
+      MPI_Test(&q->req[0], &flag, MPI_STATUS_IGNORE);
       if (!flag)
-        return;
+        return 1;
       size_t total = 0;
       for (int r = 0; r < g->size; r++) {
         g->displs[r] = (int)total;
@@ -284,46 +268,95 @@ static void poll_root(struct evf_gather *g, uint64_t sealed_to, int ended)
         g->recv_cap = total;
       }
       g->total = total;
-      MPI_Igatherv(g->mine ? g->mine : (char *)g, g->mycount, g->rectype,
-                   g->recv ? g->recv : (char *)g, g->counts,
-                   g->displs, g->rectype, 0, g->comm, &g->req);
+      MPI_Igatherv(q->buf ? q->buf : (char *)g, q->count, g->rectype,
+                   g->recv ? g->recv : (char *)g, g->counts, g->displs, g->rectype, g->rank,
+                   g->comm, &q->req[1]);
       g->posts++;
       g->phase = ROOT_RECORDS;
       break;
     }
     case ROOT_RECORDS:
-      MPI_Test(&g->req, &flag, MPI_STATUS_IGNORE);
+      MPI_Test(&q->req[1], &flag, MPI_STATUS_IGNORE);
       if (!flag)
-        return;
-      free(g->mine);
-      g->mine = NULL;
+        return 0;
       g->phase = ROOT_TAKE;
       break;
     case ROOT_TAKE:
-      if (g->fn && g->fn(g->arg, g->next - 1, g->recv, g->total))
-        return; /* no room yet */
+      if (g->fn && g->fn(g->arg, q->w, g->recv, g->total))
+        return 0; /* no room yet */
+      g->taken++;
       g->phase = ROOT_IDLE;
+      g->rooted = NULL;
+      return 0;
+    }
+  }
+}
+
+/* Post what is ready, in window order, and release what completed (oldest first).  A window
+ * of another root: both collectives at once.  A window of this rank's: its counts, and its
+ * records once the counts are in (it sizes its buffer from them); until then nothing later is
+ * posted, and a later window of its own waits until this one is taken, so a root holds one
+ * window's buffer. */
+static void poll_all(struct evf_gather *g, uint64_t sealed_to, int ended)
+{
+  int blocked = poll_rooted(g);
+  while (g->nposted > 0) {
+    struct posted *q = &g->posted[g->head];
+    if (q->root) {
+      if (q == g->rooted)
+        break;
+    } else {
+      int flag = 0;
+      MPI_Status st[2]; /* not MPI_STATUSES_IGNORE: see chan.c's records_in */
+      MPI_Testall(2, q->req, &flag, st);
+      if (!flag)
+        break;
+    }
+    give_back(g, q->buf, q->cap);
+    q->buf = NULL;
+    g->head = (g->head + 1) % EVF_GATHER_MAX_POSTED;
+    g->nposted--;
+  }
+  while (!blocked && g->nposted < EVF_GATHER_MAX_POSTED && g->next < g->nwin) {
+    int root = root_of(g, g->next);
+    if (root == g->rank && g->rooted)
+      break; /* the window before of its own is not taken yet */
+    struct posted *q = &g->posted[(g->head + g->nposted) % EVF_GATHER_MAX_POSTED];
+    uint64_t w = g->next;
+    if (!take_next_part(g, sealed_to, ended, &q->buf, &q->cap, &q->count))
       break;
+    q->w = w;
+    q->root = root == g->rank;
+    q->req[0] = q->req[1] = MPI_REQUEST_NULL;
+    g->nposted++;
+    if (q->root) {
+      MPI_Igather(&q->count, 1, MPI_INT, g->counts, 1, MPI_INT, root, g->comm, &q->req[0]);
+      g->posts++;
+      g->rooted = q;
+      g->phase = ROOT_COUNTS;
+      blocked = poll_rooted(g);
+    } else {
+      MPI_Igather(&q->count, 1, MPI_INT, NULL, 0, MPI_INT, root, g->comm, &q->req[0]);
+      MPI_Igatherv(q->buf ? q->buf : (char *)g, q->count, g->rectype, NULL, NULL, NULL,
+                   g->rectype, root, g->comm, &q->req[1]);
+      g->posts += 2;
     }
   }
 }
 
 void evf_gather_poll(struct evf_gather *g, uint64_t sealed_to, int ended)
 {
-  if (g->rank == 0)
-    poll_root(g, sealed_to, ended);
-  else
-    poll_other(g, sealed_to, ended);
+  poll_all(g, sealed_to, ended);
 }
 
 int evf_gather_done(const struct evf_gather *g)
 {
-  return g->next >= g->nwin && (g->rank == 0 ? g->phase == ROOT_IDLE : g->nposted == 0);
+  return g->next >= g->nwin && g->nposted == 0;
 }
 
 uint64_t evf_gather_taken(const struct evf_gather *g)
 {
-  uint64_t w = g->next - (g->phase != ROOT_IDLE);
+  uint64_t w = g->taken; /* with roots 0, rank 0 takes every window, in order */
   return w * g->window < g->ntasks ? w * g->window : g->ntasks;
 }
 
@@ -348,7 +381,6 @@ void evf_gather_free(struct evf_gather *g)
     free(g->posted[(g->head + k) % EVF_GATHER_MAX_POSTED].buf);
   for (int k = 0; k < g->nspare; k++)
     free(g->spare[k]);
-  free(g->mine);
   free(g->recv);
   free(g->counts);
   free(g->displs);

@@ -26,6 +26,7 @@
 #include "runner.h"
 #include "stats.h"
 #include "task.h"
+#include "writers.h"
 
 /* Rank 0 writes at most this many records of a completed window per turn of its loop (about
  * a millisecond), so its own tasks and the others' requests are not held up. */
@@ -77,7 +78,16 @@ struct job {
    * into a ring of two windows, written to --output and added to the summary as each completes
    * (collect.c); with --journal, the records the journal holds are placed there too. */
   struct evf_gather *gather;
-  struct evf_collect *collect;
+  struct evf_collect *collect;    /* rank 0, when it writes every window (writers 1) */
+  /* With spread writers (j->writers, on every rank) window w of the gathers is written by rank
+   * w % nwriters (writers.c): no ring on rank 0, every rank's records gathered, the summary's
+   * sums reduced after the loops. */
+  struct evf_writers *writers;
+  int nwriters;
+  uint64_t spread_limit;          /* rank 0: the limit last set from the writers */
+  uint64_t spread_records, spread_missing; /* rank 0, after the loops: every writer's, summed */
+  unsigned long long spread_bytes;
+  unsigned long long *writer_bytes; /* rank 0: [size] bytes each rank wrote */
   struct evf_recwriter writer;
   struct evf_stats *stats;
   uint64_t window;                /* ids per window */
@@ -151,6 +161,7 @@ void evf_job_collect_done(void *arg, const struct evf_record *rec);
 int evf_job_gather_take(void *arg, uint64_t w, const void *recs, size_t n);
 void evf_job_write_windows(struct job *j, struct evf_runner *r, uint64_t max, int ended);
 void evf_job_stream_tick(struct job *j);
+void evf_job_spread_poll(struct job *j, struct evf_runner *r, uint64_t max);
 
 /* src/job_summary.c: after the loops, rank 0 summarises, writes and prints; the exit code */
 int evf_job_collect(struct job *j, evf_job_result_fn on_result, void *arg);

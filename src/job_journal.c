@@ -39,7 +39,7 @@ void evf_job_journal_done(void *arg, const struct evf_record *rec)
     return;
   if (!j->journal_failed && evf_journal_append(j->journal, rec, 1, j->msg))
     journal_failed(j);
-  if (j->rank == 0)
+  if (j->collect)
     evf_job_collect_done(arg, rec);
   else
     evf_job_gather_done(arg, rec);

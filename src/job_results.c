@@ -76,12 +76,38 @@ void evf_job_write_windows(struct job *j, struct evf_runner *r, uint64_t max, in
   }
 }
 
+/* Spread writers: every rank formats and writes a step of its windows; rank 0 lets more ids
+ * start as the windows' sizes come in (the windows before them are written or on their way):
+ * ids up to two ring windows past the first whose size it does not know, as collect.c's
+ * limit with one writer. */
+void evf_job_spread_poll(struct job *j, struct evf_runner *r, uint64_t max)
+{
+  evf_writers_poll(j->writers, max);
+  if (j->rank != 0 || !j->gated)
+    return;
+  uint64_t n = j->opt.tasks, known = evf_writers_known(j->writers) * j->gather_window;
+  if (known > n)
+    known = n;
+  uint64_t lim = known / j->window * j->window + evf_collect_ring_size(n, j->window);
+  if (lim > n)
+    lim = n;
+  if (lim <= j->spread_limit)
+    return;
+  j->spread_limit = lim;
+  if (r)
+    evf_runner_set_limit(r, lim);
+  if (j->chan)
+    evf_chan_set_limit(j->chan, lim);
+}
+
 /* From the feed (windows, or dynamic scheduling): every rank posts the parts of its windows
- * that are ready and moves the gathers on; with windows, rank 0 writes a step of a completed
- * window. */
+ * that are ready and moves the gathers on; with windows, rank 0 (or every writer) writes a
+ * step of a completed window. */
 void evf_job_stream_tick(struct job *j)
 {
   evf_gather_poll(j->gather, evf_chan_sealed_to(j->chan), 0);
-  if (j->collect && j->gated)
+  if (j->writers)
+    evf_job_spread_poll(j, j->runner, WRITE_STEP);
+  else if (j->collect && j->gated)
     evf_job_write_windows(j, j->runner, WRITE_STEP, 0);
 }

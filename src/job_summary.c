@@ -8,6 +8,8 @@
 #include <sys/resource.h>
 
 #include "clock.h"
+#include "comm.h"
+#include "guard.h"
 #include "evfarm/evfarm.h"
 #include "job_internal.h"
 #include "report.h"
@@ -22,7 +24,9 @@ static int job_summarise(struct job *j, struct evf_summary *s, struct evf_stats 
     return rc;
   s->output_s = j->output_s;
   s->window = j->window;
-  s->output_bytes = j->writer.bytes + j->writer.len;
+  s->output_bytes = j->writers ? j->spread_bytes : j->writer.bytes + j->writer.len;
+  s->writers = j->nwriters ? j->nwriters : 1;
+  s->rank_output_bytes = j->writer_bytes;
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     s->rank0_maxrss_kib = ru.ru_maxrss;
@@ -41,7 +45,7 @@ static int job_summarise(struct job *j, struct evf_summary *s, struct evf_stats 
     s->journal_torn = j->torn;
     s->journal_damaged = j->damage.bytes;
     s->partial = j->partial;
-    s->not_run = j->ntodo - evf_collect_ran(j->collect);
+    s->not_run = j->ntodo - (j->collect ? evf_collect_ran(j->collect) : j->spread_records);
   }
   int *node_of = malloc((size_t)j->size * sizeof *node_of);
   int nnodes = node_of ? evf_placement_group((const char(*)[EVF_HOST_LEN])j->hosts, j->size,
@@ -92,7 +96,7 @@ static int job_write(struct job *j, const struct evf_summary *s, int code)
 /* Rank 0, every record written: summarise, write, print. */
 static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
 {
-  uint64_t failed_earlier = evf_collect_held_failed(j->collect);
+  uint64_t failed_earlier = j->collect ? evf_collect_held_failed(j->collect) : 0;
   int rc = 0;
   if (j->journals_failed)
     evf_errorf(j->err, "the journal is incomplete (see above)");
@@ -119,6 +123,43 @@ static int job_finish(struct job *j, evf_job_result_fn on_result, void *arg)
   return code;
 }
 
+/* 4'. Spread writers (collective): every window is written and summed by its writer; the
+ * file is synced and closed on every rank, the sums reduced to rank 0, and rank 0 summarises
+ * and commits as with one writer.  A write that failed on any rank fails the file (the system's
+ * reason, ENOSPC, is the one said). */
+static int spread_collect(struct job *j, evf_job_result_fn on_result, void *arg)
+{
+  int err = evf_writers_close(j->writers);
+  int rc = evf_comm_reduce_stats(j->comm, j->stats);
+  uint64_t v[3] = {evf_writers_records(j->writers), evf_writers_missing(j->writers),
+                   evf_writers_bytes(j->writers)};
+  evf_comm_sum_u64s(j->comm, v, 3);
+  double secs = evf_comm_max_double(j->comm, evf_writers_seconds(j->writers));
+  err = evf_comm_agree(j->comm, -err); /* the MIN of -errno: some rank's errno, or 0 */
+  if (j->rank == 0 && !(j->writer_bytes = calloc((size_t)j->size, sizeof *j->writer_bytes)))
+    evf_guard_fatal("out of memory");
+  evf_comm_gather_u64(j->comm, evf_writers_bytes(j->writers), j->writer_bytes);
+  if (j->rank != 0)
+    return 0;
+  if (rc) {
+    evf_errorf(j->err, "cannot summarise: %s", evf_strerror(rc));
+    return EVF_EXIT_RUNTIME;
+  }
+  j->spread_records = v[0];
+  j->spread_missing = v[1];
+  j->spread_bytes = v[2];
+  j->output_s = secs;
+  if (err && j->records_file.fp && !j->records_file.err)
+    j->records_file.err = -err;
+  uint64_t lost = j->partial ? 0 : j->spread_missing;
+  if (lost) {
+    evf_errorf(j->err, "%llu of %llu records did not reach their writers; no results written",
+               (unsigned long long)lost, (unsigned long long)j->opt.tasks);
+    return EVF_EXIT_RUNTIME;
+  }
+  return job_finish(j, on_result, arg);
+}
+
 /* 4. Every record is at rank 0 once every rank's final report is in and every window's gather
  * has completed (the loops' end waited for both): the wall time ends there.  Rank 0 writes
  * what remains of the windows.  5. Rank 0 summarises, commits the files, and only then prints
@@ -128,6 +169,8 @@ int evf_job_collect(struct job *j, evf_job_result_fn on_result, void *arg)
 {
   j->wall = evf_clock_now() - j->t0;
   evf_job_journal_end(j);
+  if (j->writers)
+    return spread_collect(j, on_result, arg);
   if (j->rank != 0)
     return 0;
   /* What is left of the windows (and the journal's records in them); a drained run's windows

@@ -426,6 +426,15 @@ int evf_outfile_commit_all(struct evf_outfile *const *fs, int n, char *msg)
   return bad >= 0 ? EVF_EIO : 0;
 }
 
+const char *evf_outfile_temp_name(struct evf_outfile *f)
+{
+  if (!f->fp || f->in_place)
+    return NULL;
+  if (f->anon && name_temp(f) != 0)
+    return NULL;
+  return f->tmp;
+}
+
 int evf_outfile_commit(struct evf_outfile *f, char *msg)
 {
   return evf_outfile_commit_all(&f, 1, msg);

@@ -56,6 +56,10 @@ void evf_outfile_check(struct evf_outfile *f);
  * temporary file is removed, and EVF_EIO is returned with `msg` naming the file and the
  * system's reason.  Files not open (fp NULL) are skipped. */
 int evf_outfile_commit_all(struct evf_outfile *const *fs, int n, char *msg);
+/* Name the temporary file now (an anonymous one gets its temporary name; a named one has it),
+ * so other processes can open it (MPI-IO, src/writers.c).  Returns that name, or NULL for a
+ * file written in place or one that could not be named (errno). */
+const char *evf_outfile_temp_name(struct evf_outfile *f);
 /* One file: evf_outfile_commit_all(&f, 1, msg). */
 int evf_outfile_commit(struct evf_outfile *f, char *msg);
 /* Close and remove the temporary file (no-op when none is open). */

@@ -75,9 +75,10 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
           s->setup, s->collect);
   if (s->output_bytes)
     fprintf(out, "  output        %10.1f MB   of records in %.4f s (%.0f MB/s), windows of %" PRIu64
-                 " ids\n",
+                 " ids, %d writer%s\n",
             s->output_bytes / 1e6, s->output_s,
-            s->output_s > 0 ? s->output_bytes / 1e6 / s->output_s : 0.0, s->window);
+            s->output_s > 0 ? s->output_bytes / 1e6 / s->output_s : 0.0, s->window,
+            s->writers > 1 ? s->writers : 1, s->writers > 1 ? "s" : "");
   fprintf(out, "  cpu total     %10.4f s    sum of measured CPU phases\n", s->cpu_total);
   fprintf(out, "  tasks/rank    min %.0f  mean %.1f  max %.0f\n", s->rank_tasks.min,
           s->rank_tasks.mean, s->rank_tasks.max);
@@ -163,7 +164,7 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
           : opt->retry_on == EVF_RETRY_ON_SIGNAL                     ? "signal"
                                                                      : "",
           opt->schedule == EVF_SCHEDULE_DYNAMIC ? "dynamic" : "static");
-  fprintf(out, ", \"window\": %" PRIu32, opt->window);
+  fprintf(out, ", \"window\": %" PRIu32 ", \"writers\": %" PRIu32, opt->window, opt->writers);
   const char *paths[][2] = {{"urls", opt->urls}, {"commands", opt->commands},
                             {"command", opt->command}, {"args", opt->args},
                             {"outdir", opt->outdir}};
@@ -187,8 +188,13 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  \"setup_s\": %.9g,\n  \"last_end_s\": %.9g,\n  \"collect_s\": %.9g,\n", s->setup,
           s->last_end, s->collect);
   fprintf(out,
-          "  \"output\": {\"window\": %" PRIu64 ", \"record_bytes\": %llu, \"write_s\": %.9g},\n",
-          s->window, s->output_bytes, s->output_s);
+          "  \"output\": {\"window\": %" PRIu64 ", \"record_bytes\": %llu, \"write_s\": %.9g, "
+          "\"writers\": %d, \"rank_record_bytes\": [",
+          s->window, s->output_bytes, s->output_s, s->writers > 0 ? s->writers : 1);
+  for (int r = 0; r < s->ranks; r++)
+    fprintf(out, "%s%llu", r ? ", " : "",
+            s->rank_output_bytes ? s->rank_output_bytes[r] : r == 0 ? s->output_bytes : 0ULL);
+  fprintf(out, "]},\n");
   fprintf(out, "  \"nodes\": %d,\n  \"oversubscribed\": %s,\n", s->nodes,
           s->oversubscribed ? "true" : "false");
   fprintf(out, "  \"model\": {\"ranks\": [");

@@ -10,6 +10,7 @@
 #define _DEFAULT_SOURCE
 #include "evfarm/evfarm.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,8 @@ static void job_free(struct job *j)
   evf_partition_free(&j->part);
   free(j->batches);
   evf_gather_free(j->gather);
+  evf_writers_free(j->writers);
+  free(j->writer_bytes);
   evf_collect_free(j->collect);
   evf_stats_free(j->stats);
   evf_journal_close(j->journal, j->msg);
@@ -236,6 +239,68 @@ static int job_load_inputs(struct job *j)
   return 0;
 }
 
+/* 2a. Who writes the records.  The records come back a gathered window at a time: with gated
+ * ids, a ring window in GATHER_PARTS (a rank's part leaves as soon as its tasks in a 16th of a
+ * window end, and a root's buffer is a 16th of a window: measured, np 2 and 4, 10^7 empty
+ * tasks, whole windows cost 19-28 % of the records per second and 40-55 MiB at rank 0,
+ * sixteenths 7-10 % and 3 MiB); else all ids in one, one gather at the end.  At most
+ * EVF_GATHER_MAX_WINDOW ids (any size up to the ring's fits it).  With gated ids the windows are
+ * spread over writers (--writers R, every rank by default): rank 0 decides, as only it knows
+ * the output file and the journal.  Rank 0 alone writes them when one writer is asked for or
+ * there is one rank, when ids fit in two windows (one gather), when a resumed run places the
+ * journal's records (rank 0 reads it), for kinds with an input file (rank 0 holds the inputs)
+ * and for an output that is no file of its own (a FIFO, a device, /dev/stdout). */
+static int job_spread(struct job *j)
+{
+  j->gather_window = j->gated ? (j->window + GATHER_PARTS - 1) / GATHER_PARTS
+                              : (j->opt.tasks ? j->opt.tasks : 1);
+  if (j->gather_window > EVF_GATHER_MAX_WINDOW)
+    j->gather_window = EVF_GATHER_MAX_WINDOW;
+  int r = j->opt.writers == 0 || j->opt.writers > (uint32_t)j->size ? j->size : (int)j->opt.writers;
+  int spread = r > 1 && j->gated && !j->kind->input_option;
+  if (j->rank == 0 && (j->reused || (j->records_file.fp && j->records_file.in_place)))
+    spread = 0;
+  j->nwriters = evf_comm_bcast_int(j->comm, spread ? r : 0);
+  return 0;
+}
+
+/* 2b. Spread writers: rank 0 has written the header; the temporary file gets its name (an
+ * anonymous one could not be opened by the others), every rank opens it for MPI-IO and
+ * writes its windows after the header. */
+static int job_open_writers(struct job *j)
+{
+  char path[4096] = "";
+  int rc = 0;
+  unsigned long long base = 0;
+  if (j->rank == 0 && j->records_file.fp) {
+    evf_recwriter_flush(&j->writer);
+    const char *tmp = fflush(j->records_file.fp) == 0 ? evf_outfile_temp_name(&j->records_file)
+                                                      : NULL;
+    off_t at = ftello(j->records_file.fp);
+    if (!tmp || at < 0 || strlen(tmp) >= sizeof path)
+      rc = evf_seterr(j->msg, EVF_EIO, "cannot write '%s': %s", evf_clip(j->opt.output),
+                      strerror(errno ? errno : ENAMETOOLONG));
+    else
+      snprintf(path, sizeof path, "%s", tmp);
+    base = (unsigned long long)(at > 0 ? at : 0);
+  }
+  if (evf_comm_bcast_int(j->comm, rc)) /* rank 0 says why */
+    return j->rank == 0 ? rc : 0;
+  evf_comm_bcast_str(j->comm, path, sizeof path);
+  base = evf_comm_bcast_u64(j->comm, base);
+  struct evf_writers_config wc = {
+    .ntasks = j->opt.tasks,
+    .window = j->gather_window,
+    .nwriters = j->nwriters,
+    .rec_size = j->rec_size,
+    .kind = j->kind,
+    .fmt = j->opt.format,
+    .hosts = (const char(*)[EVF_HOST_LEN])j->hosts,
+    .stats = j->stats,
+  };
+  return evf_writers_new(j->comm, &wc, path[0] ? path : NULL, base, &j->writers, j->msg);
+}
+
 /* 2. Rank 0 partitions the ids and scatters each rank its batch descriptors; every rank
  * allocates its records, and rank 0 learns where every rank runs. */
 static int job_distribute(struct job *j)
@@ -297,23 +362,32 @@ static int job_distribute(struct job *j)
     pool = evf_comm_bcast_u64(j->comm, j->rank == 0 ? j->ntodo - first : 0);
   }
   j->capacity = j->nlocal + pool;
-  /* Records: rank 0 keeps them by id in a ring of two windows, written out as windows complete;
-   * other ranks keep each in its window's part until the window is gathered. */
-  rc = 0;
-  if (j->rank == 0) {
+  /* Records: with spread writers (job_spread), window w of the gathers is placed, summed and
+   * written by rank w % R; else rank 0 keeps them by id in a ring of two windows, written out
+   * as windows complete.  Other ranks keep each in its window's part until it is gathered. */
+  rc = job_spread(j);
+  if ((code = evf_job_agree(j, rc, 0)))
+    return code;
+  if (j->rank == 0 || j->nwriters) {
     j->stats = evf_stats_new(j->size, j->kind->offloop_cpu);
-    rc = j->stats ? 0 : EVF_ENOMEM;
-    if (rc == 0 && j->records_file.fp)
-      rc = evf_recwriter_init(&j->writer, j->records_file.fp, j->opt.format, j->kind);
+    rc = j->stats ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "out of memory");
+  }
+  if (rc == 0 && j->rank == 0 && j->records_file.fp) {
+    rc = evf_recwriter_init(&j->writer, j->records_file.fp, j->opt.format, j->kind);
     if (rc)
       evf_seterr(j->msg, rc, "out of memory");
+    else
+      evf_recwriter_header(&j->writer);
   }
-  if (j->rank == 0) {
+  if (j->rank == 0 || j->nwriters)
     j->hosts = calloc((size_t)j->size, EVF_HOST_LEN);
+  if (j->rank == 0) {
     j->masks = calloc((size_t)j->size, EVF_CPUMASK_BYTES);
     j->cpus = calloc((size_t)j->size, sizeof *j->cpus);
   }
-  if (rc == 0 && j->rank == 0 && !(j->hosts && j->masks && j->cpus))
+  if (rc == 0 && (j->rank == 0 || j->nwriters) && !j->hosts)
+    rc = evf_seterr(j->msg, EVF_ENOMEM, "out of memory");
+  if (rc == 0 && j->rank == 0 && !(j->masks && j->cpus))
     rc = evf_seterr(j->msg, EVF_ENOMEM, "out of memory");
   if ((code = evf_job_agree(j, rc, 0)))
     return code;
@@ -322,7 +396,11 @@ static int job_distribute(struct job *j)
   evf_placement_host(host);
   evf_placement_cpumask(mask);
   evf_comm_gather_hosts(j->comm, host, mask, j->hosts, j->masks);
-  if (j->rank == 0) { /* hosts known: records can be written as they come */
+  if (j->nwriters) /* every writer names the node of each record's rank */
+    evf_comm_allgather_hosts(j->comm, host, j->hosts);
+  if (j->nwriters) {
+    rc = job_open_writers(j);
+  } else if (j->rank == 0) { /* hosts known: records can be written as they come */
     struct evf_collect_config cc = {
       .ntasks = j->opt.tasks,
       .window = j->window,
@@ -338,25 +416,14 @@ static int job_distribute(struct job *j)
                     : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate %llu records (--window)",
                                  (unsigned long long)evf_collect_ring_size(j->opt.tasks,
                                                                            j->window));
-    if (rc == 0 && j->writer.buf)
-      evf_recwriter_header(&j->writer);
     if (rc == 0) /* the journal's records, in their places */
       rc = evf_job_journal_feed(j, UINT64_MAX);
   }
   if ((code = evf_job_agree(j, rc, 0)))
     return code;
-  /* The records come back a gathered window at a time: with gated ids, a ring window in
-   * GATHER_PARTS (a rank's part leaves as soon as its tasks in a 16th of a window end, and rank
-   * 0's buffer is a 16th of a window: measured, np 2 and 4, 10^7 empty tasks, whole windows cost
-   * 19-28 % of the records per second and 40-55 MiB at rank 0, sixteenths 7-10 % and 3 MiB);
-   * else all ids in one, one gather at the end.  At most EVF_GATHER_MAX_WINDOW ids (any size up
-   * to the ring's fits it: a gathered window is placed once every id of it may run). */
-  j->gather_window = j->gated ? (j->window + GATHER_PARTS - 1) / GATHER_PARTS
-                              : (j->opt.tasks ? j->opt.tasks : 1);
-  if (j->gather_window > EVF_GATHER_MAX_WINDOW)
-    j->gather_window = EVF_GATHER_MAX_WINDOW;
-  j->gather = evf_gather_new(j->comm, j->rec_size, j->opt.tasks, j->gather_window,
-                             evf_job_gather_take, j);
+  j->gather = evf_gather_new(j->comm, j->rec_size, j->opt.tasks, j->gather_window, j->nwriters,
+                             j->nwriters ? evf_writers_take : evf_job_gather_take,
+                             j->nwriters ? (void *)j->writers : (void *)j);
   rc = j->gather ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the gathers of records");
   for (size_t b = 0; rc == 0 && b < j->nbatches; b++)
     if (evf_gather_expect(j->gather, &j->batches[b]))
@@ -384,18 +451,19 @@ static int job_run_loops(struct job *j)
     .feed_arg = &prog,
     .feed_interval = 0.001,
     .capacity = j->capacity,
-    /* Rank 0's runner writes its own records by id into the ring of windows; another rank's
-     * wait for their window's gather (with --journal each goes into its journal first) */
+    /* Rank 0's runner writes its own records by id into the ring of windows (one writer);
+     * every other record waits for its window's gather (with --journal each goes into its
+     * journal first) */
     .done = j->opt.journal ? evf_job_journal_done
-            : j->rank == 0 ? evf_job_collect_done
+            : j->collect   ? evf_job_collect_done
                            : evf_job_gather_done,
     .done_arg = j,
-    .by_id = j->rank == 0,
+    .by_id = j->collect != NULL,
     .ring = j->collect ? evf_collect_ring(j->collect) : 0,
     .limit = limit0,
   };
   int rc;
-  void *records = j->rank != 0 ? NULL : evf_collect_records(j->collect);
+  void *records = j->collect ? evf_collect_records(j->collect) : NULL;
   j->runner = evf_runner_new(&cfg, j->batches, j->nbatches, records, &rc, j->msg);
   int code = evf_job_agree(j, rc, 0);
   if (code)
@@ -448,9 +516,10 @@ static int job_run_loops(struct job *j)
     double now = evf_clock_now();
     double until = prog.show ? j->t0 + iv * (floor((now - j->t0) / iv) + 1) : INFINITY;
     int gathering = !evf_gather_done(j->gather);
+    int writing = j->writers && !evf_writers_done(j->writers);
     /* Windows and gathers: rank 0 writes and moves the gathers on between polls, and every
      * write may let more ids start. */
-    if ((j->gated || gathering) && j->rank == 0 && until > now + 0.001)
+    if ((j->gated || gathering || writing) && j->rank == 0 && until > now + 0.001)
       until = now + 0.001;
     if (!chan_done)
       chan_done = evf_chan_wait(prog.chan, &mine, until, &all);
@@ -458,9 +527,13 @@ static int job_run_loops(struct job *j)
       evf_gather_poll(j->gather, UINT64_MAX, 1);
       gathering = !evf_gather_done(j->gather);
     }
-    if (j->gated && j->rank == 0)
+    if (j->writers) {
+      evf_job_spread_poll(j, NULL, WRITE_STEP * 4);
+      writing = !evf_writers_done(j->writers);
+    } else if (j->gated && j->rank == 0) {
       evf_job_write_windows(j, NULL, WRITE_STEP * 4, 1);
-    if (chan_done && !gathering)
+    }
+    if (chan_done && !gathering && !writing)
       break;
     if (chan_done) { /* the other ranks' parts are on their way: poll asleep */
       struct timespec ts = {0, 200000};

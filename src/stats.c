@@ -237,6 +237,75 @@ double evf_stats_offloop(const struct evf_stats *a)
   return a->offloop_cpu;
 }
 
+/* The vectors: u = n, retried, failed, nomem, status_count[], per_rank_tasks[];
+ * d = cpu_total, offloop_cpu, per_rank_busy[]; m = max_io, last_end, task_term. */
+size_t evf_stats_nu(const struct evf_stats *a)
+{
+  return 4 + EVF_STATUS_COUNT + (size_t)a->nranks;
+}
+
+size_t evf_stats_nd(const struct evf_stats *a)
+{
+  return 2 + (size_t)a->nranks;
+}
+
+void evf_stats_export(const struct evf_stats *a, uint64_t *u, double *d, double *m)
+{
+  u[0] = a->n;
+  u[1] = a->retried;
+  u[2] = a->failed;
+  u[3] = (uint64_t)a->nomem;
+  memcpy(u + 4, a->status_count, sizeof a->status_count);
+  memcpy(u + 4 + EVF_STATUS_COUNT, a->per_rank_tasks, (size_t)a->nranks * sizeof *u);
+  d[0] = a->cpu_total;
+  d[1] = a->offloop_cpu;
+  memcpy(d + 2, a->per_rank_busy, (size_t)a->nranks * sizeof *d);
+  m[0] = a->max_io;
+  m[1] = a->last_end;
+  m[2] = a->task_term;
+}
+
+void evf_stats_import(struct evf_stats *a, const uint64_t *u, const double *d, const double *m)
+{
+  a->n = u[0];
+  a->retried = u[1];
+  a->failed = u[2];
+  a->nomem = u[3] != 0;
+  memcpy(a->status_count, u + 4, sizeof a->status_count);
+  memcpy(a->per_rank_tasks, u + 4 + EVF_STATUS_COUNT, (size_t)a->nranks * sizeof *u);
+  a->cpu_total = d[0];
+  a->offloop_cpu = d[1];
+  memcpy(a->per_rank_busy, d + 2, (size_t)a->nranks * sizeof *d);
+  a->max_io = m[0];
+  a->last_end = m[1];
+  a->task_term = m[2];
+}
+
+size_t evf_stats_ndelays(const struct evf_stats *a)
+{
+  return a->io.len;
+}
+
+void evf_stats_delays(const struct evf_stats *a, uint64_t *io_us, double *cpu)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < a->io.cap; i++)
+    if (a->io.slot[i].used) {
+      io_us[k] = a->io.slot[i].io_us;
+      cpu[k++] = a->io.slot[i].cpu;
+    }
+}
+
+int evf_stats_add_delays(struct evf_stats *a, const uint64_t *io_us, const double *cpu, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (io_table_add(&a->io, io_us[i], cpu[i])) {
+      a->nomem = 1;
+      return EVF_ENOMEM;
+    }
+  return 0;
+}
+
 int evf_summary_finish(struct evf_summary *s, struct evf_stats *a, uint64_t batches, double wall)
 {
   memset(s, 0, sizeof *s);

@@ -62,6 +62,9 @@ struct evf_summary {
   double output_s;                      /* seconds rank 0 spent writing records (--output) */
   unsigned long long output_bytes;      /* bytes of records written (header not counted) */
   uint64_t window;                      /* ids per window of records on rank 0 (--journal: all) */
+  int writers;                          /* ranks that wrote the windows (1: rank 0) */
+  const unsigned long long *rank_output_bytes; /* [ranks] bytes of records each rank wrote, or
+                                           NULL (rank 0 wrote them all); not owned */
   int io_bound;                         /* T_lb < 1.1 x the longest I/O delay: more ranks
                                            cannot shorten the run by more than 10 % */
   int model_ranks[EVF_MODEL_POINTS];    /* 1, 2, 4, ... */
@@ -99,6 +102,20 @@ struct evf_stats;
 struct evf_stats *evf_stats_new(int nranks, double (*offloop)(const struct evf_record *));
 void evf_stats_add(struct evf_stats *a, const struct evf_record *r);
 double evf_stats_offloop(const struct evf_stats *a);
+/* For a reduction across ranks (comm.c): the sums as three vectors -- counts (summed), sums
+ * (summed) and maxima -- of evf_stats_nu/nd/nm() entries, and the CPU work per distinct
+ * delay.  evf_stats_import() replaces the vectors with reduced ones; evf_stats_add_delays()
+ * adds another rank's delays to the table.  evf_stats_delays() fills `io_us` and `cpu` (room
+ * for evf_stats_ndelays() entries each). */
+size_t evf_stats_nu(const struct evf_stats *a);
+size_t evf_stats_nd(const struct evf_stats *a);
+#define EVF_STATS_NM 3
+void evf_stats_export(const struct evf_stats *a, uint64_t *u, double *d, double *m);
+void evf_stats_import(struct evf_stats *a, const uint64_t *u, const double *d, const double *m);
+size_t evf_stats_ndelays(const struct evf_stats *a);
+void evf_stats_delays(const struct evf_stats *a, uint64_t *io_us, double *cpu);
+int evf_stats_add_delays(struct evf_stats *a, const uint64_t *io_us, const double *cpu,
+                         size_t n);
 void evf_stats_free(struct evf_stats *a);
 /* The summary of the records added (as evf_summary_compute of them; the delay table is used
  * up: call once).  Returns 0 or EVF_ENOMEM. */

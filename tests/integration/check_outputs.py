@@ -125,6 +125,35 @@ def case_full_device_records(c):
         c.check(c.leftovers() == [], "files left: %r" % c.leftovers())
 
 
+def case_full_fs_writers(c):
+    """A file system that fills up under the records (a 2 MiB tmpfs mounted in a mount namespace
+    of the test's own) fails the run with the system's reason (ENOSPC), exit 3, whether every
+    rank writes its parts at their offsets with MPI-IO (np 3, windows: the default writers) or
+    rank 0 writes them all (--writers 1); the file that was there keeps its contents, no
+    temporary file is left, and the summary file is not committed."""
+    fs = c.path("fs")
+    os.makedirs(fs)
+    for extra in ([], ["--writers", "1"]):
+        with open(c.path("s.json"), "w") as f:
+            f.write("previous summary\n")
+        script = ('mount -t tmpfs -o size=2m tmpfs "$0" && printf "previous results\\n" > "$0/r.csv" '
+                  '&& "$@"; rc=$?; ls -A "$0" > "$0.left"; cat "$0/r.csv" > "$0.after"; exit $rc')
+        cmd = ["unshare", "-m", "sh", "-c", script, fs, c.a.mpirun, "-np", "3", c.a.evfarm] + JOB + [
+            "--tasks", "200000", "--window", "10000", "--io-max", "0", "--cpu-max", "0",
+            "--output", os.path.join(fs, "r.csv"), "--json", c.path("s.json")] + extra
+        p = subprocess.run(cmd, capture_output=True, timeout=120)
+        err = p.stderr.decode("utf-8", "replace")
+        ours = [x for x in err.splitlines() if x.startswith("evfarm:")]
+        c.check(p.returncode == 3, "%s: exit %d, want 3\n%s" % (extra, p.returncode, err[-2000:]))
+        c.check(any("No space left on device" in x for x in ours), "%s: %r" % (extra, ours))
+        c.check(open(fs + ".after").read() == "previous results\n",
+                "%s: the records file was replaced: %r" % (extra, open(fs + ".after").read()[:100]))
+        c.check(open(fs + ".left").read().split() == ["r.csv"],
+                "%s: files left: %r" % (extra, open(fs + ".left").read()))
+        c.check(open(c.path("s.json")).read() == "previous summary\n",
+                "%s: the summary was committed although the records failed" % extra)
+
+
 def case_fifo(c):
     """A FIFO is written in place: its reader gets the records, and it stays a FIFO."""
     os.mkfifo(c.path("pipe"))

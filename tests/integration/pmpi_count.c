@@ -1,13 +1,14 @@
 /* A PMPI shim for check_gather.py: preloaded into every rank (LD_PRELOAD), it counts what
- * crosses MPI -- the MPI_Igatherv calls and the bytes they move, and the bytes of every
- * point-to-point send -- and writes them at MPI_Finalize to $EVF_PMPI_OUT/rank-R.txt as one
- * line: "igatherv CALLS SENT_BYTES RECV_BYTES p2p P2P_BYTES".  It is MPI's profiling
+ * crosses MPI -- the MPI_Igatherv calls and the bytes they move, the bytes of every
+ * point-to-point send, and the bytes written by MPI_File_write_at -- and writes them at
+ * MPI_Finalize to $EVF_PMPI_OUT/rank-R.txt as one line:
+ * "igatherv CALLS SENT_BYTES RECV_BYTES p2p P2P_BYTES fileio FILE_BYTES".  It is MPI's profiling
  * interface: each wrapper counts, then calls the PMPI_ entry of the library. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static long long igatherv_calls, igatherv_sent, igatherv_recv, p2p_bytes;
+static long long igatherv_calls, igatherv_sent, igatherv_recv, p2p_bytes, file_bytes;
 
 static long long bytes_of(int count, MPI_Datatype t)
 {
@@ -45,6 +46,13 @@ int MPI_Send(const void *buf, int count, MPI_Datatype t, int dest, int tag, MPI_
   return PMPI_Send(buf, count, t, dest, tag, comm);
 }
 
+int MPI_File_write_at(MPI_File fh, MPI_Offset offset, const void *buf, int count,
+                      MPI_Datatype t, MPI_Status *status)
+{
+  file_bytes += bytes_of(count, t);
+  return PMPI_File_write_at(fh, offset, buf, count, t, status);
+}
+
 int MPI_Finalize(void)
 {
   int rank = 0;
@@ -55,8 +63,8 @@ int MPI_Finalize(void)
     snprintf(path, sizeof path, "%s/rank-%d.txt", dir, rank);
     FILE *f = fopen(path, "w");
     if (f) {
-      fprintf(f, "igatherv %lld %lld %lld p2p %lld\n", igatherv_calls, igatherv_sent,
-              igatherv_recv, p2p_bytes);
+      fprintf(f, "igatherv %lld %lld %lld p2p %lld fileio %lld\n", igatherv_calls,
+              igatherv_sent, igatherv_recv, p2p_bytes, file_bytes);
       fclose(f);
     }
   }
