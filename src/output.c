@@ -536,8 +536,19 @@ int evf_recwriter_init(struct evf_recwriter *w, FILE *fp, enum evf_format fmt,
   return w->buf ? 0 : EVF_ENOMEM;
 }
 
+void evf_recwriter_init_mem(struct evf_recwriter *w, enum evf_format fmt,
+                            const struct evf_task_kind *kind)
+{
+  memset(w, 0, sizeof *w);
+  w->fmt = fmt;
+  w->kind = kind;
+  w->grow = 1;
+}
+
 void evf_recwriter_flush(struct evf_recwriter *w)
 {
+  if (w->grow)
+    return;
   errno = 0;
   if (w->len && fwrite(w->buf, 1, w->len, w->fp) != w->len && !w->err)
     w->err = errno ? errno : EIO; /* the system's reason (ENOSPC), said when the file fails */
@@ -676,6 +687,16 @@ static char *put_str(char *o, const char *s)
 /* Make room for n more bytes. */
 static char *room(struct evf_recwriter *w, size_t n)
 {
+  if (w->cap - w->len < n && w->grow) { /* in memory: the buffer grows, nothing is flushed */
+    size_t cap = w->cap ? w->cap : EVF_RECWRITER_BUF;
+    while (cap - w->len < n)
+      cap *= 2;
+    char *g = realloc(w->buf, cap);
+    if (!g)
+      evf_guard_fatal("out of memory writing a record");
+    w->buf = g;
+    w->cap = cap;
+  }
   if (w->cap - w->len < n)
     evf_recwriter_flush(w);
   if (w->cap < n) { /* one field longer than the buffer (a long input line) */
@@ -833,6 +854,8 @@ void evf_recwriter_put(struct evf_recwriter *w, const struct evf_record *r, cons
       put_text(w, input ? input : "", json);
   }
   if (kind->write_ext) { /* the kind's fields, through its FILE writer */
+    if (w->grow)
+      evf_guard_fatal("a kind's FILE writer cannot write into memory");
     evf_recwriter_flush(w);
     kind->write_ext(w->fp, w->fmt, r);
   }

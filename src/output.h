@@ -90,6 +90,7 @@ struct evf_recwriter {
   size_t len, cap;
   unsigned long long bytes;   /* written to fp so far */
   int err;
+  int grow;                   /* in memory: no fp, buf grows and holds every byte */
   const char *host;           /* the last record's node name (its text must not change while */
   char *host_text;            /*   the writer lives) and its escaped bytes */
   size_t host_len;
@@ -97,6 +98,11 @@ struct evf_recwriter {
 /* Returns 0 or EVF_ENOMEM. */
 int evf_recwriter_init(struct evf_recwriter *w, FILE *fp, enum evf_format fmt,
                        const struct evf_task_kind *kind);
+/* A writer into memory (spread writers, src/writers.c): no file; buf (NULL, or one the caller
+ * puts there with its cap, len 0) grows to hold every record put, and the caller takes it.
+ * Kinds whose extension fields have a FILE writer cannot be written this way. */
+void evf_recwriter_init_mem(struct evf_recwriter *w, enum evf_format fmt,
+                            const struct evf_task_kind *kind);
 /* The CSV header line (nothing for JSON Lines). */
 void evf_recwriter_header(struct evf_recwriter *w);
 /* One record: `host` the node name of its rank ("" when unknown), `input` its input or NULL. */

@@ -257,7 +257,7 @@ static int job_spread(struct job *j)
   if (j->gather_window > EVF_GATHER_MAX_WINDOW)
     j->gather_window = EVF_GATHER_MAX_WINDOW;
   int r = j->opt.writers == 0 || j->opt.writers > (uint32_t)j->size ? j->size : (int)j->opt.writers;
-  int spread = r > 1 && j->gated && !j->kind->input_option;
+  int spread = r > 1 && j->gated && !j->kind->input_option && !j->kind->write_ext;
   if (j->rank == 0 && (j->reused || (j->records_file.fp && j->records_file.in_place)))
     spread = 0;
   j->nwriters = evf_comm_bcast_int(j->comm, spread ? r : 0);

@@ -1,5 +1,4 @@
 /* A rank's share of the records' output (see writers.h). */
-#define _GNU_SOURCE /* open_memstream */
 #include "writers.h"
 
 #include <errno.h>
@@ -22,10 +21,8 @@ struct win {
   char *recs;                    /* [count] by id, until formatted */
   unsigned char *have;           /* [count] */
   uint64_t next;                 /* the next index to format */
-  FILE *mem;                     /* formatted bytes (open_memstream), until the size is known */
-  struct evf_recwriter rw;
-  char *bytes;                   /* the window's text, len bytes */
-  size_t len;
+  char *bytes;                   /* the window's text, len bytes (room for cap) */
+  size_t len, cap;
   int formatted;                 /* len is final */
   int placed_at;                 /* its offset is known (every earlier size) */
   unsigned long long offset;
@@ -36,8 +33,19 @@ struct size_slot {
   MPI_Request req;
 };
 
+/* Buffers kept from window to window (a fresh one costs a page fault per 4 KiB): records and
+ * their flags, and text. */
+#define SPARES 2
+
 struct evf_writers {
   struct evf_writers_config cfg;
+  struct evf_recwriter rw;       /* formats into a window's text (in memory) */
+  char *spare_recs[SPARES];      /* room for a window's records ... */
+  unsigned char *spare_have[SPARES]; /* ... and flags */
+  int nspare;
+  char *spare_text[SPARES];
+  size_t spare_cap[SPARES];
+  int ntext;
   MPI_Comm comm;                 /* private duplicate: the size broadcasts */
   int rank;
   MPI_File fh;
@@ -96,6 +104,7 @@ int evf_writers_new(MPI_Comm comm, const struct evf_writers_config *cfg, const c
     wr->cfg = *cfg;
     wr->nwin = cfg->ntasks / cfg->window + (cfg->ntasks % cfg->window != 0);
     wr->running = base;
+    evf_recwriter_init_mem(&wr->rw, cfg->fmt, cfg->kind);
     wr->fh = MPI_FILE_NULL;
     wr->comm = MPI_COMM_NULL;
     MPI_Comm_rank(comm, &wr->rank);
@@ -156,8 +165,14 @@ int evf_writers_take(void *arg, uint64_t w, const void *recs, size_t n)
   x->w = w;
   x->first = w * c->window + 1;
   x->count = x->first - 1 + c->window <= c->ntasks ? c->window : c->ntasks - (x->first - 1);
-  x->recs = malloc(x->count * c->rec_size);
-  x->have = calloc(x->count, 1);
+  if (wr->nspare > 0) { /* every window has at most cfg.window ids */
+    x->recs = wr->spare_recs[--wr->nspare];
+    x->have = wr->spare_have[wr->nspare];
+    memset(x->have, 0, x->count);
+  } else {
+    x->recs = malloc(c->window * c->rec_size);
+    x->have = calloc(c->window, 1);
+  }
   if (!x->recs || !x->have)
     evf_guard_fatal("out of memory taking a window of records");
   for (size_t k = 0; k < n; k++) {
@@ -167,11 +182,6 @@ int evf_writers_take(void *arg, uint64_t w, const void *recs, size_t n)
       evf_guard_fatal("a gathered record with an id out of its window or seen twice");
     memcpy(x->recs + at * c->rec_size, r, c->rec_size);
     x->have[at] = 1;
-  }
-  if (wr->output) {
-    x->mem = open_memstream(&x->bytes, &x->len);
-    if (!x->mem || evf_recwriter_init(&x->rw, x->mem, c->fmt, c->kind))
-      evf_guard_fatal("out of memory formatting a window of records");
   }
   wr->nq++;
   wr->seconds += evf_clock_now() - t;
@@ -188,6 +198,13 @@ static void format_step(struct evf_writers *wr, uint64_t max)
       x = wr->q[k];
   if (!x)
     return;
+  if (x->next == 0 && wr->output && wr->ntext > 0) { /* text room kept from a window written */
+    x->bytes = wr->spare_text[--wr->ntext];
+    x->cap = wr->spare_cap[wr->ntext];
+  }
+  wr->rw.buf = x->bytes;
+  wr->rw.cap = x->cap;
+  wr->rw.len = x->len;
   uint64_t stop = x->next + max < x->count ? x->next + max : x->count;
   for (uint64_t i = x->next; i < stop; i++) {
     if (!x->have[i]) {
@@ -198,20 +215,23 @@ static void format_step(struct evf_writers *wr, uint64_t max)
     wr->records++;
     if (c->stats)
       evf_stats_add(c->stats, r);
-    if (x->mem)
-      evf_recwriter_put(&x->rw, r, r->rank >= 0 ? c->hosts[r->rank] : "", NULL);
+    if (wr->output)
+      evf_recwriter_put(&wr->rw, r, r->rank >= 0 ? c->hosts[r->rank] : "", NULL);
   }
+  x->bytes = wr->rw.buf;
+  x->cap = wr->rw.cap;
+  x->len = wr->rw.len;
+  wr->rw.buf = NULL;
   x->next = stop;
   if (x->next < x->count)
     return;
-  if (x->mem) {
-    int bad = evf_recwriter_free(&x->rw);
-    if (fclose(x->mem) != 0 || bad)
-      evf_guard_fatal("out of memory formatting a window of records");
-    x->mem = NULL;
+  if (wr->nspare < SPARES) {
+    wr->spare_recs[wr->nspare] = x->recs;
+    wr->spare_have[wr->nspare++] = x->have;
+  } else {
+    free(x->recs);
+    free(x->have);
   }
-  free(x->recs);
-  free(x->have);
   x->recs = NULL;
   x->have = NULL;
   x->formatted = 1;
@@ -280,7 +300,12 @@ static void writes_step(struct evf_writers *wr)
     }
     if (wr->output && !wr->err)
       wr->bytes += x->len;
-    free(x->bytes);
+    if (x->bytes && wr->ntext < SPARES) {
+      wr->spare_text[wr->ntext] = x->bytes;
+      wr->spare_cap[wr->ntext++] = x->cap;
+    } else {
+      free(x->bytes);
+    }
     free(x);
     memmove(&wr->q[0], &wr->q[1], (wr->nq - 1) * sizeof *wr->q);
     wr->nq--;
@@ -360,16 +385,19 @@ void evf_writers_free(struct evf_writers *wr)
     return;
   for (size_t k = 0; k < wr->nq; k++) {
     struct win *x = wr->q[k];
-    if (x->mem) {
-      evf_recwriter_abandon(&x->rw);
-      fclose(x->mem);
-    }
     free(x->recs);
     free(x->have);
     free(x->bytes);
     free(x);
   }
   free(wr->q);
+  for (int k = 0; k < wr->nspare; k++) {
+    free(wr->spare_recs[k]);
+    free(wr->spare_have[k]);
+  }
+  for (int k = 0; k < wr->ntext; k++)
+    free(wr->spare_text[k]);
+  evf_recwriter_abandon(&wr->rw);
   if (wr->fh != MPI_FILE_NULL)
     MPI_File_close(&wr->fh);
   if (wr->comm != MPI_COMM_NULL)

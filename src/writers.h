@@ -36,7 +36,8 @@ struct evf_writers_config {
   uint64_t window;                      /* ids per gathered window */
   int nwriters;                         /* window w's writer is rank w % nwriters */
   size_t rec_size;
-  const struct evf_task_kind *kind;     /* a kind without an input file */
+  const struct evf_task_kind *kind;     /* a kind without an input file or a FILE writer of
+                                           its extension fields */
   enum evf_format fmt;
   const char (*hosts)[EVF_HOST_LEN];    /* [size] every rank's node (the records' host) */
   struct evf_stats *stats;              /* this rank's sums: its windows' records are added */

@@ -1,7 +1,8 @@
 """The property test: a few hundred random settings (seeded: the same every run, and any seed
 reproduces its own), each checked against the oracle.  Dimensions: 1-5 ranks, static and dynamic
 schedules, --window from 1 to past N (or none), --batch-size (none, 1, up to N), --inflight
-(0, small, large), failures with retries, hangs ended by --timeout.  Every job must end within
+(0, small, large), --writers (every rank, 1, 2, 3), failures with retries, hangs ended by
+--timeout.  Every job must end within
 its deadline (test_property's alarm: a hang is a failure naming its settings), exit 0 or 1 as
 its statuses say, and its records must hold every id once in order, with the oracle's
 iterations, value, delay, status, attempts and last error: no not_run (nothing here asks for a
@@ -62,6 +63,9 @@ def settings(rng):
         o["hang_rate"] = 0.05
         o["timeout"] = 0.05
         args += ["--hang-rate", "0.05", "--timeout", "0.05"]
+    wr = rng.choice([None, None, 1, 2, 3])  # past two windows: who writes each part
+    if wr is not None:
+        args += ["--writers", str(wr)]
     return np_, args, n, o
 
 

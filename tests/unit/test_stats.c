@@ -92,6 +92,57 @@ int main(void)
   CHECK_EQ_U64(s.status_count[EVF_STATUS_IO_ERROR], 1);
   CHECK_EQ_U64(s.failed, 1);
 
+  /* Spread writers: the same records added on three ranks (ids 1 and 4, 2 and 5, 3), their
+   * sums reduced as evf_comm_reduce_stats does (vectors summed, maxima taken, the delay tables
+   * added to the first), give the summary worked out above. */
+  struct evf_stats *part[3];
+  for (int k = 0; k < 3; k++)
+    part[k] = evf_stats_new(2, NULL);
+  evf_stats_add(part[0], &c[0]);
+  evf_stats_add(part[0], &c[3]);
+  evf_stats_add(part[1], &c[1]);
+  evf_stats_add(part[1], &c[4]);
+  evf_stats_add(part[2], &c[2]);
+  size_t nu = evf_stats_nu(part[0]), nd = evf_stats_nd(part[0]);
+  uint64_t u[3][64] = {{0}}, usum[64] = {0};
+  double dv[3][64] = {{0}}, dsum[64] = {0}, m[3][EVF_STATS_NM], mmax[EVF_STATS_NM] = {0};
+  CHECK(nu <= 64 && nd <= 64);
+  for (int k = 0; k < 3; k++) {
+    evf_stats_export(part[k], u[k], dv[k], m[k]);
+    for (size_t i = 0; i < nu; i++)
+      usum[i] += u[k][i];
+    for (size_t i = 0; i < nd; i++)
+      dsum[i] += dv[k][i];
+    for (int i = 0; i < EVF_STATS_NM; i++)
+      mmax[i] = m[k][i] > mmax[i] ? m[k][i] : mmax[i];
+  }
+  evf_stats_import(part[0], usum, dsum, mmax);
+  for (int k = 1; k < 3; k++) {
+    uint64_t io[8];
+    double cpu[8];
+    CHECK(evf_stats_ndelays(part[k]) <= 8);
+    evf_stats_delays(part[k], io, cpu);
+    CHECK_EQ_U64(evf_stats_add_delays(part[0], io, cpu, evf_stats_ndelays(part[k])), 0);
+  }
+  struct evf_summary sp;
+  CHECK_EQ_U64(evf_summary_finish(&sp, part[0], 2, 1.0), 0);
+  CHECK_EQ_U64(sp.tasks, 5);
+  CHECK_EQ_U64(sp.per_rank_tasks[0], 2);
+  CHECK_EQ_U64(sp.per_rank_tasks[1], 3);
+  CHECK_NEAR(sp.per_rank_busy[0], 0.3, 1e-12);
+  CHECK_NEAR(sp.per_rank_busy[1], 0.45, 1e-12);
+  CHECK_NEAR(sp.bound.t_lb, 0.825, 1e-12);
+  CHECK_NEAR(sp.bound.task_term, 0.7, 1e-12);
+  CHECK_NEAR(sp.model_t_lb[0], 1.15, 1e-12);
+  CHECK_NEAR(sp.max_io, 0.6, 1e-12);
+  CHECK_NEAR(sp.cpu_total, 0.75, 1e-12);
+  CHECK_EQ_U64(sp.status_count[EVF_STATUS_OK], 4);
+  CHECK_EQ_U64(sp.status_count[EVF_STATUS_IO_ERROR], 1);
+  CHECK_EQ_U64(sp.failed, 1);
+  evf_summary_free(&sp);
+  for (int k = 0; k < 3; k++)
+    evf_stats_free(part[k]);
+
   /* Placement: 5 ranks on nodes b, a, b, c, a -> nodes numbered by lowest rank (b 0, a 1, c 2);
    * node b's ranks may use CPUs {0} and {0, 1}: 2 CPUs for 2 ranks; node a's both only {3}: 1
    * CPU for 2 ranks, oversubscribed. */
