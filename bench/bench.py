@@ -315,8 +315,8 @@ def bench_scale(build, runs, tmp, n=10 ** 8, baseline=None, where=None):
                                                              f["wall"], f["last_end"], tail,
                                                              f["collect"]))
         if f["write"] is not None:
-            print("         rank 0 wrote %.0f MB in %.2f s: %.0f MB/s; collect + write %.2f s = "
-                  "%.2f x cat (%.2f s, %.0f MB/s)" % (f["bytes"] / 1e6, f["write"],
+            print("         %.0f MB written, the busiest writer busy %.2f s: %.0f MB/s; collect + "
+                  "write %.2f s = %.2f x cat (%.2f s, %.0f MB/s)" % (f["bytes"] / 1e6, f["write"],
                                                       f["bytes"] / 1e6 / f["write"],
                                                       f["collect"] + f["write"],
                                                       (f["collect"] + f["write"]) / f["cat"],
