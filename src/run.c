@@ -250,7 +250,7 @@ static int job_load_inputs(struct job *j)
  * there is one rank, when ids fit in two windows (one gather), when a resumed run places the
  * journal's records (rank 0 reads it), for kinds with an input file (rank 0 holds the inputs)
  * and for an output that is no file of its own (a FIFO, a device, /dev/stdout). */
-static int job_spread(struct job *j)
+static void job_spread(struct job *j)
 {
   j->gather_window = j->gated ? (j->window + GATHER_PARTS - 1) / GATHER_PARTS
                               : (j->opt.tasks ? j->opt.tasks : 1);
@@ -261,7 +261,6 @@ static int job_spread(struct job *j)
   if (j->rank == 0 && (j->reused || (j->records_file.fp && j->records_file.in_place)))
     spread = 0;
   j->nwriters = evf_comm_bcast_int(j->comm, spread ? r : 0);
-  return 0;
 }
 
 /* 2b. Spread writers: rank 0 has written the header; the temporary file gets its name (an
@@ -274,12 +273,14 @@ static int job_open_writers(struct job *j)
   unsigned long long base = 0;
   if (j->rank == 0 && j->records_file.fp) {
     evf_recwriter_flush(&j->writer);
+    errno = 0;
     const char *tmp = fflush(j->records_file.fp) == 0 ? evf_outfile_temp_name(&j->records_file)
                                                       : NULL;
     off_t at = ftello(j->records_file.fp);
-    if (!tmp || at < 0 || strlen(tmp) >= sizeof path)
+    int e = !tmp || at < 0 ? (errno ? errno : EIO) : strlen(tmp) >= sizeof path ? ENAMETOOLONG : 0;
+    if (e)
       rc = evf_seterr(j->msg, EVF_EIO, "cannot write '%s': %s", evf_clip(j->opt.output),
-                      strerror(errno ? errno : ENAMETOOLONG));
+                      strerror(e));
     else
       snprintf(path, sizeof path, "%s", tmp);
     base = (unsigned long long)(at > 0 ? at : 0);
@@ -365,9 +366,8 @@ static int job_distribute(struct job *j)
   /* Records: with spread writers (job_spread), window w of the gathers is placed, summed and
    * written by rank w % R; else rank 0 keeps them by id in a ring of two windows, written out
    * as windows complete.  Other ranks keep each in its window's part until it is gathered. */
-  rc = job_spread(j);
-  if ((code = evf_job_agree(j, rc, 0)))
-    return code;
+  job_spread(j);
+  rc = 0;
   if (j->rank == 0 || j->nwriters) {
     j->stats = evf_stats_new(j->size, j->kind->offloop_cpu);
     rc = j->stats ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "out of memory");
