@@ -8,6 +8,8 @@
 #   2. 10^8 empty tasks at P ranks: wall, the tail after the last task, rank 0's write rate and
 #      peak memory, with --output CSV (against cat of the same file) and without; OLD_EVFARM
 #      (a build from before the windows) without --output, and at 10^7 with it;
+#   2b. records a second as ranks grow: 10^7 empty tasks with --output CSV at 1, 2, 4, ... P
+#      ranks, the spread writers (every rank) against --writers 1 (rank 0 alone), alternating;
 #   3. start-up: the whole time of a 1-task job at 1..P ranks (mpirun, MPI_Init, finalize);
 #   4. the default job at P ranks, this build and OLD_EVFARM alternating, 3 runs each.
 # Prints figures; asserts nothing.  BIG=N replaces 10^8 (and 10^7 by N/10), for a quick try.
@@ -39,6 +41,8 @@ json() {
   for k in "$@"; do printf '%s ' "$(grep -o "\"$k\": [^,}]*" "$f" | head -1)"; done
   echo
 }
+# Who wrote the records: the output's writers and each rank's bytes.
+writers() { grep -o '"writers": [0-9]*, "rank_record_bytes": \[[^]]*\]' "$1"; }
 now() { date +%s%N; }
 ms() { echo "$(( ($(now) - $1) / 1000000 )) ms"; }
 
@@ -59,6 +63,7 @@ t=$(now)
 mpirun -np "$P" "$bin/evfarm" $big --output "$out/big.csv" --json "$out/big.json"
 echo "with --output: whole $(ms "$t"), $(stat -c %s "$out/big.csv") bytes"
 json "$out/big.json" $keys
+writers "$out/big.json"
 t=$(now)
 cat "$out/big.csv" > "$out/big2.csv" && sync -f "$out/big2.csv"
 echo "cat of it: $(ms "$t")"
@@ -81,6 +86,17 @@ if [ -n "$old" ]; then
     rm -f "$out/mid.csv"
   done
 fi
+
+echo "== 2b. $((n / 10)) empty tasks with --output CSV: spread writers against --writers 1"
+for p in ${sizes//,/ }; do
+  for w in 0 1; do
+    t=$(now)
+    timeout 200 mpirun -np "$p" "$bin/evfarm" --tasks $((n / 10)) --io-max 0 --cpu-max 0 \
+      --inflight 1000 --quiet --writers "$w" --output "$out/mid.csv" --json "$out/mid.json"
+    echo "np $p --writers $w: whole $(ms "$t"); $(json "$out/mid.json" wall_s write_s rank0_maxrss_kib)$(writers "$out/mid.json" | cut -c1-14)"
+    rm -f "$out/mid.csv"
+  done
+done
 
 echo "== 3. start-up: a 1-task job, whole time"
 for p in ${sizes//,/ }; do
