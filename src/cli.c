@@ -569,9 +569,10 @@ void evf_cli_usage(FILE *out)
         "Run N tasks with one libev event loop per MPI rank: a simulated crawler (--kind\n"
         "sim, the default), HTTP fetches of a file of URLs with libcurl (--kind http),\n"
         "or a file of shell commands (--kind exec). Each task waits on I/O (or its child\n"
-        "process), then runs a CPU phase. The records come back to rank 0 by MPI_Gatherv\n"
-        "a window at a time; rank 0 writes them in id order and prints a summary with\n"
-        "the wall time, the lower bound and the efficiency.\n"
+        "process), then runs a CPU phase. The records come back by MPI_Gatherv a window\n"
+        "at a time to the rank that writes that window (--writers); the output is one\n"
+        "file in id order, and rank 0 prints a summary with the wall time, the lower\n"
+        "bound and the efficiency.\n"
         "\nOptions (--opt VALUE or --opt=VALUE):\n",
         out);
   evf_opt_usage(out, opt_table, NOPTS);
