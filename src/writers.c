@@ -85,12 +85,16 @@ static int io_errno(int code)
   return EIO;
 }
 
-static void io_failed(struct evf_writers *wr, int code)
+/* `sys`: errno as the call left it (0 before it).  MPICH's ROMIO says MPI_ERR_IO for a full
+ * disk, but its write left errno at ENOSPC: that reason is the one a user needs. */
+static void io_failed(struct evf_writers *wr, int code, int sys)
 {
   if (wr->err)
     return;
   int len = 0;
   wr->err = io_errno(code);
+  if (wr->err == EIO && sys)
+    wr->err = sys;
   MPI_Error_string(code, wr->what, &len);
 }
 
@@ -289,10 +293,11 @@ static void writes_step(struct evf_writers *wr)
       int len = (int)(x->len - at < WRITE_CHUNK ? x->len - at : WRITE_CHUNK);
       MPI_Status st;
       int count = 0;
+      errno = 0;
       int code = MPI_File_write_at(wr->fh, (MPI_Offset)(x->offset + at), x->bytes + at, len,
                                    MPI_BYTE, &st);
       if (code != MPI_SUCCESS) {
-        io_failed(wr, code);
+        io_failed(wr, code, errno);
       } else if (MPI_Get_count(&st, MPI_BYTE, &count) == MPI_SUCCESS && count != len) {
         wr->err = ENOSPC; /* a short write: the file system took no more */
         snprintf(wr->what, sizeof wr->what, "wrote %d of %d bytes", count, len);
@@ -368,12 +373,14 @@ int evf_writers_error(const struct evf_writers *wr, const char **what)
 int evf_writers_close(struct evf_writers *wr)
 {
   if (wr->output) {
+    errno = 0;
     int code = MPI_File_sync(wr->fh);
     if (code != MPI_SUCCESS)
-      io_failed(wr, code);
+      io_failed(wr, code, errno);
+    errno = 0;
     code = MPI_File_close(&wr->fh);
     if (code != MPI_SUCCESS)
-      io_failed(wr, code);
+      io_failed(wr, code, errno);
     wr->output = 0;
   }
   return wr->err;
