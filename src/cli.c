@@ -169,9 +169,10 @@ static const struct evf_optdef opt_table[] = {
    "with more ids than two windows, each sixteenth of a window is gathered to its writer, "
    "rank w mod R, which places its records by id, adds them to the summary's sums and writes "
    "them at their offset in the one --output file with MPI-IO, so writing grows with the "
-   "ranks; 0 = every rank, 1 = rank 0 alone (as do, whatever R, a --resume, an --output that "
-   "is no regular file (a FIFO, /dev/stdout), kinds with an input file, and a file some rank "
-   "cannot open) (default 0)", NULL, NULL},
+   "ranks (the file must be on a file system every rank's node sees: a rank that cannot open "
+   "it stops the job before any task); 0 = every rank, 1 = rank 0 alone (as do, whatever R, "
+   "a --resume, an --output that is no regular file (a FIFO, /dev/stdout) and kinds with an "
+   "input file) (default 0)", NULL, NULL},
   {"journal", EVF_OPT_STRING, OFF(journal), 0, 0, "DIR",
    "every rank appends each finished record to its own file in the directory DIR as it ends "
    "(written out every 0.02 s, fsynced every 2 s), so a run that ends early, even a rank "

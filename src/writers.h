@@ -46,8 +46,8 @@ struct evf_writers_config {
 struct evf_writers;
 /* Collective.  `path` (the same on every rank, or NULL for no --output) is opened for MPI-IO
  * on every rank; `base` is the bytes already there (the header rank 0 wrote).  Returns 0, or
- * EVF_EIO / EVF_ENOMEM with `msg` (then *out is NULL on this rank; the caller agrees: a file a
- * rank cannot open is one the job does not write this way). */
+ * EVF_EIO / EVF_ENOMEM with `msg` (then *out is NULL on this rank; the caller agrees, and the
+ * job stops: with --writers 1 rank 0 writes the file alone). */
 int evf_writers_new(MPI_Comm comm, const struct evf_writers_config *cfg, const char *path,
                     unsigned long long base, struct evf_writers **out, char *msg);
 /* The gather's callback (gather.h) on a window's writer: take its `n` records (copied). */
