@@ -48,6 +48,25 @@ static int parse_retry_on(const char *name, const char *val, void *field, char *
   return 0;
 }
 
+/* --header 'Name: value' (repeatable): a field name of token characters, a colon, a value
+ * without line breaks. */
+static int parse_header(const char *name, const char *val, void *field, char *msg)
+{
+  struct evf_headers *h = field;
+  size_t n = strcspn(val, ":");
+  static const char token[] = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  if (val[n] != ':' || n == 0 || strspn(val, token) != n)
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' is not 'Name: value' (a field name of letters, "
+                      "digits or !#$%%&'*+-.^_`|~, then a colon)", name, evf_clip(val));
+  if (strpbrk(val, "\r\n"))
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: '%s' has a line break", name, evf_clip(val));
+  if (h->n == EVF_HEADERS_MAX)
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: more than %d headers", name, EVF_HEADERS_MAX);
+  h->v[h->n++] = val;
+  return 0;
+}
+
 static const char *const progress_styles[] = {"auto", "bar", "lines", NULL};
 static const char *const schedules[] = {"static", "dynamic", NULL};
 
@@ -140,6 +159,30 @@ static const struct evf_optdef opt_table[] = {
   {"max-body", EVF_OPT_U64, OFF(max_body), 0, 0, "BYTES",
    "http: process at most BYTES of a body; a longer one is cut off there and the task's "
    "status is truncated (default 8388608)", NULL, NULL},
+  {"warc", EVF_OPT_STRING, OFF(warc), 0, 0, "DIR",
+   "http: keep every response in WARC 1.1 files in DIR (an existing directory every rank "
+   "can write): each rank writes its own evfarm-RANK-SEQ.warc.gz, a gzip member per record, "
+   "named .open until closed; each fetch adds a request and a response record per hop "
+   "(redirects included); the records' warc_file, warc_offset and warc_length find the last "
+   "response.  Kept: the last attempt of a task when it got a whole response (any status); not "
+   "kept: attempts retried, timeouts, failed connections, truncated bodies, opted-out pages "
+   "(default: none)", NULL, NULL},
+  {"warc-size", EVF_OPT_U64, OFF(warc_size), 0, 0, "BYTES",
+   "http: close a WARC file and start the next once it holds BYTES (default 1000000000)",
+   NULL, NULL},
+  {"user-agent", EVF_OPT_STRING, OFF(user_agent), 0, 0, "STR",
+   "http: the User-Agent header (default evfarm/VERSION)", NULL, NULL},
+  {"header", EVF_OPT_CUSTOM, OFF(headers), 0, 0, "'NAME: VALUE'",
+   "http: add this header to every request, or replace curl's (an empty value removes it); "
+   "repeatable, up to 64 (default: none)", NULL, parse_header},
+  {"compressed", EVF_OPT_FLAG, OFF(compressed), 0, 0, NULL,
+   "http: ask for a compressed body (Accept-Encoding: the gzip, deflate, br and zstd curl "
+   "has); the CPU phase and the hash see it decoded, --max-body counts decoded bytes, the WARC "
+   "keeps what came (default: off)", NULL, NULL},
+  {"ignore-opt-out", EVF_OPT_FLAG, OFF(ignore_opt_out), 0, 0, NULL,
+   "http: process and keep pages whose X-Robots-Tag says noai, noindex, noimageai or "
+   "noimageindex (for all robots or for evfarm); without it such a page's status is opted_out "
+   "and nothing of it is kept (default: off)", NULL, NULL},
   {"output", EVF_OPT_STRING, OFF(output), 0, 0, "FILE",
    "write every task's record to FILE, in task-id order (default: none).  A regular file is "
    "replaced only when the run succeeds (written beside it, then renamed; its mode is kept); "
@@ -230,6 +273,8 @@ static void set_defaults(struct evf_options *o)
   o->connect_timeout = 10;
   o->max_redirs = 5;
   o->max_body = 8u << 20;
+  o->warc_size = 1000000000u;
+  o->user_agent = "evfarm/" EVF_VERSION_STRING;
 }
 
 int evf_cli_parse_uint(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *out,
@@ -409,6 +454,12 @@ static const struct {
   {"http", "connect-timeout", offsetof(struct evf_options, connect_timeout)},
   {"http", "max-redirs", offsetof(struct evf_options, max_redirs)},
   {"http", "max-body", offsetof(struct evf_options, max_body)},
+  {"http", "warc", offsetof(struct evf_options, warc)},
+  {"http", "warc-size", offsetof(struct evf_options, warc_size)},
+  {"http", "user-agent", offsetof(struct evf_options, user_agent)},
+  {"http", "header", offsetof(struct evf_options, headers)},
+  {"http", "compressed", offsetof(struct evf_options, compressed)},
+  {"http", "ignore-opt-out", offsetof(struct evf_options, ignore_opt_out)},
   {"exec", "commands", offsetof(struct evf_options, commands)},
   {"exec", "command", offsetof(struct evf_options, command)},
   {"exec", "args", offsetof(struct evf_options, args)},

@@ -30,6 +30,13 @@ enum evf_progress_style { EVF_PROGRESS_AUTO = 0, EVF_PROGRESS_BAR, EVF_PROGRESS_
 
 enum evf_cli_action { EVF_CLI_RUN = 0, EVF_CLI_HELP, EVF_CLI_VERSION };
 
+/* --header (http): at most this many. */
+#define EVF_HEADERS_MAX 64
+struct evf_headers {
+  const char *v[EVF_HEADERS_MAX]; /* "Name: value" (points into argv) */
+  uint32_t n;
+};
+
 struct evf_options {
   uint32_t tasks;          /* N: task ids 1..N */
   uint64_t seed;           /* generator seed */
@@ -59,6 +66,12 @@ struct evf_options {
   double connect_timeout;  /* http: seconds to connect; 0 = curl's default (300 s) */
   uint32_t max_redirs;     /* http: redirects followed; 0 = none */
   uint64_t max_body;       /* http: bytes kept of a body; a longer one is cut: "truncated" */
+  const char *warc;        /* http: --warc DIR: every response kept in WARC files there */
+  uint64_t warc_size;      /* http: a WARC file is closed once past this many bytes */
+  const char *user_agent;  /* http: the User-Agent header */
+  struct evf_headers headers; /* http: --header lines, in order */
+  int compressed;          /* http: ask for compressed bodies; the CPU phase sees them decoded */
+  int ignore_opt_out;      /* http: keep responses whose X-Robots-Tag opts out */
   double progress;         /* seconds between progress lines on stderr; 0 = none */
   int progress_style;      /* enum evf_progress_style */
   const char *kind;        /* task kind name (points into argv or a literal) */

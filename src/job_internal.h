@@ -135,6 +135,8 @@ struct job {
   int term_drain;                 /* its grace is --term-grace (SIGTERM) */
   int partial;                    /* rank 0: some rank drained: not every id ran */
   struct evf_runner *runner;
+  uint64_t kind_fig[EVF_KIND_FIGURES]; /* the kind's figures (finish()), summed over the ranks */
+  int said;                       /* this rank's failure was said when it happened */
   double t_enter, t0, wall;
   char msg[EVF_ERRMSG_LEN];
 };
@@ -151,6 +153,7 @@ int evf_job_todo_ranges(const struct job *j, struct evf_batch **out, size_t *n);
 int evf_job_journal_feed(struct job *j, uint64_t max_chunks);
 void evf_job_journal_mark_run(struct job *j);
 void evf_job_journal_done(void *arg, const struct evf_record *rec);
+void evf_job_journal_sync(void *arg);
 void evf_job_journal_tick(struct job *j, const struct evf_progress_counts *mine, double elapsed);
 void evf_job_journal_end(struct job *j);
 

@@ -45,6 +45,15 @@ void evf_job_journal_done(void *arg, const struct evf_record *rec)
     evf_job_gather_done(arg, rec);
 }
 
+/* From the runner (a kind is about to make final what this rank's records describe): the
+ * records so far out of the journal's buffer, into the file. */
+void evf_job_journal_sync(void *arg)
+{
+  struct job *j = arg;
+  if (j->journal && !j->journal_failed && evf_journal_flush(j->journal, 0, j->msg))
+    journal_failed(j);
+}
+
 /* Start draining this rank (once): a signal here, an order from another rank, --max-fails. */
 static void drain_check(struct job *j)
 {

@@ -7,6 +7,10 @@
 
 #include "output.h"
 #include "record.h"
+#include "task.h"
+
+_Static_assert(sizeof ((struct evf_summary *)0)->kind_fig == EVF_KIND_FIGURES * sizeof(uint64_t),
+               "the summary holds every figure of a kind");
 
 /* Calls fn for each node, in the order of its lowest rank, with its name, rank count, tasks and
  * busy seconds.  Returns 0, or -1 without placement or memory. */
@@ -79,6 +83,9 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
             s->output_bytes / 1e6, s->output_s,
             s->output_s > 0 ? s->output_bytes / 1e6 / s->output_s : 0.0, s->window,
             s->writers > 1 ? s->writers : 1, s->writers > 1 ? "s" : "");
+  const struct evf_task_kind *kind = evf_task_kind_find(opt->kind);
+  if (kind && kind->summary_text)
+    kind->summary_text(out, opt, s->kind_fig);
   fprintf(out, "  cpu total     %10.4f s    sum of measured CPU phases\n", s->cpu_total);
   fprintf(out, "  tasks/rank    min %.0f  mean %.1f  max %.0f\n", s->rank_tasks.min,
           s->rank_tasks.mean, s->rank_tasks.max);
@@ -167,12 +174,20 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, ", \"window\": %" PRIu32 ", \"writers\": %" PRIu32, opt->window, opt->writers);
   const char *paths[][2] = {{"urls", opt->urls}, {"commands", opt->commands},
                             {"command", opt->command}, {"args", opt->args},
-                            {"outdir", opt->outdir}};
+                            {"outdir", opt->outdir}, {"warc", opt->warc},
+                            {"user_agent", opt->user_agent}};
   for (size_t k = 0; k < sizeof paths / sizeof paths[0]; k++) {
     fprintf(out, ", \"%s\": ", paths[k][0]);
     evf_json_string(out, paths[k][1]);
   }
-  fprintf(out, "},\n");
+  fprintf(out, ", \"warc_size\": %" PRIu64 ", \"compressed\": %s, \"ignore_opt_out\": %s"
+               ", \"headers\": [", opt->warc_size, opt->compressed ? "true" : "false",
+          opt->ignore_opt_out ? "true" : "false");
+  for (uint32_t k = 0; k < opt->headers.n; k++) {
+    fputs(k ? ", " : "", out);
+    evf_json_string(out, opt->headers.v[k]);
+  }
+  fprintf(out, "]},\n");
   fprintf(out, "  \"tasks\": %" PRIu64 ",\n  \"ranks\": %d,\n  \"batches\": %" PRIu64 ",\n",
           s->tasks, s->ranks, s->batches);
   fprintf(out, "  \"wall_s\": %.9g,\n  \"tasks_per_s\": %.9g,\n", s->wall, s->tasks_per_second);
@@ -195,6 +210,12 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
     fprintf(out, "%s%llu", r ? ", " : "",
             s->rank_output_bytes ? s->rank_output_bytes[r] : r == 0 ? s->output_bytes : 0ULL);
   fprintf(out, "]},\n");
+  const struct evf_task_kind *kind = evf_task_kind_find(opt->kind);
+  fprintf(out, "  \"kind\": {\"name\": ");
+  evf_json_string(out, opt->kind);
+  if (kind && kind->summary_json)
+    kind->summary_json(out, opt, s->kind_fig);
+  fprintf(out, "},\n");
   fprintf(out, "  \"nodes\": %d,\n  \"oversubscribed\": %s,\n", s->nodes,
           s->oversubscribed ? "true" : "false");
   fprintf(out, "  \"model\": {\"ranks\": [");

@@ -165,7 +165,7 @@ int evf_job_agree(struct job *j, int rc, int rank0_only)
   /* Bad input seen by several ranks (each checks its own limits): the lowest says it, once. */
   int speaker = all == EVF_EUSAGE && !rank0_only ? evf_comm_agree(j->comm, rc ? j->rank : j->size)
                                                  : j->rank;
-  if (rc != 0 && (!rank0_only || j->rank == 0) && speaker == j->rank) {
+  if (rc != 0 && (!rank0_only || j->rank == 0) && speaker == j->rank && !j->said) {
     if (rc == EVF_EUSAGE)
       evf_errorf(j->err, "%s (try 'evfarm --help')", j->msg);
     else if (j->size > 1)
@@ -431,6 +431,19 @@ static int job_distribute(struct job *j)
   return evf_job_agree(j, rc, 0);
 }
 
+/* From the runner: this rank failed (a kind's evf_task_fail: the WARC directory is full): said
+ * now, not when the other ranks have finished. */
+static void job_failed_now(void *arg, int code, const char *msg)
+{
+  struct job *j = arg;
+  (void)code;
+  if (j->size > 1)
+    evf_errorf(j->err, "rank %d: %s", j->rank, msg);
+  else
+    evf_errorf(j->err, "%s", msg);
+  j->said = 1;
+}
+
 /* 3. The run: every rank allocates its loop and slots, the ranks agree that all could (a rank
  * that cannot start is reported now, not after the others' whole workload), then t0 after a
  * barrier, one event loop per rank, progress across them.  Rank 0 keeps printing progress
@@ -461,6 +474,9 @@ static int job_run_loops(struct job *j)
     .by_id = j->collect != NULL,
     .ring = j->collect ? evf_collect_ring(j->collect) : 0,
     .limit = limit0,
+    .sync = j->opt.journal ? evf_job_journal_sync : NULL,
+    .fail = job_failed_now,
+    .sync_arg = j,
   };
   int rc;
   void *records = j->collect ? evf_collect_records(j->collect) : NULL;
@@ -552,6 +568,15 @@ static int job_run_loops(struct job *j)
   }
   evf_chan_free(prog.chan);
   j->chan = NULL;
+  /* The kind finishes what it kept (http: the WARC files closed), and its figures are summed. */
+  char fmsg[EVF_ERRMSG_LEN];
+  int frc = evf_runner_finish(j->runner, j->kind_fig, fmsg);
+  if (frc && rc == 0) {
+    rc = frc;
+    memcpy(j->msg, fmsg, sizeof fmsg);
+  }
+  if (j->kind->finish)
+    evf_comm_sum_u64s(j->comm, j->kind_fig, EVF_KIND_FIGURES);
   if (j->size > 1) {
     /* A rank whose loop ended waits for the others asleep, not spinning in MPI on a core that
      * another rank (or, for http, the server on the same node) needs. */

@@ -76,6 +76,8 @@ struct evf_runner {
   ev_timer feed;              /* open runner with a feed: keeps the loop alive, calls feed */
   int feed_on;
   double last_feed;
+  int fail_code;              /* evf_task_fail(): the first failure of the rank */
+  char fail_msg[EVF_ERRMSG_LEN];
 };
 
 static struct slot *slot_of(struct evf_task *t)
@@ -327,6 +329,10 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
     status = r->kind->cpu_run(t);
     t2 = evf_clock_now();
   }
+  if (r->kind->keep && status != EVF_STATUS_NOT_RUN) {
+    status = r->kind->keep(t, status);
+    t2 = evf_clock_now();
+  }
   rec->t_io_done = t1 - r->t0;
   rec->t_end = t2 - r->t0;
   rec->cpu_time = t2 - t1;
@@ -350,6 +356,25 @@ void evf_task_io_begun(struct evf_task *t)
   if (s->phase == SLOT_IO && !s->begun && t->runner->cfg->opt->timeout > 0)
     slot_timer(t->runner, s, t->runner->cfg->opt->timeout);
   s->begun = 1;
+}
+
+void evf_task_sync(struct evf_task *t)
+{
+  const struct evf_runner_config *cfg = t->runner->cfg;
+  if (cfg->sync)
+    cfg->sync(cfg->sync_arg);
+}
+
+void evf_task_fail(struct evf_task *t, int code, const char *msg)
+{
+  struct evf_runner *r = t->runner;
+  if (r->fail_code)
+    return;
+  r->fail_code = code;
+  snprintf(r->fail_msg, sizeof r->fail_msg, "%s", msg);
+  if (r->cfg->fail)
+    r->cfg->fail(r->cfg->sync_arg, code, msg);
+  evf_runner_drain(r, 0);
 }
 
 void evf_task_io_done(struct evf_task *t, int status)
@@ -642,12 +667,22 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg)
     ev_timer_stop(r->loop, &r->feed);
     r->feed_on = 0;
   }
+  if (r->fail_code)
+    return evf_seterr(msg, r->fail_code, "%s", r->fail_msg);
   if (r->done != r->total)
     return evf_seterr(msg, EVF_ELOOP, "the event loop stopped with %llu of %llu tasks unfinished",
                       (unsigned long long)(r->total - r->done), (unsigned long long)r->total);
   if (!r->closed)
     return evf_seterr(msg, EVF_ELOOP, "the event loop stopped while more tasks could come");
   return 0;
+}
+
+int evf_runner_finish(struct evf_runner *r, uint64_t *fig, char *msg)
+{
+  memset(fig, 0, EVF_KIND_FIGURES * sizeof *fig);
+  if (!r->opened || !r->kind->finish)
+    return 0;
+  return r->kind->finish(r->shared, fig, msg);
 }
 
 uint64_t evf_runner_done(const struct evf_runner *r)

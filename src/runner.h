@@ -57,6 +57,11 @@ struct evf_runner_config {
    * With `records` NULL the record lives in the task's slot and is valid only during the call. */
   void (*done)(void *arg, const struct evf_record *rec);
   void *done_arg;
+  /* evf_task_sync(): make the records done so far survive a kill (NULL: nothing to do). */
+  void (*sync)(void *arg);
+  /* evf_task_fail(): the rank failed, say so now (NULL: said when the run returns). */
+  void (*fail)(void *arg, int code, const char *msg);
+  void *sync_arg;              /* for both */
 };
 
 /* Everything a run needs, allocated before it starts (the task slots and the loop), so a rank
@@ -101,6 +106,9 @@ void evf_runner_set_limit(struct evf_runner *r, uint64_t limit);
  * uniform in [0, min(delay * 2^(attempt-1), max_delay)), drawn from the generator's stream
  * EVF_STREAM_RETRY for (seed, id, attempt). */
 double evf_runner_backoff(const struct evf_options *opt, uint32_t id, unsigned attempt);
+/* After evf_runner_run(): the kind's finish() on this rank (0 when it has none), its figures
+ * into fig[0..EVF_KIND_FIGURES) (zeroed first). */
+int evf_runner_finish(struct evf_runner *r, uint64_t *fig, char *msg);
 /* Tasks with a final record so far. */
 uint64_t evf_runner_done(const struct evf_runner *r);
 /* All the counts so far. */

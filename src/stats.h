@@ -48,6 +48,8 @@ struct evf_summary {
   uint64_t status_count[EVF_STATUS_COUNT];
   uint64_t failed;                      /* tasks whose status is not ok */
   uint64_t retried;                     /* tasks that took more than one attempt */
+  uint64_t kind_fig[8];                 /* the kind's figures (task.h: EVF_KIND_FIGURES), summed
+                                           over the ranks; set by the caller */
   double offloop_cpu;                   /* seconds of CPU the tasks used off the loops (exec:
                                            their children's user + system time) */
   int job_cpus;                         /* CPUs the job may use, over its nodes (0: unknown) */

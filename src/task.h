@@ -59,6 +59,20 @@ struct evf_task_kind {
    * evf_status (the task's final status). */
   int (*cpu_run)(struct evf_task *t);
 
+  /* The task's status is final after an attempt that ended (not after a failed io_start, a
+   * cancel or a drain that leaves the task for --resume): keep what that attempt produced
+   * (http: its request and response in the WARC files) and return the status to record, which
+   * the kind may change (evf_task_fail() for a failure of the rank).  NULL: nothing kept. */
+  int (*keep)(struct evf_task *t, int status);
+  /* After the loop has ended, on every rank: finish what the rank kept (http: close its WARC
+   * file) and set its figures fig[0..EVF_KIND_FIGURES), summed over the ranks for the summary.
+   * Returns 0, or an EVF_E* code with msg set.  NULL: nothing to finish. */
+  int (*finish)(void *shared, uint64_t *fig, char *msg);
+  /* Those figures summed over the ranks, in the summary: a line of text (ending in a newline),
+   * and members of its JSON object (each starting with ",\n  "); NULL: none. */
+  void (*summary_text)(FILE *out, const struct evf_options *opt, const uint64_t *fig);
+  void (*summary_json)(FILE *out, const struct evf_options *opt, const uint64_t *fig);
+
   /* CPU seconds a record's task used off the loop, on the node's other cores (exec: its
    * child's user + system time), for the summary's bound; NULL: none. */
   double (*offloop_cpu)(const struct evf_record *rec);
@@ -69,6 +83,9 @@ struct evf_task_kind {
   const char *csv_header;
   void (*write_ext)(FILE *fp, enum evf_format fmt, const struct evf_record *rec);
 };
+
+/* How many figures a kind's finish() reports. */
+#define EVF_KIND_FIGURES 8
 
 /* Everything a kind may touch of an in-flight task. */
 struct evf_task {
@@ -107,6 +124,15 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
 void evf_task_io_begun(struct evf_task *t);
 /* evf_task_io_end(t, status, status is EVF_STATUS_IO_ERROR or EVF_STATUS_TIMEOUT, 0). */
 void evf_task_io_done(struct evf_task *t, int status);
+
+/* Make the records completed so far survive a kill of this process (the journal's buffer
+ * written out) before the kind makes final something that they describe (http: a WARC file
+ * closed and renamed). */
+void evf_task_sync(struct evf_task *t);
+/* A failure of the rank, not of one task (http: the WARC directory is full): said at once (the
+ * job's fail callback), no task starts any more, those in flight end as not run, and the
+ * runner's run returns `code` with `msg`.  From a loop callback; the first failure counts. */
+void evf_task_fail(struct evf_task *t, int code, const char *msg);
 
 /* For a kind's open(): make sure this rank may open `need` files for `nslots` tasks in flight
  * (`what`: "transfers", "commands"), raising the soft RLIMIT_NOFILE toward the hard one.

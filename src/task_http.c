@@ -2,12 +2,17 @@
  * rank's libev loop (one multi handle per rank: an ev_io per socket curl asks us to watch, one
  * ev_timer for curl's timeouts), then process the body on the loop thread: bytes, lines, links
  * (href=) and its XXH3-64 hash (xxHash).  Deadlines and retries are the runner's; this file
- * says which failures are transient. */
+ * says which failures are transient.  With --warc each attempt's requests and responses are
+ * captured as they cross the wire (curl's debug callback: the bytes as sent and received, before
+ * any decoding) and the last attempt's are kept in the rank's WARC files (warc.c). */
+#define _GNU_SOURCE
 #include <ev.h>
 #include <curl/curl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "cli.h"
@@ -16,8 +21,9 @@
 #include "output.h"
 #include "record.h"
 #include "task.h"
+#include "warc.h"
 
-/* The record extension of an http task (72 bytes): the last attempt's figures. */
+/* The record extension of an http task (88 bytes): the last attempt's figures. */
 struct http_ext {
   uint64_t bytes;        /* body bytes received and processed (at most --max-body) */
   uint64_t hash;         /* XXH3-64 of those bytes (seed 0) */
@@ -27,7 +33,9 @@ struct http_ext {
   int32_t http_status;   /* the last response's status code; 0 when none */
   int32_t curl_code;     /* curl's result (CURLcode); 0 when the transfer completed */
   uint32_t redirects;    /* redirects followed */
-  uint32_t reserved;
+  uint32_t warc_seq;     /* --warc: the file of its response (evf_warc_file_name(rank, seq)) */
+  uint64_t warc_offset;  /* --warc: its last response record's gzip member: where, */
+  uint64_t warc_length;  /* how long; 0: nothing kept */
 };
 _Static_assert(sizeof(struct http_ext) % 8 == 0, "a record extension is a multiple of 8 bytes");
 
@@ -36,6 +44,19 @@ struct http_sock {
   ev_io io;
   struct http_shared *h;
   struct http_sock *prev, *next;
+};
+
+/* A growing byte buffer. */
+struct bytes {
+  char *p;
+  size_t len, cap;
+};
+
+/* --warc: one request and its response as they crossed the wire. */
+struct http_hop {
+  struct bytes url, req, resp;
+  char ip[64];
+  double date;           /* the wall clock when the request went out */
 };
 
 /* Per in-flight slot. */
@@ -48,6 +69,10 @@ struct http_slot {
   struct evf_task *task;
   double begun_at;       /* the attempt got its connection (first pre-request call); 0: not */
   double setup;          /* curl's DNS + connect (+ TLS) time for it, the queue left out */
+  int complete;          /* the attempt got a whole response */
+  struct http_hop *hops; /* --warc: the attempt's hops so far (nhops), buffers kept for reuse */
+  size_t nhops, cap_hops;
+  int capture_failed;    /* --warc: a hop could not be stored in memory */
 };
 
 /* Per rank. */
@@ -59,6 +84,10 @@ struct http_shared {
   struct http_slot **slots; /* every slot that has an easy handle, for close() */
   size_t nslots, cap;
   struct http_sock *socks;
+  struct curl_slist *headers; /* --header */
+  struct evf_warc *warc;      /* --warc: this rank's writer, opened at its first fetch */
+  char *warc_info;            /* the warcinfo fields */
+  int warc_failed;
 };
 
 static int curl_ready(void)
@@ -202,6 +231,85 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
   return n;
 }
 
+static int bytes_add(struct bytes *b, const void *p, size_t n)
+{
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *q = realloc(b->p, cap);
+    if (!q)
+      return -1;
+    b->p = q;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+  return 0;
+}
+
+/* --warc: a new request goes out: a new hop (after a response), or the current one anew (curl
+ * sends a request again on a fresh connection when a reused one turned out dead). */
+static struct http_hop *hop_begin(struct http_slot *hs)
+{
+  struct http_hop *hop = hs->nhops ? &hs->hops[hs->nhops - 1] : NULL;
+  if (!hop || hop->resp.len > 0) {
+    if (hs->nhops == hs->cap_hops) {
+      size_t cap = hs->cap_hops ? 2 * hs->cap_hops : 2;
+      struct http_hop *h = realloc(hs->hops, cap * sizeof *h);
+      if (!h)
+        return NULL;
+      memset(h + hs->cap_hops, 0, (cap - hs->cap_hops) * sizeof *h);
+      hs->hops = h;
+      hs->cap_hops = cap;
+    }
+    hop = &hs->hops[hs->nhops++];
+  }
+  hop->url.len = hop->req.len = hop->resp.len = 0;
+  char *url = NULL, *ip = NULL;
+  curl_easy_getinfo(hs->easy, CURLINFO_EFFECTIVE_URL, &url);
+  curl_easy_getinfo(hs->easy, CURLINFO_PRIMARY_IP, &ip);
+  if (bytes_add(&hop->url, url ? url : "", url ? strlen(url) : 0))
+    return NULL;
+  snprintf(hop->ip, sizeof hop->ip, "%s", ip ? ip : "");
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  hop->date = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+  return hop;
+}
+
+/* CURLOPT_DEBUGFUNCTION (--warc): the bytes of the requests and responses as they go out and
+ * come in (headers, then the body with its transfer and content encodings). */
+static int debug_cb(CURL *e, curl_infotype type, char *data, size_t size, void *userp)
+{
+  (void)e;
+  struct http_slot *hs = userp;
+  if (hs->capture_failed)
+    return 0;
+  struct http_hop *hop = hs->nhops ? &hs->hops[hs->nhops - 1] : NULL;
+  int rc = 0;
+  switch (type) {
+  case CURLINFO_HEADER_OUT:
+    if (!hop || hop->resp.len > 0 || hop->req.len > 0)
+      hop = hop_begin(hs);
+    rc = hop ? bytes_add(&hop->req, data, size) : -1;
+    break;
+  case CURLINFO_DATA_OUT:
+    rc = hop ? bytes_add(&hop->req, data, size) : 0;
+    break;
+  case CURLINFO_HEADER_IN:
+  case CURLINFO_DATA_IN:
+    rc = hop ? bytes_add(&hop->resp, data, size) : 0;
+    break;
+  default:
+    break;
+  }
+  if (rc)
+    hs->capture_failed = 1;
+  return 0;
+}
+
 /* curl has a connection for the transfer and is about to send the request: the deadline of
  * the attempt counts from here, not from a wait in curl's queue for a connection to the host. */
 static int prereq_cb(void *userp, char *primary_ip, char *local_ip, int primary_port,
@@ -281,9 +389,47 @@ static void note_attempt(struct http_slot *hs, CURLcode rc)
   evf_record_set_io_us(hs->task->rec, evf_clock_us(x->t_total));
 }
 
+/* Does the response opt out of being processed and kept?  An X-Robots-Tag header (for every
+ * robot, or "evfarm: ...") with noai, noindex, noimageai or noimageindex among its
+ * comma-separated directives, as img2dataset reads it. */
+static int opted_out(CURL *e)
+{
+  static const char *const no[] = {"noai", "noindex", "noimageai", "noimageindex"};
+  struct curl_header *hd;
+  for (size_t k = 0;
+       curl_easy_header(e, "X-Robots-Tag", k, CURLH_HEADER, -1, &hd) == CURLHE_OK && hd; k++) {
+    const char *v = hd->value;
+    const char *colon = strchr(v, ':');
+    if (colon) { /* "robot: directives": ours only */
+      const char *name = v + strspn(v, " \t");
+      size_t n = (size_t)(colon - name);
+      while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+        n--;
+      if (!(n == 6 && strncasecmp(name, "evfarm", 6) == 0))
+        continue;
+      v = colon + 1;
+    }
+    while (*v) {
+      v += strspn(v, " \t,");
+      size_t n = strcspn(v, ",");
+      size_t m = n;
+      while (m && (v[m - 1] == ' ' || v[m - 1] == '\t'))
+        m--;
+      for (size_t d = 0; d < sizeof no / sizeof no[0]; d++)
+        if (m == strlen(no[d]) && strncasecmp(v, no[d], m) == 0)
+          return 1;
+      v += n;
+    }
+    if (hd->amount <= k + 1)
+      break;
+  }
+  return 0;
+}
+
 static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode rc)
 {
   note_attempt(hs, rc);
+  hs->complete = rc == CURLE_OK;
   curl_off_t retry_after = 0;
   curl_easy_getinfo(hs->easy, CURLINFO_RETRY_AFTER, &retry_after);
   double ra = (double)retry_after;
@@ -307,6 +453,8 @@ static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode 
     int transient = code == 429 || code >= 500;
     evf_task_io_end(hs->task, EVF_STATUS_HTTP_ERROR, transient,
                     code == 429 || code == 503 ? ra : 0);
+  } else if (completed && !h->opt->ignore_opt_out && opted_out(hs->easy)) {
+    evf_task_io_end(hs->task, EVF_STATUS_OPTED_OUT, 0, 0);
   } else if (completed) {
     evf_task_io_end(hs->task, EVF_STATUS_OK, 0, 0); /* cpu_run says truncated */
   } else if (rc == CURLE_OPERATION_TIMEDOUT) {
@@ -357,7 +505,18 @@ static int slot_init(struct http_shared *h, struct http_slot *hs, struct evf_tas
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
   curl_easy_setopt(e, CURLOPT_PREREQDATA, hs);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "evfarm/" EVF_VERSION_STRING);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, opt->user_agent);
+  if (h->headers)
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
+  if (opt->compressed)
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  if (opt->warc) { /* the bytes as they cross the wire, over HTTP/1.1 (HTTP/2's frames are not
+                      an HTTP message a WARC reader can read) */
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
+    curl_easy_setopt(e, CURLOPT_DEBUGDATA, hs);
+    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+  }
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, opt->max_redirs > 0 ? 1L : 0L);
@@ -376,6 +535,9 @@ static int http_io_start(struct evf_task *t)
   hs->len = 0;
   hs->truncated = hs->no_memory = 0;
   hs->begun_at = hs->setup = 0;
+  hs->complete = 0;
+  hs->nhops = 0;
+  hs->capture_failed = 0;
   curl_easy_setopt(hs->easy, CURLOPT_URL, evf_task_input(t));
   if (curl_multi_add_handle(h->multi, hs->easy) != CURLM_OK)
     return EVF_STATUS_ERROR;
@@ -413,6 +575,125 @@ static int http_cpu_run(struct evf_task *t)
   return hs->truncated ? EVF_STATUS_TRUNCATED : EVF_STATUS_OK;
 }
 
+/* --- --warc ----------------------------------------------------------------------------------- */
+
+static void sync_cb(void *t)
+{
+  evf_task_sync(t);
+}
+
+/* The task's status is final: with --warc, its last attempt's hops go into the rank's WARC file
+ * when it got a whole response (any HTTP status; not one it opted out of). */
+static int http_keep(struct evf_task *t, int status)
+{
+  struct http_shared *h = evf_task_shared(t);
+  struct http_slot *hs = evf_task_state(t);
+  struct http_ext *x = evf_task_ext(t);
+  x->warc_seq = 0;
+  x->warc_offset = x->warc_length = 0;
+  if (!h->opt->warc || !hs->complete || hs->nhops == 0 ||
+      (status != EVF_STATUS_OK && status != EVF_STATUS_HTTP_ERROR))
+    return status;
+  char msg[EVF_ERRMSG_LEN];
+  int rc = 0;
+  if (h->warc_failed)
+    return EVF_STATUS_NOT_RUN;
+  if (hs->capture_failed)
+    rc = evf_seterr(msg, EVF_ENOMEM, "--warc: out of memory for a response");
+  if (rc == 0 && !h->warc)
+    h->warc = evf_warc_open(h->opt->warc, (uint32_t)t->rec->rank, h->opt->warc_size,
+                            h->warc_info, &rc, msg);
+  struct evf_warc_hop *hops = rc ? NULL : malloc(hs->nhops * sizeof *hops);
+  if (rc == 0 && !hops)
+    rc = evf_seterr(msg, EVF_ENOMEM, "--warc: out of memory");
+  struct evf_warc_loc loc;
+  if (rc == 0) {
+    for (size_t k = 0; k < hs->nhops; k++) {
+      const struct http_hop *p = &hs->hops[k];
+      hops[k] = (struct evf_warc_hop){p->url.p, p->ip, p->date, p->req.p, p->req.len,
+                                      p->resp.p, p->resp.len};
+    }
+    rc = evf_warc_write(h->warc, hops, hs->nhops, sync_cb, t, &loc, msg);
+  }
+  free(hops);
+  if (rc) { /* the rank stops; this task is left for --resume */
+    h->warc_failed = 1;
+    evf_task_fail(t, rc, msg);
+    return EVF_STATUS_NOT_RUN;
+  }
+  x->warc_seq = loc.seq;
+  x->warc_offset = loc.offset;
+  x->warc_length = loc.length;
+  return status;
+}
+
+enum { FIG_FILES, FIG_BYTES, FIG_FETCHES, FIG_RECORDS };
+
+static int http_finish(void *shared, uint64_t *fig, char *msg)
+{
+  struct http_shared *h = shared;
+  struct evf_warc_figures f;
+  int rc = evf_warc_close(h->warc, &f, msg);
+  h->warc = NULL;
+  fig[FIG_FILES] = f.files;
+  fig[FIG_BYTES] = f.bytes;
+  fig[FIG_FETCHES] = f.fetches;
+  fig[FIG_RECORDS] = f.records;
+  return rc;
+}
+
+static void http_summary_text(FILE *out, const struct evf_options *opt, const uint64_t *fig)
+{
+  if (!opt->warc)
+    return;
+  fprintf(out, "  warc          %llu responses kept in %llu file%s, %.1f MB (%llu records) in %s\n",
+          (unsigned long long)fig[FIG_FETCHES], (unsigned long long)fig[FIG_FILES],
+          fig[FIG_FILES] == 1 ? "" : "s", (double)fig[FIG_BYTES] / 1e6,
+          (unsigned long long)fig[FIG_RECORDS], evf_clip(opt->warc));
+}
+
+static void http_summary_json(FILE *out, const struct evf_options *opt, const uint64_t *fig)
+{
+  if (!opt->warc)
+    return;
+  fprintf(out, ",\n  \"warc\": {\"dir\": ");
+  evf_json_string(out, opt->warc);
+  fprintf(out, ", \"files\": %llu, \"bytes\": %llu, \"fetches\": %llu, \"records\": %llu}",
+          (unsigned long long)fig[FIG_FILES], (unsigned long long)fig[FIG_BYTES],
+          (unsigned long long)fig[FIG_FETCHES], (unsigned long long)fig[FIG_RECORDS]);
+}
+
+/* The warcinfo record's fields past those warc.c writes: what this crawl was. */
+static char *warc_info(const struct evf_options *opt)
+{
+  struct bytes b = {0};
+  char line[1024];
+  const char *job = getenv("SLURM_JOB_ID");
+  snprintf(line, sizeof line, "http-header-user-agent: %s\r\n", opt->user_agent);
+  int rc = bytes_add(&b, line, strlen(line));
+  for (uint32_t k = 0; rc == 0 && k < opt->headers.n; k++) {
+    snprintf(line, sizeof line, "http-header: %s\r\n", opt->headers.v[k]);
+    rc = bytes_add(&b, line, strlen(line));
+  }
+  snprintf(line, sizeof line,
+           "evfarm-options: --urls %s --max-redirs %u --max-body %llu --timeout %g --retries %u%s%s"
+           "\r\n",
+           opt->urls ? opt->urls : "", (unsigned)opt->max_redirs,
+           (unsigned long long)opt->max_body, opt->timeout, (unsigned)opt->retries,
+           opt->compressed ? " --compressed" : "", opt->ignore_opt_out ? " --ignore-opt-out" : "");
+  if (rc == 0)
+    rc = bytes_add(&b, line, strlen(line));
+  if (rc == 0 && job && *job) {
+    snprintf(line, sizeof line, "slurm-job-id: %s\r\n", job);
+    rc = bytes_add(&b, line, strlen(line));
+  }
+  if (rc) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p ? b.p : strdup("");
+}
+
 /* --- per rank -------------------------------------------------------------------------------- */
 
 static void http_close(void *shared)
@@ -429,7 +710,22 @@ static void http_close(void *shared)
     free(h->slots[i]->body);
     h->slots[i]->easy = NULL;
     h->slots[i]->body = NULL;
+    for (size_t k = 0; k < h->slots[i]->cap_hops; k++) {
+      free(h->slots[i]->hops[k].url.p);
+      free(h->slots[i]->hops[k].req.p);
+      free(h->slots[i]->hops[k].resp.p);
+    }
+    free(h->slots[i]->hops);
+    h->slots[i]->hops = NULL;
+    h->slots[i]->nhops = h->slots[i]->cap_hops = 0;
   }
+  if (h->warc) { /* a run that failed: what was kept stays valid */
+    struct evf_warc_figures f;
+    char msg[EVF_ERRMSG_LEN];
+    evf_warc_close(h->warc, &f, msg);
+  }
+  curl_slist_free_all(h->headers);
+  free(h->warc_info);
   while (h->socks)
     sock_free(h, h->socks);
   ev_timer_stop(h->loop, &h->timer);
@@ -447,10 +743,28 @@ static int http_open(struct ev_loop *loop, const struct evf_options *opt, uint64
     return rc;
   if (!curl_ready())
     return evf_seterr(msg, EVF_ENOMEM, "cannot initialise libcurl");
+  if (opt->warc && (rc = evf_warc_check_dir(opt->warc, msg)))
+    return rc;
   struct http_shared *h = calloc(1, sizeof *h);
   if (!h || !(h->multi = curl_multi_init())) {
     free(h);
     return evf_seterr(msg, EVF_ENOMEM, "cannot create a curl multi handle");
+  }
+  for (uint32_t k = 0; k < opt->headers.n; k++) {
+    struct curl_slist *l = curl_slist_append(h->headers, opt->headers.v[k]);
+    if (!l) {
+      curl_slist_free_all(h->headers);
+      curl_multi_cleanup(h->multi);
+      free(h);
+      return evf_seterr(msg, EVF_ENOMEM, "out of memory");
+    }
+    h->headers = l;
+  }
+  if (opt->warc && !(h->warc_info = warc_info(opt))) {
+    curl_slist_free_all(h->headers);
+    curl_multi_cleanup(h->multi);
+    free(h);
+    return evf_seterr(msg, EVF_ENOMEM, "out of memory");
   }
   h->loop = loop;
   h->opt = opt;
@@ -474,6 +788,9 @@ static void http_write_ext(FILE *fp, enum evf_format fmt, const struct evf_recor
 {
   const struct http_ext *x = evf_record_ext(rec);
   const char *err = x->curl_code ? curl_easy_strerror((CURLcode)x->curl_code) : "";
+  char file[64] = ""; /* the WARC file of its response, by the rank that kept it */
+  if (x->warc_length)
+    evf_warc_file_name(file, sizeof file, (uint32_t)rec->rank, x->warc_seq);
   if (fmt == EVF_FORMAT_JSONL) {
     fprintf(fp,
             ",\"http_status\":%d,\"bytes\":%llu,\"lines\":%u,\"links\":%u,\"hash\":\"%016llx\""
@@ -483,12 +800,16 @@ static void http_write_ext(FILE *fp, enum evf_format fmt, const struct evf_recor
             (unsigned)x->links, (unsigned long long)x->hash, x->t_dns, x->t_connect,
             x->t_first_byte, x->t_total, (unsigned)x->redirects, (int)x->curl_code);
     evf_json_string(fp, err);
+    fprintf(fp, ",\"warc_file\":\"%s\",\"warc_offset\":%llu,\"warc_length\":%llu", file,
+            (unsigned long long)x->warc_offset, (unsigned long long)x->warc_length);
   } else {
     fprintf(fp, ",%d,%llu,%u,%u,%016llx,%.6f,%.6f,%.6f,%.6f,%u,%d,", (int)x->http_status,
             (unsigned long long)x->bytes, (unsigned)x->lines, (unsigned)x->links,
             (unsigned long long)x->hash, x->t_dns, x->t_connect, x->t_first_byte, x->t_total,
             (unsigned)x->redirects, (int)x->curl_code);
     evf_csv_field(fp, err);
+    fprintf(fp, ",%s,%llu,%llu", file, (unsigned long long)x->warc_offset,
+            (unsigned long long)x->warc_length);
   }
 }
 
@@ -506,6 +827,10 @@ const struct evf_task_kind evf_task_kind_http = {
   .cancel = http_cancel,
   .cpu_run = http_cpu_run,
   .csv_header = ",http_status,bytes,lines,links,hash,t_dns,t_connect,t_first_byte,t_total,"
-                "redirects,curl_code,curl_error",
+                "redirects,curl_code,curl_error,warc_file,warc_offset,warc_length",
   .write_ext = http_write_ext,
+  .keep = http_keep,
+  .finish = http_finish,
+  .summary_text = http_summary_text,
+  .summary_json = http_summary_json,
 };
