@@ -118,6 +118,8 @@ struct job {
    * again when the ring takes that window in; the windows up to `fed_to` have theirs in. */
   struct evf_jindex *jindex;      /* [jdir.n] */
   size_t jreading;                /* the file the first pass reads */
+  void *kind_resume;              /* the kind's resume() context while reading */
+  int kind_resume_rc;             /* its first failure */
   uint64_t fed_to;
   int feeding;                    /* the window feed_first..feed_last is being fed: */
   uint64_t feed_first, feed_last;

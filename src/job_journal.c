@@ -171,6 +171,8 @@ static void journal_read_one(void *arg, const struct evf_record *rec, uint64_t a
   struct job *j = arg;
   if (rec->id < 1 || rec->id > j->opt.tasks)
     return; /* cannot be ours: the header matched, so only damage could do this */
+  if (j->kind->resume && j->kind_resume_rc == 0)
+    j->kind_resume_rc = j->kind->resume(&j->opt, &j->kind_resume, rec, j->err, j->msg);
   uint64_t k = rec->id - 1, bit = 1ull << (k % 64);
   if (j->opt.retry_failed && rec->status != EVF_STATUS_OK)
     j->held[k / 64] &= ~bit;
@@ -261,6 +263,14 @@ int evf_job_open_journal(struct job *j)
       rc = evf_seterr(j->msg, EVF_ENOMEM, "--journal: out of memory");
     if (rc == 0 && j->jdir.n)
       rc = read_all(j);
+    if (rc == 0)
+      rc = j->kind_resume_rc;
+    if (j->kind->resume && j->opt.resume) { /* what the kind kept past the journal, repaired */
+      int krc = j->kind->resume(&j->opt, &j->kind_resume, NULL, j->err,
+                                rc ? (char[EVF_ERRMSG_LEN]){0} : j->msg);
+      if (rc == 0)
+        rc = krc;
+    }
     for (size_t w = 0; rc == 0 && j->held && w < words; w++)
       j->reused += (uint64_t)__builtin_popcountll(j->held[w]);
     j->ntodo = j->opt.tasks - j->reused;

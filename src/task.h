@@ -64,6 +64,13 @@ struct evf_task_kind {
    * (http: its request and response in the WARC files) and return the status to record, which
    * the kind may change (evf_task_fail() for a failure of the rank).  NULL: nothing kept. */
   int (*keep)(struct evf_task *t, int status);
+  /* --resume, on rank 0 before any task runs: called with every record the journal holds (in
+   * journal order), then once with rec NULL to repair what an earlier run that was killed left
+   * (http: cut each WARC file left open after the last response a journaled record points at,
+   * so no response is kept twice).  *ctx starts NULL and is the kind's; the NULL call frees it.
+   * Returns 0, or an EVF_E* code with msg set; notes go to `err`.  NULL: nothing to repair. */
+  int (*resume)(const struct evf_options *opt, void **ctx, const struct evf_record *rec,
+                FILE *err, char *msg);
   /* After the loop has ended, on every rank: finish what the rank kept (http: close its WARC
    * file) and set its figures fig[0..EVF_KIND_FIGURES), summed over the ranks for the summary.
    * Returns 0, or an EVF_E* code with msg set.  NULL: nothing to finish. */

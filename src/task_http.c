@@ -6,8 +6,11 @@
  * captured as they cross the wire (curl's debug callback: the bytes as sent and received, before
  * any decoding) and the last attempt's are kept in the rank's WARC files (warc.c). */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
 #include <ev.h>
 #include <curl/curl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -663,11 +666,125 @@ static void http_summary_json(FILE *out, const struct evf_options *opt, const ui
           (unsigned long long)fig[FIG_FETCHES], (unsigned long long)fig[FIG_RECORDS]);
 }
 
+/* --resume: the end of the last response each WARC file holds that the journal knows of. */
+struct warc_ends {
+  uint64_t *key, *end; /* open addressing: key rank << 32 | seq, + 1 (0: empty) */
+  size_t cap, n;
+};
+
+static int ends_put(struct warc_ends *e, uint64_t key, uint64_t end)
+{
+  if (2 * (e->n + 1) > e->cap) {
+    size_t cap = e->cap ? 2 * e->cap : 64;
+    uint64_t *k = calloc(cap, sizeof *k), *v = calloc(cap, sizeof *v);
+    if (!k || !v) {
+      free(k);
+      free(v);
+      return -1;
+    }
+    for (size_t i = 0; i < e->cap; i++)
+      if (e->key[i])
+        for (size_t h = (size_t)(e->key[i] * 0x9e3779b97f4a7c15ull) & (cap - 1);; h = (h + 1) & (cap - 1))
+          if (!k[h]) {
+            k[h] = e->key[i];
+            v[h] = e->end[i];
+            break;
+          }
+    free(e->key);
+    free(e->end);
+    e->key = k;
+    e->end = v;
+    e->cap = cap;
+  }
+  key++;
+  for (size_t h = (size_t)(key * 0x9e3779b97f4a7c15ull) & (e->cap - 1);; h = (h + 1) & (e->cap - 1)) {
+    if (e->key[h] == key) {
+      if (end > e->end[h])
+        e->end[h] = end;
+      return 0;
+    }
+    if (!e->key[h]) {
+      e->key[h] = key;
+      e->end[h] = end;
+      e->n++;
+      return 0;
+    }
+  }
+}
+
+static uint64_t ends_get(const struct warc_ends *e, uint64_t key)
+{
+  key++;
+  if (!e->cap)
+    return 0;
+  for (size_t h = (size_t)(key * 0x9e3779b97f4a7c15ull) & (e->cap - 1);; h = (h + 1) & (e->cap - 1)) {
+    if (e->key[h] == key)
+      return e->end[h];
+    if (!e->key[h])
+      return 0;
+  }
+}
+
+/* Every WARC file an earlier run left open (killed) is cut after the last response a journaled
+ * record points at: what lies past it belongs to tasks that run again (stored once, by this
+ * run), or is a record torn mid-write.  Only files this journal's runs wrote are touched: one a
+ * journaled record points at, or whose warcinfo names this journal. */
+static int http_resume(const struct evf_options *opt, void **ctx, const struct evf_record *rec,
+                       FILE *err, char *msg)
+{
+  struct warc_ends *e = *ctx;
+  if (!opt->warc)
+    return 0;
+  if (!e && !(e = *ctx = calloc(1, sizeof *e)))
+    return evf_seterr(msg, EVF_ENOMEM, "--warc: out of memory");
+  if (rec) {
+    const struct http_ext *x = evf_record_ext(rec);
+    if (x->warc_length && ends_put(e, (uint64_t)(uint32_t)rec->rank << 32 | x->warc_seq,
+                                   x->warc_offset + x->warc_length))
+      return evf_seterr(msg, EVF_ENOMEM, "--warc: out of memory");
+    return 0;
+  }
+  int rc = 0;
+  DIR *d = opendir(opt->warc);
+  if (!d)
+    rc = evf_seterr(msg, EVF_EUSAGE, "--warc: cannot read '%s': %s", evf_clip(opt->warc),
+                    strerror(errno));
+  struct dirent *de;
+  char mine[4096] = "";
+  if (opt->journal && !realpath(opt->journal, mine))
+    mine[0] = '\0';
+  while (rc == 0 && (de = readdir(d))) {
+    uint32_t rank, seq;
+    int open;
+    if (!evf_warc_parse_name(de->d_name, &rank, &seq, &open) || !open)
+      continue;
+    char path[8192], theirs[4096];
+    snprintf(path, sizeof path, "%s/%s", opt->warc, de->d_name);
+    uint64_t keep = ends_get(e, (uint64_t)rank << 32 | seq), cut = 0;
+    if (keep == 0 && !(mine[0] && evf_warc_info_field(path, "evfarm-journal", theirs,
+                                                      sizeof theirs) &&
+                       strcmp(theirs, mine) == 0))
+      continue; /* another job's file, or one this journal knows nothing of */
+    rc = evf_warc_recover(path, keep, &cut, msg);
+    if (rc == 0 && cut)
+      evf_errorf(err, "--warc: '%s': %llu bytes past the last response the journal holds cut "
+                      "(a run that ended mid-fetch); those tasks run again%s",
+                 evf_clip(path), (unsigned long long)cut, keep ? "" : " (the file is removed)");
+  }
+  if (d)
+    closedir(d);
+  free(e->key);
+  free(e->end);
+  free(e);
+  *ctx = NULL;
+  return rc;
+}
+
 /* The warcinfo record's fields past those warc.c writes: what this crawl was. */
 static char *warc_info(const struct evf_options *opt)
 {
   struct bytes b = {0};
-  char line[1024];
+  char line[8192];
   const char *job = getenv("SLURM_JOB_ID");
   snprintf(line, sizeof line, "http-header-user-agent: %s\r\n", opt->user_agent);
   int rc = bytes_add(&b, line, strlen(line));
@@ -683,6 +800,11 @@ static char *warc_info(const struct evf_options *opt)
            opt->compressed ? " --compressed" : "", opt->ignore_opt_out ? " --ignore-opt-out" : "");
   if (rc == 0)
     rc = bytes_add(&b, line, strlen(line));
+  char jpath[4096];
+  if (rc == 0 && opt->journal && realpath(opt->journal, jpath)) { /* --resume's repair */
+    snprintf(line, sizeof line, "evfarm-journal: %s\r\n", jpath);
+    rc = bytes_add(&b, line, strlen(line));
+  }
   if (rc == 0 && job && *job) {
     snprintf(line, sizeof line, "slurm-job-id: %s\r\n", job);
     rc = bytes_add(&b, line, strlen(line));
@@ -830,6 +952,7 @@ const struct evf_task_kind evf_task_kind_http = {
                 "redirects,curl_code,curl_error,warc_file,warc_offset,warc_length",
   .write_ext = http_write_ext,
   .keep = http_keep,
+  .resume = http_resume,
   .finish = http_finish,
   .summary_text = http_summary_text,
   .summary_json = http_summary_json,

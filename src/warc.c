@@ -542,6 +542,45 @@ int evf_warc_close(struct evf_warc *w, struct evf_warc_figures *fig, char *msg)
   return rc;
 }
 
+int evf_warc_info_field(const char *path, const char *name, char *out, size_t n)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  unsigned char in[16384];
+  char text[16385];
+  ssize_t got = read(fd, in, sizeof in);
+  close(fd);
+  if (got <= 0)
+    return 0;
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (inflateInit2(&z, 15 + 16) != Z_OK)
+    return 0;
+  z.next_in = in;
+  z.avail_in = (uInt)got;
+  z.next_out = (Bytef *)text;
+  z.avail_out = sizeof text - 1;
+  inflate(&z, Z_FINISH);
+  size_t len = sizeof text - 1 - z.avail_out;
+  inflateEnd(&z);
+  text[len] = '\0';
+  if (strncmp(text, "WARC/", 5) != 0 || !strstr(text, "\r\nWARC-Type: warcinfo\r\n"))
+    return 0;
+  char key[256];
+  snprintf(key, sizeof key, "\r\n%s: ", name);
+  const char *v = strstr(text, key);
+  if (!v)
+    return 0;
+  v += strlen(key);
+  size_t vl = strcspn(v, "\r\n");
+  if (vl >= n)
+    return 0;
+  memcpy(out, v, vl);
+  out[vl] = '\0';
+  return 1;
+}
+
 int evf_warc_recover(const char *path, uint64_t keep, uint64_t *cut, char *msg)
 {
   *cut = 0;

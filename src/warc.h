@@ -70,6 +70,9 @@ int evf_warc_close(struct evf_warc *w, struct evf_warc_figures *fig, char *msg);
  * name (or remove it when nothing is kept).  `path` is the .open file.  Returns 0 or EVF_EIO
  * with msg set; *cut the bytes removed. */
 int evf_warc_recover(const char *path, uint64_t keep, uint64_t *cut, char *msg);
+/* The value of field `name` in the warcinfo record that starts file `path` (its first gzip
+ * member), into out[0..n): 1 when found, 0 when not (or the file cannot be read). */
+int evf_warc_info_field(const char *path, const char *name, char *out, size_t n);
 /* Parse a file name of this writer: 1 with *rank, *seq, *open (ends in ".open") set, else 0. */
 int evf_warc_parse_name(const char *name, uint32_t *rank, uint32_t *seq, int *open);
 
