@@ -92,10 +92,12 @@ class Site:
 
 class Nginx:
     """nginx serving `root` on 127.0.0.1:<free port> with `workers` worker processes and
-    keep-alive; started by start(), stopped by stop() (or the with statement)."""
+    keep-alive; started by start(), stopped by stop() (or the with statement).  `http_extra` and
+    `server_extra` are more directives for its http and server blocks."""
 
-    def __init__(self, root, workers=1):
+    def __init__(self, root, workers=1, http_extra="", server_extra=""):
         self.root, self.workers = os.path.abspath(root), workers
+        self.http_extra, self.server_extra = http_extra, server_extra
         self.dir = tempfile.mkdtemp(prefix="evfarm-nginx-")
         self.proc, self.port = None, None
 
@@ -119,10 +121,12 @@ http {{
   tcp_nopush on;
   keepalive_timeout 120s;
   keepalive_requests 1000000;
+  {self.http_extra}
   server {{
     listen 127.0.0.1:{self.port} backlog=4096;
     root {self.root};
     location / {{ }}
+    {self.server_extra}
   }}
 }}
 """
@@ -182,6 +186,7 @@ class BadServer:
       /retry-after/S    429 with Retry-After: S
       /big/N            200 with an N-byte body (for --max-body)
       /flaky/KEY/N      503 for the first N requests of KEY, then 200
+      /limited/KEY/N    429 (Retry-After: 0) for the first N requests of KEY, then 200
       /redirect/N       302 to /redirect/N-1; /redirect/0 is 200
       /slowredirect/N/MS  after MS milliseconds, 302 to /slowredirect/N-1/MS; N = 0: 200
     `log[path]` lists the time.monotonic() of each request of that path."""
@@ -250,6 +255,13 @@ class BadServer:
                         await self._respond(writer, 503, b"try again\n")
                     else:
                         await self._respond(writer, 200, self.body(path, 500))
+                elif kind == "limited":
+                    n = self.counts.get(path, 0)
+                    self.counts[path] = n + 1
+                    if n < int(parts[2]):
+                        await self._respond(writer, 429, b"slow down\n", b"Retry-After: 0\r\n")
+                    else:
+                        await self._respond(writer, 200, self.body(path, 700))
                 elif kind == "redirect":
                     k = int(parts[1])
                     if k > 0:
