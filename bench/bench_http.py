@@ -14,10 +14,15 @@ generated site of 10,000 pages of 1-8 KiB.  Clients, interleaved run by run:
              evfarm's (lines, href= links, XXH3-64 with python3-xxhash)
   evfarm1/2  evfarm --kind http at np = 1 and 2, --inflight 64, --host-connections 64 (body
              processing on)
+  warc1/2    the same with --warc DIR: every response kept in WARC files
+  wget       wget --warc-file over the same list (Debian's wget, the classic WARC writer; one
+             process, one request at a time), the pages deleted after download
 
 Figures: pages per second (fetches / wall of the client's process, start-up included; for
 evfarm also fetches / the summary's in-program wall) and client CPU per page (user + system of
-the client's processes from rusage, mpirun included, over fetches); medians over --runs runs.
+the client's processes from rusage, mpirun included, over fetches); for the WARC writers the MB/s
+of WARC written (compressed bytes / wall), beside the disk's own speed: `cat` of the last WARC
+set into a new file (page cache, as the writers); medians over --runs runs.
 Runs under Debian's /usr/bin/python3 (python3-xxhash, python3-aiohttp).
 """
 import argparse
@@ -108,7 +113,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--fetches", type=int, default=100000)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
-    ap.add_argument("--only", default="wrk,curl,aiohttp,evfarm1,evfarm2")
+    ap.add_argument("--only", default="wrk,curl,aiohttp,evfarm1,evfarm2,warc1,warc2,wget")
     ap.add_argument("--wrk-seconds", type=float, default=5.0)
     a = ap.parse_args()
     which = a.only.split(",")
@@ -118,7 +123,9 @@ def main():
     print("machine: %s, %d CPUs, %s; nginx 1 worker; %d fetches of %d pages of 1-8 KiB"
           % (platform.processor() or platform.machine(), ncpu, platform.platform(), a.fetches,
              PAGES))
-    res = {k: {"pps": [], "cpu": [], "pps_in": []} for k in which}
+    res = {k: {"pps": [], "cpu": [], "pps_in": [], "mbps": []} for k in which}
+    warc_dir = os.path.join(tmp, "warc")
+    disk = []
     with Nginx(site.root, workers=1) as ng:
         urls = [site.urls(ng.base(), [k % PAGES + 1])[0] for k in range(a.fetches)]
         url_file = os.path.join(tmp, "urls.txt")
@@ -160,12 +167,31 @@ def main():
                     if int(out.split()[-1]) != a.fetches:
                         sys.exit("bench_http: aiohttp fetched %s pages" % out.split()[-1])
                     pps, cpp = a.fetches / wall, cpu / a.fetches
+                elif k == "wget":
+                    shutil.rmtree(warc_dir, ignore_errors=True)
+                    os.makedirs(warc_dir)
+                    wall, cpu, _ = timed(["wget", "-q", "-i", url_file, "--warc-file",
+                                          os.path.join(warc_dir, "wget"), "--no-warc-keep-log",
+                                          "--delete-after", "-nd", "-P",
+                                          os.path.join(tmp, "wget-pages")])
+                    pps, cpp = a.fetches / wall, cpu / a.fetches
+                    if run:
+                        res[k]["mbps"].append(dir_bytes(warc_dir) / 1e6 / wall)
+                        disk.append(disk_speed(warc_dir, tmp))
                 else:
                     np_ = int(k[-1])
+                    warc = []
+                    if k.startswith("warc"):
+                        shutil.rmtree(warc_dir, ignore_errors=True)
+                        os.makedirs(warc_dir)
+                        warc = ["--warc", warc_dir]
                     wall, cpu, _ = timed([mpirun, "-np", str(np_), evfarm, "--kind", "http",
                                           "--urls", url_file, "--inflight", str(CONNS),
                                           "--host-connections", str(CONNS), "--quiet",
-                                          "--progress", "0", "--json", summary])
+                                          "--progress", "0", "--json", summary] + warc)
+                    if warc and run:
+                        res[k]["mbps"].append(dir_bytes(warc_dir) / 1e6 / wall)
+                        disk.append(disk_speed(warc_dir, tmp))
                     s = json.load(open(summary))
                     if s["status"]["ok"] != a.fetches:
                         sys.exit("bench_http: evfarm: %r" % s["status"])
@@ -177,15 +203,41 @@ def main():
                     res[k]["cpu"].append(cpp)
     shutil.rmtree(tmp, ignore_errors=True)
 
-    print("%-9s %22s %24s %24s" % ("client", "pages/s, median (range)", "in-program pages/s",
-                                   "client CPU/page, median"))
+    print("%-9s %22s %20s %20s %14s" % ("client", "pages/s, median (range)", "in-program pages/s",
+                                        "client CPU/page", "WARC MB/s"))
     for k in which:
         r = res[k]
         pin = ("%.0f" % statistics.median(r["pps_in"])) if r["pps_in"] else "-"
-        print("%-9s %10.0f (%.0f-%.0f) %24s %20.1f us" % (
+        mb = ("%.1f" % statistics.median(r["mbps"])) if r["mbps"] else "-"
+        print("%-9s %10.0f (%.0f-%.0f) %20s %17.1f us %14s" % (
             k, statistics.median(r["pps"]), min(r["pps"]), max(r["pps"]), pin,
-            statistics.median(r["cpu"]) * 1e6))
+            statistics.median(r["cpu"]) * 1e6, mb))
+    for np_ in (1, 2):
+        e, w = "evfarm%d" % np_, "warc%d" % np_
+        if e in res and w in res and res[e]["pps"] and res[w]["pps"]:
+            print("--warc at np %d: %.1f %% of the pages/s without it (medians)"
+                  % (np_, 100 * statistics.median(res[w]["pps"]) / statistics.median(res[e]["pps"])))
+    if disk:
+        print("disk: cat of a WARC set into a new file: %.0f MB/s, median" %
+              statistics.median(disk))
     return 0
+
+
+def dir_bytes(d):
+    return sum(os.path.getsize(os.path.join(d, x)) for x in os.listdir(d))
+
+
+def disk_speed(d, tmp):
+    """MB/s of `cat` of every file of `d` into a new file (into the page cache, as the writers
+    wrote: what the machine's file system takes at most)."""
+    out = os.path.join(tmp, "cat.out")
+    files = sorted(os.path.join(d, x) for x in os.listdir(d))
+    t0 = time.monotonic()
+    subprocess.run(["bash", "-c", 'cat "${@:2}" > "$1"', "_", out] + files, check=True)
+    wall = time.monotonic() - t0
+    n = os.path.getsize(out)
+    os.unlink(out)
+    return n / 1e6 / wall
 
 
 if __name__ == "__main__":

@@ -172,8 +172,8 @@ static const struct evf_optdef opt_table[] = {
    NULL, NULL},
   {"user-agent", EVF_OPT_STRING, OFF(user_agent), 0, 0, "STR",
    "http: the User-Agent header (default evfarm/VERSION)", NULL, NULL},
-  {"header", EVF_OPT_CUSTOM, OFF(headers), 0, 0, "'NAME: VALUE'",
-   "http: add this header to every request, or replace curl's (an empty value removes it); "
+  {"header", EVF_OPT_CUSTOM, OFF(headers), 0, 0, "HEADER",
+   "http: add HEADER, 'Name: value', to every request, or replace curl's ('Name:' removes it); "
    "repeatable, up to 64 (default: none)", NULL, parse_header},
   {"compressed", EVF_OPT_FLAG, OFF(compressed), 0, 0, NULL,
    "http: ask for a compressed body (Accept-Encoding: the gzip, deflate, br and zstd curl "

@@ -65,6 +65,12 @@ def cases(d):
          r"^evfarm: --urls: '/nonexistent-evfarm-urls': No such file"),
         (2, ["--kind", "http", "--urls", d], r"^evfarm: --urls: '%s': Is a directory" % re.escape(d)),
         (2, ["--kind", "http", "--urls", "/dev/null"], r"^evfarm: --urls: '/dev/null': no inputs"),
+        (2, ["--warc", d], r"^evfarm: --warc: only for --kind http"),
+        (2, ["--compressed"], r"^evfarm: --compressed: only for --kind http"),
+        (2, ["--kind", "http", "--urls", "/etc/hostname", "--header", "no colon"],
+         r"^evfarm: --header: 'no colon' is not 'Name: value'"),
+        (2, ["--kind", "http", "--urls", "/etc/hostname", "--header", "Bad Name: x"],
+         r"^evfarm: --header: 'Bad Name: x' is not 'Name: value'"),
         (2, ["--kind", "ftp"], r"^evfarm: --kind: 'ftp' is not a task kind \(sim, http, exec\)"),
         # exec
         (2, ["--kind", "exec"], r"^evfarm: --commands: needed with --kind exec"),

@@ -142,7 +142,8 @@ def case_exec(c):
              "--inflight", "4", "--output", out, "--json", js, "--quiet", "--journal", journal])
     c.check(p.returncode == 0, "evfarm --kind exec: exit %d %s" % (p.returncode, p.stderr))
     data = os.path.join(c.dir, "exec.data.json")
-    p = run([c.a.plot, out, "--json", js, "-o", os.path.join(c.dir, "exec.png"), "--data", data])
+    p = run([c.a.plot, out, "--json", js, "-o", os.path.join(c.dir, "exec.png"), "--data", data,
+             "--view", "timeline"])
     c.check(p.returncode == 0, "evfarm-plot: exit %d %s" % (p.returncode, p.stderr))
     if not c.check(os.path.exists(data), "no --data file"):
         return
@@ -157,6 +158,16 @@ def case_exec(c):
                 "rank %d: %r, the records: %d tasks, busy %r" % (k, pr, tasks[k], busy[k]))
     c.check(near(d["cpu_binned_s"], sum(busy), 1e-6),
             "the timeline holds %r s of CPU work, the records %r" % (d["cpu_binned_s"], sum(busy)))
+    # By default exec records are drawn as rates: every job in one bin, per rank as recorded.
+    rdata = os.path.join(c.dir, "exec.rates.json")
+    p = run([c.a.plot, out, "--json", js, "-o", os.path.join(c.dir, "exec-rates.png"), "--data",
+             rdata])
+    if c.check(p.returncode == 0 and os.path.exists(rdata), "evfarm-plot --view auto: exit %d %s"
+               % (p.returncode, p.stderr)):
+        r = json.load(open(rdata))
+        c.check(r["schema"] == "evfarm.plot.rates/1" and r["kind"] == "exec" and
+                [x["tasks"] for x in r["per_rank"]] == tasks and len(r["slowest"]) == 10,
+                "exec rates: %r" % {k: r[k] for k in ("schema", "kind", "per_rank")})
     # Its journal (records of 328 bytes: the exec extension) draws the same run.
     jdata = os.path.join(c.dir, "exec.journal.data.json")
     p = run([c.a.plot, journal, "--json", js, "-o", os.path.join(c.dir, "exec-journal.png"),
@@ -164,6 +175,59 @@ def case_exec(c):
     if c.check(p.returncode == 0 and os.path.exists(jdata), "evfarm-plot of the exec journal: "
                "exit %d %s" % (p.returncode, p.stderr)):
         same_ranks(c, "exec journal", json.load(open(jdata)), own(recs), 2)
+
+
+def case_http(c):
+    """--kind http records drawn as rates (the default view for them): per rank the pages and
+    body bytes the records say, every page in one bin of one line, each status counted, and the
+    slowest host (a server that waits 80 ms) first with the median of its fetches' times."""
+    from webservers import BadServer, Nginx, Site
+    import statistics
+    site = Site(os.path.join(c.a.outdir, "plot_http_site"), 300, 1000, 20000)
+    with Nginx(site.root) as ng, BadServer() as bad:
+        urls = (site.urls(ng.base(), range(1, 301)) +
+                [bad.base() + "/delay/80/%d" % k for k in range(24)] +
+                [bad.base().replace("127.0.0.1", "localhost") + "/status/404"] * 6)
+        lst = os.path.join(c.dir, "urls.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(urls) + "\n")
+        out, js = os.path.join(c.dir, "http.csv"), os.path.join(c.dir, "http.json")
+        p = run([c.a.mpirun, "-np", "2", c.a.evfarm, "--kind", "http", "--urls", lst,
+                 "--inflight", "8", "--output", out, "--json", js, "--quiet"])
+    c.check(p.returncode == 1, "evfarm --kind http: exit %d %s" % (p.returncode, p.stderr))
+    data, png = os.path.join(c.dir, "http.data.json"), os.path.join(c.dir, "http.png")
+    p = run([c.a.plot, out, "--json", js, "-o", png, "--data", data, "--size", "1200x900"])
+    c.check(p.returncode == 0 and png_size(png) == (1200, 900),
+            "evfarm-plot: exit %d %s" % (p.returncode, p.stderr))
+    if not c.check(os.path.exists(data), "no --data file"):
+        return
+    d, recs = json.load(open(data)), records(out)
+    c.check(d["schema"] == "evfarm.plot.rates/1" and d["kind"] == "http", "view %r" % d["schema"])
+    tasks, nbytes, st = [0, 0], [0, 0], {}
+    for r in recs:
+        tasks[int(r["rank"])] += 1
+        nbytes[int(r["rank"])] += int(r["bytes"])
+        st[r["status"]] = st.get(r["status"], 0) + 1
+    for pr in d["per_rank"]:
+        k = pr["rank"]
+        c.check(pr["tasks"] == tasks[k] and pr["bytes"] == nbytes[k],
+                "rank %d: %r, the records: %d pages, %d bytes" % (k, pr, tasks[k], nbytes[k]))
+    c.check(d["status"] == st, "statuses %r, the records' %r" % (d["status"], st))
+    binned = sum(v * d["bin_s"] for row in d["tasks_per_s"] for v in row)
+    c.check(near(binned, len(recs), 1e-6), "%r pages in the bins, %d records" % (binned, len(recs)))
+    mb = sum(v * d["bin_s"] for row in d["mb_per_s"] for v in row)
+    c.check(near(mb, sum(nbytes) / 1e6, 1e-6), "%r MB in the bins, %r" % (mb, sum(nbytes) / 1e6))
+    slow = bad.base().split("//")[1]
+    times = [float(r["t_total"]) for r in recs if "/delay/" in r["url"]]
+    top = d["slowest"][0] if d["slowest"] else {}
+    c.check(top.get("who") == slow and top.get("tasks") == 24 and
+            near(top.get("median_s", -1), statistics.median(times), 1e-9),
+            "slowest %r, want %s with median %r" % (top, slow, statistics.median(times)))
+    c.check(len(d["slowest"]) == 3, "%d hosts, want 3" % len(d["slowest"]))
+    # --view timeline draws the loops' timeline from the same records.
+    p = run([c.a.plot, out, "--json", js, "-o", png, "--data", data, "--view", "timeline"])
+    c.check(p.returncode == 0 and json.load(open(data))["schema"] == "evfarm.plot/1",
+            "--view timeline: exit %d %s" % (p.returncode, p.stderr))
 
 
 def journal_frames(jdir):
