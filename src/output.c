@@ -885,3 +885,20 @@ int evf_output_records(FILE *fp, enum evf_format fmt, const struct evf_task_kind
   }
   return evf_recwriter_free(&w);
 }
+
+int evf_dir_writable(const char *option, const char *dir, char *msg)
+{
+  char probe[4096];
+  snprintf(probe, sizeof probe, "%s/.evfarm-probe-%ld", dir, (long)getpid());
+  int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    return evf_seterr(msg, EVF_EUSAGE, "--%s: cannot create files in '%s' on %s: %s (it must be a "
+                                       "directory every node can write)",
+                      option, evf_clip(dir), host, strerror(errno));
+  }
+  close(fd);
+  unlink(probe);
+  return 0;
+}

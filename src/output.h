@@ -67,6 +67,10 @@ void evf_outfile_discard(struct evf_outfile *f);
 /* Named temporary files from the start, never O_TMPFILE (1), or O_TMPFILE where it works (0,
  * the default): for the tests of the named path, which file systems without O_TMPFILE take. */
 void evf_outfile_named_temps(int yes);
+/* Can this process create files in directory `dir` (a probe file, created and removed)?  0, or
+ * EVF_EUSAGE with msg "--OPTION: cannot create files in 'DIR' on HOST: why (it must be a
+ * directory every node can write)". */
+int evf_dir_writable(const char *option, const char *dir, char *msg);
 
 /* Write a header (CSV) and one line per record of kind `kind` (records of
  * evf_task_record_size(kind) bytes): `recs` holds the records of ids 1..n by id.  `inputs` (kinds

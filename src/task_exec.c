@@ -826,29 +826,11 @@ static void make_outdir(const char *dir)
       char c = p[k];
       p[k] = '\0';
       if (mkdir(p, 0777) != 0 && errno != EEXIST)
-        return; /* check_outdir() says why */
+        return; /* evf_dir_writable() says why */
       p[k] = c;
     }
 }
 
-/* Can this rank create files in --outdir?  (Every rank checks: it must be shared.) */
-static int check_outdir(const char *dir, char *msg)
-{
-  make_outdir(dir);
-  char probe[4096];
-  snprintf(probe, sizeof probe, "%s/.evfarm-probe-%ld", dir, (long)getpid());
-  int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    return evf_seterr(msg, EVF_EUSAGE,
-                      "--outdir: cannot create files in '%s' on %s: %s (it must be a directory "
-                      "every node can write)", evf_clip(dir), host, strerror(errno));
-  }
-  close(fd);
-  unlink(probe);
-  return 0;
-}
 
 static void exec_close(void *shared)
 {
@@ -896,7 +878,8 @@ static int exec_open(struct ev_loop *loop, const struct evf_options *opt, uint64
   if (rc0)
     return rc0;
   if (opt->outdir) {
-    int rc = check_outdir(opt->outdir, msg);
+    make_outdir(opt->outdir); /* every rank can create files there (it must be shared) */
+    int rc = evf_dir_writable("outdir", opt->outdir, msg);
     if (rc)
       return rc;
   }

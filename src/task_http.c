@@ -865,7 +865,7 @@ static int http_open(struct ev_loop *loop, const struct evf_options *opt, uint64
     return rc;
   if (!curl_ready())
     return evf_seterr(msg, EVF_ENOMEM, "cannot initialise libcurl");
-  if (opt->warc && (rc = evf_warc_check_dir(opt->warc, msg)))
+  if (opt->warc && (rc = evf_dir_writable("warc", opt->warc, msg)))
     return rc;
   struct http_shared *h = calloc(1, sizeof *h);
   if (!h || !(h->multi = curl_multi_init())) {

@@ -287,6 +287,45 @@ static int head_begin(struct evf_warc *w, const char *type, const char *id, doub
                     type, id, d);
 }
 
+/* The block digest of an HTTP message m[0..n) into d[0], and for a response its payload digest
+ * into d[1].  Returns 0 or -1. */
+static int digest_block(struct evf_warc *w, const char *m, size_t n, int response, char *d[2])
+{
+  if (digest_begin(w))
+    return -1;
+  digest_add(w, m, n);
+  digest_end(w, d[0]);
+  if (!response)
+    return 0;
+  if (digest_begin(w))
+    return -1;
+  size_t at = body_at(m, n);
+  if (is_chunked(m, at)) /* headers follow the status line's CRLF */
+    digest_dechunked(w, m + at, n - at);
+  else
+    digest_add(w, m + at, n - at);
+  digest_end(w, d[1]);
+  return 0;
+}
+
+/* The WARC header of a request or response record of `hop` into w->head, naming its
+ * counterpart `other`. */
+static int http_record(struct evf_warc *w, const char *type, const char *id, const char *other,
+                       const struct evf_warc_hop *hop, size_t len, char *const d[2], int response)
+{
+  int rc = head_begin(w, type, id, hop->date);
+  rc = rc ? rc : buf_printf(&w->head, "WARC-Warcinfo-ID: %s\r\nWARC-Concurrent-To: %s\r\n"
+                                      "WARC-Target-URI: %s\r\n", w->info_id, other, hop->uri);
+  if (rc == 0 && hop->ip && *hop->ip)
+    rc = buf_printf(&w->head, "WARC-IP-Address: %s\r\n", hop->ip);
+  rc = rc ? rc : buf_printf(&w->head, "WARC-Block-Digest: %s\r\n", d[0]);
+  if (rc == 0 && response)
+    rc = buf_printf(&w->head, "WARC-Payload-Digest: %s\r\n", d[1]);
+  rc = rc ? rc : buf_printf(&w->head, "Content-Type: application/http;msgtype=%s\r\n"
+                                      "Content-Length: %zu\r\n\r\n", type, len);
+  return rc;
+}
+
 /* A new file: created .open (never over another), a warcinfo record first. */
 static int file_begin(struct evf_warc *w, char *msg)
 {
@@ -405,43 +444,12 @@ int evf_warc_write(struct evf_warc *w, const struct evf_warc_hop *hops, size_t n
     record_id(w, resp_id);
     /* The request, then the response (as wget and Heritrix write them), each naming the
      * other in WARC-Concurrent-To. */
-    if (digest_begin(w))
-      return fail(w, evf_seterr(msg, EVF_ENOMEM, "--warc: cannot compute SHA-1"), msg);
-    digest_add(w, hp->req, hp->req_len);
-    digest_end(w, block_d);
-    rc = head_begin(w, "request", req_id, hp->date);
-    rc = rc ? rc : buf_printf(&w->head, "WARC-Warcinfo-ID: %s\r\nWARC-Concurrent-To: %s\r\n"
-                                        "WARC-Target-URI: %s\r\n", w->info_id, resp_id, hp->uri);
-    if (rc == 0 && hp->ip && *hp->ip)
-      rc = buf_printf(&w->head, "WARC-IP-Address: %s\r\n", hp->ip);
-    rc = rc ? rc : buf_printf(&w->head, "WARC-Block-Digest: %s\r\nContent-Type: application/http;"
-                                        "msgtype=request\r\nContent-Length: %zu\r\n\r\n",
-                              block_d, hp->req_len);
+    char *digests[2] = {block_d, payload_d};
+    rc = digest_block(w, hp->req, hp->req_len, 0, digests);
+    rc = rc ? rc : http_record(w, "request", req_id, resp_id, hp, hp->req_len, digests, 0);
     rc = rc ? rc : add_record(w, (const char *)w->head.p, w->head.len, hp->req, hp->req_len);
-    size_t at = body_at(hp->resp, hp->resp_len);
-    if (rc == 0 && digest_begin(w))
-      rc = -1;
-    if (rc == 0) {
-      digest_add(w, hp->resp, hp->resp_len);
-      digest_end(w, block_d);
-      rc = digest_begin(w);
-    }
-    if (rc == 0) {
-      if (is_chunked(hp->resp, at)) /* headers follow the status line's CRLF */
-        digest_dechunked(w, hp->resp + at, hp->resp_len - at);
-      else
-        digest_add(w, hp->resp + at, hp->resp_len - at);
-      digest_end(w, payload_d);
-      rc = head_begin(w, "response", resp_id, hp->date);
-    }
-    rc = rc ? rc : buf_printf(&w->head, "WARC-Warcinfo-ID: %s\r\nWARC-Concurrent-To: %s\r\n"
-                                        "WARC-Target-URI: %s\r\n", w->info_id, req_id, hp->uri);
-    if (rc == 0 && hp->ip && *hp->ip)
-      rc = buf_printf(&w->head, "WARC-IP-Address: %s\r\n", hp->ip);
-    rc = rc ? rc : buf_printf(&w->head, "WARC-Block-Digest: %s\r\nWARC-Payload-Digest: %s\r\n"
-                                        "Content-Type: application/http;msgtype=response\r\n"
-                                        "Content-Length: %zu\r\n\r\n",
-                              block_d, payload_d, hp->resp_len);
+    rc = rc ? rc : digest_block(w, hp->resp, hp->resp_len, 1, digests);
+    rc = rc ? rc : http_record(w, "response", resp_id, req_id, hp, hp->resp_len, digests, 1);
     size_t before = w->out.len;
     rc = rc ? rc : add_record(w, (const char *)w->head.p, w->head.len, hp->resp, hp->resp_len);
     if (rc)
@@ -459,22 +467,6 @@ int evf_warc_write(struct evf_warc *w, const struct evf_warc_hop *hops, size_t n
   return 0;
 }
 
-int evf_warc_check_dir(const char *dir, char *msg)
-{
-  char probe[4096];
-  snprintf(probe, sizeof probe, "%s/.evfarm-probe-%ld", dir, (long)getpid());
-  int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    return evf_seterr(msg, EVF_EUSAGE, "--warc: cannot create files in '%s' on %s: %s (it "
-                                       "must be a directory every node can write)",
-                      evf_clip(dir), host, strerror(errno));
-  }
-  close(fd);
-  unlink(probe);
-  return 0;
-}
 
 struct evf_warc *evf_warc_open(const char *dir, uint32_t rank, uint64_t max_size,
                                const char *info, int *rc, char *msg)

@@ -44,9 +44,6 @@ struct evf_warc;
  * (64 bytes are enough). */
 void evf_warc_file_name(char *buf, size_t n, uint32_t rank, uint32_t seq);
 
-/* Can this process create files in `dir`?  (A probe file, created and removed.)  Returns 0, or
- * EVF_EUSAGE with msg "--warc: cannot create files in ...". */
-int evf_warc_check_dir(const char *dir, char *msg);
 /* A writer for `rank` into directory `dir`, files rotating once past `max_size` bytes.  The
  * first file is created at the first fetch, numbered after every file of this rank already in
  * `dir` (finished or .open).  `info` is the warcinfo record's body past the fields the writer
