@@ -1,5 +1,7 @@
 /* WARC 1.1 writer (see warc.h).  Each record: the WARC header, the block (the HTTP message),
- * two CRLFs, compressed as one gzip member (zlib); digests are SHA-1 (OpenSSL) in base32, as
+ * two CRLFs, compressed as one gzip member (libdeflate, level 1: twice zlib's speed at level 1
+ * on pages, with a slightly better ratio; the compression is most of what --warc costs a
+ * fetch); digests are SHA-1 (OpenSSL) in base32, as
  * the format's practice: WARC-Block-Digest over the block, WARC-Payload-Digest over the
  * response's entity body with its transfer encoding (chunked) removed and its content encoding
  * kept (the IIPC's reading of the standard, what warcio and pywb check). */
@@ -10,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libdeflate.h>
 #include <stdarg.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -46,9 +49,9 @@ struct evf_warc {
   char path[4096], open_path[4096 + 8];
   int failed;              /* a write failed: every later call fails */
   char failed_msg[EVF_ERRMSG_LEN];
-  z_stream z;
-  int z_ready;
+  struct libdeflate_compressor *z;
   EVP_MD_CTX *md;
+  struct buf stage;        /* one record before compression */
   struct buf out;          /* the compressed members of one fetch */
   struct buf head;         /* one record's WARC header */
   uint64_t rng;            /* record ids (UUID v4) */
@@ -254,25 +257,22 @@ static void digest_dechunked(struct evf_warc *w, const char *b, size_t n)
 static int add_record(struct evf_warc *w, const char *head, size_t head_len, const void *block,
                       size_t block_len)
 {
-  if (deflateReset(&w->z) != Z_OK)
+  w->stage.len = 0;
+  if (buf_room(&w->stage, head_len + block_len + 4))
     return -1;
-  size_t in = head_len + block_len + 4;
-  if (buf_room(&w->out, deflateBound(&w->z, (uLong)in) + 64))
+  memcpy(w->stage.p, head, head_len);
+  if (block_len)
+    memcpy(w->stage.p + head_len, block, block_len);
+  memcpy(w->stage.p + head_len + block_len, "\r\n\r\n", 4);
+  w->stage.len = head_len + block_len + 4;
+  size_t bound = libdeflate_gzip_compress_bound(w->z, w->stage.len);
+  if (buf_room(&w->out, bound))
     return -1;
-  const void *part[3] = {head, block, "\r\n\r\n"};
-  size_t plen[3] = {head_len, block_len, 4};
-  w->z.next_out = w->out.p + w->out.len;
-  w->z.avail_out = (uInt)(w->out.cap - w->out.len);
-  for (int k = 0; k < 3; k++) {
-    w->z.next_in = (Bytef *)(uintptr_t)part[k];
-    w->z.avail_in = (uInt)plen[k];
-    int rc = deflate(&w->z, k == 2 ? Z_FINISH : Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END)
-      return -1;
-    if (k == 2 && rc != Z_STREAM_END)
-      return -1;
-  }
-  w->out.len = w->out.cap - w->z.avail_out;
+  size_t n = libdeflate_gzip_compress(w->z, w->stage.p, w->stage.len, w->out.p + w->out.len,
+                                      bound);
+  if (n == 0)
+    return -1;
+  w->out.len += n;
   w->fig.records++;
   return 0;
 }
@@ -493,10 +493,9 @@ struct evf_warc *evf_warc_open(const char *dir, uint32_t rank, uint64_t max_size
     w->dir = strdup(dir);
     w->info = strdup(info ? info : "");
     w->md = EVP_MD_CTX_new();
-    w->z_ready = deflateInit2(&w->z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
-                              Z_DEFAULT_STRATEGY) == Z_OK;
+    w->z = libdeflate_alloc_compressor(1);
   }
-  if (!w || !w->dir || !w->info || !w->md || !w->z_ready) {
+  if (!w || !w->dir || !w->info || !w->md || !w->z) {
     struct evf_warc_figures f;
     evf_warc_close(w, &f, msg);
     *rc = evf_seterr(msg, EVF_ENOMEM, "--warc: out of memory");
@@ -523,9 +522,10 @@ int evf_warc_close(struct evf_warc *w, struct evf_warc_figures *fig, char *msg)
     return 0;
   int rc = file_end(w, msg);
   *fig = w->fig;
-  if (w->z_ready)
-    deflateEnd(&w->z);
+  if (w->z)
+    libdeflate_free_compressor(w->z);
   EVP_MD_CTX_free(w->md);
+  free(w->stage.p);
   free(w->out.p);
   free(w->head.p);
   free(w->dir);

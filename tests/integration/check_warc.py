@@ -22,7 +22,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import Check, cases_main, cases_of  # noqa: E402
+from testlib import Check, cases_main, cases_of, process_rank  # noqa: E402
 from webservers import BadServer, Nginx, Site  # noqa: E402
 
 PAGES = 60
@@ -515,12 +515,7 @@ def case_kill_resume(c, a):
         pids = subprocess.run(["pgrep", "-s", str(p.pid), "-x", "evfarm"], capture_output=True,
                               text=True).stdout.split()
         c(p.poll() is None and len(pids) == 3, "the first run ended early: %r" % pids)
-        ranks = {}
-        for pid in pids:
-            env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
-            for e in env:
-                if e.startswith(b"OMPI_COMM_WORLD_RANK=") or e.startswith(b"PMI_RANK="):
-                    ranks[int(e.split(b"=")[1])] = int(pid)
+        ranks = {process_rank(pid)[1]: int(pid) for pid in pids}
         if 1 in ranks:
             os.kill(ranks[1], signal.SIGKILL)
         try:
