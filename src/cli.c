@@ -181,8 +181,8 @@ static const struct evf_optdef opt_table[] = {
    "keeps what came (default: off)", NULL, NULL},
   {"ignore-opt-out", EVF_OPT_FLAG, OFF(ignore_opt_out), 0, 0, NULL,
    "http: process and keep pages whose X-Robots-Tag says noai, noindex, noimageai or "
-   "noimageindex (for all robots or for evfarm); without it such a page's status is opted_out "
-   "and nothing of it is kept (default: off)", NULL, NULL},
+   "noimageindex (for all robots, evfarm or the --user-agent's first word); without it such a "
+   "page's status is opted_out and nothing of it is kept (default: off)", NULL, NULL},
   {"output", EVF_OPT_STRING, OFF(output), 0, 0, "FILE",
    "write every task's record to FILE, in task-id order (default: none).  A regular file is "
    "replaced only when the run succeeds (written beside it, then renamed; its mode is kept); "

@@ -393,10 +393,11 @@ static void note_attempt(struct http_slot *hs, CURLcode rc)
 }
 
 /* Does the response opt out of being processed and kept?  An X-Robots-Tag header (for every
- * robot, or "evfarm: ...") with noai, noindex, noimageai or noimageindex among its
- * comma-separated directives, as img2dataset reads it. */
-static int opted_out(CURL *e)
+ * robot, or for ours: "evfarm: ..." or the product token of --user-agent) with noai, noindex,
+ * noimageai or noimageindex among its comma-separated directives, as img2dataset reads it. */
+static int opted_out(CURL *e, const char *user_agent)
 {
+  size_t ua = strcspn(user_agent, "/ \t");
   static const char *const no[] = {"noai", "noindex", "noimageai", "noimageindex"};
   struct curl_header *hd;
   for (size_t k = 0;
@@ -408,7 +409,8 @@ static int opted_out(CURL *e)
       size_t n = (size_t)(colon - name);
       while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
         n--;
-      if (!(n == 6 && strncasecmp(name, "evfarm", 6) == 0))
+      if (!(n == 6 && strncasecmp(name, "evfarm", 6) == 0) &&
+          !(n == ua && ua > 0 && strncasecmp(name, user_agent, n) == 0))
         continue;
       v = colon + 1;
     }
@@ -456,7 +458,7 @@ static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode 
     int transient = code == 429 || code >= 500;
     evf_task_io_end(hs->task, EVF_STATUS_HTTP_ERROR, transient,
                     code == 429 || code == 503 ? ra : 0);
-  } else if (completed && !h->opt->ignore_opt_out && opted_out(hs->easy)) {
+  } else if (completed && !h->opt->ignore_opt_out && opted_out(hs->easy, h->opt->user_agent)) {
     evf_task_io_end(hs->task, EVF_STATUS_OPTED_OUT, 0, 0);
   } else if (completed) {
     evf_task_io_end(hs->task, EVF_STATUS_OK, 0, 0); /* cpu_run says truncated */

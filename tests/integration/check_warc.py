@@ -39,6 +39,7 @@ NGINX_SERVER = r"""
     location /noindex/ { alias ROOT/p/; add_header X-Robots-Tag "googlebot: nofollow";
                          add_header X-Robots-Tag "evfarm: noindex, nofollow"; }
     location /otherbot/ { alias ROOT/p/; add_header X-Robots-Tag "otherbot: noai"; }
+    location /testbot/ { alias ROOT/p/; add_header X-Robots-Tag "TestBot: noimageai"; }
 """
 
 
@@ -251,6 +252,7 @@ def site_run(c, a, np_, name, extra=()):
             kinds[b + "/noai/%d.html" % k] = ("optout", k)
             kinds[b + "/noindex/%d.html" % k] = ("optout", k)
             kinds[b + "/otherbot/%d.html" % k] = ("page_other", k)
+            kinds[b + "/testbot/%d.html" % k] = ("optout", k)  # our --user-agent's token
         kinds[b + "/missing.html"] = ("missing", 0)
         urls = list(kinds)
         p, recs, s = r.evfarm(np_, ["--urls", r.urls_file(urls), "--user-agent", "testbot/1.0",
@@ -314,7 +316,7 @@ def site_run(c, a, np_, name, extra=()):
     c(w["fetches"] == kept and w["files"] == len(files) and w["bytes"] == size and
       w["records"] == sum(len(v) for v in files.values()),
       "summary %r: %d kept, %d files, %d bytes" % (w, kept, len(files), size))
-    c(s["status"]["opted_out"] == 10, "summary statuses %r" % s["status"])
+    c(s["status"]["opted_out"] == 15, "summary statuses %r" % s["status"])
     return recs, files, r
 
 
