@@ -18,12 +18,13 @@ shift || true
 # evfarm against a second MPI (Open MPI stays the default: Debian gives it the higher priority),
 # man-db and bsdextrautils (col) to render the man pages, environment-modules to load the module
 # file; OpenSSL's libcrypto (SHA-1), libdeflate and zlib for --warc, Node.js and npm for webrecorder's warcio
-# (the tests' independent WARC reader, installed from npm into the build directory).
+# (the tests' independent WARC reader, installed from npm into the build directory);
+# python3-protego, Scrapy's robots.txt parser, the oracle of src/robots.c.
 packages=(openmpi-bin libopenmpi-dev libev-dev cmake make gcc libc6-dev python3 binutils
   mpich libmpich-dev man-db bsdextrautils environment-modules
   slurmctld slurmd slurm-client munge gnuplot-nox iproute2 clang
   libcurl4-openssl-dev libxxhash-dev nginx-light python3-xxhash wrk python3-aiohttp curl parallel
-  libssl-dev zlib1g-dev libdeflate-dev wget)
+  libssl-dev zlib1g-dev libdeflate-dev wget python3-protego)
 # Node.js with npm: Debian's packages, unless a node with npm is there already (NodeSource's
 # nodejs bundles npm, and Debian's npm package conflicts with it).
 if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
