@@ -635,9 +635,10 @@ void evf_cli_usage(FILE *out)
         "http: task k fetches the k-th URL of --urls; the CPU phase counts the body's\n"
         "bytes, lines and href= links and hashes it (XXH3-64). Statuses: ok, http_error\n"
         "(final status not 2xx), timeout, io_error (connection failed), truncated\n"
-        "(--max-body), error (unsupported scheme, too many redirects, ...). Retried when\n"
-        "--retries allows: refused or reset connections, timeouts, 5xx, 429 (after its\n"
-        "Retry-After).\n"
+        "(--max-body), opted_out (X-Robots-Tag: noai, ...), error (unsupported scheme,\n"
+        "too many redirects, ...). Retried when --retries allows: refused or reset\n"
+        "connections, timeouts, 5xx, 429 (after its Retry-After). --warc DIR keeps every\n"
+        "response in WARC files, each rank its own.\n"
         "exec: task k runs the k-th line of --commands as /bin/sh -c LINE (or --command\n"
         "with {} replaced by the k-th line of --args, shell-quoted) in its own process\n"
         "group, stdin /dev/null, with EVFARM_TASK_ID, EVFARM_RANK, EVFARM_ATTEMPT and\n"
@@ -663,6 +664,7 @@ void evf_cli_usage(FILE *out)
         "runs the build's launcher and adds both for Open MPI; MPICH needs neither.\n"
         "\nExamples:\n"
         "  mpirun -np 4 evfarm --tasks 100000 --output results.csv --json summary.json\n"
-        "  mpirun -np 4 evfarm --kind http --urls urls.txt --retries 3 --output r.csv\n",
+        "  mpirun -np 4 evfarm --kind http --urls urls.txt --retries 3 --output r.csv\n"
+        "  mpirun -np 4 evfarm --kind http --urls urls.txt --compressed --warc crawl/\n",
         out);
 }
