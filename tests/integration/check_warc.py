@@ -496,6 +496,28 @@ def journaled(jdir):
     return sum(os.path.getsize(x) for x in glob.glob(os.path.join(jdir, "*.journal")))
 
 
+def kill_rank1(c, cmd, ready):
+    """Start the job `cmd`, wait (deadline 120 s) until ready() holds, kill -9 its rank 1, and
+    wait for the job to end (it must, within 60 s)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and p.poll() is None and not ready():
+        time.sleep(0.01)
+    pids = subprocess.run(["pgrep", "-s", str(p.pid), "-x", "evfarm"], capture_output=True,
+                          text=True).stdout.split()
+    ranks = {process_rank(pid)[1]: int(pid) for pid in pids}
+    c(p.poll() is None and 1 in ranks, "the first run ended early: %r" % ranks)
+    if 1 in ranks:
+        os.kill(ranks[1], signal.SIGKILL)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        c(False, "the job did not end after a rank was killed")
+
+
 def case_kill_resume(c, a):
     """kill -9 of a rank mid-crawl, then --resume: every id's response is kept exactly once,
     no file left open, a torn record at the end of a file an earlier run left open is cut."""
@@ -507,26 +529,9 @@ def case_kill_resume(c, a):
         cmd = [a.mpirun, "-np", "3", a.evfarm, "--kind", "http", "--urls", urls, "--warc",
                r.warc, "--journal", jdir, "--inflight", "4", "--output",
                os.path.join(r.dir, "first.csv"), "--quiet"]
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
         # Wait for a state: journal frames written out and responses kept by rank 1.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and p.poll() is None:
-            if journaled(jdir) > 20000 and glob.glob(os.path.join(r.warc, "*-00001-*.open")):
-                break
-            time.sleep(0.05)
-        pids = subprocess.run(["pgrep", "-s", str(p.pid), "-x", "evfarm"], capture_output=True,
-                              text=True).stdout.split()
-        c(p.poll() is None and len(pids) == 3, "the first run ended early: %r" % pids)
-        ranks = {process_rank(pid)[1]: int(pid) for pid in pids}
-        if 1 in ranks:
-            os.kill(ranks[1], signal.SIGKILL)
-        try:
-            p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-            c(False, "the job did not end after a rank was killed")
+        kill_rank1(c, cmd, lambda: journaled(jdir) > 20000 and
+                   glob.glob(os.path.join(r.warc, "*-00001-*.open")))
         left = glob.glob(os.path.join(r.warc, "*.open"))
         c(left, "no file was left open by the killed run")
         for x in left:  # a record torn mid-write
@@ -585,25 +590,8 @@ def case_rotation_journal(c, a):
         urls = r.urls_file([bad.base() + "/delay/5/%d" % k for k in range(n)])
         cmd = [a.mpirun, "-np", "2", a.evfarm, "--kind", "http", "--urls", urls, "--warc",
                r.warc, "--warc-size", "1", "--journal", jdir, "--inflight", "4", "--quiet"]
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and p.poll() is None:
-            if len(glob.glob(os.path.join(r.warc, "evfarm-00001-*.warc.gz"))) >= 40:
-                break
-            time.sleep(0.01)
-        pids = subprocess.run(["pgrep", "-s", str(p.pid), "-x", "evfarm"], capture_output=True,
-                              text=True).stdout.split()
-        ranks = {process_rank(pid)[1]: int(pid) for pid in pids}
-        c(p.poll() is None and 1 in ranks, "the first run ended early")
-        if 1 in ranks:
-            os.kill(ranks[1], signal.SIGKILL)
-        try:
-            p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-            c(False, "the job did not end after a rank was killed")
+        kill_rank1(c, cmd, lambda: len(glob.glob(os.path.join(
+            r.warc, "evfarm-00001-*.warc.gz"))) >= 40)
         known = journal_warc(jdir)
         closed = sorted(glob.glob(os.path.join(r.warc, "evfarm-00001-*.warc.gz")))
         c(len(closed) >= 40, "%d files of rank 1 closed" % len(closed))
