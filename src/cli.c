@@ -68,6 +68,7 @@ static int parse_header(const char *name, const char *val, void *field, char *ms
 }
 
 static const char *const progress_styles[] = {"auto", "bar", "lines", NULL};
+static const char *const robots_modes[] = {"obey", "ignore", NULL};
 static const char *const schedules[] = {"static", "dynamic", NULL};
 
 #define OFF(f) offsetof(struct evf_options, f)
@@ -183,6 +184,21 @@ static const struct evf_optdef opt_table[] = {
    "http: process and keep pages whose X-Robots-Tag says noai, noindex, noimageai or "
    "noimageindex (for all robots, evfarm or the --user-agent's first word); without it such a "
    "page's status is opted_out and nothing of it is kept (default: off)", NULL, NULL},
+  {"robots", EVF_OPT_CHOICE, OFF(robots), 0, 0, "MODE",
+   "http: obey: before any other request to a host (scheme, name and port), fetch its "
+   "/robots.txt once and obey it (RFC 9309): the group of --user-agent's first word, else *; "
+   "a URL it disallows is never requested (status robots_disallowed); its Crawl-delay is a "
+   "floor under --host-delay (up to 300 s); a 4xx (not 429) allows everything; a 5xx, a 429 "
+   "or no answer disallows everything for now (status robots_disallowed, a transient "
+   "failure: --retries fetches it again); with --warc it is kept.  ignore: none of that "
+   "(default obey)", robots_modes, NULL},
+  {"host-delay", EVF_OPT_SECONDS, OFF(host_delay), 0, 86400, "SEC",
+   "http: at least SEC seconds between the starts of two requests to one host (robots.txt "
+   "included; a redirect's hops within one fetch are not spaced); tasks wait for their turn "
+   "without a deadline running; 0 = none (default 0)", NULL, NULL},
+  {"host-delay-jitter", EVF_OPT_SECONDS, OFF(host_delay_jitter), 0, 86400, "SEC",
+   "http: add a delay drawn uniformly from [0, SEC] to each gap of --host-delay (default 0)",
+   NULL, NULL},
   {"output", EVF_OPT_STRING, OFF(output), 0, 0, "FILE",
    "write every task's record to FILE, in task-id order (default: none).  A regular file is "
    "replaced only when the run succeeds (written beside it, then renamed; its mode is kept); "
@@ -460,6 +476,9 @@ static const struct {
   {"http", "header", offsetof(struct evf_options, headers)},
   {"http", "compressed", offsetof(struct evf_options, compressed)},
   {"http", "ignore-opt-out", offsetof(struct evf_options, ignore_opt_out)},
+  {"http", "robots", offsetof(struct evf_options, robots)},
+  {"http", "host-delay", offsetof(struct evf_options, host_delay)},
+  {"http", "host-delay-jitter", offsetof(struct evf_options, host_delay_jitter)},
   {"exec", "commands", offsetof(struct evf_options, commands)},
   {"exec", "command", offsetof(struct evf_options, command)},
   {"exec", "args", offsetof(struct evf_options, args)},
@@ -635,10 +654,13 @@ void evf_cli_usage(FILE *out)
         "http: task k fetches the k-th URL of --urls; the CPU phase counts the body's\n"
         "bytes, lines and href= links and hashes it (XXH3-64). Statuses: ok, http_error\n"
         "(final status not 2xx), timeout, io_error (connection failed), truncated\n"
-        "(--max-body), opted_out (X-Robots-Tag: noai, ...), error (unsupported scheme,\n"
+        "(--max-body), opted_out (X-Robots-Tag: noai, ...), robots_disallowed (its\n"
+        "host's robots.txt says no, or answered 5xx or 429), error (unsupported scheme,\n"
         "too many redirects, ...). Retried when --retries allows: refused or reset\n"
-        "connections, timeouts, 5xx, 429 (after its Retry-After). --warc DIR keeps every\n"
-        "response in WARC files, each rank its own.\n"
+        "connections, timeouts, 5xx, 429 (after its Retry-After), a robots.txt that\n"
+        "could not be read. Polite by default: each host's robots.txt is read first and\n"
+        "obeyed (--robots); --host-delay spaces the requests to one host. --warc DIR\n"
+        "keeps every response in WARC files, each rank its own.\n"
         "exec: task k runs the k-th line of --commands as /bin/sh -c LINE (or --command\n"
         "with {} replaced by the k-th line of --args, shell-quoted) in its own process\n"
         "group, stdin /dev/null, with EVFARM_TASK_ID, EVFARM_RANK, EVFARM_ATTEMPT and\n"

@@ -28,6 +28,11 @@ enum evf_format { EVF_FORMAT_AUTO = 0, EVF_FORMAT_CSV, EVF_FORMAT_JSONL };
 enum evf_schedule { EVF_SCHEDULE_STATIC = 0, EVF_SCHEDULE_DYNAMIC };
 enum evf_progress_style { EVF_PROGRESS_AUTO = 0, EVF_PROGRESS_BAR, EVF_PROGRESS_LINES };
 
+/* --robots (http): read each host's robots.txt first and obey it, or not. */
+enum evf_robots_mode { EVF_ROBOTS_OBEY = 0, EVF_ROBOTS_IGNORE };
+/* Crawl-delay from a robots.txt is obeyed up to this many seconds (as Heritrix caps it). */
+#define EVF_CRAWL_DELAY_MAX 300.0
+
 enum evf_cli_action { EVF_CLI_RUN = 0, EVF_CLI_HELP, EVF_CLI_VERSION };
 
 /* --header (http): at most this many. */
@@ -72,6 +77,9 @@ struct evf_options {
   struct evf_headers headers; /* http: --header lines, in order */
   int compressed;          /* http: ask for compressed bodies; the CPU phase sees them decoded */
   int ignore_opt_out;      /* http: keep responses whose X-Robots-Tag opts out */
+  int robots;              /* http: enum evf_robots_mode */
+  double host_delay;       /* http: seconds between the starts of two requests to one host */
+  double host_delay_jitter; /* http: up to this many seconds more, drawn per request */
   double progress;         /* seconds between progress lines on stderr; 0 = none */
   int progress_style;      /* enum evf_progress_style */
   const char *kind;        /* task kind name (points into argv or a literal) */

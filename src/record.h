@@ -21,7 +21,8 @@
   X(EVF_STATUS_EXIT, 7, "exit")            \
   X(EVF_STATUS_SIGNAL, 8, "signal")        \
   X(EVF_STATUS_SPAWN_ERROR, 9, "spawn_error") \
-  X(EVF_STATUS_OPTED_OUT, 10, "opted_out")
+  X(EVF_STATUS_OPTED_OUT, 10, "opted_out") \
+  X(EVF_STATUS_ROBOTS_DISALLOWED, 11, "robots_disallowed")
 
 enum evf_status {
 #define EVF_X_ENUM(name, val, str) name = (val),

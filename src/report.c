@@ -181,8 +181,11 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
     evf_json_string(out, paths[k][1]);
   }
   fprintf(out, ", \"warc_size\": %" PRIu64 ", \"compressed\": %s, \"ignore_opt_out\": %s"
+               ", \"robots\": \"%s\", \"host_delay\": %.17g, \"host_delay_jitter\": %.17g"
                ", \"headers\": [", opt->warc_size, opt->compressed ? "true" : "false",
-          opt->ignore_opt_out ? "true" : "false");
+          opt->ignore_opt_out ? "true" : "false",
+          opt->robots == EVF_ROBOTS_IGNORE ? "ignore" : "obey", opt->host_delay,
+          opt->host_delay_jitter);
   for (uint32_t k = 0; k < opt->headers.n; k++) {
     fputs(k ? ", " : "", out);
     evf_json_string(out, opt->headers.v[k]);

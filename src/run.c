@@ -108,10 +108,12 @@ static void feed(void *arg, struct evf_runner *r)
       evf_runner_close(r);
     if (got <= 0)
       return;
-    if (evf_runner_add(r, &b, 1, inputs, p->msg))
-      evf_guard_fatal(p->msg); /* more than N tasks dealt, or out of memory: a bug or no memory */
+    /* Expected before it is added: adding starts tasks, and one may end at once (an io_start
+     * that fails, an http URL robots.txt disallows) with its record. */
     if (p->job)
       evf_job_expect(p->job, &b);
+    if (evf_runner_add(r, &b, 1, inputs, p->msg))
+      evf_guard_fatal(p->msg); /* more than N tasks dealt, or out of memory: a bug or no memory */
     if (p->rank == 0) {
       p->last_take = now ? now : evf_clock_now();
       return;

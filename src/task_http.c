@@ -21,8 +21,11 @@
 #include "cli.h"
 #include "clock.h"
 #include "error.h"
+#include "hosts.h"
+#include "inputs.h"
 #include "output.h"
 #include "record.h"
+#include "robots.h"
 #include "task.h"
 #include "warc.h"
 
@@ -62,9 +65,16 @@ struct http_hop {
   double date;           /* the wall clock when the request went out */
 };
 
-/* Per in-flight slot. */
+/* Per in-flight slot (and per robots.txt fetch). */
 struct http_slot {
+  struct evf_host_waiter wait; /* first: the slot of a waiter (hosts.h) */
   CURL *easy;            /* created at the slot's first attempt, reused for every task */
+  uint64_t limit;        /* body bytes kept: --max-body, or a robots.txt's most */
+  struct evf_host *host; /* polite: the host of the attempt's URL (NULL: none) */
+  int host_started;      /* a request was started for the host and has not gone out yet */
+  int robots_fetch;      /* this slot fetches a host's robots.txt (no task) */
+  uint32_t robots_seen;  /* the host's robots_gen whose failure refused this task's attempt */
+  struct http_slot *next_free; /* a robots slot's, when idle */
   char *body;
   size_t len, cap;
   int truncated;         /* the body was longer than --max-body */
@@ -89,6 +99,10 @@ struct http_shared {
   struct http_sock *socks;
   struct curl_slist *headers; /* --header */
   struct evf_warc *warc;      /* --warc: this rank's writer, opened at its first fetch */
+  struct evf_hosts *hosts;    /* polite (--robots obey, --host-delay): per-host turns */
+  struct http_slot *robots_free; /* robots.txt slots not in use */
+  struct evf_task *any_task;  /* a task of this runner, for evf_task_sync/fail of a robots.txt */
+  uint64_t robots_fetched, robots_failed;
   char *warc_info;            /* the warcinfo fields */
   int warc_failed;
 };
@@ -209,9 +223,8 @@ static int curl_sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, voi
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
   struct http_slot *hs = userp;
-  const struct evf_options *opt = evf_task_options(hs->task);
   size_t n = size * nmemb;
-  uint64_t room = opt->max_body - hs->len;
+  uint64_t room = hs->limit - hs->len;
   size_t take = n <= room ? n : (size_t)room;
   if (hs->len + take > hs->cap) {
     size_t cap = hs->cap ? hs->cap : 16384;
@@ -330,8 +343,13 @@ static int prereq_cb(void *userp, char *primary_ip, char *local_ip, int primary_
     curl_easy_getinfo(hs->easy, CURLINFO_APPCONNECT_TIME_T, &app);
     hs->setup = (double)(app > conn ? app : conn) / 1e6;
     hs->begun_at = evf_clock_now();
+    if (hs->host_started) { /* the request goes out: the host's next turn counts from here */
+      hs->host_started = 0;
+      evf_host_begun(hs->host);
+    }
   }
-  evf_task_io_begun(hs->task);
+  if (hs->task)
+    evf_task_io_begun(hs->task);
   return CURL_PREREQFUNC_OK;
 }
 
@@ -431,8 +449,24 @@ static int opted_out(CURL *e, const char *user_agent)
   return 0;
 }
 
+static void robots_done(struct http_shared *h, struct http_slot *rs, CURLcode rc);
+
+/* The request started for the host never went out: its next turn counts from now. */
+static void host_end(struct http_slot *hs)
+{
+  if (hs->host_started) {
+    hs->host_started = 0;
+    evf_host_ended(hs->host);
+  }
+}
+
 static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode rc)
 {
+  host_end(hs);
+  if (hs->robots_fetch) {
+    robots_done(h, hs, rc);
+    return;
+  }
   note_attempt(hs, rc);
   hs->complete = rc == CURLE_OK;
   curl_off_t retry_after = 0;
@@ -531,21 +565,230 @@ static int slot_init(struct http_shared *h, struct http_slot *hs, struct evf_tas
   return 0;
 }
 
+/* Start the slot's transfer now: curl takes it (and may queue it for a connection). */
+static int transfer_start(struct http_shared *h, struct http_slot *hs)
+{
+  return curl_multi_add_handle(h->multi, hs->easy) == CURLM_OK ? EVF_STATUS_OK : EVF_STATUS_ERROR;
+}
+
+/* --- politeness: robots.txt and per-host turns (hosts.c) --------------------------------------- */
+
+static int polite(const struct evf_options *opt)
+{
+  return opt->robots == EVF_ROBOTS_OBEY || opt->host_delay > 0 || opt->host_delay_jitter > 0;
+}
+
+/* The URL's path and query as sent ("/" when it has none), for robots.txt's rules. */
+static const char *url_path(const char *url, char *buf, size_t cap)
+{
+  const char *sep = strstr(url, "://");
+  const char *p = sep ? sep + 3 + strcspn(sep + 3, "/?#") : url;
+  size_t n = strcspn(p, "#");
+  snprintf(buf, cap, "%s%.*s", *p == '/' ? "" : "/", (int)n, p);
+  return buf;
+}
+
+/* A robots.txt decision for the task's URL, once its host's robots.txt is known or failed:
+ * EVF_STATUS_OK (may be fetched) or EVF_STATUS_ROBOTS_DISALLOWED, with *transient for a
+ * robots.txt that could not be fetched (its status and curl code go into the record). */
+static int robots_verdict(struct http_shared *h, struct http_slot *hs, int *transient)
+{
+  struct evf_host *host = hs->host;
+  *transient = 0;
+  if (h->opt->robots != EVF_ROBOTS_OBEY || !host)
+    return EVF_STATUS_OK;
+  struct http_ext *x = evf_task_ext(hs->task);
+  if (host->robots == EVF_HOST_ROBOTS_FAILED) { /* no answer: as the page would have failed */
+    memset(x, 0, sizeof *x);
+    x->http_status = host->robots_http;
+    x->curl_code = host->robots_curl;
+    hs->robots_seen = host->robots_gen; /* a retry of this task fetches it again */
+    *transient = 1;
+    return host->robots_curl == CURLE_OPERATION_TIMEDOUT ? EVF_STATUS_TIMEOUT
+           : host->robots_curl                         ? EVF_STATUS_IO_ERROR
+                                                       : EVF_STATUS_ROBOTS_DISALLOWED;
+  }
+  char path[EVF_INPUT_MAX + 2];
+  if (!host->rules || evf_robots_allowed(host->rules, url_path(evf_task_input(hs->task), path, sizeof path)))
+    return EVF_STATUS_OK;
+  memset(x, 0, sizeof *x);
+  return EVF_STATUS_ROBOTS_DISALLOWED;
+}
+
+/* A host's turn came for `w` (hosts.c): a robots.txt fetch goes out; a task goes out, or ends
+ * without a request when robots.txt says no.  Returns 1 when a request was started. */
+static int host_release(struct evf_host_waiter *w, void *arg)
+{
+  struct http_shared *h = arg;
+  struct http_slot *hs = (struct http_slot *)w;
+  if (!hs->robots_fetch) {
+    int transient, v = robots_verdict(h, hs, &transient);
+    if (v != EVF_STATUS_OK) {
+      evf_task_io_end(hs->task, v, transient, 0);
+      return 0;
+    }
+  }
+  hs->host_started = 1;
+  if (transfer_start(h, hs) != EVF_STATUS_OK) {
+    hs->host_started = 0;
+    if (hs->robots_fetch) /* as if unreachable */
+      robots_done(h, hs, CURLE_OUT_OF_MEMORY);
+    else
+      evf_task_io_end(hs->task, EVF_STATUS_ERROR, 0, 0);
+    return 0;
+  }
+  return 1;
+}
+
+/* Fetch `host`'s robots.txt ahead of every other request to it (its gate shut until then). */
+static int robots_start(struct http_shared *h, struct evf_host *host)
+{
+  struct http_slot *rs = h->robots_free;
+  if (rs) {
+    h->robots_free = rs->next_free;
+  } else {
+    if (!(rs = calloc(1, sizeof *rs)))
+      return -1;
+    if (slot_init(h, rs, NULL)) {
+      free(rs);
+      return -1;
+    }
+    rs->robots_fetch = 1;
+  }
+  rs->limit = EVF_ROBOTS_MAX_BYTES;
+  rs->len = 0;
+  rs->truncated = rs->no_memory = 0;
+  rs->begun_at = rs->setup = 0;
+  rs->complete = 0;
+  rs->nhops = 0;
+  rs->capture_failed = 0;
+  rs->host = host;
+  rs->wait.opens_gate = 1;
+  char url[2100];
+  snprintf(url, sizeof url, "%s/robots.txt", host->origin);
+  curl_easy_setopt(rs->easy, CURLOPT_URL, url);
+  curl_easy_setopt(rs->easy, CURLOPT_FOLLOWLOCATION, 1L); /* RFC 9309 2.3.1.2: five at least */
+  curl_easy_setopt(rs->easy, CURLOPT_MAXREDIRS, 5L);
+  if (h->opt->timeout > 0)
+    curl_easy_setopt(rs->easy, CURLOPT_TIMEOUT_MS, (long)(h->opt->timeout * 1000.0 + 0.5));
+  host->robots = EVF_HOST_ROBOTS_FETCHING;
+  evf_host_gate(host, 1);
+  evf_host_wait(host, &rs->wait); /* at the front; out in host_release() */
+  return 0;
+}
+
+static int warc_keep(struct http_shared *h, struct http_slot *hs, uint32_t rank, struct evf_task *t,
+                     struct evf_warc_loc *loc, char *msg);
+
+/* A robots.txt fetch ended: its rules, or what its failure means (RFC 9309 2.3.1): a 2xx is
+ * parsed; a 4xx but 429, or redirects past five, allow everything; a 5xx, a 429 or no answer
+ * disallow everything until a later attempt fetches it again.  Its Crawl-delay (up to
+ * EVF_CRAWL_DELAY_MAX) is a floor under --host-delay.  With --warc a whole response is kept. */
+static void robots_done(struct http_shared *h, struct http_slot *rs, CURLcode rc)
+{
+  struct evf_host *host = rs->host;
+  long code = 0;
+  curl_easy_getinfo(rs->easy, CURLINFO_RESPONSE_CODE, &code);
+  curl_multi_remove_handle(h->multi, rs->easy);
+  int completed = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && rs->truncated);
+  evf_robots_free(host->rules);
+  host->rules = NULL;
+  host->robots_gen++;
+  h->robots_fetched++;
+  if (completed && code >= 200 && code <= 299) {
+    host->robots = EVF_HOST_ROBOTS_KNOWN;
+    host->rules = evf_robots_parse(rs->body ? rs->body : "", rs->len, h->opt->user_agent);
+    if (!host->rules) { /* out of memory: as if it could not be fetched */
+      host->robots = EVF_HOST_ROBOTS_FAILED;
+      host->robots_http = (int)code;
+      host->robots_curl = CURLE_OUT_OF_MEMORY;
+    } else {
+      double cd = evf_robots_crawl_delay(host->rules);
+      if (cd > EVF_CRAWL_DELAY_MAX)
+        cd = EVF_CRAWL_DELAY_MAX;
+      if (cd > host->delay)
+        evf_host_set_delay(host, cd);
+    }
+  } else if (completed && ((code >= 400 && code <= 499 && code != 429) ||
+                           (code >= 300 && code <= 399))) {
+    host->robots = EVF_HOST_ROBOTS_KNOWN; /* unavailable: no rules */
+  } else {
+    host->robots = EVF_HOST_ROBOTS_FAILED;
+    host->robots_http = (int)code;
+    host->robots_curl = completed ? 0 : (int)rc;
+  }
+  if (host->robots == EVF_HOST_ROBOTS_FAILED)
+    h->robots_failed++;
+  if (h->opt->warc && completed && !h->warc_failed && h->any_task) {
+    struct evf_warc_loc loc;
+    char msg[EVF_ERRMSG_LEN];
+    int wrc = warc_keep(h, rs, (uint32_t)h->any_task->rec->rank, h->any_task, &loc, msg);
+    if (wrc) {
+      h->warc_failed = 1;
+      evf_task_fail(h->any_task, wrc, msg);
+    }
+  }
+  rs->host = NULL;
+  rs->next_free = h->robots_free;
+  h->robots_free = rs;
+  evf_host_gate(host, 0); /* the waiting tasks' turns */
+}
+
 static int http_io_start(struct evf_task *t)
 {
   struct http_shared *h = evf_task_shared(t);
   struct http_slot *hs = evf_task_state(t);
   if (!hs->easy && slot_init(h, hs, t))
     return EVF_STATUS_ERROR;
+  hs->limit = h->opt->max_body;
   hs->len = 0;
   hs->truncated = hs->no_memory = 0;
   hs->begun_at = hs->setup = 0;
   hs->complete = 0;
   hs->nhops = 0;
   hs->capture_failed = 0;
-  curl_easy_setopt(hs->easy, CURLOPT_URL, evf_task_input(t));
-  if (curl_multi_add_handle(h->multi, hs->easy) != CURLM_OK)
-    return EVF_STATUS_ERROR;
+  hs->host = NULL;
+  hs->host_started = 0;
+  h->any_task = t;
+  const char *url = evf_task_input(t);
+  curl_easy_setopt(hs->easy, CURLOPT_URL, url);
+  if (!polite(h->opt))
+    return transfer_start(h, hs);
+  if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+    return transfer_start(h, hs); /* no host to be polite to: curl refuses the scheme */
+  int oom;
+  struct evf_host *host = evf_hosts_get(h->hosts, url, &oom);
+  if (!host) /* no host to be polite to: curl says what is wrong with the URL */
+    return oom ? EVF_STATUS_ERROR : transfer_start(h, hs);
+  hs->host = host;
+  if (t->rec->attempts <= 1)
+    host->tasks++;
+  if (t->rec->attempts <= 1)
+    hs->robots_seen = 0;
+  hs->wait.opens_gate = 0;
+  if (h->opt->robots == EVF_ROBOTS_OBEY && host->robots != EVF_HOST_ROBOTS_KNOWN) {
+    /* Fetched first, and fetched again by a retry of a task its last failure refused (after
+     * that task's backoff); the verdict comes in host_release(). */
+    if ((host->robots == EVF_HOST_ROBOTS_UNKNOWN ||
+         (host->robots == EVF_HOST_ROBOTS_FAILED && hs->robots_seen == host->robots_gen)) &&
+        robots_start(h, host))
+      return EVF_STATUS_ERROR;
+    evf_host_wait(host, &hs->wait);
+    return EVF_STATUS_OK;
+  }
+  if (h->opt->robots == EVF_ROBOTS_OBEY) {
+    int transient, v = robots_verdict(h, hs, &transient);
+    if (v != EVF_STATUS_OK)
+      return v;
+  }
+  if (evf_host_try(host)) {
+    hs->host_started = 1;
+    int rc = transfer_start(h, hs);
+    if (rc != EVF_STATUS_OK)
+      host_end(hs);
+    return rc;
+  }
+  evf_host_wait(host, &hs->wait); /* its turn comes in host_release() */
   return EVF_STATUS_OK;
 }
 
@@ -553,6 +796,13 @@ static void http_cancel(struct evf_task *t)
 {
   struct http_shared *h = evf_task_shared(t);
   struct http_slot *hs = evf_task_state(t);
+  if (hs->wait.queued) { /* still waiting for its host's turn: nothing went out */
+    evf_host_unwait(&hs->wait);
+    memset(evf_task_ext(t), 0, sizeof(struct http_ext));
+    evf_record_set_io_us(t->rec, 0);
+    return;
+  }
+  host_end(hs);
   note_attempt(hs, CURLE_OK); /* its time on the wire: to its deadline (or a drain's end) */
   curl_multi_remove_handle(h->multi, hs->easy);
 }
@@ -587,6 +837,31 @@ static void sync_cb(void *t)
   evf_task_sync(t);
 }
 
+/* The slot's last attempt's hops into the rank's WARC file (opened at the first): 0 with *loc
+ * set, or an EVF_E* code with msg set.  `t` syncs the journal when a file closes. */
+static int warc_keep(struct http_shared *h, struct http_slot *hs, uint32_t rank, struct evf_task *t,
+                     struct evf_warc_loc *loc, char *msg)
+{
+  int rc = 0;
+  if (hs->capture_failed)
+    rc = evf_seterr(msg, EVF_ENOMEM, "--warc: out of memory for a response");
+  if (rc == 0 && !h->warc)
+    h->warc = evf_warc_open(h->opt->warc, rank, h->opt->warc_size, h->warc_info, &rc, msg);
+  struct evf_warc_hop *hops = rc ? NULL : malloc(hs->nhops * sizeof *hops);
+  if (rc == 0 && !hops)
+    rc = evf_seterr(msg, EVF_ENOMEM, "--warc: out of memory");
+  if (rc == 0) {
+    for (size_t k = 0; k < hs->nhops; k++) {
+      const struct http_hop *p = &hs->hops[k];
+      hops[k] = (struct evf_warc_hop){p->url.p, p->ip, p->date, p->req.p, p->req.len,
+                                      p->resp.p, p->resp.len};
+    }
+    rc = evf_warc_write(h->warc, hops, hs->nhops, sync_cb, t, loc, msg);
+  }
+  free(hops);
+  return rc;
+}
+
 /* The task's status is final: with --warc, its last attempt's hops go into the rank's WARC file
  * when it got a whole response (any HTTP status; not one it opted out of). */
 static int http_keep(struct evf_task *t, int status)
@@ -600,27 +875,10 @@ static int http_keep(struct evf_task *t, int status)
       (status != EVF_STATUS_OK && status != EVF_STATUS_HTTP_ERROR))
     return status;
   char msg[EVF_ERRMSG_LEN];
-  int rc = 0;
   if (h->warc_failed)
     return EVF_STATUS_NOT_RUN;
-  if (hs->capture_failed)
-    rc = evf_seterr(msg, EVF_ENOMEM, "--warc: out of memory for a response");
-  if (rc == 0 && !h->warc)
-    h->warc = evf_warc_open(h->opt->warc, (uint32_t)t->rec->rank, h->opt->warc_size,
-                            h->warc_info, &rc, msg);
-  struct evf_warc_hop *hops = rc ? NULL : malloc(hs->nhops * sizeof *hops);
-  if (rc == 0 && !hops)
-    rc = evf_seterr(msg, EVF_ENOMEM, "--warc: out of memory");
   struct evf_warc_loc loc;
-  if (rc == 0) {
-    for (size_t k = 0; k < hs->nhops; k++) {
-      const struct http_hop *p = &hs->hops[k];
-      hops[k] = (struct evf_warc_hop){p->url.p, p->ip, p->date, p->req.p, p->req.len,
-                                      p->resp.p, p->resp.len};
-    }
-    rc = evf_warc_write(h->warc, hops, hs->nhops, sync_cb, t, &loc, msg);
-  }
-  free(hops);
+  int rc = warc_keep(h, hs, (uint32_t)t->rec->rank, t, &loc, msg);
   if (rc) { /* the rank stops; this task is left for --resume */
     h->warc_failed = 1;
     evf_task_fail(t, rc, msg);
@@ -632,7 +890,7 @@ static int http_keep(struct evf_task *t, int status)
   return status;
 }
 
-enum { FIG_FILES, FIG_BYTES, FIG_FETCHES, FIG_RECORDS };
+enum { FIG_FILES, FIG_BYTES, FIG_FETCHES, FIG_RECORDS, FIG_HOSTS, FIG_ROBOTS, FIG_ROBOTS_FAILED };
 
 static int http_finish(void *shared, uint64_t *fig, char *msg)
 {
@@ -644,11 +902,21 @@ static int http_finish(void *shared, uint64_t *fig, char *msg)
   fig[FIG_BYTES] = f.bytes;
   fig[FIG_FETCHES] = f.fetches;
   fig[FIG_RECORDS] = f.records;
+  fig[FIG_HOSTS] = h->hosts ? evf_hosts_count(h->hosts) : 0;
+  fig[FIG_ROBOTS] = h->robots_fetched;
+  fig[FIG_ROBOTS_FAILED] = h->robots_failed;
   return rc;
 }
 
 static void http_summary_text(FILE *out, const struct evf_options *opt, const uint64_t *fig)
 {
+  if (polite(opt))
+    fprintf(out, "  hosts         %llu; robots.txt %s: %llu fetched, %llu not available (5xx, 429, "
+                 "no answer); --host-delay %g s (+ %g s jitter)\n",
+            (unsigned long long)fig[FIG_HOSTS],
+            opt->robots == EVF_ROBOTS_OBEY ? "obeyed" : "ignored",
+            (unsigned long long)fig[FIG_ROBOTS], (unsigned long long)fig[FIG_ROBOTS_FAILED],
+            opt->host_delay, opt->host_delay_jitter);
   if (!opt->warc)
     return;
   fprintf(out, "  warc          %llu responses kept in %llu file%s, %.1f MB (%llu records) in %s\n",
@@ -659,6 +927,10 @@ static void http_summary_text(FILE *out, const struct evf_options *opt, const ui
 
 static void http_summary_json(FILE *out, const struct evf_options *opt, const uint64_t *fig)
 {
+  if (polite(opt))
+    fprintf(out, ",\n  \"hosts\": %llu,\n  \"robots\": {\"fetched\": %llu, \"failed\": %llu}",
+            (unsigned long long)fig[FIG_HOSTS], (unsigned long long)fig[FIG_ROBOTS],
+            (unsigned long long)fig[FIG_ROBOTS_FAILED]);
   if (!opt->warc)
     return;
   fprintf(out, ",\n  \"warc\": {\"dir\": ");
@@ -825,6 +1097,7 @@ static void http_close(void *shared)
   struct http_shared *h = shared;
   if (!h)
     return;
+  evf_hosts_free(h->hosts);
   for (size_t i = 0; i < h->nslots; i++)
     curl_multi_remove_handle(h->multi, h->slots[i]->easy);
   if (h->multi)
@@ -842,6 +1115,8 @@ static void http_close(void *shared)
     free(h->slots[i]->hops);
     h->slots[i]->hops = NULL;
     h->slots[i]->nhops = h->slots[i]->cap_hops = 0;
+    if (h->slots[i]->robots_fetch) /* ours, not the runner's */
+      free(h->slots[i]);
   }
   if (h->warc) { /* a run that failed: what was kept stays valid */
     struct evf_warc_figures f;
@@ -892,6 +1167,15 @@ static int http_open(struct ev_loop *loop, const struct evf_options *opt, uint64
   }
   h->loop = loop;
   h->opt = opt;
+  if (polite(opt) &&
+      !(h->hosts = evf_hosts_new(loop, opt->host_delay, opt->host_delay_jitter, opt->seed,
+                                 host_release, h))) {
+    curl_slist_free_all(h->headers);
+    free(h->warc_info);
+    curl_multi_cleanup(h->multi);
+    free(h);
+    return evf_seterr(msg, EVF_ENOMEM, "out of memory");
+  }
   ev_init(&h->timer, timer_cb_ev);
   h->timer.data = h;
   long n = nslots > 1000000 ? 1000000L : (long)nslots;

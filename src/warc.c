@@ -405,7 +405,10 @@ static int file_end(struct evf_warc *w, char *msg)
     rc = evf_seterr(msg, EVF_EIO, "--warc: cannot close '%s': %s", evf_clip(w->open_path),
                     strerror(errno));
   w->fd = -1;
-  if (rc == 0 && rename(w->open_path, w->path) != 0)
+  if (rc == 0 && w->size == 0) { /* not even its warcinfo was written (a full disk): no file */
+    if (unlink(w->open_path) == 0)
+      w->fig.files--;
+  } else if (rc == 0 && rename(w->open_path, w->path) != 0)
     rc = evf_seterr(msg, EVF_EIO, "--warc: cannot rename '%s': %s", evf_clip(w->open_path),
                     strerror(errno));
   w->seq++;

@@ -23,7 +23,8 @@ from testlib import Check, cases_main, cases_of, process_rank  # noqa: E402
 
 RECORD = struct.Struct("<QddddIiIIIBBBB")  # record.h, 64 bytes
 STATUS = ["ok", "io_error", "not_run", "timeout", "http_error", "truncated", "error", "exit",
-          "signal", "spawn_error", "opted_out"]
+          "signal", "spawn_error", "opted_out",
+          "robots_disallowed"]
 LIMIT = 120  # seconds any one run may take
 
 

@@ -178,10 +178,11 @@ def read_dir(c, d, warcio):
 
 
 def responses(files):
-    """(path of the URI, payload digest) of every response record, as a sorted list (the
-    servers' ports differ between runs)."""
+    """(path of the URI, payload digest) of every response record but robots.txt's (each rank
+    that crawls a host fetches it), as a sorted list (the servers' ports differ between runs)."""
     return sorted(("/" + r.h["warc-target-uri"].split("/", 3)[3], r.h["warc-payload-digest"])
-                  for recs in files.values() for r in recs if r.h["warc-type"] == "response")
+                  for recs in files.values() for r in recs if r.h["warc-type"] == "response" and
+                  not r.h["warc-target-uri"].endswith("/robots.txt"))
 
 
 class Run:
@@ -308,14 +309,30 @@ def site_run(c, a, np_, name, extra=()):
             codes = [http_parts(q.block)[0].split()[1] for q in before]
             c(codes == (["302", "301"] if hops == 2 else ["301"]),
               "id %d: the hops before its response: %r" % (x["id"], codes))
+    # robots.txt (--robots obey): kept once by each rank that fetched from the site, as the
+    # first response of the rank's first file, with the request as sent.
+    robots = [q for v in files.values() for q in v if q.h["warc-type"] == "response" and
+              q.h["warc-target-uri"] == b + "/robots.txt"]
+    ranks = {x["rank"] for x in recs}
+    c(len(robots) == len(ranks), "%d robots.txt responses kept, want one per rank (%d)"
+      % (len(robots), len(ranks)))
+    for f, v in files.items():
+        first = [q for q in v if q.h["warc-type"] == "response"][:1]
+        if f.endswith("-00000.warc.gz") and first:
+            c(first[0].h["warc-target-uri"] == b + "/robots.txt" and
+              http_parts(first[0].block)[0].split()[1] == "404",
+              "%s: the first response is %s, not robots.txt's 404" %
+              (f, first[0].h["warc-target-uri"]))
     nresp = sum(1 for recs_ in files.values() for q in recs_ if q.h["warc-type"] == "response")
     hops = sum(x["redirects"] for x in recs if x["warc_length"])
-    c(nresp == kept + hops, "%d responses in the files, %d kept + %d hops" % (nresp, kept, hops))
+    c(nresp == kept + hops + len(robots), "%d responses in the files, %d kept + %d hops + %d "
+      "robots.txt" % (nresp, kept, hops, len(robots)))
     w = s["kind"]["warc"]
     size = sum(os.path.getsize(os.path.join(r.warc, f)) for f in files)
-    c(w["fetches"] == kept and w["files"] == len(files) and w["bytes"] == size and
+    c(w["fetches"] == kept + len(robots) and w["files"] == len(files) and w["bytes"] == size and
       w["records"] == sum(len(v) for v in files.values()),
-      "summary %r: %d kept, %d files, %d bytes" % (w, kept, len(files), size))
+      "summary %r: %d kept + %d robots.txt, %d files, %d bytes"
+      % (w, kept, len(robots), len(files), size))
     c(s["status"]["opted_out"] == 15, "summary statuses %r" % s["status"])
     return recs, files, r
 
@@ -406,7 +423,8 @@ def case_rotation(c, a):
     limit = 60000
     with Nginx(site.root) as ng:
         urls = site.urls(ng.base(), range(1, PAGES + 1))
-        p, recs, s = r.evfarm(2, ["--urls", r.urls_file(urls), "--warc-size", str(limit)],
+        p, recs, s = r.evfarm(2, ["--urls", r.urls_file(urls), "--warc-size", str(limit),
+                                   "--robots", "ignore"],
                               want_exit=0)
     if recs is None:
         return
@@ -527,7 +545,7 @@ def case_kill_resume(c, a):
     with BadServer() as bad:
         urls = r.urls_file([bad.base() + "/delay/40/%d" % k for k in range(n)])
         cmd = [a.mpirun, "-np", "3", a.evfarm, "--kind", "http", "--urls", urls, "--warc",
-               r.warc, "--journal", jdir, "--inflight", "4", "--output",
+               r.warc, "--journal", jdir, "--inflight", "4", "--robots", "ignore", "--output",
                os.path.join(r.dir, "first.csv"), "--quiet"]
         # Wait for a state: journal frames written out and responses kept by rank 1.
         kill_rank1(c, cmd, lambda: journaled(jdir) > 20000 and
@@ -537,7 +555,8 @@ def case_kill_resume(c, a):
         for x in left:  # a record torn mid-write
             with open(x, "ab") as f:
                 f.write(gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n" + b"x" * 5000)[:300])
-        p2, recs, s = r.evfarm(2, ["--urls", urls, "--journal", jdir, "--resume"], want_exit=0)
+        p2, recs, s = r.evfarm(2, ["--urls", urls, "--journal", jdir, "--resume", "--robots", "ignore"],
+                               want_exit=0)
         if recs is None:
             return
         c("cut" in p2.stderr, "nothing said about the cut: %r" % p2.stderr[-2000:])
@@ -589,7 +608,8 @@ def case_rotation_journal(c, a):
     with BadServer() as bad:
         urls = r.urls_file([bad.base() + "/delay/5/%d" % k for k in range(n)])
         cmd = [a.mpirun, "-np", "2", a.evfarm, "--kind", "http", "--urls", urls, "--warc",
-               r.warc, "--warc-size", "1", "--journal", jdir, "--inflight", "4", "--quiet"]
+               r.warc, "--warc-size", "1", "--journal", jdir, "--inflight", "4", "--robots",
+               "ignore", "--quiet"]
         kill_rank1(c, cmd, lambda: len(glob.glob(os.path.join(
             r.warc, "evfarm-00001-*.warc.gz"))) >= 40)
         known = journal_warc(jdir)
@@ -603,7 +623,8 @@ def case_rotation_journal(c, a):
                     unknown.append("%s@%d" % (os.path.basename(path), q.offset))
         c(not unknown, "closed files hold %d responses the journal does not know: %r"
           % (len(unknown), unknown[:5]))
-        p2, recs, s = r.evfarm(2, ["--urls", urls, "--journal", jdir, "--resume"], want_exit=0)
+        p2, recs, s = r.evfarm(2, ["--urls", urls, "--journal", jdir, "--resume", "--robots", "ignore"],
+                               want_exit=0)
     if recs is None:
         return
     files = read_dir(c, r.warc, a.warcio)

@@ -319,3 +319,102 @@ class BadServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class HostsServer:
+    """Many hosts on loopback: one asyncio server (in a thread) listening on the same port on
+    each of 127.0.0.2 .. 127.0.0.(n+1), HTTP/1.1 with keep-alive.  Each host serves
+      files[(ip, path)]  (status, body bytes[, extra header bytes]), or a list of them served
+                         in turn (the last one again and again)
+      /robots.txt        otherwise 404
+      /delay/MS/...      200 after MS milliseconds
+      anything else      200, a short body naming the host and path
+    `events` lists, in order, (kind, time.monotonic(), ip, connection number[, path]) with kind
+    "open" (a connection accepted), "req" (a request's head read) and "close"."""
+
+    def __init__(self, n, files=None):
+        self.ips = ["127.0.0.%d" % (k + 2) for k in range(n)]
+        self.files = dict(files or {})
+        self.served = {}
+        self.events, self.port, self.conns = [], None, 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.ready = threading.Event()
+
+    def body(self, ip, path):
+        return ("page %s%s\n" % (ip, path)).encode()
+
+    async def _handle(self, reader, writer):
+        ip = writer.get_extra_info("sockname")[0]
+        self.conns += 1
+        cid = self.conns
+        self.events.append(("open", time.monotonic(), ip, cid))
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1].decode()
+                self.events.append(("req", time.monotonic(), ip, cid, path))
+                extra = b""
+                f = self.files.get((ip, path))
+                if isinstance(f, list):
+                    k = self.served.get((ip, path), 0)
+                    self.served[(ip, path)] = k + 1
+                    f = f[min(k, len(f) - 1)]
+                if f is None and path == "/robots.txt":
+                    f = (404, b"none\n")
+                if f is not None:
+                    code, body, extra = (tuple(f) + (b"",))[:3]
+                else:
+                    if path.startswith("/delay/"):
+                        await asyncio.sleep(int(path.split("/")[2]) / 1000)
+                    code, body = 200, self.body(ip, path)
+                writer.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nContent-Type: text/plain\r\n"
+                             b"%s\r\n" % (code, len(body), extra) + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.events.append(("close", time.monotonic(), ip, cid))
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.servers = []
+        port = 0
+        for ip in self.ips:  # the first picks a free port, the others take the same
+            srv = self.loop.run_until_complete(
+                asyncio.start_server(self._handle, ip, port, backlog=1024))
+            port = srv.sockets[0].getsockname()[1]
+            self.servers.append(srv)
+        self.port = port
+        self.ready.set()
+        self.loop.run_forever()
+
+    def start(self):
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def url(self, ip, path):
+        return "http://%s:%d%s" % (ip, self.port, path)
+
+    def stop(self):
+        async def shut():
+            for srv in self.servers:
+                srv.close()
+            tasks = [t for t in asyncio.all_tasks(self.loop) if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.loop.stop()
+        asyncio.run_coroutine_threadsafe(shut(), self.loop)
+        self.thread.join(10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

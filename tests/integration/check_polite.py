@@ -1,0 +1,288 @@
+"""A polite crawl (--robots, --host-delay, --host-connections) against many hosts on loopback
+(127.0.0.2 ...: one test server listening on each, logging every connection and request with
+its time), started and stopped here:
+
+  robots_protego_npN  generated robots.txt files: every URL's status is what Debian's
+                      python3-protego (Scrapy's parser) decides for evfarm; robots.txt is each
+                      host's first request, fetched once per rank; no disallowed path is ever
+                      requested, every allowed one once.  Plus the answers RFC 9309 gives rules
+                      for: 404 (all allowed), 5xx and 429 (all disallowed), a redirect (followed),
+                      no answer (io_error, nothing requested).
+  robots_retry        a robots.txt that answers 503, then rules: --retries fetches it again
+  robots_ignore       --robots ignore: no robots.txt requested, disallowed paths fetched
+  delay               --host-delay with --host-delay-jitter and a Crawl-delay: every gap between
+                      two requests to a host at least its delay, the jitter spreads them
+  connections         --host-connections 2: never more than 2 connections to the host open
+
+Runs under Debian's /usr/bin/python3 (python3-protego).  One ctest per case.
+"""
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check_robots  # noqa: E402  (its robots.txt and path generators)
+from testlib import Check, cases_main, cases_of  # noqa: E402
+from webservers import HostsServer  # noqa: E402
+
+from protego import Protego  # noqa: E402  (Debian: python3-protego)
+
+# Times the server logs and those evfarm keeps differ by the moment a request's head is read:
+# gaps may look this much shorter to the server than they were.
+SLACK = 0.01
+
+
+class Run:
+    def __init__(self, a, c, name):
+        self.a, self.c, self.name = a, c, name
+        self.dir = os.path.join(a.outdir, "polite_" + name)
+        os.makedirs(self.dir, exist_ok=True)
+
+    def evfarm(self, np_, urls, args, want_exit=None, timeout=240):
+        src = os.path.join(self.dir, "urls.txt")
+        with open(src, "w") as f:
+            f.write("\n".join(urls) + "\n")
+        out = os.path.join(self.dir, "records.csv")
+        summ = os.path.join(self.dir, "summary.json")
+        for p in (out, summ):
+            if os.path.exists(p):
+                os.unlink(p)
+        cmd = [self.a.mpirun, "-np", str(np_), self.a.evfarm, "--kind", "http", "--urls", src,
+               "--output", out, "--json", summ, "--quiet"] + args
+        t = time.monotonic()
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.c(False, "timed out (a hang): %s" % " ".join(cmd))
+            return None, None
+        self.wall = time.monotonic() - t
+        if want_exit is not None:
+            self.c(p.returncode == want_exit, "exit %d, want %d; stderr:\n%s"
+                   % (p.returncode, want_exit, p.stderr[-3000:]))
+        if not os.path.exists(out):
+            self.c(False, "no records; stderr:\n%s" % p.stderr[-3000:])
+            return None, None
+        recs = list(csv.DictReader(open(out)))
+        for r in recs:
+            for k in ("id", "rank", "attempts", "http_status", "curl_code"):
+                r[k] = int(r[k])
+        return recs, json.load(open(summ))
+
+
+def requests(srv):
+    """{ip: [(time, path), ...]} in the order the server read them."""
+    by = {}
+    for e in srv.events:
+        if e[0] == "req":
+            by.setdefault(e[2], []).append((e[1], e[4]))
+    return by
+
+
+def protego_hosts(n, seed):
+    """n generated robots.txt files (no Crawl-delay: a test of decisions, not of waiting) and
+    12 paths for each."""
+    rnd = random.Random(seed)
+    hosts = []
+    for _ in range(n):
+        text = "\n".join(x for x in check_robots.robots_file(rnd).split("\n")
+                         if not x.lower().startswith("crawl-delay")) + "\n"
+        paths = sorted({check_robots.path_of(rnd) for _ in range(12)} - {"/robots.txt"})
+        hosts.append((text, paths))
+    return hosts
+
+
+def robots_protego(c, a, np_):
+    gen = protego_hosts(30, 25 + np_)
+    special = {  # ip index: (robots.txt answer(s), status of every URL, http_status)
+        30: ((404, b"gone\n"), "ok", 200),
+        31: ((500, b"oops\n"), "robots_disallowed", 500),
+        32: ((429, b"slow\n", b"Retry-After: 0\r\n"), "robots_disallowed", 429),
+        33: ((301, b"", b"Location: /moved-robots.txt\r\n"), None, None),
+    }
+    with HostsServer(34) as srv:
+        urls, want = [], {}
+        for k, (text, paths) in enumerate(gen):
+            ip = srv.ips[k]
+            srv.files[(ip, "/robots.txt")] = (200, text.encode())
+            rp = Protego.parse(text)
+            for path in paths:
+                u = srv.url(ip, path)
+                urls.append(u)
+                want[u] = ("ok" if rp.can_fetch("http://example.com" + path, "evfarm")
+                           else "robots_disallowed", None)
+        for k, (answer, status, code) in special.items():
+            ip = srv.ips[k]
+            srv.files[(ip, "/robots.txt")] = answer
+            for path in ("/a", "/b/c", "/private/x"):
+                u = srv.url(ip, path)
+                urls.append(u)
+                want[u] = (status, code)
+        # The redirect's target: rules of its own.
+        moved = srv.ips[33]
+        srv.files[(moved, "/moved-robots.txt")] = (200, b"User-agent: *\nDisallow: /private\n")
+        for path in ("/a", "/b/c", "/private/x"):
+            want[srv.url(moved, path)] = ("robots_disallowed" if path == "/private/x" else "ok",
+                                          None)
+        # No server on this address: nothing answers robots.txt (connection refused).
+        dead = "http://127.0.0.250:%d" % srv.port
+        for path in ("/a", "/b"):
+            urls.append(dead + path)
+            want[dead + path] = ("io_error", 0)
+        random.Random(7).shuffle(urls)
+        r = Run(a, c, "robots_np%d" % np_)
+        recs, s = r.evfarm(np_, urls, ["--retries", "0", "--inflight", "16"], want_exit=1)
+    if recs is None:
+        return
+    c(len(recs) == len(urls), "%d records, want %d" % (len(recs), len(urls)))
+    allowed = set()
+    for x in recs:
+        status, code = want[x["url"]]
+        c(x["status"] == status, "%s: %s, want %s" % (x["url"], x["status"], status))
+        if code is not None:
+            c(x["http_status"] == code, "%s: http_status %d, want %d"
+              % (x["url"], x["http_status"], code))
+        if status == "io_error":
+            c(x["curl_code"] == 7, "%s: curl_code %d, want 7" % (x["url"], x["curl_code"]))
+        if x["status"] == "ok":
+            allowed.add(x["url"])
+    c(sum(1 for v in want.values() if v[0] == "robots_disallowed") > 20,
+      "too few disallowed URLs for a test")
+    # The servers' view: robots.txt first, once per rank that crawled the host; disallowed
+    # paths never requested, allowed ones once.
+    by = requests(srv)
+    ranks = {}
+    for x in recs:
+        ranks.setdefault(x["url"].split("/")[2].split(":")[0], set()).add(x["rank"])
+    for ip, reqs in sorted(by.items()):
+        c(reqs[0][1] == "/robots.txt", "%s: the first request is %s" % (ip, reqs[0][1]))
+        n = sum(1 for _, p in reqs if p == "/robots.txt")
+        c(n == len(ranks.get(ip, ())), "%s: robots.txt requested %d times by %d ranks"
+          % (ip, n, len(ranks.get(ip, ()))))
+        for _, path in reqs:
+            if path in ("/robots.txt", "/moved-robots.txt"):
+                continue
+            u = srv.url(ip, path)
+            c(u in allowed, "%s: %s was requested (%s)" % (ip, path, want.get(u)))
+        got = sorted(p for _, p in reqs if p not in ("/robots.txt", "/moved-robots.txt"))
+        c(got == sorted("/" + u.split("/", 3)[3] for u in allowed
+                        if u.split("/")[2].split(":")[0] == ip),
+          "%s: requests %r" % (ip, got))
+    c("127.0.0.250" not in by, "the dead host was answered?")
+    c(s["kind"]["hosts"] == 35 * 1 if np_ == 1 else s["kind"]["hosts"] >= 35,
+      "summary hosts %r" % s["kind"].get("hosts"))
+    c(s["status"]["robots_disallowed"] == sum(1 for x in recs if x["status"] ==
+                                              "robots_disallowed"), "summary %r" % s["status"])
+
+
+def case_robots_protego_np1(c, a):
+    robots_protego(c, a, 1)
+
+
+def case_robots_protego_np2(c, a):
+    robots_protego(c, a, 2)
+
+
+def case_robots_retry(c, a):
+    """A robots.txt that answers 503 first: the attempts end robots_disallowed (transient,
+    http_status 503); --retries fetches it again and obeys what it then says."""
+    with HostsServer(1) as srv:
+        ip = srv.ips[0]
+        srv.files[(ip, "/robots.txt")] = [(503, b"later\n"),
+                                          (200, b"User-agent: *\nDisallow: /private\n")]
+        urls = [srv.url(ip, "/public/%d" % k) for k in range(5)] + \
+            [srv.url(ip, "/private/%d" % k) for k in range(3)]
+        r = Run(a, c, "robots_retry")
+        recs, s = r.evfarm(1, urls, ["--retries", "2", "--retry-delay", "0.2"], want_exit=1)
+    if recs is None:
+        return
+    for x in recs:
+        private = "/private/" in x["url"]
+        c(x["status"] == ("robots_disallowed" if private else "ok") and x["attempts"] == 2,
+          "%s: %s after %d attempts" % (x["url"], x["status"], x["attempts"]))
+    paths = [p for _, p in requests(srv)[ip]]
+    c(paths.count("/robots.txt") == 2 and paths[0] == "/robots.txt" and
+      not [p for p in paths if p.startswith("/private")], "requests %r" % paths)
+    c(s["kind"]["robots"] == {"fetched": 2, "failed": 1}, "summary %r" % s["kind"])
+
+
+def case_robots_ignore(c, a):
+    """--robots ignore: robots.txt is never requested and what it disallows is fetched."""
+    with HostsServer(2) as srv:
+        urls = []
+        for ip in srv.ips:
+            srv.files[(ip, "/robots.txt")] = (200, b"User-agent: *\nDisallow: /\n")
+            urls += [srv.url(ip, "/p/%d" % k) for k in range(5)]
+        r = Run(a, c, "robots_ignore")
+        recs, s = r.evfarm(1, urls, ["--robots", "ignore"], want_exit=0)
+    if recs is None:
+        return
+    c(all(x["status"] == "ok" for x in recs), "statuses %r" % {x["status"] for x in recs})
+    paths = [p for v in requests(srv).values() for _, p in v]
+    c("/robots.txt" not in paths and len(paths) == 10, "requests %r" % paths)
+
+
+def case_delay(c, a):
+    """--host-delay 0.25 --host-delay-jitter 0.1 and one host whose robots.txt says
+    Crawl-delay: 0.5: at np 1 every gap between two request starts to a host (robots.txt
+    included) is at least its delay, the jitter spreads the gaps, and hosts go in parallel."""
+    with HostsServer(4) as srv:
+        urls = []
+        srv.files[(srv.ips[3], "/robots.txt")] = (200, b"User-agent: *\nCrawl-delay: 0.5\n")
+        for k in range(6):  # interleaved: every host's page k, then k + 1
+            urls += [srv.url(ip, "/p/%d" % k) for ip in srv.ips]
+        r = Run(a, c, "delay")
+        recs, s = r.evfarm(1, urls, ["--host-delay", "0.25", "--host-delay-jitter", "0.1",
+                                     "--inflight", "24"], want_exit=0)
+    if recs is None:
+        return
+    by = requests(srv)
+    gaps = []
+    for ip, reqs in sorted(by.items()):
+        d = 0.5 if ip == srv.ips[3] else 0.25
+        c(len(reqs) == 7 and reqs[0][1] == "/robots.txt", "%s: requests %r" % (ip, reqs))
+        g = [b[0] - a_[0] for a_, b in zip(reqs, reqs[1:])]
+        c(min(g) >= d - SLACK, "%s: gaps %s, want each >= %g" % (ip, ["%.3f" % x for x in g], d))
+        if d == 0.25:
+            gaps += g
+    c(max(gaps) - min(gaps) > 0.03, "the jitter spread no gap: %s" % ["%.3f" % x for x in gaps])
+    # The hosts went in parallel: the whole crawl took about the slowest host's 6 gaps.
+    starts = [t for v in by.values() for t, _ in v]
+    c(max(starts) - min(starts) < 6 * 0.5 + 2.0, "the requests took %.2f s: hosts one at a time?"
+      % (max(starts) - min(starts)))
+    c(s["kind"]["hosts"] == 4 and s["kind"]["robots"]["fetched"] == 4, "summary %r" % s["kind"])
+
+
+def case_connections(c, a):
+    """--host-connections 2 with 20 slow pages of one host in flight at once: the server never
+    sees more than 2 connections open at a time (and sees 2: the limit is what binds)."""
+    with HostsServer(1) as srv:
+        ip = srv.ips[0]
+        urls = [srv.url(ip, "/delay/100/%d" % k) for k in range(20)]
+        r = Run(a, c, "connections")
+        recs, s = r.evfarm(1, urls, ["--host-connections", "2", "--inflight", "20"],
+                           want_exit=0)
+    if recs is None:
+        return
+    open_, most = 0, 0
+    for e in srv.events:
+        if e[0] == "open":
+            open_ += 1
+            most = max(most, open_)
+        elif e[0] == "close":
+            open_ -= 1
+    c(most == 2, "at most %d connections open at once, want 2" % most)
+    c(all(x["status"] == "ok" for x in recs), "statuses %r" % {x["status"] for x in recs})
+
+
+def run(a, fn):
+    c = Check("check_polite " + fn.__name__[5:])
+    fn(c, a)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(cases_main(cases_of(globals()), ["--mpirun", "--evfarm", "--outdir"], run))
