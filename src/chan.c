@@ -94,6 +94,8 @@ struct evf_chan {
   unsigned long long dealt;        /* every id up to it has been dealt (TAG_SEAL) */
   struct evf_batch got;
   const char *const *got_inputs;
+  const uint32_t *got_ids;         /* host-affine plans: the id of each dealt position */
+  int with_ids;                    /* deals carry each input's id (hostplan.h) */
   unsigned long long sending[NREPORT], asking[NREPORT];
   MPI_Request req, ask_req, drain_req; /* report, request, drain in flight */
   double asked_at, worst;          /* when the outstanding request went; worst latency */
@@ -105,7 +107,7 @@ static void seal_all(struct evf_chan *c);
 
 struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
                               const struct evf_partition *part, const struct evf_inputs *inputs,
-                              unsigned long long limit, unsigned long long last_id,
+                              int ids, unsigned long long limit, unsigned long long last_id,
                               unsigned long long window)
 {
   int gated = limit < last_id;
@@ -139,6 +141,7 @@ struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynam
   c->limit = limit;
   c->last_id = last_id;
   c->window = window;
+  c->with_ids = ids;
   c->dealt = dynamic ? 0 : ULLONG_MAX;
   c->req = c->ask_req = c->drain_req = MPI_REQUEST_NULL;
   /* Static without windows: nothing will be dealt and no limit will come. */
@@ -294,19 +297,15 @@ static void deal(struct evf_chan *c, int r)
   size_t len = sizeof *b;
   if (c->inputs)
     for (uint32_t k = 0; k < b->count; k++)
-      len += strlen(c->inputs->line[b->first_id - 1 + k]) + 1;
+      len += evf_inputs_packed_size(c->inputs, b->first_id - 1 + k);
   p->deal_buf = len == sizeof *b ? p->deal_small : malloc(len);
   if (!p->deal_buf || len > INT_MAX)
     evf_guard_fatal("cannot pack a batch's inputs for a deal");
   memcpy(p->deal_buf, b, sizeof *b);
   size_t at = sizeof *b;
   if (c->inputs)
-    for (uint32_t k = 0; k < b->count; k++) {
-      const char *s = c->inputs->line[b->first_id - 1 + k];
-      size_t n = strlen(s) + 1;
-      memcpy(p->deal_buf + at, s, n);
-      at += n;
-    }
+    for (uint32_t k = 0; k < b->count; k++)
+      at += evf_inputs_put(c->inputs, b->first_id - 1 + k, p->deal_buf + at);
   MPI_Isend(p->deal_buf, (int)len, MPI_BYTE, r, TAG_DEAL, c->comm, &p->deal_req);
   c->owner[c->next++] = r;
   c->deals++;
@@ -418,6 +417,7 @@ static void receive_deal(struct evf_chan *c, const MPI_Status *st)
   if ((size_t)len == sizeof c->got) {
     MPI_Recv(&c->got, len, MPI_BYTE, 0, TAG_DEAL, c->comm, MPI_STATUS_IGNORE);
     c->got_inputs = NULL;
+    c->got_ids = NULL;
     return;
   }
   char *buf = malloc((size_t)len);
@@ -427,16 +427,15 @@ static void receive_deal(struct evf_chan *c, const MPI_Status *st)
   MPI_Recv(buf, len, MPI_BYTE, 0, TAG_DEAL, c->comm, MPI_STATUS_IGNORE);
   memcpy(&c->got, buf, sizeof c->got);
   const char **line = malloc((c->got.count ? c->got.count : 1) * sizeof *line);
-  if (!line)
+  uint32_t *ids = c->with_ids ? malloc((c->got.count ? c->got.count : 1) * sizeof *ids) : NULL;
+  if (!line || (c->with_ids && !ids))
     evf_guard_fatal("cannot receive a dealt batch");
   keep(c, (char *)line);
-  size_t at = sizeof c->got;
-  for (uint32_t k = 0; k < c->got.count; k++) {
-    if (at >= (size_t)len)
-      evf_guard_fatal("a dealt batch came with too few inputs");
-    line[k] = buf + at;
-    at += strlen(buf + at) + 1;
-  }
+  if (ids)
+    keep(c, (char *)ids);
+  if (evf_inputs_parse(buf + sizeof c->got, (size_t)len - sizeof c->got, c->got.count, line, ids))
+    evf_guard_fatal("a dealt batch came with too few inputs");
+  c->got_ids = ids;
   c->got_inputs = line;
 }
 
@@ -554,7 +553,7 @@ struct evf_progress_counts evf_chan_update(struct evf_chan *c,
 }
 
 int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, int hungry,
-                  struct evf_batch *batch, const char *const **inputs)
+                  struct evf_batch *batch, const char *const **inputs, const uint32_t **ids)
 {
   if (c->rank == 0) {
     receive_all(c);
@@ -564,6 +563,7 @@ int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, in
     if (!c->self_sealed && c->part && c->next < c->part->nbatches) {
       *batch = c->part->batches[c->next];
       *inputs = c->inputs ? c->inputs->line + batch->first_id - 1 : NULL;
+      *ids = c->inputs && c->inputs->ids ? c->inputs->ids + batch->first_id - 1 : NULL;
       c->owner[c->next++] = 0;
       c->seals_pending = c->window > 0;
       if (c->next == c->part->nbatches)
@@ -579,6 +579,7 @@ int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, in
     c->has_deal = 0;
     *batch = c->got;
     *inputs = c->got_inputs;
+    *ids = c->got_ids;
     return 1;
   }
   if (c->state != SELF_OPEN)

@@ -29,7 +29,8 @@ struct evf_progress_counts {
 };
 /* Collective.  `total`: the job's task count.  `dynamic`: batches beyond the first share are
  * dealt from rank 0's `part` (a dynamic plan; rank 0 only; NULL elsewhere), with the inputs in
- * `inputs` (rank 0, kinds with an input file; else NULL); both must outlive the channel.
+ * `inputs` (rank 0, kinds with an input file, by position; else NULL); both must outlive the
+ * channel.  `ids` (every rank alike): a host-affine plan's deals carry each input's id.
  * `limit`: the highest id that may start at first (the same on every rank), `last_id` the
  * job's last: below it, rank 0 raises the limit with evf_chan_set_limit() (windows), and a rank
  * is closed only once it has the last limit.  `window`: ids per gathered window (gather.h): rank
@@ -37,7 +38,7 @@ struct evf_progress_counts {
  * NULL (on every rank) when a rank cannot allocate it. */
 struct evf_chan *evf_chan_new(MPI_Comm comm, unsigned long long total, int dynamic,
                               const struct evf_partition *part, const struct evf_inputs *inputs,
-                              unsigned long long limit, unsigned long long last_id,
+                              int ids, unsigned long long limit, unsigned long long last_id,
                               unsigned long long window);
 /* Rank 0: ids up to `limit` may start now; it goes to every rank from rank 0's polls.  Other
  * ranks read it with evf_chan_limit() (updated by evf_chan_feed). */
@@ -61,11 +62,12 @@ struct evf_progress_counts evf_chan_update(struct evf_chan *c,
 int evf_chan_report(struct evf_chan *c, const struct evf_progress_counts *mine);
 /* From the runner's feed, never blocking.  Rank 0 answers the requests that arrived and, when
  * `hungry`, takes the next batch for itself.  Another rank reads a deal or its close if one
- * came, and when `hungry` and nothing is outstanding, asks.  Returns 1 with *batch and *inputs
- * (one per task, or NULL; valid until evf_chan_free) set, 0 for nothing yet, -1 once closed:
+ * came, and when `hungry` and nothing is outstanding, asks.  Returns 1 with *batch, *inputs
+ * (one per task, or NULL) and *ids (each task's id with a host-affine plan, else NULL; both
+ * valid until evf_chan_free) set, 0 for nothing yet, -1 once closed:
  * nothing more will come. */
 int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, int hungry,
-                  struct evf_batch *batch, const char *const **inputs);
+                  struct evf_batch *batch, const char *const **inputs, const uint32_t **ids);
 /* After the loop, on every rank.  Other ranks send their final report and return 1.  Rank 0
  * receives reports until every other rank's final one is in (returns 1) or the clock passes
  * `until` (returns 0: print the counts so far, and call again), sleeping between polls; *all

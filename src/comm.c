@@ -206,7 +206,7 @@ void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
 
 int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
                             const struct evf_inputs *all, const struct evf_batch *batches,
-                            size_t nbatches, struct evf_inputs *mine)
+                            size_t nbatches, int ids, struct evf_inputs *mine)
 {
   int rank = evf_comm_rank(comm), size = evf_comm_size(comm);
   char *packed = NULL;
@@ -233,7 +233,7 @@ int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
     for (size_t b = 0; b < nbatches; b++)
       n += batches[b].count;
     rc = rank == 0 ? evf_inputs_view(mine, all, batches, nbatches)
-                   : evf_inputs_adopt(mine, buf, (size_t)len, n);
+                   : evf_inputs_adopt(mine, buf, (size_t)len, n, ids);
     buf = NULL;
     rc = evf_comm_agree(comm, rc ? EVF_ENOMEM : 0);
   }

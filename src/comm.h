@@ -74,12 +74,13 @@ void evf_comm_gather_hosts(MPI_Comm comm, const char mine[EVF_HOST_LEN],
                            unsigned char (*all_masks)[EVF_CPUMASK_BYTES]);
 
 /* Send every rank the inputs of its own tasks (kinds with an input file): rank 0 passes the
- * whole list `all` and its partition `p`; every rank passes its batches and receives in *mine
- * one input per task, in the order of its records (rank 0's point into `all`).  Returns 0, or
- * an EVF_E* code agreed on every rank. */
+ * whole list `all` (by position) and its partition `p`; every rank passes its batches and
+ * receives in *mine one input per task, in the order of its records (rank 0's point into
+ * `all`), with its id when `ids` (a host-affine plan: every rank passes the same).  Returns 0,
+ * or an EVF_E* code agreed on every rank. */
 int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
                             const struct evf_inputs *all, const struct evf_batch *batches,
-                            size_t nbatches, struct evf_inputs *mine);
+                            size_t nbatches, int ids, struct evf_inputs *mine);
 
 /* Collective: v[0..n) summed over the ranks, in place on every rank. */
 void evf_comm_sum_u64s(MPI_Comm comm, uint64_t *v, int n);

@@ -72,9 +72,7 @@ size_t evf_hosts_count(const struct evf_hosts *hs)
   return hs->n;
 }
 
-/* "scheme://name:port" of `url` into out (the name in lower case, the scheme's port when none
- * is given), or 0 when it has no host.  URLs reach here checked by curl's parser. */
-static size_t origin_of(const char *url, char *out, size_t cap)
+size_t evf_url_origin(const char *url, char *out, size_t cap)
 {
   const char *sep = strstr(url, "://");
   if (!sep || sep == url)
@@ -150,7 +148,7 @@ static int grow(struct evf_hosts *hs)
 struct evf_host *evf_hosts_get(struct evf_hosts *hs, const char *url, int *oom)
 {
   char key[2048];
-  size_t n = origin_of(url, key, sizeof key);
+  size_t n = evf_url_origin(url, key, sizeof key);
   *oom = 0;
   if (!n)
     return NULL;

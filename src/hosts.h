@@ -14,6 +14,11 @@ struct ev_loop;
 struct evf_robots;
 struct ev_timer;
 
+/* "scheme://name:port" of `url` into out (the scheme and name in lower case, the scheme's port
+ * when none is given; userinfo dropped): its length, or 0 (out untouched) when it has no host
+ * or does not fit. */
+size_t evf_url_origin(const char *url, char *out, size_t cap);
+
 /* What a host's robots.txt said (the kind's; the module only stores it). */
 enum evf_host_robots {
   EVF_HOST_ROBOTS_UNKNOWN = 0, /* not fetched yet */

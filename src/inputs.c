@@ -104,10 +104,51 @@ int evf_inputs_read(struct evf_inputs *in, const char *option, const char *path,
   return rc;
 }
 
+size_t evf_inputs_packed_size(const struct evf_inputs *all, size_t pos)
+{
+  return (all->ids ? sizeof(uint32_t) : 0) + strlen(all->line[pos]) + 1;
+}
+
+size_t evf_inputs_put(const struct evf_inputs *all, size_t pos, char *out)
+{
+  size_t at = 0;
+  if (all->ids) {
+    memcpy(out, &all->ids[pos], sizeof(uint32_t));
+    at = sizeof(uint32_t);
+  }
+  size_t n = strlen(all->line[pos]) + 1;
+  memcpy(out + at, all->line[pos], n);
+  return at + n;
+}
+
+int evf_inputs_parse(char *buf, size_t len, size_t n, const char **line, uint32_t *ids)
+{
+  size_t at = 0;
+  for (size_t k = 0; k < n; k++) {
+    if (ids) {
+      if (len - at < sizeof(uint32_t) + 1)
+        return EVF_EUSAGE;
+      memcpy(&ids[k], buf + at, sizeof(uint32_t));
+      at += sizeof(uint32_t);
+    }
+    const char *end = at < len ? memchr(buf + at, '\0', len - at) : NULL;
+    if (!end)
+      return EVF_EUSAGE;
+    line[k] = buf + at;
+    at = (size_t)(end - buf) + 1;
+  }
+  return at == len ? 0 : EVF_EUSAGE;
+}
+
 int evf_inputs_pack(const struct evf_inputs *all, const struct evf_partition *p, char **out,
                     int *counts, int *displs)
 {
-  *out = malloc(all->len ? all->len : 1);
+  size_t total = 0;
+  for (int r = 0; r < p->nranks; r++)
+    for (int b = p->batch_displ[r]; b < p->batch_displ[r] + p->batch_count[r]; b++)
+      for (uint32_t k = 0; k < p->batches[b].count; k++)
+        total += evf_inputs_packed_size(all, p->batches[b].first_id - 1 + k);
+  *out = malloc(total ? total : 1);
   if (!*out)
     return EVF_ENOMEM;
   size_t at = 0;
@@ -115,12 +156,8 @@ int evf_inputs_pack(const struct evf_inputs *all, const struct evf_partition *p,
     size_t start = at;
     for (int b = p->batch_displ[r]; b < p->batch_displ[r] + p->batch_count[r]; b++) {
       const struct evf_batch *bt = &p->batches[b];
-      for (uint32_t k = 0; k < bt->count; k++) {
-        const char *s = all->line[bt->first_id - 1 + k];
-        size_t n = strlen(s) + 1;
-        memcpy(*out + at, s, n);
-        at += n;
-      }
+      for (uint32_t k = 0; k < bt->count; k++)
+        at += evf_inputs_put(all, bt->first_id - 1 + k, *out + at);
     }
     if (at - start > INT_MAX || start > INT_MAX) {
       free(*out);
@@ -133,15 +170,18 @@ int evf_inputs_pack(const struct evf_inputs *all, const struct evf_partition *p,
   return 0;
 }
 
-int evf_inputs_adopt(struct evf_inputs *in, char *buf, size_t len, size_t n)
+int evf_inputs_adopt(struct evf_inputs *in, char *buf, size_t len, size_t n, int ids)
 {
   memset(in, 0, sizeof *in);
   in->buf = buf;
   in->len = len;
   in->n = n;
-  if (len && buf[len - 1] != '\0')
-    return EVF_EUSAGE;
-  return index_lines(in);
+  in->line = malloc((n ? n : 1) * sizeof *in->line);
+  if (ids)
+    in->ids = in->ids_buf = malloc((n ? n : 1) * sizeof *in->ids_buf);
+  if (!in->line || (ids && !in->ids_buf))
+    return EVF_ENOMEM;
+  return evf_inputs_parse(buf, len, n, in->line, in->ids_buf);
 }
 
 int evf_inputs_view(struct evf_inputs *in, const struct evf_inputs *all,
@@ -151,12 +191,31 @@ int evf_inputs_view(struct evf_inputs *in, const struct evf_inputs *all,
   for (size_t b = 0; b < nbatches; b++)
     in->n += batches[b].count;
   in->line = malloc((in->n ? in->n : 1) * sizeof *in->line);
-  if (!in->line)
+  if (all->ids)
+    in->ids = in->ids_buf = malloc((in->n ? in->n : 1) * sizeof *in->ids_buf);
+  if (!in->line || (all->ids && !in->ids_buf))
     return EVF_ENOMEM;
   size_t k = 0;
   for (size_t b = 0; b < nbatches; b++)
-    for (uint32_t i = 0; i < batches[b].count; i++)
-      in->line[k++] = all->line[batches[b].first_id - 1 + i];
+    for (uint32_t i = 0; i < batches[b].count; i++, k++) {
+      in->line[k] = all->line[batches[b].first_id - 1 + i];
+      if (all->ids)
+        in->ids_buf[k] = all->ids[batches[b].first_id - 1 + i];
+    }
+  return 0;
+}
+
+int evf_inputs_permuted(struct evf_inputs *in, const struct evf_inputs *all, const uint32_t *perm,
+                        size_t n)
+{
+  memset(in, 0, sizeof *in);
+  in->n = n;
+  in->line = malloc((n ? n : 1) * sizeof *in->line);
+  if (!in->line)
+    return EVF_ENOMEM;
+  for (size_t k = 0; k < n; k++)
+    in->line[k] = perm[k] ? all->line[perm[k] - 1] : "";
+  in->ids = perm;
   return 0;
 }
 
@@ -164,5 +223,6 @@ void evf_inputs_free(struct evf_inputs *in)
 {
   free(in->buf);
   free(in->line);
+  free(in->ids_buf);
   memset(in, 0, sizeof *in);
 }

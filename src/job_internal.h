@@ -98,6 +98,10 @@ struct job {
   struct evf_chan_stats sched;    /* rank 0: what the dealing did */
   struct evf_inputs inputs_all;   /* rank 0, kinds with an input file: every task's input */
   struct evf_inputs inputs;       /* this rank's tasks' inputs, in record order */
+  int grouped;                    /* host-affine plan (the kind's grouped()): batches are ranges
+                                     of positions, each input travels with its id */
+  uint32_t *perm;                 /* rank 0, grouped: the id of each position (hostplan.h) */
+  struct evf_inputs inputs_pos;   /* rank 0, grouped: the inputs by position */
   char (*hosts)[EVF_HOST_LEN];    /* rank 0: the node name of every rank */
   unsigned char (*masks)[EVF_CPUMASK_BYTES]; /* rank 0: the CPU mask of every rank */
   int *cpus;                      /* rank 0: the CPUs the job may use on every rank's node */

@@ -16,8 +16,7 @@ void evf_partition_free(struct evf_partition *p)
   memset(p, 0, sizeof *p);
 }
 
-/* Allocate the arrays for p->nbatches batches over p->nranks ranks. */
-static int alloc_arrays(struct evf_partition *p)
+int evf_partition_alloc(struct evf_partition *p)
 {
   size_t nb = p->nbatches ? p->nbatches : 1, nr = (size_t)p->nranks;
   p->batches = malloc(nb * sizeof *p->batches);
@@ -32,11 +31,8 @@ static int alloc_arrays(struct evf_partition *p)
   return 0;
 }
 
-/* Group the batches by rank (owner[b] = rank of batch b, each rank's in index order), with
- * counts and displacements.  `by_index` holds every batch by global index; `grouped` (not
- * by_index) receives them.  Returns 0 or EVF_ENOMEM. */
-static int layout(struct evf_partition *p, const struct evf_batch *by_index, const int *owner,
-                  struct evf_batch *grouped)
+int evf_partition_layout(struct evf_partition *p, const struct evf_batch *by_index,
+                         const int *owner, struct evf_batch *grouped)
 {
   int nr = p->nranks;
   int *fill = calloc((size_t)nr, sizeof *fill);
@@ -137,7 +133,7 @@ int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
     }
     if (pass == 0) {
       p->nbatches = b;
-      if (alloc_arrays(p))
+      if (evf_partition_alloc(p))
         return EVF_ENOMEM;
       by_index = malloc((b ? b : 1) * sizeof *by_index);
       owner = malloc((b ? b : 1) * sizeof *owner);
@@ -158,7 +154,7 @@ int evf_partition_plan_ranges(struct evf_partition *p, uint32_t ntasks,
       p->task_count[r] = p->batches[r].count;
     }
   } else {
-    rc = layout(p, by_index, owner, p->batches);
+    rc = evf_partition_layout(p, by_index, owner, p->batches);
   }
   free(by_index);
   free(owner);
@@ -215,7 +211,7 @@ int evf_partition_plan_windows(struct evf_partition *p, uint32_t ntasks, uint64_
     p->nranks = nranks;
     p->dynamic = dynamic;
     p->nbatches = nb;
-    rc = alloc_arrays(p);
+    rc = evf_partition_alloc(p);
   }
   if (rc == 0) {
     by_index = malloc((nb ? nb : 1) * sizeof *by_index);
@@ -245,7 +241,7 @@ int evf_partition_plan_windows(struct evf_partition *p, uint32_t ntasks, uint64_
       p->task_count[r] = p->batches[r].count;
     }
   } else if (rc == 0) {
-    rc = layout(p, by_index, owner, p->batches);
+    rc = evf_partition_layout(p, by_index, owner, p->batches);
   }
   for (uint64_t k = 0; k < nwin; k++)
     evf_partition_free(&w[k]);

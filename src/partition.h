@@ -68,6 +68,13 @@ int evf_partition_plan_windows(struct evf_partition *p, uint32_t ntasks, uint64_
                                const struct evf_batch *ranges, size_t nranges, int nranks,
                                uint32_t batch_size, int dynamic, uint64_t first_min);
 void evf_partition_free(struct evf_partition *p);
+/* For planners (hostplan.c): allocate the arrays for p->nbatches batches over p->nranks ranks;
+ * group the batches by rank (owner[b] = rank of batch b, each rank's in index order) with counts
+ * and displacements, `by_index` holding every batch by global index and `grouped` (not
+ * by_index) receiving them.  Return 0 or EVF_ENOMEM (p freed). */
+int evf_partition_alloc(struct evf_partition *p);
+int evf_partition_layout(struct evf_partition *p, const struct evf_batch *by_index,
+                         const int *owner, struct evf_batch *grouped);
 
 /* Number of tasks in the batch with global index b (b < p->nbatches). */
 static inline uint32_t evf_partition_batch_len(const struct evf_partition *p, size_t b)

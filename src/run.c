@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "comm.h"
 #include "gather.h"
+#include "hostplan.h"
 #include "guard.h"
 #include "job_internal.h"
 #include "progress.h"
@@ -91,13 +92,14 @@ static void feed(void *arg, struct evf_runner *r)
     struct evf_progress_counts mine = progress_mine(&c);
     struct evf_batch b;
     const char *const *inputs = NULL;
+    const uint32_t *ids = NULL;
     int hungry = evf_runner_hungry(r);
     double now = 0;
     if (p->rank == 0 && hungry && c.total - c.done - c.inflight > 0) {
       now = evf_clock_now();
       hungry = now - p->last_take >= SELF_TAKE_GAP;
     }
-    int got = evf_chan_feed(p->chan, &mine, hungry, &b, &inputs);
+    int got = evf_chan_feed(p->chan, &mine, hungry, &b, &inputs, &ids);
     evf_runner_set_limit(r, evf_chan_limit(p->chan));
     /* Another rank closed before the last window opened: rank 0's loop failed.  Rank 0's own
      * pool running dry says nothing of the kind: its tasks beyond the limit start as windows
@@ -112,7 +114,7 @@ static void feed(void *arg, struct evf_runner *r)
      * that fails, an http URL robots.txt disallows) with its record. */
     if (p->job)
       evf_job_expect(p->job, &b);
-    if (evf_runner_add(r, &b, 1, inputs, p->msg))
+    if (evf_runner_add(r, &b, 1, inputs, ids, p->msg))
       evf_guard_fatal(p->msg); /* more than N tasks dealt, or out of memory: a bug or no memory */
     if (p->rank == 0) {
       p->last_take = now ? now : evf_clock_now();
@@ -149,7 +151,9 @@ static void job_free(struct job *j)
   free(j->held);
   free(j->jpath);
   evf_inputs_free(&j->inputs);
+  evf_inputs_free(&j->inputs_pos);
   evf_inputs_free(&j->inputs_all);
+  free(j->perm);
   free(j->hosts);
   free(j->masks);
   free(j->cpus);
@@ -252,12 +256,16 @@ static int job_load_inputs(struct job *j)
  * there is one rank, when ids fit in two windows (one gather), when a resumed run places the
  * journal's records (rank 0 reads it), for kinds with an input file (rank 0 holds the inputs)
  * and for an output that is no file of its own (a FIFO, a device, /dev/stdout). */
+static uint64_t job_gather_window(const struct job *j)
+{
+  uint64_t g = j->gated ? (j->window + GATHER_PARTS - 1) / GATHER_PARTS
+                        : (j->opt.tasks ? j->opt.tasks : 1);
+  return g > EVF_GATHER_MAX_WINDOW ? EVF_GATHER_MAX_WINDOW : g;
+}
+
 static void job_spread(struct job *j)
 {
-  j->gather_window = j->gated ? (j->window + GATHER_PARTS - 1) / GATHER_PARTS
-                              : (j->opt.tasks ? j->opt.tasks : 1);
-  if (j->gather_window > EVF_GATHER_MAX_WINDOW)
-    j->gather_window = EVF_GATHER_MAX_WINDOW;
+  j->gather_window = job_gather_window(j);
   int r = j->opt.writers == 0 || j->opt.writers > (uint32_t)j->size ? j->size : (int)j->opt.writers;
   int spread = r > 1 && j->gated && !j->kind->input_option && !j->kind->write_ext;
   if (j->rank == 0 && (j->reused || (j->records_file.fp && j->records_file.in_place)))
@@ -304,6 +312,32 @@ static int job_open_writers(struct job *j)
   return evf_writers_new(j->comm, &wc, path[0] ? path : NULL, base, &j->writers, j->msg);
 }
 
+/* 2a. Rank 0, a host-affine plan (the kind's grouped()): the inputs numbered by their key (a
+ * URL's origin), each host's ids given to one rank (hostplan.h), the inputs by position. */
+static int job_plan_hosts(struct job *j, uint64_t first_min)
+{
+  struct evf_batch *ranges = NULL;
+  size_t nranges = 0;
+  uint32_t nhosts = 0;
+  uint32_t *host_of = malloc((j->inputs_all.n ? j->inputs_all.n : 1) * sizeof *host_of);
+  int rc = host_of ? 0 : EVF_ENOMEM;
+  if (rc == 0)
+    rc = evf_hostplan_number(j->inputs_all.line, j->inputs_all.n, j->kind->group_key, host_of,
+                             &nhosts);
+  if (rc == 0 && j->reused)
+    rc = evf_job_todo_ranges(j, &ranges, &nranges);
+  if (rc == 0)
+    rc = evf_hostplan(&j->part, &j->perm, j->opt.tasks, j->window, job_gather_window(j),
+                      j->reused ? ranges : NULL,
+                      nranges, j->size, j->opt.batch_size, j->dynamic, first_min, host_of,
+                      nhosts);
+  if (rc == 0)
+    rc = evf_inputs_permuted(&j->inputs_pos, &j->inputs_all, j->perm, j->opt.tasks);
+  free(ranges);
+  free(host_of);
+  return rc;
+}
+
 /* 2. Rank 0 partitions the ids and scatters each rank its batch descriptors; every rank
  * allocates its records, and rank 0 learns where every rank runs. */
 static int job_distribute(struct job *j)
@@ -314,7 +348,15 @@ static int job_distribute(struct job *j)
   int rc = 0;
   j->window = j->opt.window ? j->opt.window : EVF_WINDOW_BYTES / j->rec_size;
   j->gated = evf_collect_ring_size(j->opt.tasks, j->window) < j->opt.tasks;
-  if (j->rank == 0 && j->reused) { /* a resumed run: only the ids the journal lacks */
+  j->grouped = j->kind->grouped && j->kind->grouped(&j->opt);
+  /* A host dealt in one window and then another could run on two ranks at once around their
+   * boundary: with several windows, hosts keep one rank for the whole job (static). */
+  if (j->grouped && j->dynamic && j->window < j->opt.tasks)
+    j->dynamic = 0;
+  if (j->grouped) {
+    if (j->rank == 0)
+      rc = job_plan_hosts(j, first_min);
+  } else if (j->rank == 0 && j->reused) { /* a resumed run: only the ids the journal lacks */
     struct evf_batch *ranges = NULL;
     size_t nranges = 0;
     rc = evf_job_todo_ranges(j, &ranges, &nranges);
@@ -348,8 +390,8 @@ static int job_distribute(struct job *j)
   for (size_t b = 0; b < j->nbatches; b++)
     j->nlocal += j->batches[b].count;
   if (j->kind->input_option) {
-    rc = evf_comm_scatter_inputs(j->comm, &j->part, &j->inputs_all, j->batches, j->nbatches,
-                                 &j->inputs);
+    rc = evf_comm_scatter_inputs(j->comm, &j->part, j->grouped ? &j->inputs_pos : &j->inputs_all,
+                                 j->batches, j->nbatches, j->grouped, &j->inputs);
     if (rc) {
       if (j->rank == 0)
         evf_errorf(j->err, "cannot send the tasks' inputs: %s", evf_strerror(rc));
@@ -457,6 +499,7 @@ static int job_run_loops(struct job *j)
   struct evf_runner_config cfg = {
     .kind = j->kind,
     .inputs = j->kind->input_option ? j->inputs.line : NULL,
+    .ids = j->inputs.ids,
     .opt = &j->opt,
     .rank = j->rank,
     .inflight = j->opt.inflight,
@@ -488,8 +531,10 @@ static int job_run_loops(struct job *j)
     return code;
   prog.show = j->opt.progress > 0;
   prog.chan = evf_chan_new(j->comm, j->ntodo, j->dynamic, &j->part,
-                           j->kind->input_option ? &j->inputs_all : NULL,
-                           j->gated ? limit0 : j->opt.tasks, j->opt.tasks,
+                           !j->kind->input_option ? NULL
+                           : j->grouped           ? &j->inputs_pos
+                                                  : &j->inputs_all,
+                           j->grouped, j->gated ? limit0 : j->opt.tasks, j->opt.tasks,
                            j->gather_window);
   rc = prog.chan ? 0 : evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the channel");
   if ((code = evf_job_agree(j, rc, 0)))

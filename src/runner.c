@@ -37,6 +37,8 @@ struct slot {
 struct queued {
   struct evf_batch b;
   const char *const *inputs;  /* one per task of the batch, or NULL */
+  const uint32_t *ids;        /* host-affine plans: the id of each task (the batch is a range
+                                 of positions, hostplan.h), or NULL: its ids are the range */
 };
 
 #define STATE_OFFSET \
@@ -162,6 +164,8 @@ static int take_next(struct evf_runner *r, struct slot *s)
   const struct queued *q = &r->queue[r->cur_batch];
   const struct evf_batch *b = &q->b;
   s->u.input = q->inputs ? q->inputs[r->cur_offset] : NULL;
+  if (q->ids) /* the position's id: records and their places go by it, the limit by position */
+    id = q->ids[r->cur_offset];
   struct evf_record *rec;
   if (!r->records) /* kept in the slot until the done callback has taken it */
     rec = (struct evf_record *)(void *)((char *)s + r->rec_off);
@@ -437,7 +441,7 @@ void *evf_runner_ev_realloc(void *ptr, long size)
 
 /* Append batches (their tasks' inputs in order, or NULL). */
 static int queue_batches(struct evf_runner *r, const struct evf_batch *batches, size_t n,
-                         const char *const *inputs, char *msg)
+                         const char *const *inputs, const uint32_t *ids, char *msg)
 {
   uint64_t count = 0;
   for (size_t b = 0; b < n; b++)
@@ -456,23 +460,25 @@ static int queue_batches(struct evf_runner *r, const struct evf_batch *batches, 
     r->cap_queued = cap;
   }
   for (size_t b = 0; b < n; b++) {
-    r->queue[r->nqueued++] = (struct queued){batches[b], inputs};
+    r->queue[r->nqueued++] = (struct queued){batches[b], inputs, ids};
     uint64_t last = (uint64_t)batches[b].first_id + batches[b].count - 1;
     if (batches[b].count && last > r->max_id)
       r->max_id = last;
     if (inputs)
       inputs += batches[b].count;
+    if (ids)
+      ids += batches[b].count;
   }
   r->total += count;
   return 0;
 }
 
 int evf_runner_add(struct evf_runner *r, const struct evf_batch *batches, size_t n,
-                   const char *const *inputs, char *msg)
+                   const char *const *inputs, const uint32_t *ids, char *msg)
 {
   if (r->closed)
     evf_guard_fatal("a batch was added to a closed runner");
-  int rc = queue_batches(r, batches, n, inputs, msg);
+  int rc = queue_batches(r, batches, n, inputs, ids, msg);
   if (rc == 0 && r->running)
     launch_free(r);
   return rc;
@@ -574,7 +580,7 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
   for (size_t b = 0; b < nbatches; b++)
     initial += batches[b].count;
   r->rec_cap = cfg->feed && cfg->capacity > initial ? cfg->capacity : initial;
-  if ((*rc = queue_batches(r, batches, nbatches, cfg->inputs, msg))) {
+  if ((*rc = queue_batches(r, batches, nbatches, cfg->inputs, cfg->ids, msg))) {
     free(r);
     return NULL;
   }

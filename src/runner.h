@@ -42,6 +42,8 @@ struct evf_runner_config {
   evf_runner_tick_fn tick;
   void *tick_arg;
   const char *const *inputs;  /* kinds with inputs: the input of the k-th initial task */
+  const uint32_t *ids;        /* host-affine plans: the id of the k-th initial task (batches are
+                                 ranges of positions, hostplan.h); NULL: ids are positions */
   evf_runner_feed_fn feed;    /* NULL: the initial batches are all (the runner starts closed) */
   void *feed_arg;
   double feed_interval;       /* seconds (> 0 with a feed) */
@@ -85,7 +87,7 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg);
  * outlive the runner), started at once in free slots.  Returns 0, or EVF_ENOMEM with msg set
  * when they do not fit in cfg->capacity. */
 int evf_runner_add(struct evf_runner *r, const struct evf_batch *batches, size_t n,
-                   const char *const *inputs, char *msg);
+                   const char *const *inputs, const uint32_t *ids, char *msg);
 /* No batch will be added: the loop ends when the tasks added have ended. */
 void evf_runner_close(struct evf_runner *r);
 /* Stop early (a drain; called again, it may only shorten the grace): no task starts from now on (the batches' unstarted tasks get no

@@ -1221,6 +1221,18 @@ static void http_write_ext(FILE *fp, enum evf_format fmt, const struct evf_recor
   }
 }
 
+/* Host-affine plans: with a limit per host (--host-connections, --host-delay), every URL of a
+ * host goes to one rank, so the limit holds for the whole job there. */
+static int http_grouped(const struct evf_options *opt)
+{
+  return opt->host_connections > 0 || opt->host_delay > 0 || opt->host_delay_jitter > 0;
+}
+
+static size_t http_group_key(const char *input, char *buf, size_t cap)
+{
+  return evf_url_origin(input, buf, cap);
+}
+
 const struct evf_task_kind evf_task_kind_http = {
   .name = "http",
   .state_size = sizeof(struct http_slot),
@@ -1229,6 +1241,8 @@ const struct evf_task_kind evf_task_kind_http = {
   .input_option = "urls",
   .input_column = "url",
   .input_check = http_input_check,
+  .grouped = http_grouped,
+  .group_key = http_group_key,
   .open = http_open,
   .close = http_close,
   .io_start = http_io_start,

@@ -123,7 +123,10 @@ def case_site_np1(c, a):
 
 
 def case_site_np2(c, a):
-    check_site(c, a, 2, "jsonl", ["--batch-size", "700", "--inflight", "32"])
+    """One host without per-host limits (--host-connections 0): its pages spread over both
+    ranks, as any URL list's without a host to be polite to."""
+    check_site(c, a, 2, "jsonl", ["--batch-size", "700", "--inflight", "32",
+                                  "--host-connections", "0"])
 
 
 BAD = {

@@ -278,6 +278,147 @@ def case_connections(c, a):
     c(all(x["status"] == "ok" for x in recs), "statuses %r" % {x["status"] for x in recs})
 
 
+def host_of(url):
+    return url.split("/")[2].split(":")[0]
+
+
+def affine(c, a, np_, args, name, warc=False):
+    """40 hosts, one with a third of the URLs, --host-connections 2 for the whole job and pages
+    that take 30 ms: each host's URLs are all fetched by one rank, the server never sees more
+    than 2 connections to a host open at once, robots.txt is each host's first request and is
+    fetched once, every id once.  Returns (records, server requests by ip) or None."""
+    rnd = random.Random(11)
+    with HostsServer(40) as srv:
+        urls = [srv.url(srv.ips[0], "/delay/30/big/%d" % k) for k in range(60)]
+        for ip in srv.ips[1:]:
+            urls += [srv.url(ip, "/delay/30/%d" % k) for k in range(rnd.randint(1, 5))]
+        rnd.shuffle(urls)
+        r = Run(a, c, name)
+        extra = ["--warc", os.path.join(r.dir, "warc")] if warc else []
+        if warc:
+            os.makedirs(extra[1], exist_ok=True)
+            for f in os.listdir(extra[1]):
+                os.unlink(os.path.join(extra[1], f))
+        recs, s = r.evfarm(np_, urls, ["--host-connections", "2", "--inflight", "24"] + args +
+                           extra, want_exit=0)
+        events = list(srv.events)
+    if recs is None:
+        return None
+    c([x["id"] for x in recs] == list(range(1, len(urls) + 1)) and
+      [x["url"] for x in recs] == urls, "records are not the URLs in id order")
+    c(all(x["status"] == "ok" for x in recs), "statuses %r" % {x["status"] for x in recs})
+    ranks = {}
+    for x in recs:
+        ranks.setdefault(host_of(x["url"]), set()).add(x["rank"])
+    split = {h: v for h, v in ranks.items() if len(v) > 1}
+    c(not split, "hosts fetched by more than one rank: %r" % split)
+    c(len({x["rank"] for x in recs}) == np_, "not every rank fetched: %r"
+      % sorted({x["rank"] for x in recs}))
+    open_, most = {}, {}
+    for e in events:
+        if e[0] in ("open", "close"):
+            open_[e[2]] = open_.get(e[2], 0) + (1 if e[0] == "open" else -1)
+            most[e[2]] = max(most.get(e[2], 0), open_[e[2]])
+    c(max(most.values()) <= 2, "connections open at once to a host: %r"
+      % {k: v for k, v in most.items() if v > 2})
+    c(most[srv.ips[0]] == 2, "the big host had at most %d connections: the limit never bound"
+      % most[srv.ips[0]])
+    by = {}
+    for e in events:
+        if e[0] == "req":
+            by.setdefault(e[2], []).append(e[4])
+    for ip, paths in by.items():
+        c(paths[0] == "/robots.txt" and paths.count("/robots.txt") == 1,
+          "%s: robots.txt at %r of %d requests" % (ip, [k for k, p in enumerate(paths)
+                                                        if p == "/robots.txt"], len(paths)))
+    c(s["kind"]["hosts"] == 40 and s["kind"]["robots"]["fetched"] == 40,
+      "summary %r" % s["kind"])
+    return recs, r
+
+
+def case_affine_static_np3(c, a):
+    affine(c, a, 3, ["--schedule", "static"], "affine_static")
+
+
+def case_affine_dynamic_np3(c, a):
+    affine(c, a, 3, ["--schedule", "dynamic"], "affine_dynamic")
+
+
+def case_affine_windows_np3(c, a):
+    """Windows of 37 ids (several: hosts keep one rank for the whole job) and batches of 5."""
+    affine(c, a, 3, ["--window", "37", "--batch-size", "5"], "affine_windows")
+
+
+def case_same_np123(c, a):
+    """np 1, 2 and 3 give the same records (but for rank and times) and, with --warc, keep
+    the same responses (by URL and payload digest): robots.txt once per host whatever np."""
+    import check_warc  # noqa: E402  (its WARC reader)
+    sets, rows = [], []
+    for np_ in (1, 2, 3):
+        got = affine(c, a, np_, [], "same_np%d" % np_, warc=True)
+        if got is None:
+            return
+        recs, r = got
+        rows.append([(x["id"], x["url"].split("/", 3)[3], x["status"], x["http_status"],
+                      x["bytes"], x["hash"]) for x in recs])
+        d = os.path.join(r.dir, "warc")
+        kept = []
+        for f in sorted(os.listdir(d)):
+            for q in check_warc.read_warc(c, os.path.join(d, f)):
+                if q.h["warc-type"] == "response":
+                    u = q.h["warc-target-uri"]
+                    kept.append((host_of(u), u.split("/", 3)[3], q.h["warc-payload-digest"]))
+        sets.append(sorted(kept))
+        c(sum(1 for k in kept if k[1] == "robots.txt") == 40,
+          "np %d: %d robots.txt kept" % (np_, sum(1 for k in kept if k[1] == "robots.txt")))
+    c(rows[0] == rows[1] == rows[2], "the records differ between np 1, 2, 3")
+    c(sets[0] == sets[1] == sets[2], "the responses kept differ between np 1, 2, 3")
+
+
+def case_delay_np3(c, a):
+    """--host-delay 0.2 at np 3 with 6 hosts of 5 pages: every gap between two requests to a
+    host, from the whole job, at least 0.2 s."""
+    with HostsServer(6) as srv:
+        urls = []
+        for k in range(5):
+            urls += [srv.url(ip, "/p/%d" % k) for ip in srv.ips]
+        r = Run(a, c, "delay_np3")
+        recs, s = r.evfarm(3, urls, ["--host-delay", "0.2"], want_exit=0)
+    if recs is None:
+        return
+    c(len({x["rank"] for x in recs}) == 3, "not every rank fetched")
+    for ip, reqs in sorted(requests(srv).items()):
+        g = [b[0] - a_[0] for a_, b in zip(reqs, reqs[1:])]
+        c(len(reqs) == 6 and min(g) >= 0.2 - SLACK, "%s: %d requests, gaps %s"
+          % (ip, len(reqs), ["%.3f" % x for x in g]))
+
+
+def case_skewed(c, a):
+    """One host with half the URLs (40), 40 hosts with one, --host-delay 0.05 at np 3: the big
+    host's 41 requests (robots.txt and its pages) take 40 gaps of 0.05 s; every other host is
+    done while it still runs (the other ranks are not held by it), and the wall is printed
+    against that bound."""
+    with HostsServer(41) as srv:
+        urls = [srv.url(srv.ips[0], "/big/%d" % k) for k in range(40)]
+        urls += [srv.url(ip, "/one") for ip in srv.ips[1:]]
+        random.Random(3).shuffle(urls)
+        r = Run(a, c, "skewed")
+        recs, s = r.evfarm(3, urls, ["--host-delay", "0.05"], want_exit=0)
+    if recs is None:
+        return
+    big = [x for x in recs if host_of(x["url"]) == srv.ips[0]]
+    small = [x for x in recs if host_of(x["url"]) != srv.ips[0]]
+    end_big = max(float(x["t_end"]) for x in big)
+    end_small = max(float(x["t_end"]) for x in small)
+    c(end_small < end_big - 0.5, "the small hosts ended at %.2f s, the big one at %.2f s"
+      % (end_small, end_big))
+    c(len({x["rank"] for x in big}) == 1, "the big host on ranks %r"
+      % sorted({x["rank"] for x in big}))
+    bound = 40 * 0.05
+    print("skewed: wall %.3f s, politeness bound %.3f s (%.1f%%)"
+          % (s["wall_s"], bound, 100 * bound / s["wall_s"]))
+
+
 def run(a, fn):
     c = Check("check_polite " + fn.__name__[5:])
     fn(c, a)

@@ -206,8 +206,11 @@ class Run:
         for p in (out, summ):
             if os.path.exists(p):
                 os.unlink(p)
+        # One host: no per-host limit (--host-connections 0), so its URLs spread over the ranks
+        # (with one, they would all go to the rank that owns the host).
         cmd = [self.a.mpirun, "-np", str(np_), self.a.evfarm, "--kind", "http", "--output", out,
-               "--json", summ, "--quiet"] + (["--warc", self.warc] if warc else []) + args
+               "--json", summ, "--quiet", "--host-connections", "0"] + \
+            (["--warc", self.warc] if warc else []) + args
         try:
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -545,7 +548,8 @@ def case_kill_resume(c, a):
     with BadServer() as bad:
         urls = r.urls_file([bad.base() + "/delay/40/%d" % k for k in range(n)])
         cmd = [a.mpirun, "-np", "3", a.evfarm, "--kind", "http", "--urls", urls, "--warc",
-               r.warc, "--journal", jdir, "--inflight", "4", "--robots", "ignore", "--output",
+               r.warc, "--journal", jdir, "--inflight", "4", "--robots", "ignore", "--host-connections", "0",
+               "--output",
                os.path.join(r.dir, "first.csv"), "--quiet"]
         # Wait for a state: journal frames written out and responses kept by rank 1.
         kill_rank1(c, cmd, lambda: journaled(jdir) > 20000 and
@@ -609,7 +613,7 @@ def case_rotation_journal(c, a):
         urls = r.urls_file([bad.base() + "/delay/5/%d" % k for k in range(n)])
         cmd = [a.mpirun, "-np", "2", a.evfarm, "--kind", "http", "--urls", urls, "--warc",
                r.warc, "--warc-size", "1", "--journal", jdir, "--inflight", "4", "--robots",
-               "ignore", "--quiet"]
+               "ignore", "--host-connections", "0", "--quiet"]
         kill_rank1(c, cmd, lambda: len(glob.glob(os.path.join(
             r.warc, "evfarm-00001-*.warc.gz"))) >= 40)
         known = journal_warc(jdir)

@@ -280,7 +280,7 @@ static void test_feed(void *arg, struct evf_runner *r)
   feed_unhungry_adds += c.total - c.done - c.inflight > 4; /* unstarted above the slots */
   char m[EVF_ERRMSG_LEN];
   if (feed_step < 2)
-    CHECK_EQ_U64(evf_runner_add(r, &batches[1 + feed_step++], 1, NULL, m), 0);
+    CHECK_EQ_U64(evf_runner_add(r, &batches[1 + feed_step++], 1, NULL, NULL, m), 0);
   else
     evf_runner_close(r);
 }
@@ -313,7 +313,7 @@ static void check_fed(struct evf_record *recs, char *msg)
   r = evf_runner_new(&cfg, batches, 1, recs, &rc, msg);
   CHECK(r != NULL && rc == 0);
   if (r) {
-    CHECK_EQ_U64(evf_runner_add(r, &batches[1], 1, NULL, msg), (uint64_t)(int64_t)EVF_ENOMEM);
+    CHECK_EQ_U64(evf_runner_add(r, &batches[1], 1, NULL, NULL, msg), (uint64_t)(int64_t)EVF_ENOMEM);
     CHECK(strstr(msg, "40 more tasks do not fit in this rank's 50 records") != NULL);
     CHECK_EQ_U64(evf_runner_counts(r).total, 30);
     evf_runner_free(r);
