@@ -41,11 +41,11 @@
 enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5,
        TAG_DRAIN = 7, TAG_LIMIT = 8, TAG_BYE = 9, TAG_SEAL = 10 };
 
-/* A report is four unsigned long longs: done, failed, in flight, and (final reports) the worst
- * request latency in nanoseconds. */
-#define NREPORT 4
-_Static_assert(sizeof(struct evf_progress_counts) == 3 * sizeof(unsigned long long),
-               "progress counts travel as 3 unsigned long longs");
+/* A report is six unsigned long longs: done, failed, in flight, (final reports) the worst
+ * request latency in nanoseconds, and the kind's groups done and in progress. */
+#define NREPORT 6
+_Static_assert(sizeof(struct evf_progress_counts) == 5 * sizeof(unsigned long long),
+               "progress counts travel as 5 unsigned long longs");
 
 /* Rank 0's view of another rank. */
 enum peer_state { PEER_OPEN, PEER_SEALED, PEER_DRAINING, PEER_FINAL };
@@ -323,7 +323,7 @@ static void receive_report(struct evf_chan *c, const MPI_Status *st)
   MPI_Recv(v, NREPORT, MPI_UNSIGNED_LONG_LONG, r, st->MPI_TAG, c->comm, MPI_STATUS_IGNORE);
   if (p->state == PEER_FINAL)
     evf_guard_fatal("a message from a rank after its final report");
-  p->latest = (struct evf_progress_counts){v[0], v[1], v[2]};
+  p->latest = (struct evf_progress_counts){v[0], v[1], v[2], v[4], v[5]};
   if (st->MPI_TAG == TAG_REQUEST) {
     c->requests++;
     if (p->state != PEER_OPEN)
@@ -373,11 +373,13 @@ static void receive_all(struct evf_chan *c)
 
 static struct evf_progress_counts sum_counts(const struct evf_chan *c)
 {
-  struct evf_progress_counts sum = {0, 0, 0};
+  struct evf_progress_counts sum = {0, 0, 0, 0, 0};
   for (int r = 0; r < c->size; r++) {
     sum.done += c->peers[r].latest.done;
     sum.failed += c->peers[r].latest.failed;
     sum.inflight += c->peers[r].latest.inflight;
+    sum.groups_done += c->peers[r].latest.groups_done;
+    sum.groups_active += c->peers[r].latest.groups_active;
   }
   return sum;
 }
@@ -390,6 +392,8 @@ static void put_counts(unsigned long long *v, const struct evf_progress_counts *
   v[1] = m->failed;
   v[2] = m->inflight;
   v[3] = (unsigned long long)(extra * 1e9);
+  v[4] = m->groups_done;
+  v[5] = m->groups_active;
 }
 
 /* Keep a received buffer to the end (inputs point into it). */

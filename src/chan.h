@@ -26,6 +26,7 @@ struct evf_progress_counts {
   unsigned long long done;      /* tasks with a final record */
   unsigned long long failed;    /* of those, not ok */
   unsigned long long inflight;  /* started, not yet done (waiting for a retry included) */
+  unsigned long long groups_done, groups_active; /* the kind's groups (http: hosts), or 0 */
 };
 /* Collective.  `total`: the job's task count.  `dynamic`: batches beyond the first share are
  * dealt from rank 0's `part` (a dynamic plan; rank 0 only; NULL elsewhere), with the inputs in

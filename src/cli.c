@@ -151,8 +151,12 @@ static const struct evf_optdef opt_table[] = {
    "cap of the backoff; a Retry-After longer than SEC ends the task instead of waiting "
    "(default 60)", NULL, NULL},
   {"host-connections", EVF_OPT_U32, OFF(host_connections), 0, 4294967295.0, "N",
-   "http: most connections to one host per rank; more transfers wait for one; 0 = no limit "
-   "(default 8)", NULL, NULL},
+   "http: most connections to one host from the whole job (scheme, name and port); more "
+   "transfers wait for one.  With it (or --host-delay) rank 0 deals hosts, not id ranges: "
+   "each host's URLs all go to one rank, round-robin over its hosts there (static: hosts owned "
+   "for the whole job, largest first to the least loaded rank; dynamic: batches of whole "
+   "hosts, or as static with more URLs than one --window).  0 = no limit: URLs dealt as any "
+   "list's (default 8)", NULL, NULL},
   {"connect-timeout", EVF_OPT_SECONDS, OFF(connect_timeout), 0, 86400, "SEC",
    "http: most seconds to connect: status timeout (default 10)", NULL, NULL},
   {"max-redirs", EVF_OPT_U32, OFF(max_redirs), 0, 1000, "N",
@@ -193,9 +197,10 @@ static const struct evf_optdef opt_table[] = {
    "failure: --retries fetches it again); with --warc it is kept.  ignore: none of that "
    "(default obey)", robots_modes, NULL},
   {"host-delay", EVF_OPT_SECONDS, OFF(host_delay), 0, 86400, "SEC",
-   "http: at least SEC seconds between the starts of two requests to one host (robots.txt "
-   "included; a redirect's hops within one fetch are not spaced); tasks wait for their turn "
-   "without a deadline running; 0 = none (default 0)", NULL, NULL},
+   "http: at least SEC seconds between the starts of two requests to one host from the whole "
+   "job (robots.txt included; a redirect's hops within one fetch are not spaced); tasks wait "
+   "for their turn without a deadline running; the lower bound counts (requests - 1) x delay "
+   "of the slowest host; 0 = none (default 0)", NULL, NULL},
   {"host-delay-jitter", EVF_OPT_SECONDS, OFF(host_delay_jitter), 0, 86400, "SEC",
    "http: add a delay drawn uniformly from [0, SEC] to each gap of --host-delay (default 0)",
    NULL, NULL},

@@ -308,6 +308,18 @@ void evf_comm_sum_u64s(MPI_Comm comm, uint64_t *v, int n)
   MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_UINT64_T, MPI_SUM, comm);
 }
 
+double evf_comm_max_named(MPI_Comm comm, double value, char *name, size_t cap)
+{
+  struct {
+    double v;
+    int rank;
+  } mine = {value, evf_comm_rank(comm)}, all;
+  MPI_Allreduce(&mine, &all, 1, MPI_DOUBLE_INT, MPI_MAXLOC, comm);
+  MPI_Bcast(name, (int)cap, MPI_CHAR, all.rank, comm);
+  name[cap - 1] = '\0';
+  return all.v;
+}
+
 double evf_comm_max_double(MPI_Comm comm, double value)
 {
   double all = value;

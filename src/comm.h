@@ -84,6 +84,9 @@ int evf_comm_scatter_inputs(MPI_Comm comm, const struct evf_partition *p,
 
 /* Collective: v[0..n) summed over the ranks, in place on every rank. */
 void evf_comm_sum_u64s(MPI_Comm comm, uint64_t *v, int n);
+/* Collective: the largest `value` over the ranks, and the `name` (cap bytes, NUL-ended) of the
+ * rank that has it (the lowest such rank) into every rank's `name`. */
+double evf_comm_max_named(MPI_Comm comm, double value, char *name, size_t cap);
 /* Collective: the largest value of any rank's, on every rank. */
 double evf_comm_max_double(MPI_Comm comm, double value);
 /* Collective: every rank's value into all[rank] on rank 0 (all: NULL elsewhere). */

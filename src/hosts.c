@@ -19,6 +19,7 @@ struct evf_hosts {
   void *arg;
   struct evf_host **slot; /* open addressing by origin */
   size_t cap, n;
+  uint64_t done, active;  /* hosts in each state (evf_hosts_progress) */
 };
 
 /* The stream of the jitter's draws (gen.h's streams are per task; this one per rank). */
@@ -70,6 +71,41 @@ void evf_hosts_free(struct evf_hosts *hs)
 size_t evf_hosts_count(const struct evf_hosts *hs)
 {
   return hs->n;
+}
+
+void evf_host_tasks(struct evf_host *h, uint64_t queued, uint64_t started, uint64_t ended)
+{
+  struct evf_hosts *hs = h->owner;
+  int was_done = h->queued > 0 && h->ended == h->queued, was_active = h->started > h->ended;
+  h->queued += queued;
+  h->started += started;
+  h->ended += ended;
+  int done = h->queued > 0 && h->ended == h->queued, active = h->started > h->ended;
+  hs->done += (uint64_t)done - (uint64_t)was_done;
+  hs->active += (uint64_t)active - (uint64_t)was_active;
+}
+
+void evf_hosts_progress(const struct evf_hosts *hs, uint64_t *done, uint64_t *active)
+{
+  *done = hs->done;
+  *active = hs->active;
+}
+
+double evf_hosts_bound(const struct evf_hosts *hs, const struct evf_host **h)
+{
+  double best = 0;
+  *h = NULL;
+  for (size_t i = 0; i < hs->cap; i++) {
+    const struct evf_host *x = hs->slot[i];
+    if (!x || x->requests < 2 || x->delay <= 0)
+      continue;
+    double t = (double)(x->requests - 1) * x->delay;
+    if (t > best || (t == best && *h && strcmp(x->origin, (*h)->origin) < 0)) {
+      best = t;
+      *h = x;
+    }
+  }
+  return best;
 }
 
 size_t evf_url_origin(const char *url, char *out, size_t cap)

@@ -46,7 +46,8 @@ struct evf_host {
   double delay;                 /* gap between request starts: --host-delay, or a larger
                                    Crawl-delay */
   uint64_t requests;            /* requests started (the first hop of each) */
-  uint64_t tasks;               /* tasks of this host that reached the kind */
+  uint64_t queued, started, ended; /* its tasks: received by the rank, started, with a final
+                                   record (evf_host_tasks) */
   /* the module's */
   double next_start;            /* no request starts before (monotonic seconds) */
   double last_start;            /* the last request went out (0: none yet) */
@@ -74,8 +75,16 @@ void evf_hosts_free(struct evf_hosts *hs);
 /* The host of `url` (created on first use), or NULL: out of memory (*oom set) or a URL
  * without a host. */
 struct evf_host *evf_hosts_get(struct evf_hosts *hs, const char *url, int *oom);
-/* Hosts known, and how many of them have a request queued or in flight. */
+/* Hosts known. */
 size_t evf_hosts_count(const struct evf_hosts *hs);
+/* Count `queued`, `started` and `ended` more tasks of `h` (progress). */
+void evf_host_tasks(struct evf_host *h, uint64_t queued, uint64_t started, uint64_t ended);
+/* Hosts whose tasks received so far have all ended, and hosts with a task started and not
+ * ended. */
+void evf_hosts_progress(const struct evf_hosts *hs, uint64_t *done, uint64_t *active);
+/* The host whose requests took longest at their delay: the largest (requests - 1) x delay, in
+ * seconds, with *h that host (NULL and 0 when no host made two requests with a delay). */
+double evf_hosts_bound(const struct evf_hosts *hs, const struct evf_host **h);
 
 /* May a request to `h` start now, ahead of nothing queued?  1: yes, and it counts as started
  * (call evf_host_begun/ended for it); 0: queue it with evf_host_wait. */

@@ -142,6 +142,8 @@ struct job {
   int partial;                    /* rank 0: some rank drained: not every id ran */
   struct evf_runner *runner;
   uint64_t kind_fig[EVF_KIND_FIGURES]; /* the kind's figures (finish()), summed over the ranks */
+  double kind_bound;              /* the kind's bound(), the largest over the ranks */
+  char kind_bound_by[160];        /* what sets it */
   int said;                       /* this rank's failure was said when it happened */
   double t_enter, t0, wall;
   char msg[EVF_ERRMSG_LEN];

@@ -24,6 +24,7 @@ static int job_summarise(struct job *j, struct evf_summary *s, struct evf_stats 
     return rc;
   s->output_s = j->output_s;
   memcpy(s->kind_fig, j->kind_fig, sizeof s->kind_fig);
+  evf_summary_set_kind_bound(s, j->kind_bound, j->kind_bound_by);
   s->window = j->window;
   s->output_bytes = j->writers ? j->spread_bytes : j->writer.bytes + j->writer.len;
   s->writers = j->nwriters ? j->nwriters : 1;

@@ -55,13 +55,23 @@ void evf_progress_print(struct evf_progress_view *p, const struct evf_progress_c
   char eta[32];
   format_eta(eta, sizeof eta, (double)(n - c->done), rate);
   if (!p->bar) {
-    evf_errorf(p->err,
-               "progress: %llu of %llu tasks done (%.0f%%) at %.1f s, %.1f tasks/s, ETA %s, "
-               "%llu failed, %llu in flight",
-               c->done, n, pct, elapsed, rate, eta, c->failed, c->inflight);
+    if (p->groups)
+      evf_errorf(p->err,
+                 "progress: %llu of %llu tasks done (%.0f%%) at %.1f s, %.1f tasks/s, ETA %s, "
+                 "%llu failed, %llu in flight; %s: %llu done, %llu in progress",
+                 c->done, n, pct, elapsed, rate, eta, c->failed, c->inflight, p->groups,
+                 c->groups_done, c->groups_active);
+    else
+      evf_errorf(p->err,
+                 "progress: %llu of %llu tasks done (%.0f%%) at %.1f s, %.1f tasks/s, ETA %s, "
+                 "%llu failed, %llu in flight",
+                 c->done, n, pct, elapsed, rate, eta, c->failed, c->inflight);
     return;
   }
-  char line[256], bar[PROGRESS_BAR_WIDTH + 1];
+  char line[320], bar[PROGRESS_BAR_WIDTH + 1], groups[96] = "";
+  if (p->groups)
+    snprintf(groups, sizeof groups, "; %s %llu done, %llu in progress", p->groups,
+             c->groups_done, c->groups_active);
   int fill = (int)(pct / 100.0 * PROGRESS_BAR_WIDTH + 0.5);
   for (int k = 0; k < PROGRESS_BAR_WIDTH; k++)
     bar[k] = k < fill ? '#' : '.';
@@ -69,8 +79,9 @@ void evf_progress_print(struct evf_progress_view *p, const struct evf_progress_c
   /* \r: back to the start of the line; \033[K: erase the rest of the old one. */
   int len = snprintf(line, sizeof line,
                      "\revfarm: [%s] %llu/%llu %.0f%% %.0f tasks/s ETA %s, %llu failed, %llu in "
-                     "flight\033[K%s",
-                     bar, c->done, n, pct, rate, eta, c->failed, c->inflight, last ? "\n" : "");
+                     "flight%s\033[K%s",
+                     bar, c->done, n, pct, rate, eta, c->failed, c->inflight, groups,
+                     last ? "\n" : "");
   fwrite(line, 1, len > 0 && (size_t)len < sizeof line ? (size_t)len : sizeof line - 1, p->err);
   fflush(p->err);
   p->drawn = !last;

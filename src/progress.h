@@ -17,6 +17,7 @@
 struct evf_progress_view {
   FILE *err;
   unsigned long long total;   /* the job's task count */
+  const char *groups;         /* the kind's groups ("hosts"): their counts shown; NULL: none */
   int bar;                    /* redraw one line in place */
   int drawn;                  /* a bar is on the screen (end it with a newline) */
   double sample_t[EVF_PROGRESS_SAMPLES];

@@ -66,12 +66,16 @@ void evf_report_text(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  lower bound   %10.4f s    max(task %.4f s, cpu backlog %.4f s from t=%.2f s",
           s->bound.t_lb, s->bound.task_term, s->bound.backlog_term, s->bound.backlog_at);
   if (s->offloop_cpu > 0)
-    fprintf(out, ",\n                                 child cpu %.4f s / %d CPUs = %.4f s)\n",
+    fprintf(out, ",\n                                 child cpu %.4f s / %d CPUs = %.4f s",
             s->offloop_cpu, s->job_cpus, s->bound.offloop_term);
-  else
-    fputs(")\n", out);
+  if (s->bound.kind_term > 0)
+    fprintf(out, ",\n                                 politeness %.4f s: %s", s->bound.kind_term,
+            s->bound.kind_by);
+  fputs(")\n", out);
   fprintf(out, "  efficiency    %10.2f %%    lower bound / wall; %s\n", 100 * s->efficiency,
-          s->io_bound ? "I/O-bound: the longest I/O delay sets the pace"
+          s->bound.kind_term > 0 && s->bound.t_lb == s->bound.kind_term
+              ? "politeness-bound: one host's requests, spaced by its delay, set the pace"
+          : s->io_bound ? "I/O-bound: the longest I/O delay sets the pace"
           : s->offloop_cpu > 0 && s->bound.t_lb == s->bound.offloop_term
               ? "CPU-bound: the children's CPU over the job's CPUs sets the pace"
               : "CPU-bound: more ranks would shorten it");
@@ -196,9 +200,12 @@ void evf_report_json(FILE *out, const struct evf_options *opt, const struct evf_
   fprintf(out, "  \"wall_s\": %.9g,\n  \"tasks_per_s\": %.9g,\n", s->wall, s->tasks_per_second);
   fprintf(out,
           "  \"lower_bound\": {\"t_lb_s\": %.9g, \"task_term_s\": %.9g, \"backlog_term_s\": %.9g"
-          ", \"backlog_at_s\": %.9g, \"offloop_term_s\": %.9g},\n",
+          ", \"backlog_at_s\": %.9g, \"offloop_term_s\": %.9g, \"politeness_term_s\": %.9g"
+          ", \"politeness_by\": ",
           s->bound.t_lb, s->bound.task_term, s->bound.backlog_term, s->bound.backlog_at,
-          s->bound.offloop_term);
+          s->bound.offloop_term, s->bound.kind_term);
+  evf_json_string(out, s->bound.kind_term > 0 ? s->bound.kind_by : NULL);
+  fputs("},\n", out);
   fprintf(out, "  \"offloop_cpu_s\": %.9g,\n  \"job_cpus\": %d,\n", s->offloop_cpu, s->job_cpus);
   fprintf(out, "  \"efficiency\": %.9g,\n  \"cpu_total_s\": %.9g,\n  \"max_io_s\": %.9g,\n",
           s->efficiency, s->cpu_total, s->max_io);

@@ -55,7 +55,8 @@ struct progress {
 
 static struct evf_progress_counts progress_mine(const struct evf_runner_counts *c)
 {
-  struct evf_progress_counts m = {c->done, c->failed, c->inflight};
+  struct evf_progress_counts m = {c->done, c->failed, c->inflight, c->groups_done,
+                                  c->groups_active};
   return m;
 }
 
@@ -541,6 +542,7 @@ static int job_run_loops(struct job *j)
     return code;
   j->chan = prog.chan;
   prog.view.total = j->ntodo;
+  prog.view.groups = j->grouped ? j->kind->group_name : NULL;
   prog.job = j;
   prog.journal = j->opt.journal != NULL;
   if (prog.show) {
@@ -617,6 +619,7 @@ static int job_run_loops(struct job *j)
   j->chan = NULL;
   /* The kind finishes what it kept (http: the WARC files closed), and its figures are summed. */
   char fmsg[EVF_ERRMSG_LEN];
+  j->kind_bound = evf_runner_bound(j->runner, j->kind_bound_by, sizeof j->kind_bound_by);
   int frc = evf_runner_finish(j->runner, j->kind_fig, fmsg);
   if (frc && rc == 0) {
     rc = frc;
@@ -624,6 +627,9 @@ static int job_run_loops(struct job *j)
   }
   if (j->kind->finish)
     evf_comm_sum_u64s(j->comm, j->kind_fig, EVF_KIND_FIGURES);
+  if (j->kind->bound) /* its own limits' bound, the largest of any rank's, and what sets it */
+    j->kind_bound = evf_comm_max_named(j->comm, j->kind_bound, j->kind_bound_by,
+                                       sizeof j->kind_bound_by);
   if (j->size > 1) {
     /* A rank whose loop ended waits for the others asleep, not spinning in MPI on a core that
      * another rank (or, for http, the server on the same node) needs. */

@@ -473,12 +473,25 @@ static int queue_batches(struct evf_runner *r, const struct evf_batch *batches, 
   return 0;
 }
 
+/* The kind's queued() for each task of the batches queued from `from` on (with inputs). */
+static void tell_queued(struct evf_runner *r, size_t from)
+{
+  if (!r->opened || !r->kind->queued)
+    return;
+  for (size_t b = from; b < r->nqueued; b++)
+    for (uint32_t k = 0; r->queue[b].inputs && k < r->queue[b].b.count; k++)
+      r->kind->queued(r->shared, r->queue[b].inputs[k]);
+}
+
 int evf_runner_add(struct evf_runner *r, const struct evf_batch *batches, size_t n,
                    const char *const *inputs, const uint32_t *ids, char *msg)
 {
   if (r->closed)
     evf_guard_fatal("a batch was added to a closed runner");
+  size_t from = r->nqueued;
   int rc = queue_batches(r, batches, n, inputs, ids, msg);
+  if (rc == 0)
+    tell_queued(r, from);
   if (rc == 0 && r->running)
     launch_free(r);
   return rc;
@@ -627,6 +640,7 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
       return NULL;
     }
     r->opened = 1;
+    tell_queued(r, 0);
   }
   *rc = 0;
   return r;
@@ -691,6 +705,14 @@ int evf_runner_finish(struct evf_runner *r, uint64_t *fig, char *msg)
   return r->kind->finish(r->shared, fig, msg);
 }
 
+double evf_runner_bound(struct evf_runner *r, char *what, size_t cap)
+{
+  what[0] = '\0';
+  if (!r->opened || !r->kind->bound)
+    return 0;
+  return r->kind->bound(r->shared, what, cap);
+}
+
 uint64_t evf_runner_done(const struct evf_runner *r)
 {
   return r->done;
@@ -698,7 +720,9 @@ uint64_t evf_runner_done(const struct evf_runner *r)
 
 struct evf_runner_counts evf_runner_counts(const struct evf_runner *r)
 {
-  struct evf_runner_counts c = {r->total, r->done, r->failed, r->started - r->done};
+  struct evf_runner_counts c = {r->total, r->done, r->failed, r->started - r->done, 0, 0};
+  if (r->opened && r->kind->groups)
+    r->kind->groups(r->shared, &c.groups_done, &c.groups_active);
   return c;
 }
 

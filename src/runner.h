@@ -20,6 +20,7 @@ struct evf_runner_counts {
   uint64_t done;      /* with a final record */
   uint64_t failed;    /* of those, status not ok */
   uint64_t inflight;  /* started and not done (an attempt running, or waiting for its retry) */
+  uint64_t groups_done, groups_active; /* the kind's groups() (http: hosts), or 0 */
 };
 
 /* Called from a loop timer every tick_interval seconds while tasks remain. */
@@ -111,6 +112,8 @@ double evf_runner_backoff(const struct evf_options *opt, uint32_t id, unsigned a
 /* After evf_runner_run(): the kind's finish() on this rank (0 when it has none), its figures
  * into fig[0..EVF_KIND_FIGURES) (zeroed first). */
 int evf_runner_finish(struct evf_runner *r, uint64_t *fig, char *msg);
+/* The kind's bound(), or 0 with what "" (not opened, or a kind without one). */
+double evf_runner_bound(struct evf_runner *r, char *what, size_t cap);
 /* Tasks with a final record so far. */
 uint64_t evf_runner_done(const struct evf_runner *r);
 /* All the counts so far. */

@@ -1,6 +1,7 @@
 /* Per-rank load, the lower bound and the efficiency of a run, from its records. */
 #include "stats.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -391,6 +392,18 @@ void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HO
         s->oversubscribed = 1;
   }
   free(count);
+}
+
+void evf_summary_set_kind_bound(struct evf_summary *s, double term, const char *by)
+{
+  if (term <= 0)
+    return;
+  s->bound.kind_term = term;
+  snprintf(s->bound.kind_by, sizeof s->bound.kind_by, "%s", by);
+  if (term > s->bound.t_lb)
+    s->bound.t_lb = term;
+  s->efficiency = s->wall > 0 ? s->bound.t_lb / s->wall : 0;
+  s->io_bound = s->bound.t_lb < 1.1 * s->max_io;
 }
 
 void evf_summary_set_offloop(struct evf_summary *s, double cpu, int job_cpus)

@@ -22,6 +22,9 @@ struct evf_bound {
   double backlog_at;      /* seconds: the t at which the backlog term peaks */
   double offloop_term;    /* seconds: CPU used off the loops (exec's children) over the job's
                              CPUs; 0 for kinds without such work */
+  double kind_term;       /* seconds: the kind's own limits (http: the politeness of its busiest
+                             host, (requests - 1) x delay); 0: none */
+  char kind_by[160];      /* what sets kind_term */
 };
 
 /* Compute the bound of n records (of `stride` bytes each) on nranks ranks.  Returns 0 or
@@ -138,6 +141,8 @@ void evf_summary_set_placement(struct evf_summary *s, const char (*hosts)[EVF_HO
 /* Work done off the loops (exec's children, `cpu` seconds in all) runs on the job's `job_cpus`
  * CPUs: no schedule ends before cpu / job_cpus, a third term of the bound (efficiency and
  * bound_by follow).  Call after evf_summary_set_placement(). */
+/* The kind's term (task.h bound()): T_lb becomes the larger of it and the rest. */
+void evf_summary_set_kind_bound(struct evf_summary *s, double term, const char *by);
 void evf_summary_set_offloop(struct evf_summary *s, double cpu, int job_cpus);
 
 #endif

@@ -38,6 +38,12 @@ struct evf_task_kind {
    * never. */
   int (*grouped)(const struct evf_options *opt);
   size_t (*group_key)(const char *input, char *buf, size_t cap);
+  /* Progress by group (http: hosts): queued() is told each task's input as the rank receives
+   * it, groups() says how many groups of those have every task ended and how many have some
+   * task started and not ended; group_name names them ("hosts").  NULL: none. */
+  void (*queued)(void *shared, const char *input);
+  void (*groups)(void *shared, uint64_t *done, uint64_t *active);
+  const char *group_name;
 
   /* Fill the planned fields of `rec` (iterations, the I/O delay...) for task rec->id; a pure
    * function of the options and the id, so every rank count plans the same tasks.  May be NULL. */
@@ -81,6 +87,11 @@ struct evf_task_kind {
    * file) and set its figures fig[0..EVF_KIND_FIGURES), summed over the ranks for the summary.
    * Returns 0, or an EVF_E* code with msg set.  NULL: nothing to finish. */
   int (*finish)(void *shared, uint64_t *fig, char *msg);
+  /* After the loop, before finish(): a lower bound on the run's wall that the kind's own
+   * limits set (http: a host's requests, at least its delay apart: (requests - 1) x delay, the
+   * largest over this rank's hosts), seconds, and what sets it into what[0..cap) (NUL-ended);
+   * the largest over the ranks goes into the summary's T_lb.  NULL: none. */
+  double (*bound)(void *shared, char *what, size_t cap);
   /* Those figures summed over the ranks, in the summary: a line of text (ending in a newline),
    * and members of its JSON object (each starting with ",\n  "); NULL: none. */
   void (*summary_text)(FILE *out, const struct evf_options *opt, const uint64_t *fig);

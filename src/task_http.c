@@ -762,7 +762,7 @@ static int http_io_start(struct evf_task *t)
     return oom ? EVF_STATUS_ERROR : transfer_start(h, hs);
   hs->host = host;
   if (t->rec->attempts <= 1)
-    host->tasks++;
+    evf_host_tasks(host, 0, 1, 0);
   if (t->rec->attempts <= 1)
     hs->robots_seen = 0;
   hs->wait.opens_gate = 0;
@@ -771,21 +771,27 @@ static int http_io_start(struct evf_task *t)
      * that task's backoff); the verdict comes in host_release(). */
     if ((host->robots == EVF_HOST_ROBOTS_UNKNOWN ||
          (host->robots == EVF_HOST_ROBOTS_FAILED && hs->robots_seen == host->robots_gen)) &&
-        robots_start(h, host))
+        robots_start(h, host)) {
+      evf_host_tasks(host, 0, 0, 1);
       return EVF_STATUS_ERROR;
+    }
     evf_host_wait(host, &hs->wait);
     return EVF_STATUS_OK;
   }
   if (h->opt->robots == EVF_ROBOTS_OBEY) {
     int transient, v = robots_verdict(h, hs, &transient);
-    if (v != EVF_STATUS_OK)
+    if (v != EVF_STATUS_OK) { /* the task ends here, never requested */
+      evf_host_tasks(host, 0, 0, 1);
       return v;
+    }
   }
   if (evf_host_try(host)) {
     hs->host_started = 1;
     int rc = transfer_start(h, hs);
-    if (rc != EVF_STATUS_OK)
+    if (rc != EVF_STATUS_OK) {
       host_end(hs);
+      evf_host_tasks(host, 0, 0, 1);
+    }
     return rc;
   }
   evf_host_wait(host, &hs->wait); /* its turn comes in host_release() */
@@ -871,6 +877,8 @@ static int http_keep(struct evf_task *t, int status)
   struct http_ext *x = evf_task_ext(t);
   x->warc_seq = 0;
   x->warc_offset = x->warc_length = 0;
+  if (hs->host) /* its final record: one task of the host more has ended */
+    evf_host_tasks(hs->host, 0, 0, 1);
   if (!h->opt->warc || !hs->complete || hs->nhops == 0 ||
       (status != EVF_STATUS_OK && status != EVF_STATUS_HTTP_ERROR))
     return status;
@@ -906,6 +914,38 @@ static int http_finish(void *shared, uint64_t *fig, char *msg)
   fig[FIG_ROBOTS] = h->robots_fetched;
   fig[FIG_ROBOTS_FAILED] = h->robots_failed;
   return rc;
+}
+
+/* Progress by host: every task the rank receives counts for its host. */
+static void http_queued(void *shared, const char *input)
+{
+  struct http_shared *h = shared;
+  if (!h->hosts || (strncasecmp(input, "http://", 7) != 0 && strncasecmp(input, "https://", 8) != 0))
+    return;
+  int oom;
+  struct evf_host *host = evf_hosts_get(h->hosts, input, &oom);
+  if (host)
+    evf_host_tasks(host, 1, 0, 0);
+}
+
+static void http_groups(void *shared, uint64_t *done, uint64_t *active)
+{
+  struct http_shared *h = shared;
+  *done = *active = 0;
+  if (h->hosts)
+    evf_hosts_progress(h->hosts, done, active);
+}
+
+/* The politeness bound: a host's requests, at least its delay apart. */
+static double http_bound(void *shared, char *what, size_t cap)
+{
+  struct http_shared *h = shared;
+  const struct evf_host *host = NULL;
+  double t = h->hosts ? evf_hosts_bound(h->hosts, &host) : 0;
+  if (host)
+    snprintf(what, cap, "%s, %llu requests %g s apart", host->origin,
+             (unsigned long long)host->requests, host->delay);
+  return t;
 }
 
 static void http_summary_text(FILE *out, const struct evf_options *opt, const uint64_t *fig)
@@ -1243,6 +1283,9 @@ const struct evf_task_kind evf_task_kind_http = {
   .input_check = http_input_check,
   .grouped = http_grouped,
   .group_key = http_group_key,
+  .queued = http_queued,
+  .groups = http_groups,
+  .group_name = "hosts",
   .open = http_open,
   .close = http_close,
   .io_start = http_io_start,
@@ -1254,6 +1297,7 @@ const struct evf_task_kind evf_task_kind_http = {
   .keep = http_keep,
   .resume = http_resume,
   .finish = http_finish,
+  .bound = http_bound,
   .summary_text = http_summary_text,
   .summary_json = http_summary_json,
 };

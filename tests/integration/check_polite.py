@@ -20,6 +20,7 @@ import csv
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -60,6 +61,7 @@ class Run:
             self.c(False, "timed out (a hang): %s" % " ".join(cmd))
             return None, None
         self.wall = time.monotonic() - t
+        self.stderr = p.stderr
         if want_exit is not None:
             self.c(p.returncode == want_exit, "exit %d, want %d; stderr:\n%s"
                    % (p.returncode, want_exit, p.stderr[-3000:]))
@@ -236,10 +238,31 @@ def case_delay(c, a):
             urls += [srv.url(ip, "/p/%d" % k) for ip in srv.ips]
         r = Run(a, c, "delay")
         recs, s = r.evfarm(1, urls, ["--host-delay", "0.25", "--host-delay-jitter", "0.1",
-                                     "--inflight", "24"], want_exit=0)
+                                     "--inflight", "24", "--host-connections", "1",
+                                     "--progress", "0.2"], want_exit=0)
     if recs is None:
         return
     by = requests(srv)
+    # The politeness bound: the largest (requests - 1) x delay of any host, from the server's
+    # log, named in the summary and part of T_lb.
+    lb = s["lower_bound"]
+    want = max((len(v) - 1) * (0.5 if ip == srv.ips[3] else 0.25) for ip, v in by.items())
+    c(abs(lb["politeness_term_s"] - want) < 1e-9 and lb["t_lb_s"] >= want and
+      lb["politeness_by"].startswith("http://%s:" % srv.ips[3]),
+      "lower bound %r, want a politeness term of %g s by %s" % (lb, want, srv.ips[3]))
+    c(s["wall_s"] >= lb["politeness_term_s"], "wall %.3f s under the politeness bound"
+      % s["wall_s"])
+    # Progress counts hosts: never more than there are, those done never fewer.
+    lines = [x for x in r.stderr.splitlines() if x.startswith("evfarm: progress:")]
+    seen = []
+    for x in lines:
+        m = re.search(r"; hosts: (\d+) done, (\d+) in progress$", x)
+        c(m is not None, "a progress line without hosts: %r" % x)
+        if m:
+            seen.append((int(m.group(1)), int(m.group(2))))
+    c(len(seen) >= 3 and any(a > 0 for _, a in seen) and
+      all(d + a <= 4 for d, a in seen) and [d for d, _ in seen] == sorted(d for d, _ in seen),
+      "hosts in the progress lines: %r" % seen)
     gaps = []
     for ip, reqs in sorted(by.items()):
         d = 0.5 if ip == srv.ips[3] else 0.25
@@ -415,6 +438,9 @@ def case_skewed(c, a):
     c(len({x["rank"] for x in big}) == 1, "the big host on ranks %r"
       % sorted({x["rank"] for x in big}))
     bound = 40 * 0.05
+    lb = s["lower_bound"]
+    c(abs(lb["politeness_term_s"] - bound) < 1e-9 and lb["t_lb_s"] == lb["politeness_term_s"],
+      "lower bound %r, want the politeness term %g s" % (lb, bound))
     print("skewed: wall %.3f s, politeness bound %.3f s (%.1f%%)"
           % (s["wall_s"], bound, 100 * bound / s["wall_s"]))
 
