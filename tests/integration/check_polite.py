@@ -445,6 +445,44 @@ def case_skewed(c, a):
           % (s["wall_s"], bound, 100 * bound / s["wall_s"]))
 
 
+def case_resume_np3(c, a):
+    """A journaled run at np 3 whose one host's robots.txt answers 503 (its pages end
+    robots_disallowed), then --resume --retry-failed at np 2 once it answers: the resumed plan
+    holds only those ids, still one rank per host; every id ends ok once, each page requested
+    once over both runs."""
+    with HostsServer(10) as srv:
+        urls = []
+        for k in range(6):
+            urls += [srv.url(ip, "/p/%d" % k) for ip in srv.ips]
+        sick = srv.ips[0]
+        srv.files[(sick, "/robots.txt")] = (503, b"later\n")
+        r = Run(a, c, "resume")
+        jdir = os.path.join(r.dir, "journal")
+        if os.path.exists(jdir):
+            subprocess.run(["rm", "-rf", jdir])
+        recs, s = r.evfarm(3, urls, ["--journal", jdir, "--host-delay", "0.01"], want_exit=1)
+        if recs is None:
+            return
+        c(sorted(x["url"] for x in recs if x["status"] != "ok") ==
+          sorted(u for u in urls if host_of(u) == sick), "the first run's failures: %r"
+          % sorted((x["url"], x["status"]) for x in recs if x["status"] != "ok"))
+        srv.files[(sick, "/robots.txt")] = (200, b"User-agent: *\nAllow: /\n")
+        recs, s = r.evfarm(2, urls, ["--journal", jdir, "--resume", "--retry-failed",
+                                     "--host-delay", "0.01"], want_exit=0)
+        events = list(srv.events)
+    if recs is None:
+        return
+    c([x["id"] for x in recs] == list(range(1, len(urls) + 1)) and
+      all(x["status"] == "ok" for x in recs), "records after the resume: %r"
+      % [(x["id"], x["status"]) for x in recs if x["status"] != "ok"][:5])
+    again = [x for x in recs if host_of(x["url"]) == sick]
+    c(len({x["rank"] for x in again}) == 1, "the resumed host on ranks %r"
+      % sorted({x["rank"] for x in again}))
+    pages = [(e[2], e[4]) for e in events if e[0] == "req" and e[4] != "/robots.txt"]
+    c(sorted(pages) == sorted((host_of(u), "/" + u.split("/", 3)[3]) for u in urls),
+      "pages requested over both runs: %d for %d URLs" % (len(pages), len(urls)))
+
+
 def run(a, fn):
     c = Check("check_polite " + fn.__name__[5:])
     fn(c, a)
