@@ -93,11 +93,15 @@ class Site:
 class Nginx:
     """nginx serving `root` on 127.0.0.1:<free port> with `workers` worker processes and
     keep-alive; started by start(), stopped by stop() (or the with statement).  `http_extra` and
-    `server_extra` are more directives for its http and server blocks."""
+    `server_extra` are more directives for its http and server blocks.  `listen` "*" (in a
+    network namespace of its own, where every address is loopback) serves all of 127/8;
+    `connections` per worker."""
 
-    def __init__(self, root, workers=1, http_extra="", server_extra=""):
+    def __init__(self, root, workers=1, http_extra="", server_extra="", listen="127.0.0.1",
+                 connections=8192):
         self.root, self.workers = os.path.abspath(root), workers
         self.http_extra, self.server_extra = http_extra, server_extra
+        self.listen, self.connections = listen, connections
         self.dir = tempfile.mkdtemp(prefix="evfarm-nginx-")
         self.proc, self.port = None, None
 
@@ -107,7 +111,8 @@ class Nginx:
         return f"""{user}worker_processes {self.workers};
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
-events {{ worker_connections 8192; }}
+worker_rlimit_nofile {2 * self.connections + 64};
+events {{ worker_connections {self.connections}; }}
 http {{
   access_log off;
   client_body_temp_path {d}/body;
@@ -123,7 +128,7 @@ http {{
   keepalive_requests 1000000;
   {self.http_extra}
   server {{
-    listen 127.0.0.1:{self.port} backlog=4096;
+    listen {self.listen}:{self.port} backlog=4096;
     root {self.root};
     location / {{ }}
     {self.server_extra}
