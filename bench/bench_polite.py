@@ -83,7 +83,13 @@ def inside(a):
     delays = [float(x) for x in a.delays.split(",") if x]
     only = set(a.only.split(","))
     res = {}
-    with Nginx(site.root, workers=1, listen="*", connections=4 * a.hosts + 1024) as ng:
+    # Open files: evfarm asks for two per slot (a socket, an idle connection) and nginx for one
+    # per connection, within this machine's hard limit.
+    fds = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    # nginx: a worker per 4,000 hosts (each keeps a connection open per host it serves).
+    workers = min(max(1, (a.hosts + 3999) // 4000), 4)
+    with Nginx(site.root, workers=workers, listen="*",
+               connections=min(4 * a.hosts // workers + 1024, fds // 2 - 64)) as ng:
         port = ng.port
         urls = ["http://%s:%d/p/%d.html" % (host_ip(h), port, k)
                 for h in range(a.hosts) for k in range(1, a.pages + 1)]
@@ -96,7 +102,7 @@ def inside(a):
             f.write("\n".join("http://%s:%d/p/%d.html" % (host_ip(0), port, k)
                               for k in range(1, a.pages + 1)) + "\n")
         # Every host in flight at once: its next page waits in its queue for its turn.
-        inflight = str(2 * a.hosts // a.np + 64)
+        inflight = str(min(2 * a.hosts // a.np + 64, (fds - 64) // 2 - 64))
         for run in range(a.runs):
             if "polite" in only:
                 for d in delays:
@@ -106,6 +112,9 @@ def inside(a):
                     res.setdefault("polite %g" % d, []).append(
                         (s["wall_s"], lb["politeness_term_s"], lb["t_lb_s"], s["efficiency"], w,
                          s["status"].get("ok", 0)))
+                    bad = {k: v for k, v in s["status"].items() if k != "ok" and v}
+                    if bad:
+                        print("  (--host-delay %g, run %d: not ok: %r)" % (d, run + 1, bad))
             if "off" in only:
                 off = ["--robots", "ignore", "--host-connections", "0", "--inflight", "64"]
                 for name, binary_, args in (("off", binary, off),

@@ -91,14 +91,17 @@ static const struct evf_optdef opt_table[] = {
   {"inflight", EVF_OPT_U32, OFF(inflight), 0, 4294967295.0, "K",
    "most tasks in flight per rank; 0 = all of the rank's tasks, however many (default "
    "65536: the default job keeps all its tasks in flight, and memory stays bounded, about "
-   "200 bytes a slot; http: 100, each needs an open file; exec: 1, the children run at once "
-   "by each rank: 1 with a rank per core, the cores with a rank per node)", NULL, NULL},
+   "200 bytes a slot; http: 100, each needs an open file, and with --host-delay twice the "
+   "hosts a rank owns, as far as open files allow, so each host's next page waits for its "
+   "turn in a slot; exec: 1, the children run at once by each rank: 1 with a rank per core, "
+   "the cores with a rank per node)", NULL, NULL},
   {"schedule", EVF_OPT_CHOICE, OFF(schedule), 0, 0, "MODE",
    "static: each rank gets its share of the ids before the run.  dynamic: each rank gets a "
    "first share, then asks rank 0 for the next batch whenever it holds no more unstarted tasks "
    "than it has slots (--inflight), so faster ranks run more; with every task in flight at once "
    "(--inflight 0, or the default for the default job) the first share is the whole static "
-   "share (default dynamic)", schedules, NULL},
+   "share.  http with --host-delay plans static (a host takes its delays on any rank) "
+   "(default dynamic)", schedules, NULL},
   {"batch-size", EVF_OPT_U32, OFF(batch_size), 0, EVF_TASKS_MAX, "B",
    "batches of B tasks: static deals them to ranks round-robin, dynamic on request; 0 = static: "
    "one batch per rank, dynamic: guided sizes, ceil(left / 2P) ids, at least N / 64P (default 0)",
@@ -527,8 +530,10 @@ static int validate_kind(struct evf_options *o, const struct evf_task_kind *kind
     return evf_seterr(msg, EVF_EUSAGE, "--%s: needed with --kind %s", kind->input_option,
                       kind->name);
   if (strcmp(kind->name, "http") == 0) {
-    if (!was_set(set, offsetof(struct evf_options, inflight)))
+    if (!was_set(set, offsetof(struct evf_options, inflight))) {
       o->inflight = EVF_HTTP_INFLIGHT_DEFAULT;
+      o->inflight_auto = 1;
+    }
     if (!was_set(set, offsetof(struct evf_options, timeout)))
       o->timeout = EVF_HTTP_TIMEOUT_DEFAULT;
   }

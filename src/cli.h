@@ -49,6 +49,7 @@ struct evf_options {
   uint32_t cpu_min, cpu_max; /* CPU iterations range */
   double cpu_skew;         /* sim: task i's iterations times 1 + skew (i-1)/(N-1) */
   uint32_t inflight;       /* tasks in flight per rank; 0 = all of the rank's tasks */
+  int inflight_auto;       /* http: --inflight not given (a polite crawl may raise it) */
   uint32_t window;         /* --window: ids per window of records on rank 0; 0 = the default */
   uint32_t writers;        /* --writers: ranks that write the windows; 0 = every rank */
   uint32_t batch_size;     /* static: 0 = one contiguous batch per rank; dynamic: 0 = guided */

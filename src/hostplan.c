@@ -194,8 +194,10 @@ static int add_batch(struct batches *bs, uint64_t first, uint64_t count, int own
 
 int evf_hostplan(struct evf_partition *p, uint32_t **perm_out, uint32_t ntasks, uint64_t window,
                  uint64_t part, const struct evf_batch *ranges, size_t nranges, int nranks, uint32_t batch_size,
-                 int dynamic, uint64_t first_min, const uint32_t *host_of, uint32_t nhosts)
+                 int dynamic, uint64_t first_min, const uint32_t *host_of, uint32_t nhosts,
+                 uint32_t *most_hosts)
 {
+  *most_hosts = 0;
   memset(p, 0, sizeof *p);
   *perm_out = NULL;
   if (ntasks < 1 || nranks < 1 || window < 1 || part < 1 || ntasks > EVF_TASKS_MAX)
@@ -230,6 +232,21 @@ int evf_hostplan(struct evf_partition *p, uint32_t **perm_out, uint32_t ntasks, 
     }
   if (rc == 0 && !dynamic)
     rc = owners_lpt(cnt, nhosts, nranks, owner);
+  if (rc == 0) { /* the most hosts a rank runs */
+    uint64_t *per = calloc((size_t)nranks, sizeof *per), live = 0;
+    for (uint32_t h = 0; per && h < nhosts; h++)
+      if (cnt[h]) {
+        live++;
+        per[owner[h]]++;
+      }
+    for (int r = 0; per && !dynamic && r < nranks; r++)
+      if (per[r] > *most_hosts)
+        *most_hosts = (uint32_t)per[r];
+    if (dynamic)
+      *most_hosts = (uint32_t)((live + P - 1) / P);
+    rc = per ? 0 : EVF_ENOMEM;
+    free(per);
+  }
   if (rc == 0)
     memset(seen_win, 0xff, (nhosts ? nhosts : 1) * sizeof *seen_win);
   uint64_t share = (M + P - 1) / P, floor_ = (M + 64 * P - 1) / (64 * P);

@@ -33,10 +33,12 @@ int evf_hostplan_number(const char *const *line, size_t n,
  * closed once it holds the target evf_partition_plan_ranges() would give it (batch_size, or
  * guided self-scheduling with first_min), dealt in index order; the first share is batch r for
  * rank r.
- * *perm (malloc'ed, ntasks entries) gets the id of each position.  Returns 0, EVF_EUSAGE or
+ * *perm (malloc'ed, ntasks entries) gets the id of each position, *most_hosts the most hosts
+ * with ids to run one rank owns (static) or ceil(hosts / nranks) (dynamic).  Returns 0, EVF_EUSAGE or
  * EVF_ENOMEM. */
 int evf_hostplan(struct evf_partition *p, uint32_t **perm, uint32_t ntasks, uint64_t window,
                  uint64_t part, const struct evf_batch *ranges, size_t nranges, int nranks, uint32_t batch_size,
-                 int dynamic, uint64_t first_min, const uint32_t *host_of, uint32_t nhosts);
+                 int dynamic, uint64_t first_min, const uint32_t *host_of, uint32_t nhosts,
+                 uint32_t *most_hosts);
 
 #endif

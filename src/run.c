@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "chan.h"
@@ -315,7 +316,7 @@ static int job_open_writers(struct job *j)
 
 /* 2a. Rank 0, a host-affine plan (the kind's grouped()): the inputs numbered by their key (a
  * URL's origin), each host's ids given to one rank (hostplan.h), the inputs by position. */
-static int job_plan_hosts(struct job *j, uint64_t first_min)
+static int job_plan_hosts(struct job *j, uint64_t first_min, uint32_t *most_hosts)
 {
   struct evf_batch *ranges = NULL;
   size_t nranges = 0;
@@ -331,7 +332,7 @@ static int job_plan_hosts(struct job *j, uint64_t first_min)
     rc = evf_hostplan(&j->part, &j->perm, j->opt.tasks, j->window, job_gather_window(j),
                       j->reused ? ranges : NULL,
                       nranges, j->size, j->opt.batch_size, j->dynamic, first_min, host_of,
-                      nhosts);
+                      nhosts, most_hosts);
   if (rc == 0)
     rc = evf_inputs_permuted(&j->inputs_pos, &j->inputs_all, j->perm, j->opt.tasks);
   free(ranges);
@@ -354,9 +355,16 @@ static int job_distribute(struct job *j)
    * boundary: with several windows, hosts keep one rank for the whole job (static). */
   if (j->grouped && j->dynamic && j->window < j->opt.tasks)
     j->dynamic = 0;
+  /* With a delay, a host takes (its requests - 1) x delay on any rank: every host starts at
+   * once, owned for the whole job (static), and each gets a slot for the page waiting for its
+   * turn besides the one in flight. */
+  int spaced = j->grouped && (j->opt.host_delay > 0 || j->opt.host_delay_jitter > 0);
+  if (spaced)
+    j->dynamic = 0;
+  uint32_t most_hosts = 0;
   if (j->grouped) {
     if (j->rank == 0)
-      rc = job_plan_hosts(j, first_min);
+      rc = job_plan_hosts(j, first_min, &most_hosts);
   } else if (j->rank == 0 && j->reused) { /* a resumed run: only the ids the journal lacks */
     struct evf_batch *ranges = NULL;
     size_t nranges = 0;
@@ -382,6 +390,16 @@ static int job_distribute(struct job *j)
   int code = evf_job_agree(j, rc, 0);
   if (code)
     return code;
+  if (spaced && j->opt.inflight_auto) {
+    uint64_t want = 2 * evf_comm_bcast_u64(j->comm, most_hosts) + 16;
+    struct rlimit rl; /* as many as this rank's open files allow (two per transfer) */
+    uint64_t most = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY
+                        ? (rl.rlim_max > 128 ? (rl.rlim_max - 64) / 2 : 32)
+                        : UINT32_MAX;
+    want = want < most ? want : most;
+    if (want > j->opt.inflight)
+      j->opt.inflight = (uint32_t)(want < UINT32_MAX ? want : UINT32_MAX);
+  }
   rc = evf_comm_scatter_batches(j->comm, &j->part, &j->batches, &j->nbatches);
   if (rc) {
     if (j->rank == 0)

@@ -483,6 +483,26 @@ def case_resume_np3(c, a):
       "pages requested over both runs: %d for %d URLs" % (len(pages), len(urls)))
 
 
+def case_every_host_at_once(c, a):
+    """--host-delay 2 over 300 hosts at np 2 with the default --inflight (100): a polite crawl
+    gets a slot per host (and one for the page waiting for its turn), so every host's
+    robots.txt goes out before any host's first page (due 2 s after it) instead of hosts
+    waiting for slots held by pages that wait for their turn."""
+    with HostsServer(300) as srv:
+        urls = [srv.url(ip, "/p/%d" % k) for k in range(2) for ip in srv.ips]
+        r = Run(a, c, "every_host_at_once")
+        recs, s = r.evfarm(2, urls, ["--host-delay", "2"], want_exit=0, timeout=300)
+    if recs is None:
+        return
+    by = requests(srv)
+    c(len(by) == 300 and all(len(v) == 3 and v[0][1] == "/robots.txt" for v in by.values()),
+      "requests per host: %r" % sorted({len(v) for v in by.values()}))
+    last_robots = max(v[0][0] for v in by.values())
+    first_page = min(v[1][0] for v in by.values())
+    c(last_robots < first_page, "a robots.txt went out %.2f s after the first page"
+      % (last_robots - first_page))
+
+
 def run(a, fn):
     c = Check("check_polite " + fn.__name__[5:])
     fn(c, a)

@@ -328,7 +328,8 @@ class BadServer:
 
 class HostsServer:
     """Many hosts on loopback: one asyncio server (in a thread) listening on the same port on
-    each of 127.0.0.2 .. 127.0.0.(n+1), HTTP/1.1 with keep-alive.  Each host serves
+    each of 127.0.0.2, 127.0.0.3, ... (n addresses, on into 127.0.1.0 ...), HTTP/1.1 with
+    keep-alive.  Each host serves
       files[(ip, path)]  (status, body bytes[, extra header bytes]), or a list of them served
                          in turn (the last one again and again)
       /robots.txt        otherwise 404
@@ -338,7 +339,7 @@ class HostsServer:
     "open" (a connection accepted), "req" (a request's head read) and "close"."""
 
     def __init__(self, n, files=None):
-        self.ips = ["127.0.0.%d" % (k + 2) for k in range(n)]
+        self.ips = ["127.0.%d.%d" % ((k + 2) // 256, (k + 2) % 256) for k in range(n)]
         self.files = dict(files or {})
         self.served = {}
         self.events, self.port, self.conns = [], None, 0

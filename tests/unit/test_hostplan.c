@@ -40,11 +40,12 @@ static void check_plan(uint32_t n, uint64_t window, uint64_t part, int ranks, ui
 {
   struct evf_partition p;
   uint32_t *perm = NULL;
+  uint32_t most = 0;
   int rc = evf_hostplan(&p, &perm, n, window, part, ranges, nranges, 0, bs, dynamic, 1,
-                        host_of, nhosts);
+                        host_of, nhosts, &most);
   CHECK_EQ_U64(rc, (uint64_t)(int64_t)EVF_EUSAGE); /* no ranks */
   rc = evf_hostplan(&p, &perm, n, window, part, ranges, nranges, ranks, bs, dynamic, 1, host_of,
-                    nhosts);
+                    nhosts, &most);
   CHECK_EQ_U64(rc, 0);
   if (rc)
     return;
@@ -136,6 +137,17 @@ static void check_plan(uint32_t n, uint64_t window, uint64_t part, int ranks, ui
     }
     free(nth);
   }
+  { /* the most hosts a rank runs: static, those it owns; dynamic, an even share */
+    uint32_t *per = calloc((size_t)ranks, sizeof *per), live = 0, top = 0;
+    for (uint32_t h = 0; h < nhosts; h++)
+      if (host_rank[h] >= 0 || host_batch[h] != UINT32_MAX) {
+        live++;
+        if (host_rank[h] >= 0 && ++per[host_rank[h]] > top)
+          top = per[host_rank[h]];
+      }
+    CHECK_EQ_U64(most, dynamic ? (live + (uint32_t)ranks - 1) / (uint32_t)ranks : top);
+    free(per);
+  }
   if (!dynamic) { /* LPT: the busiest rank is within the largest host of the ideal */
     uint64_t *load = calloc((size_t)ranks, sizeof *load), *cnt = calloc(nhosts, sizeof *cnt);
     uint64_t biggest = 0, most = 0;
@@ -180,7 +192,9 @@ int main(void)
     static const uint32_t h8[8] = {0, 1, 0, 2, 0, 1, 2, 0}; /* ids 1..8 */
     struct evf_partition p;
     uint32_t *perm;
-    CHECK_EQ_U64(evf_hostplan(&p, &perm, 8, 8, 8, NULL, 0, 2, 0, 0, 1, h8, 3), 0);
+    uint32_t most = 0;
+    CHECK_EQ_U64(evf_hostplan(&p, &perm, 8, 8, 8, NULL, 0, 2, 0, 0, 1, h8, 3, &most), 0);
+    CHECK_EQ_U64(most, 2);
     static const uint32_t want[8] = {1, 3, 5, 8, 2, 4, 6, 7};
     for (int k = 0; k < 8; k++)
       CHECK_EQ_U64(perm[k], want[k]);
@@ -240,9 +254,10 @@ int main(void)
     struct evf_partition p;
     uint32_t *perm;
     static const uint32_t h4[4] = {0, 1, 0, 1};
-    CHECK_EQ_U64(evf_hostplan(&p, &perm, 4, 2, 2, NULL, 0, 2, 0, 1, 1, h4, 2),
+    uint32_t most;
+    CHECK_EQ_U64(evf_hostplan(&p, &perm, 4, 2, 2, NULL, 0, 2, 0, 1, 1, h4, 2, &most),
                  (uint64_t)(int64_t)EVF_EUSAGE);
-    CHECK_EQ_U64(evf_hostplan(&p, &perm, 4, 4, 2, NULL, 0, 2, 0, 1, 1, h4, 2),
+    CHECK_EQ_U64(evf_hostplan(&p, &perm, 4, 4, 2, NULL, 0, 2, 0, 1, 1, h4, 2, &most),
                  (uint64_t)(int64_t)EVF_EUSAGE);
   }
   return check_done("test_hostplan");
