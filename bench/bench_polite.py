@@ -142,10 +142,12 @@ def inside(a):
         r = res.get("polite %g" % d)
         if r:
             wall, term = med([x[0] for x in r]), med([x[1] for x in r])
-            print("  polite --host-delay %-5g wall %7.3f s, politeness bound %7.3f s (T_lb %.3f s):"
-                  " %5.1f %% of it; whole process %.3f s; %d of %d ok; %.0f requests/s asked"
-                  % (d, wall, term, med([x[2] for x in r]), 100 * med([x[3] for x in r]),
-                     med([x[4] for x in r]), med([x[5] for x in r]), a.hosts * a.pages,
+            print("  polite --host-delay %-5g wall %7.3f s, politeness bound %7.3f s: %5.1f %% of "
+                  "the wall (T_lb %.3f s, efficiency %.1f %%); whole process %.3f s; %d of %d ok; "
+                  "%.0f requests/s asked"
+                  % (d, wall, term, 100 * term / wall, med([x[2] for x in r]),
+                     100 * med([x[3] for x in r]), med([x[4] for x in r]),
+                     med([x[5] for x in r]), a.hosts * a.pages,
                      a.hosts * (a.pages + 1) / (a.pages * d)))
     for name, what in (("off", "politeness off (--robots ignore --host-connections 0)"),
                        ("old", "the build before (--old, --host-connections 0)"),
