@@ -353,7 +353,7 @@ static int job_distribute(struct job *j)
   j->grouped = j->kind->grouped && j->kind->grouped(&j->opt);
   /* A host dealt in one window and then another could run on two ranks at once around their
    * boundary: with several windows, hosts keep one rank for the whole job (static). */
-  if (j->grouped && j->dynamic && j->window < j->opt.tasks)
+  if (j->grouped && j->dynamic && (j->window < j->opt.tasks || job_gather_window(j) < j->opt.tasks))
     j->dynamic = 0;
   /* With a delay, a host takes (its requests - 1) x delay on any rank: every host starts at
    * once, owned for the whole job (static), and each gets a slot for the page waiting for its

@@ -573,9 +573,11 @@ static int transfer_start(struct http_shared *h, struct http_slot *hs)
 
 /* --- politeness: robots.txt and per-host turns (hosts.c) --------------------------------------- */
 
+/* Per-host bookkeeping (hosts.c): robots.txt, a delay, or a per-host limit to count hosts by. */
 static int polite(const struct evf_options *opt)
 {
-  return opt->robots == EVF_ROBOTS_OBEY || opt->host_delay > 0 || opt->host_delay_jitter > 0;
+  return opt->robots == EVF_ROBOTS_OBEY || opt->host_delay > 0 || opt->host_delay_jitter > 0 ||
+         opt->host_connections > 0;
 }
 
 /* The URL's path and query as sent ("/" when it has none), for robots.txt's rules. */
