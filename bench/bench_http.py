@@ -12,7 +12,9 @@ generated site of 10,000 pages of 1-8 KiB.  Clients, interleaved run by run:
   aiohttp    Python asyncio + aiohttp (Debian's python3-aiohttp), one process per core in a
              ProcessPoolExecutor, 64 connections per process, the same body processing as
              evfarm's (lines, href= links, XXH3-64 with python3-xxhash)
-  evfarm1/2  evfarm --kind http at np = 1 and 2, --inflight 64, --host-connections 64 (body
+  evfarm1/2  evfarm --kind http at np = 1 and 2, --inflight 64 (at most 64 connections per
+             rank), --host-connections 0 --robots ignore (one host: no per-host limit, so its
+             URLs spread over the ranks; no robots.txt, as the peers fetch none) (body
              processing on)
   warc1/2    the same with --warc DIR: every response kept in WARC files
   wget       wget --warc-file over the same list (Debian's wget, the classic WARC writer; one
@@ -187,7 +189,8 @@ def main():
                         warc = ["--warc", warc_dir]
                     wall, cpu, _ = timed([mpirun, "-np", str(np_), evfarm, "--kind", "http",
                                           "--urls", url_file, "--inflight", str(CONNS),
-                                          "--host-connections", str(CONNS), "--quiet",
+                                          "--host-connections", "0", "--robots", "ignore",
+                                          "--quiet",
                                           "--progress", "0", "--json", summary] + warc)
                     if warc and run:
                         res[k]["mbps"].append(dir_bytes(warc_dir) / 1e6 / wall)
