@@ -13,6 +13,13 @@ its time), started and stopped here:
   delay               --host-delay with --host-delay-jitter and a Crawl-delay: every gap between
                       two requests to a host at least its delay, the jitter spreads them
   connections         --host-connections 2: never more than 2 connections to the host open
+  affine_*_np3        host-affine dealing (static, dynamic, windows with batches): each host
+                      on one rank, at most --host-connections open to a host from the job
+  same_np123          np 1, 2, 3: the same records and, with --warc, the same stored responses
+  delay_np3           --host-delay holds for the whole job at np 3
+  skewed              one host with half the URLs: the others end while it runs
+  resume_np3          --resume --retry-failed of a host-affine plan at another rank count
+  every_host_at_once  with a delay every host starts at once (a slot per host)
 
 Runs under Debian's /usr/bin/python3 (python3-protego).  One ctest per case.
 """
