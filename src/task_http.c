@@ -642,6 +642,21 @@ static int host_release(struct evf_host_waiter *w, void *arg)
   return 1;
 }
 
+/* A slot's state for a new attempt (a task's, or a robots.txt fetch of `host`): nothing
+ * received, captured or begun yet, bodies kept up to `limit` bytes. */
+static void attempt_reset(struct http_slot *hs, uint64_t limit, struct evf_host *host)
+{
+  hs->limit = limit;
+  hs->len = 0;
+  hs->truncated = hs->no_memory = 0;
+  hs->begun_at = hs->setup = 0;
+  hs->complete = 0;
+  hs->nhops = 0;
+  hs->capture_failed = 0;
+  hs->host = host;
+  hs->host_started = 0;
+}
+
 /* Fetch `host`'s robots.txt ahead of every other request to it (its gate shut until then). */
 static int robots_start(struct http_shared *h, struct evf_host *host)
 {
@@ -657,14 +672,7 @@ static int robots_start(struct http_shared *h, struct evf_host *host)
     }
     rs->robots_fetch = 1;
   }
-  rs->limit = EVF_ROBOTS_MAX_BYTES;
-  rs->len = 0;
-  rs->truncated = rs->no_memory = 0;
-  rs->begun_at = rs->setup = 0;
-  rs->complete = 0;
-  rs->nhops = 0;
-  rs->capture_failed = 0;
-  rs->host = host;
+  attempt_reset(rs, EVF_ROBOTS_MAX_BYTES, host);
   rs->wait.opens_gate = 1;
   char url[2100];
   snprintf(url, sizeof url, "%s/robots.txt", host->origin);
@@ -742,15 +750,7 @@ static int http_io_start(struct evf_task *t)
   struct http_slot *hs = evf_task_state(t);
   if (!hs->easy && slot_init(h, hs, t))
     return EVF_STATUS_ERROR;
-  hs->limit = h->opt->max_body;
-  hs->len = 0;
-  hs->truncated = hs->no_memory = 0;
-  hs->begun_at = hs->setup = 0;
-  hs->complete = 0;
-  hs->nhops = 0;
-  hs->capture_failed = 0;
-  hs->host = NULL;
-  hs->host_started = 0;
+  attempt_reset(hs, h->opt->max_body, NULL);
   h->any_task = t;
   const char *url = evf_task_input(t);
   curl_easy_setopt(hs->easy, CURLOPT_URL, url);

@@ -179,7 +179,48 @@ http {{
         self.stop()
 
 
-class BadServer:
+class LoopServer:
+    """An asyncio server in a thread of its own: _serve() (a coroutine) starts the listeners
+    into self.servers and sets self.port; start() waits for it, stop() closes every listener,
+    cancels every connection and joins the thread."""
+
+    def __init__(self):
+        self.port, self.servers = None, []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.ready = threading.Event()
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._serve())
+        self.ready.set()
+        self.loop.run_forever()
+
+    def start(self):
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def stop(self):
+        async def shut():
+            for srv in self.servers:
+                srv.close()
+            tasks = [t for t in asyncio.all_tasks(self.loop) if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.loop.stop()
+        asyncio.run_coroutine_threadsafe(shut(), self.loop)
+        self.thread.join(10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class BadServer(LoopServer):
     """The misbehaving server.  Paths:
       /ok/N             200, N bytes
       /delay/MS         200 after MS milliseconds
@@ -197,10 +238,8 @@ class BadServer:
     `log[path]` lists the time.monotonic() of each request of that path."""
 
     def __init__(self):
-        self.port, self.log, self.counts = None, {}, {}
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.ready = threading.Event()
+        super().__init__()
+        self.log, self.counts = {}, {}
 
     def body(self, path, size):
         """The deterministic body of a path: the same bytes for the oracle."""
@@ -292,41 +331,16 @@ class BadServer:
             except Exception:
                 pass
 
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(
-            asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024))
-        self.port = self.server.sockets[0].getsockname()[1]
-        self.ready.set()
-        self.loop.run_forever()
-
-    def start(self):
-        self.thread.start()
-        self.ready.wait(10)
-        return self
+    async def _serve(self):
+        srv = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
+        self.servers = [srv]
+        self.port = srv.sockets[0].getsockname()[1]
 
     def base(self):
         return "http://127.0.0.1:%d" % self.port
 
-    def stop(self):
-        async def shut():
-            self.server.close()
-            tasks = [t for t in asyncio.all_tasks(self.loop) if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.loop.stop()
-        asyncio.run_coroutine_threadsafe(shut(), self.loop)
-        self.thread.join(10)
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-class HostsServer:
+class HostsServer(LoopServer):
     """Many hosts on loopback: one asyncio server (in a thread) listening on the same port on
     each of 127.0.0.2, 127.0.0.3, ... (n addresses, on into 127.0.1.0 ...), HTTP/1.1 with
     keep-alive.  Each host serves
@@ -339,13 +353,11 @@ class HostsServer:
     "open" (a connection accepted), "req" (a request's head read) and "close"."""
 
     def __init__(self, n, files=None):
+        super().__init__()
         self.ips = ["127.0.%d.%d" % ((k + 2) // 256, (k + 2) % 256) for k in range(n)]
         self.files = dict(files or {})
         self.served = {}
-        self.events, self.port, self.conns = [], None, 0
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.ready = threading.Event()
+        self.events, self.conns = [], 0
 
     def body(self, ip, path):
         return ("page %s%s\n" % (ip, path)).encode()
@@ -386,41 +398,13 @@ class HostsServer:
             except Exception:
                 pass
 
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        self.servers = []
+    async def _serve(self):
         port = 0
         for ip in self.ips:  # the first picks a free port, the others take the same
-            srv = self.loop.run_until_complete(
-                asyncio.start_server(self._handle, ip, port, backlog=1024))
+            srv = await asyncio.start_server(self._handle, ip, port, backlog=1024)
             port = srv.sockets[0].getsockname()[1]
             self.servers.append(srv)
         self.port = port
-        self.ready.set()
-        self.loop.run_forever()
-
-    def start(self):
-        self.thread.start()
-        self.ready.wait(10)
-        return self
 
     def url(self, ip, path):
         return "http://%s:%d%s" % (ip, self.port, path)
-
-    def stop(self):
-        async def shut():
-            for srv in self.servers:
-                srv.close()
-            tasks = [t for t in asyncio.all_tasks(self.loop) if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.loop.stop()
-        asyncio.run_coroutine_threadsafe(shut(), self.loop)
-        self.thread.join(10)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
