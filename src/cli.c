@@ -685,6 +685,8 @@ void evf_cli_usage(FILE *out)
         "  1  the job ran, but some task failed (see the status column of --output)\n"
         "  2  bad input: an option, a value or an output file (one line on stderr)\n"
         "  3  runtime error: the job could not run or its results could not be written\n"
+        "  4  drained (--journal only): SIGUSR1, SIGTERM or --max-fails stopped it early;\n"
+        "     what finished is written (summary: partial), --resume goes on\n"
         "  128+S  stopped by signal S (130 SIGINT, 143 SIGTERM, 138 SIGUSR1, ...):\n"
         "     nothing is written and temporary files are removed; Open MPI's mpirun\n"
         "     exits 1 when it is the one interrupted (Ctrl-C: it sends the ranks SIGTERM),\n"
@@ -697,6 +699,7 @@ void evf_cli_usage(FILE *out)
         "\nExamples:\n"
         "  mpirun -np 4 evfarm --tasks 100000 --output results.csv --json summary.json\n"
         "  mpirun -np 4 evfarm --kind http --urls urls.txt --retries 3 --output r.csv\n"
-        "  mpirun -np 4 evfarm --kind http --urls urls.txt --compressed --warc crawl/\n",
+        "  mpirun -np 4 evfarm --kind http --urls urls.txt --compressed --warc crawl/\n"
+        "  mpirun -np 8 evfarm --kind exec --commands jobs.txt --journal j/ --resume\n",
         out);
 }

@@ -5,7 +5,7 @@
  * counts the runs from 1; a later run's record of an id replaces an earlier one's).  A file
  * "lock" there is held (flock) by rank 0 of the run using it.  No MPI here.
  *
- * Format of each file (version 2), documented in the README:
+ * Format of each file (version 2), documented in docs/long-runs.md:
  *   one text line:  "evfarm-journal 2 " then the task set as KEY=VALUE words (kind, tasks,
  *                   seed, the sim parameters, the input file's size and XXH3-64, the exec
  *                   template's XXH3-64, the record size), then "\n";

@@ -160,7 +160,7 @@ static const char sentinel_script[] =
 /* Where evfarm-exec-shim is (exec_shim.c): beside this program after `cmake --install`
  * (PREFIX/bin/evfarm, PREFIX/libexec/evfarm/evfarm-exec-shim) or in its build tree, else where
  * this build put it.  "" when none is found: commands are then spawned directly, and their
- * maxrss_kib includes the rank's own peak (the README says so). */
+ * maxrss_kib includes the rank's own peak (docs/kinds.md says so). */
 static void find_shim(char *out, size_t n)
 {
   char exe[4096];

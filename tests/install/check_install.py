@@ -155,8 +155,10 @@ INSTALLED = ["bin/evfarm", "bin/evfarm-sweep", "libexec/evfarm/evfarm-exec-shim"
              "share/evfarm/jobs/evfarm.sbatch", "share/evfarm/jobs/sweep.sbatch",
              "share/evfarm/jobs/exec-farm.sbatch", "share/evfarm/jobs/scaling.sh",
              "share/evfarm/jobs/scaling-strong.sh", "share/evfarm/jobs/scaling-weak.sh"]
-DATA = ["share/evfarm/jobs/README.md", "share/doc/evfarm/README.md", "share/doc/evfarm/design.md",
-        "share/doc/evfarm/scaling-plan.md", "share/man/man1/evfarm.1",
+DATA = ["share/evfarm/jobs/README.md", "share/doc/evfarm/README.md"] + [
+        "share/doc/evfarm/docs/" + d for d in sorted(os.listdir(os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs")))] + [
+        "share/man/man1/evfarm.1",
         "share/man/man1/evfarm-sweep.1", "share/evfarm/modulefile"]
 
 

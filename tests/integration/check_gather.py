@@ -2,14 +2,14 @@
 (pmpi_count.c, preloaded) that counts its MPI_Igatherv calls and the bytes they move and the
 bytes of every point-to-point send, and the counts are checked against the run's records:
 
-A window of --window W ids is gathered in 16 parts of ceil(W/16) ids (README), so N ids past
+A window of --window W ids is gathered in 16 parts of ceil(W/16) ids (docs/scaling.md), so N ids past
 two windows take ceil(N / ceil(W/16)) gathers; N within two windows, one.  Past two windows
 the parts are spread over writers (--writers R, every rank by default): part k is gathered to
 rank k mod R, which writes it into the --output file with MPI_File_write_at (the shim counts
 those bytes too); within two windows, or with --writers 1, rank 0 gathers and writes them all.
 
 windows_dynamic   np 3, 20,000 tasks, --window 3,000: ceil(20000/188) = 107 gathers on every
-                  rank; every rank sends 64 bytes (a sim record, README) for each record the
+                  rank; every rank sends 64 bytes (a sim record, docs/output.md) for each record the
                   output says it ran, rank k mod 3 receives exactly the records of part k, and
                   writes exactly the bytes of part k's lines of the output (and the summary's
                   rank_record_bytes says so); point-to-point traffic (the channel: control only)
@@ -41,7 +41,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import Check, cases_main, cases_of  # noqa: E402
 
-SIM_RECORD = 64  # bytes of a sim record: "64 MiB of records, 1,048,576 sim records" (README)
+SIM_RECORD = 64  # bytes of a sim record: "64 MiB of records, 1,048,576 sim records" (docs/scaling.md)
 
 
 def run(c, a, name, np, args, windows, writers=0):
@@ -117,7 +117,7 @@ def windows_ids(args):
 
 
 def gathers(n, w):
-    """Gathers of N ids past two windows of W: 16 parts a window (README)."""
+    """Gathers of N ids past two windows of W: 16 parts a window (docs/scaling.md)."""
     part = -(-w // 16)
     return -(-n // part)
 

@@ -272,7 +272,7 @@ def case_queue_not_io(c, a):
     """The wait in curl's queue for one of --host-connections is not the fetch's I/O time:
     6 fetches of a 0.3 s page through one connection take 1.8 s, yet each record's io_delay
     and t_total are its own 0.3 s (not up to 1.8 s), so the summary's bound stays the fetches'
-    own times, as the README says."""
+    own times, as docs/kinds.md says."""
     r = Run(a, c, "queue_not_io")
     with BadServer() as bad:
         urls = [bad.base() + "/delay/300"] * 6

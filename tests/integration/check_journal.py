@@ -33,7 +33,7 @@ RUN_FIXED = struct.Struct("<qIIQQ")  # journal.h: struct evf_journal_run's fixed
 
 def read_journal_file(path):
     """(version, header words, runs, bytes of the valid part) of one journal file, per the
-    README's format: each run a dict of its run frame's fields (none for records before any run
+    docs/long-runs.md's format: each run a dict of its run frame's fields (none for records before any run
     frame: version 1, or a file of a rank other than 0) with its records."""
     d = open(path, "rb").read()
     nl = d.index(b"\n")
