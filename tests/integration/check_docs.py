@@ -21,6 +21,7 @@ per case (docs_<case>):
              scripts/test.sh, and .ci/run calls that test command
 
   usage: check_docs.py --build BUILD --source SRC --case NAME"""
+import concurrent.futures
 import difflib
 import os
 import re
@@ -154,6 +155,7 @@ class Docs:
         self.env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                         ASAN_OPTIONS="detect_leaks=0")
         self.helps = {}
+        self.parses = []
 
     def text(self, rel):
         return open(os.path.join(self.src, rel), encoding="utf-8").read()
@@ -193,10 +195,21 @@ class Docs:
 
 
 def check_parse(d, c, where, prog, args):
-    """Give evfarm (or evfarm-sweep) the documented arguments and --help: 0 if they parse."""
-    p = d.run(d.prog_path(prog) + args + ["--help"])
-    c(p.returncode == 0, "%s: %s %s does not parse: %s" % (where, prog, " ".join(args),
-                                                           p.stderr.strip()[:300]))
+    """Give evfarm (or evfarm-sweep) the documented arguments and --help later (parse_all):
+    0 if they parse."""
+    d.parses.append((where, prog, tuple(args)))
+
+
+def parse_all(d, c):
+    """Run every distinct check_parse at once (each program starts as an MPI singleton)."""
+    todo = sorted({(prog, args) for _, prog, args in d.parses})
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        done = dict(zip(todo, ex.map(lambda t: d.run(d.prog_path(t[0]) + list(t[1]) + ["--help"]),
+                                     todo)))
+    for where, prog, args in d.parses:
+        p = done[(prog, args)]
+        c(p.returncode == 0, "%s: %s %s does not parse: %s" % (where, prog, " ".join(args),
+                                                               p.stderr.strip()[:300]))
 
 
 def check_command(d, c, where, cmd):
@@ -295,7 +308,9 @@ def case_commands(a, c):
         for cmd in command_lines(d.text(rel)):
             n += 1
             check_command(d, c, rel, cmd)
+    parse_all(d, c)
     c(n >= 30, "only %d command lines found in the documents" % n)
+    c(len(d.parses) >= 20, "only %d command lines parsed by evfarm or evfarm-sweep" % len(d.parses))
 
 
 def case_paths(a, c):
