@@ -54,7 +54,8 @@ LAUNCHERS = {"mpirun", "mpiexec", "mpiexec.mpich", "srun", "evfarm-mpirun", "sba
 def docs(src):
     """The documents checked, as paths relative to SRC."""
     names = ["README.md", "jobs/README.md"]
-    names += ["docs/" + f for f in sorted(os.listdir(os.path.join(src, "docs"))) if f.endswith(".md")]
+    names += ["docs/" + f for f in sorted(os.listdir(os.path.join(src, "docs")))
+              if f.endswith(".md")]
     return names
 
 
@@ -163,8 +164,8 @@ class Docs:
     def prog_path(self, name):
         """The program to run for a PROGRAMS name."""
         built = {"evfarm": "evfarm", "evfarm-sweep": "evfarm-sweep", "run.sh": "evfarm",
-                 "evfarm.sbatch": "evfarm", "exec-farm.sbatch": "evfarm", "sweep.sh": "evfarm-sweep",
-                 "sweep.sbatch": "evfarm-sweep"}
+                 "evfarm.sbatch": "evfarm", "exec-farm.sbatch": "evfarm",
+                 "sweep.sh": "evfarm-sweep", "sweep.sbatch": "evfarm-sweep"}
         if name in built:
             return [os.path.join(self.build, built[name])]
         for d in ("scripts", "jobs", "bench"):
@@ -224,7 +225,7 @@ def check_command(d, c, where, cmd):
         while k < len(words) and program_of(words[k]) in LAUNCHERS:
             # a launcher: its options up to the program it starts
             j = k + 1
-            while j < len(words) and not (program_of(words[j]) and program_of(words[j]) not in LAUNCHERS):
+            while j < len(words) and program_of(words[j]) in (None,) + tuple(LAUNCHERS):
                 j += 1
             if j == len(words):
                 break
@@ -241,7 +242,9 @@ def check_command(d, c, where, cmd):
         if how == "evfarm":
             check_parse(d, c, where, "evfarm", args)
         elif how == "exec":
-            ev = ["--kind", "exec"] + (["--commands"] if args and not args[0].startswith("-") else [])
+            ev = ["--kind", "exec"]
+            if args and not args[0].startswith("-"):  # exec-farm.sbatch FILE [options]
+                ev.append("--commands")
             check_parse(d, c, where, "evfarm", ev + args)
         elif how == "sweep":
             if args[:1] == ["-np"]:
@@ -318,7 +321,8 @@ def case_paths(a, c):
     for rel in docs(d.src):
         bl, prose = blocks(d.text(rel))
         words = [w for s in code_spans(prose) for w in s.split()]
-        words += [w for lang, lines in bl if lang in ("sh", "bash", "") for l in lines for w in l.split()]
+        words += [w for lang, lines in bl if lang in ("sh", "bash", "")
+                  for line in lines for w in line.split()]
         for w in words:
             w = w.strip("'\"()`")
             e = d.exists(w)
