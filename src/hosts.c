@@ -300,23 +300,25 @@ void evf_host_wait(struct evf_host *h, struct evf_host_waiter *w)
 {
   w->host = h;
   w->queued = 1;
-  if (w->opens_gate) { /* at the front */
-    w->prev = NULL;
-    w->next = h->head;
-    if (h->head)
-      h->head->prev = w;
-    else
-      h->tail = w;
-    h->head = w;
-  } else {
-    w->next = NULL;
-    w->prev = h->tail;
-    if (h->tail)
-      h->tail->next = w;
-    else
-      h->head = w;
-    h->tail = w;
+  struct evf_host_waiter *after = NULL; /* w goes behind it (NULL: at the front) */
+  if (!w->opens_gate) {
+    after = h->tail;
+    if (w->front) { /* behind the robots.txt fetch and the fronts queued before */
+      after = NULL;
+      for (struct evf_host_waiter *x = h->head; x && (x->opens_gate || x->front); x = x->next)
+        after = x;
+    }
   }
+  w->prev = after;
+  w->next = after ? after->next : h->head;
+  if (w->next)
+    w->next->prev = w;
+  else
+    h->tail = w;
+  if (after)
+    after->next = w;
+  else
+    h->head = w;
   schedule(h);
 }
 

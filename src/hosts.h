@@ -35,6 +35,8 @@ struct evf_host_waiter {
   struct evf_host *host;
   int queued;
   int opens_gate; /* the robots.txt fetch: released while the gate is shut, ahead of the rest */
+  int front;      /* a redirect's next hop (its task under way): ahead of the rest, behind the
+                     robots.txt fetch and the hops queued before it */
 };
 
 struct evf_host {
@@ -89,7 +91,8 @@ double evf_hosts_bound(const struct evf_hosts *hs, const struct evf_host **h);
 /* May a request to `h` start now, ahead of nothing queued?  1: yes, and it counts as started
  * (call evf_host_begun/ended for it); 0: queue it with evf_host_wait. */
 int evf_host_try(struct evf_host *h);
-/* Queue `w` for `h` (at the front when w->opens_gate); released by the callback in its turn. */
+/* Queue `w` for `h` (at the front when w->opens_gate, behind those and earlier fronts when
+ * w->front, else at the back); released by the callback in its turn. */
 void evf_host_wait(struct evf_host *h, struct evf_host_waiter *w);
 /* Take `w` out of its queue (a cancelled task); no-op when not queued. */
 void evf_host_unwait(struct evf_host_waiter *w);

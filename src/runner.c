@@ -27,6 +27,8 @@ struct slot {
   ev_timer timer;
   int phase;
   int begun;                  /* the attempt's deadline runs (evf_task_io_begun: once only) */
+  int paused;                 /* evf_task_io_wait stopped it with `left` seconds to go */
+  double left;
   union {
     const char *input;        /* the task's input (kinds with an input file) */
     struct slot *next_idle;   /* an idle slot: the next on the idle list */
@@ -248,7 +250,7 @@ static int attempt(struct evf_runner *r, struct slot *s)
   struct evf_record *rec = s->task.rec;
   rec->attempts++;
   s->phase = SLOT_IO;
-  s->begun = 0;
+  s->begun = s->paused = 0;
   int status = r->kind->io_start(&s->task);
   if (status == EVF_STATUS_OK) {
     if (r->cfg->opt->timeout > 0 && s->phase == SLOT_IO && !r->kind->deadline_on_begun)
@@ -358,8 +360,23 @@ void evf_task_io_begun(struct evf_task *t)
   /* One deadline per attempt: a kind may say so more than once (curl's pre-request callback
    * runs again at every redirect), and only the first starts it. */
   if (s->phase == SLOT_IO && !s->begun && t->runner->cfg->opt->timeout > 0)
-    slot_timer(t->runner, s, t->runner->cfg->opt->timeout);
+    slot_timer(t->runner, s, s->paused ? s->left : t->runner->cfg->opt->timeout);
   s->begun = 1;
+  s->paused = 0;
+}
+
+void evf_task_io_wait(struct evf_task *t)
+{
+  struct slot *s = slot_of(t);
+  struct evf_runner *r = t->runner;
+  if (s->phase != SLOT_IO || !s->begun || s->paused)
+    return;
+  s->begun = 0;
+  if (ev_is_active(&s->timer)) {
+    s->paused = 1;
+    s->left = ev_timer_remaining(r->loop, &s->timer);
+    ev_timer_stop(r->loop, &s->timer);
+  }
 }
 
 void evf_task_sync(struct evf_task *t)

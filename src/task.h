@@ -146,6 +146,10 @@ void evf_task_io_end(struct evf_task *t, int status, int transient, double retry
  * call of an attempt counts (curl calls back again at every redirect): one deadline covers
  * the attempt's every hop. */
 void evf_task_io_begun(struct evf_task *t);
+/* The attempt in flight waits again without a request on the wire (http: a redirect's next hop
+ * waits for its host's turn): its deadline stops, and the next evf_task_io_begun() resumes it
+ * with the time it had left. */
+void evf_task_io_wait(struct evf_task *t);
 /* evf_task_io_end(t, status, status is EVF_STATUS_IO_ERROR or EVF_STATUS_TIMEOUT, 0). */
 void evf_task_io_done(struct evf_task *t, int status);
 

@@ -70,7 +70,15 @@ struct http_slot {
   struct evf_host_waiter wait; /* first: the slot of a waiter (hosts.h) */
   CURL *easy;            /* created at the slot's first attempt, reused for every task */
   uint64_t limit;        /* body bytes kept: --max-body, or a robots.txt's most */
-  struct evf_host *host; /* polite: the host of the attempt's URL (NULL: none) */
+  struct evf_host *host; /* polite: the host of the hop's URL (NULL: none) */
+  struct evf_host *home; /* polite: the host of the task's URL (its progress counts there) */
+  int follow;            /* polite: redirects are followed here, each hop admitted in turn */
+  uint32_t redirs;       /* redirects this attempt followed so far (follow) */
+  double wire_prev;      /* the attempt's time on the wire in its earlier hops (follow) */
+  struct bytes next_url; /* the hop's URL when it is a redirect's (follow) */
+  const char *url;       /* the hop's URL: the task's input, or next_url */
+  int cross;             /* the hop went to another origin than the task's URL: the headers
+                            without credentials */
   int host_started;      /* a request was started for the host and has not gone out yet */
   int robots_fetch;      /* this slot fetches a host's robots.txt (no task) */
   uint32_t robots_seen;  /* the host's robots_gen whose failure refused this task's attempt */
@@ -98,6 +106,8 @@ struct http_shared {
   size_t nslots, cap;
   struct http_sock *socks;
   struct curl_slist *headers; /* --header */
+  struct curl_slist *headers_cross; /* --header but Authorization and Cookie: for a redirect
+                                       to another origin, as curl does */
   struct evf_warc *warc;      /* --warc: this rank's writer, opened at its first fetch */
   struct evf_hosts *hosts;    /* polite (--robots obey, --host-delay): per-host turns */
   struct http_slot *robots_free; /* robots.txt slots not in use */
@@ -400,11 +410,11 @@ static void note_attempt(struct http_slot *hs, CURLcode rc)
   curl_easy_getinfo(e, CURLINFO_REDIRECT_COUNT, &redirs);
   x->http_status = (int32_t)code;
   x->curl_code = (int32_t)rc;
-  x->redirects = (uint32_t)redirs;
+  x->redirects = (uint32_t)redirs + hs->redirs;
   x->t_dns = seconds(e, CURLINFO_NAMELOOKUP_TIME_T);
   x->t_connect = seconds(e, CURLINFO_CONNECT_TIME_T);
   x->t_first_byte = seconds(e, CURLINFO_STARTTRANSFER_TIME_T);
-  x->t_total = wire_time(hs, seconds(e, CURLINFO_TOTAL_TIME_T));
+  x->t_total = hs->wire_prev + wire_time(hs, seconds(e, CURLINFO_TOTAL_TIME_T));
   x->bytes = hs->len;
   /* The fetch's own time is this kind's I/O time in the summary's lower bound. */
   evf_record_set_io_us(hs->task->rec, evf_clock_us(x->t_total));
@@ -450,6 +460,7 @@ static int opted_out(CURL *e, const char *user_agent)
 }
 
 static void robots_done(struct http_shared *h, struct http_slot *rs, CURLcode rc);
+static void follow(struct http_shared *h, struct http_slot *hs, const char *url);
 
 /* The request started for the host never went out: its next turn counts from now. */
 static void host_end(struct http_slot *hs)
@@ -488,7 +499,16 @@ static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode 
   struct http_ext *x = evf_task_ext(hs->task);
   long code = x->http_status;
   int completed = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && hs->truncated);
-  if (completed && (code < 200 || code > 299)) {
+  char *next = NULL;
+  if (completed && hs->follow && code >= 300 && code <= 399 &&
+      curl_easy_getinfo(hs->easy, CURLINFO_REDIRECT_URL, &next) == CURLE_OK && next) {
+    if (hs->redirs < h->opt->max_redirs) {
+      follow(h, hs, next);
+    } else { /* as curl says it */
+      x->curl_code = CURLE_TOO_MANY_REDIRECTS;
+      evf_task_io_end(hs->task, EVF_STATUS_ERROR, 0, 0);
+    }
+  } else if (completed && (code < 200 || code > 299)) {
     int transient = code == 429 || code >= 500;
     evf_task_io_end(hs->task, EVF_STATUS_HTTP_ERROR, transient,
                     code == 429 || code == 503 ? ra : 0);
@@ -520,6 +540,8 @@ static void check_done(struct http_shared *h)
     transfer_done(h, hs, rc);
   }
 }
+
+static int polite(const struct evf_options *opt);
 
 static int slot_init(struct http_shared *h, struct http_slot *hs, struct evf_task *t)
 {
@@ -558,7 +580,10 @@ static int slot_init(struct http_shared *h, struct http_slot *hs, struct evf_tas
   }
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, opt->max_redirs > 0 ? 1L : 0L);
+  /* Polite, redirects are followed here (follow()): each hop needs its host's robots.txt and
+   * turn, which curl knows nothing of. */
+  hs->follow = t && polite(opt) && opt->max_redirs > 0;
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, opt->max_redirs > 0 && !hs->follow ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)opt->max_redirs);
   if (opt->connect_timeout > 0)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(opt->connect_timeout * 1000.0 + 0.5));
@@ -590,7 +615,19 @@ static const char *url_path(const char *url, char *buf, size_t cap)
   return buf;
 }
 
-/* A robots.txt decision for the task's URL, once its host's robots.txt is known or failed:
+/* The record of an attempt refused before its hop's request: the redirects it followed and
+ * their time on the wire, nothing else. */
+static struct http_ext *refused(struct http_slot *hs)
+{
+  struct http_ext *x = evf_task_ext(hs->task);
+  memset(x, 0, sizeof *x);
+  x->redirects = hs->redirs;
+  x->t_total = hs->wire_prev;
+  evf_record_set_io_us(hs->task->rec, evf_clock_us(hs->wire_prev));
+  return x;
+}
+
+/* A robots.txt decision for the hop's URL, once its host's robots.txt is known or failed:
  * EVF_STATUS_OK (may be fetched) or EVF_STATUS_ROBOTS_DISALLOWED, with *transient for a
  * robots.txt that could not be fetched (its status and curl code go into the record). */
 static int robots_verdict(struct http_shared *h, struct http_slot *hs, int *transient)
@@ -599,9 +636,8 @@ static int robots_verdict(struct http_shared *h, struct http_slot *hs, int *tran
   *transient = 0;
   if (h->opt->robots != EVF_ROBOTS_OBEY || !host)
     return EVF_STATUS_OK;
-  struct http_ext *x = evf_task_ext(hs->task);
   if (host->robots == EVF_HOST_ROBOTS_FAILED) { /* no answer: as the page would have failed */
-    memset(x, 0, sizeof *x);
+    struct http_ext *x = refused(hs);
     x->http_status = host->robots_http;
     x->curl_code = host->robots_curl;
     hs->robots_seen = host->robots_gen; /* a retry of this task fetches it again */
@@ -611,9 +647,9 @@ static int robots_verdict(struct http_shared *h, struct http_slot *hs, int *tran
                                                        : EVF_STATUS_ROBOTS_DISALLOWED;
   }
   char path[EVF_INPUT_MAX + 2];
-  if (!host->rules || evf_robots_allowed(host->rules, url_path(evf_task_input(hs->task), path, sizeof path)))
+  if (!host->rules || evf_robots_allowed(host->rules, url_path(hs->url, path, sizeof path)))
     return EVF_STATUS_OK;
-  memset(x, 0, sizeof *x);
+  refused(hs);
   return EVF_STATUS_ROBOTS_DISALLOWED;
 }
 
@@ -655,6 +691,8 @@ static void attempt_reset(struct http_slot *hs, uint64_t limit, struct evf_host 
   hs->capture_failed = 0;
   hs->host = host;
   hs->host_started = 0;
+  hs->redirs = 0;
+  hs->wire_prev = 0;
 }
 
 /* Fetch `host`'s robots.txt ahead of every other request to it (its gate shut until then). */
@@ -744,16 +782,17 @@ static void robots_done(struct http_shared *h, struct http_slot *rs, CURLcode rc
   evf_host_gate(host, 0); /* the waiting tasks' turns */
 }
 
-static int http_io_start(struct evf_task *t)
+/* Admit the slot's next request, to hs->url (its task's URL, or a redirect's when polite): the
+ * robots.txt of its host first, then its host's turn (a redirect's hop at the front of the
+ * queue: its task is under way).  EVF_STATUS_OK: started or waiting for its turn; else the
+ * status the task ends with, never requested (*transient: a robots.txt that could not be
+ * read). */
+static int admit(struct http_shared *h, struct http_slot *hs, int hop, int *transient)
 {
-  struct http_shared *h = evf_task_shared(t);
-  struct http_slot *hs = evf_task_state(t);
-  if (!hs->easy && slot_init(h, hs, t))
-    return EVF_STATUS_ERROR;
-  attempt_reset(hs, h->opt->max_body, NULL);
-  h->any_task = t;
-  const char *url = evf_task_input(t);
+  const char *url = hs->url;
+  *transient = 0;
   curl_easy_setopt(hs->easy, CURLOPT_URL, url);
+  hs->host = NULL;
   if (!polite(h->opt))
     return transfer_start(h, hs);
   if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
@@ -763,51 +802,102 @@ static int http_io_start(struct evf_task *t)
   if (!host) /* no host to be polite to: curl says what is wrong with the URL */
     return oom ? EVF_STATUS_ERROR : transfer_start(h, hs);
   hs->host = host;
-  if (t->rec->attempts <= 1)
-    evf_host_tasks(host, 0, 1, 0);
-  if (t->rec->attempts <= 1)
-    hs->robots_seen = 0;
   hs->wait.opens_gate = 0;
+  hs->wait.front = hop;
   if (h->opt->robots == EVF_ROBOTS_OBEY && host->robots != EVF_HOST_ROBOTS_KNOWN) {
     /* Fetched first, and fetched again by a retry of a task its last failure refused (after
      * that task's backoff); the verdict comes in host_release(). */
     if ((host->robots == EVF_HOST_ROBOTS_UNKNOWN ||
          (host->robots == EVF_HOST_ROBOTS_FAILED && hs->robots_seen == host->robots_gen)) &&
-        robots_start(h, host)) {
-      evf_host_tasks(host, 0, 0, 1);
+        robots_start(h, host))
       return EVF_STATUS_ERROR;
-    }
     evf_host_wait(host, &hs->wait);
     return EVF_STATUS_OK;
   }
   if (h->opt->robots == EVF_ROBOTS_OBEY) {
-    int transient, v = robots_verdict(h, hs, &transient);
-    if (v != EVF_STATUS_OK) { /* the task ends here, never requested */
-      evf_host_tasks(host, 0, 0, 1);
+    int v = robots_verdict(h, hs, transient);
+    if (v != EVF_STATUS_OK) /* the task ends here, never requested */
       return v;
-    }
   }
   if (evf_host_try(host)) {
     hs->host_started = 1;
     int rc = transfer_start(h, hs);
-    if (rc != EVF_STATUS_OK) {
+    if (rc != EVF_STATUS_OK)
       host_end(hs);
-      evf_host_tasks(host, 0, 0, 1);
-    }
     return rc;
   }
   evf_host_wait(host, &hs->wait); /* its turn comes in host_release() */
   return EVF_STATUS_OK;
 }
 
+static int http_io_start(struct evf_task *t)
+{
+  struct http_shared *h = evf_task_shared(t);
+  struct http_slot *hs = evf_task_state(t);
+  if (!hs->easy && slot_init(h, hs, t))
+    return EVF_STATUS_ERROR;
+  attempt_reset(hs, h->opt->max_body, NULL);
+  h->any_task = t;
+  hs->url = evf_task_input(t);
+  if (hs->cross) { /* the last attempt ended at another origin */
+    curl_easy_setopt(hs->easy, CURLOPT_HTTPHEADER, h->headers);
+    hs->cross = 0;
+  }
+  hs->home = NULL;
+  if (polite(h->opt) && (strncasecmp(hs->url, "http://", 7) == 0 ||
+                         strncasecmp(hs->url, "https://", 8) == 0)) {
+    int oom;
+    if ((hs->home = evf_hosts_get(h->hosts, hs->url, &oom)) && t->rec->attempts <= 1) {
+      evf_host_tasks(hs->home, 0, 1, 0);
+      hs->robots_seen = 0;
+    }
+  }
+  int transient, rc = admit(h, hs, 0, &transient);
+  if (rc != EVF_STATUS_OK && hs->home)
+    evf_host_tasks(hs->home, 0, 0, 1);
+  return rc;
+}
+
+/* A redirect to `url` (polite): the attempt goes on with a request there, admitted as a task's
+ * first is (that origin's robots.txt and turn), its deadline stopped while it waits.  The
+ * credentials of --header go to the task's own origin only. */
+static void follow(struct http_shared *h, struct http_slot *hs, const char *url)
+{
+  struct http_ext *x = evf_task_ext(hs->task);
+  hs->redirs++;
+  hs->wire_prev = x->t_total;
+  hs->next_url.len = 0;
+  if (bytes_add(&hs->next_url, url, strlen(url))) {
+    hs->no_memory = 1;
+    evf_task_io_end(hs->task, EVF_STATUS_ERROR, 0, 0);
+    return;
+  }
+  hs->url = hs->next_url.p;
+  char a[2048], b[2048];
+  size_t la = evf_url_origin(evf_task_input(hs->task), a, sizeof a);
+  int cross = !la || evf_url_origin(hs->url, b, sizeof b) != la || strcmp(a, b) != 0;
+  if (cross != hs->cross) {
+    curl_easy_setopt(hs->easy, CURLOPT_HTTPHEADER, cross ? h->headers_cross : h->headers);
+    hs->cross = cross;
+  }
+  hs->len = 0; /* the redirect's own body is not the page's */
+  hs->truncated = hs->no_memory = 0;
+  hs->begun_at = hs->setup = 0;
+  hs->complete = 0;
+  hs->host_started = 0;
+  evf_task_io_wait(hs->task);
+  int transient, rc = admit(h, hs, 1, &transient);
+  if (rc != EVF_STATUS_OK)
+    evf_task_io_end(hs->task, rc, transient, 0);
+}
+
 static void http_cancel(struct evf_task *t)
 {
   struct http_shared *h = evf_task_shared(t);
   struct http_slot *hs = evf_task_state(t);
-  if (hs->wait.queued) { /* still waiting for its host's turn: nothing went out */
+  if (hs->wait.queued) { /* waiting for its host's turn: nothing went out (but its redirects) */
     evf_host_unwait(&hs->wait);
-    memset(evf_task_ext(t), 0, sizeof(struct http_ext));
-    evf_record_set_io_us(t->rec, 0);
+    refused(hs);
     return;
   }
   host_end(hs);
@@ -879,8 +969,8 @@ static int http_keep(struct evf_task *t, int status)
   struct http_ext *x = evf_task_ext(t);
   x->warc_seq = 0;
   x->warc_offset = x->warc_length = 0;
-  if (hs->host) /* its final record: one task of the host more has ended */
-    evf_host_tasks(hs->host, 0, 0, 1);
+  if (hs->home) /* its final record: one task of the host more has ended */
+    evf_host_tasks(hs->home, 0, 0, 1);
   if (!h->opt->warc || !hs->complete || hs->nhops == 0 ||
       (status != EVF_STATUS_OK && status != EVF_STATUS_HTTP_ERROR))
     return status;
@@ -1147,8 +1237,10 @@ static void http_close(void *shared)
   for (size_t i = 0; i < h->nslots; i++) {
     curl_easy_cleanup(h->slots[i]->easy);
     free(h->slots[i]->body);
+    free(h->slots[i]->next_url.p);
     h->slots[i]->easy = NULL;
     h->slots[i]->body = NULL;
+    h->slots[i]->next_url = (struct bytes){0};
     for (size_t k = 0; k < h->slots[i]->cap_hops; k++) {
       free(h->slots[i]->hops[k].url.p);
       free(h->slots[i]->hops[k].req.p);
@@ -1166,6 +1258,7 @@ static void http_close(void *shared)
     evf_warc_close(h->warc, &f, msg);
   }
   curl_slist_free_all(h->headers);
+  curl_slist_free_all(h->headers_cross);
   free(h->warc_info);
   while (h->socks)
     sock_free(h, h->socks);
@@ -1192,17 +1285,28 @@ static int http_open(struct ev_loop *loop, const struct evf_options *opt, uint64
     return evf_seterr(msg, EVF_ENOMEM, "cannot create a curl multi handle");
   }
   for (uint32_t k = 0; k < opt->headers.n; k++) {
-    struct curl_slist *l = curl_slist_append(h->headers, opt->headers.v[k]);
-    if (!l) {
+    const char *v = opt->headers.v[k];
+    struct curl_slist *l = curl_slist_append(h->headers, v);
+    int ok = l != NULL;
+    if (l)
+      h->headers = l;
+    if (ok && strncasecmp(v, "Authorization:", 14) != 0 && strncasecmp(v, "Cookie:", 7) != 0) {
+      l = curl_slist_append(h->headers_cross, v);
+      ok = l != NULL;
+      if (l)
+        h->headers_cross = l;
+    }
+    if (!ok) {
       curl_slist_free_all(h->headers);
+      curl_slist_free_all(h->headers_cross);
       curl_multi_cleanup(h->multi);
       free(h);
       return evf_seterr(msg, EVF_ENOMEM, "out of memory");
     }
-    h->headers = l;
   }
   if (opt->warc && !(h->warc_info = warc_info(opt))) {
     curl_slist_free_all(h->headers);
+    curl_slist_free_all(h->headers_cross);
     curl_multi_cleanup(h->multi);
     free(h);
     return evf_seterr(msg, EVF_ENOMEM, "out of memory");
@@ -1213,6 +1317,7 @@ static int http_open(struct ev_loop *loop, const struct evf_options *opt, uint64
       !(h->hosts = evf_hosts_new(loop, opt->host_delay, opt->host_delay_jitter, opt->seed,
                                  host_release, h))) {
     curl_slist_free_all(h->headers);
+    curl_slist_free_all(h->headers_cross);
     free(h->warc_info);
     curl_multi_cleanup(h->multi);
     free(h);
