@@ -717,6 +717,8 @@ static int robots_start(struct http_shared *h, struct evf_host *host)
   curl_easy_setopt(rs->easy, CURLOPT_URL, url);
   curl_easy_setopt(rs->easy, CURLOPT_FOLLOWLOCATION, 1L); /* RFC 9309 2.3.1.2: five at least */
   curl_easy_setopt(rs->easy, CURLOPT_MAXREDIRS, 5L);
+  /* --header's credentials to the hosts of the rank's URLs, not to one only a redirect reached */
+  curl_easy_setopt(rs->easy, CURLOPT_HTTPHEADER, host->queued ? h->headers : h->headers_cross);
   if (h->opt->timeout > 0)
     curl_easy_setopt(rs->easy, CURLOPT_TIMEOUT_MS, (long)(h->opt->timeout * 1000.0 + 0.5));
   host->robots = EVF_HOST_ROBOTS_FETCHING;

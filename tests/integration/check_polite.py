@@ -20,6 +20,10 @@ its time), started and stopped here:
   skewed              one host with half the URLs: the others end while it runs
   resume_np3          --resume --retry-failed of a host-affine plan at another rank count
   every_host_at_once  with a delay every host starts at once (a slot per host)
+  redirects           redirects to other hosts and within one: each hop waits for its host's
+                      robots.txt (obeyed) and turn, its deadline stopped while it waits; too
+                      many redirects; --header credentials only to the task's own host; the
+                      hops kept in the WARC files
 
 Runs under Debian's /usr/bin/python3 (python3-protego).  One ctest per case.
 """
@@ -510,6 +514,96 @@ def case_every_host_at_once(c, a):
     first_page = min(v[1][0] for v in by.values())
     c(last_robots < first_page, "a robots.txt went out %.2f s after the first page"
       % (last_robots - first_page))
+
+
+def case_redirects(c, a):
+    """Host A redirects to B (another origin) and to itself; B's robots.txt disallows /private
+    and asks for Crawl-delay: 3; a chain bounces between A and C past --max-redirs 3.  At np 1
+    with --host-delay 0.5 and --timeout 1: robots.txt is each host's first request (B's and
+    C's only reached by redirects); a hop B's rules refuse ends robots_disallowed and is never
+    requested; every gap between two requests to a host, hops included, is at least its
+    delay, so a hop to B waits about 3 s for its turn, which the 1 s deadline must not count;
+    B's requests set the politeness bound; the chain ends error (curl's 47, too many
+    redirects) without its fourth hop; Authorization goes to A only, other --header lines
+    everywhere; with --warc each task's hops are kept in order and its record points at the
+    last response."""
+    with HostsServer(3) as srv:
+        A, B, C = srv.ips
+        srv.files[(B, "/robots.txt")] = (200, b"User-agent: *\nDisallow: /private\nCrawl-delay: 3\n")
+        moved = lambda ip, path, code=301: (code, b"", b"Location: %s\r\n"
+                                            % (srv.url(ip, path) if ip else path).encode())
+        for k in range(2):
+            srv.files[(A, "/r/%d" % k)] = moved(B, "/page/%d" % k)
+        srv.files[(A, "/same")] = moved(None, "/same-target", 302)
+        srv.files[(A, "/priv")] = moved(B, "/private/x")
+        for k in range(4):
+            srv.files[((A, C)[k % 2], "/loop/%d" % k)] = moved((C, A)[k % 2], "/loop/%d" % (k + 1))
+        urls = [srv.url(A, p) for p in ("/r/0", "/r/1", "/same", "/priv", "/loop/0")]
+        r = Run(a, c, "redirects")
+        wdir = os.path.join(r.dir, "warc")
+        subprocess.run(["rm", "-rf", wdir])
+        os.makedirs(wdir)
+        recs, s = r.evfarm(1, urls, ["--host-delay", "0.5", "--timeout", "1", "--retries", "0",
+                                     "--max-redirs", "3", "--warc", wdir,
+                                     "--header", "Authorization: Bearer s3cret",
+                                     "--header", "X-Evf: yes"], want_exit=1, timeout=120)
+        events = list(srv.events)
+    if recs is None:
+        return
+    by = {x["url"].split("/", 3)[3]: x for x in recs}
+    want = {"r/0": ("ok", 1, 200), "r/1": ("ok", 1, 200), "same": ("ok", 1, 200),
+            "priv": ("robots_disallowed", 1, 0), "loop/0": ("error", 3, 301)}
+    for k, (status, redirs, code) in want.items():
+        x = by[k]
+        c((x["status"], int(x["redirects"]), x["http_status"]) == (status, redirs, code),
+          "%s: %s, %s redirects, http_status %d; want %s, %d, %d" % (
+              k, x["status"], x["redirects"], x["http_status"], status, redirs, code))
+    c(by["loop/0"]["curl_code"] == 47, "loop/0: curl_code %d, want 47 (too many redirects)"
+      % by["loop/0"]["curl_code"])
+    for k in ("r/0", "r/1"):
+        body = srv.body(B, "/page/" + k[2:])
+        c(int(by[k]["bytes"]) == len(body), "%s: %s bytes, want %d (B's page)"
+          % (k, by[k]["bytes"], len(body)))
+    reqs = [e for e in events if e[0] == "req"]
+    paths = {ip: [e[4] for e in reqs if e[2] == ip] for ip in srv.ips}
+    c(paths[A] == ["/robots.txt", "/r/0", "/r/1", "/same", "/same-target", "/priv", "/loop/0",
+                   "/loop/2"] and paths[B] == ["/robots.txt", "/page/0", "/page/1"] and
+      paths[C] == ["/robots.txt", "/loop/1", "/loop/3"],
+      "requests %r" % paths)
+    for ip, delay in ((A, 0.5), (B, 3), (C, 0.5)):
+        t = [e[1] for e in reqs if e[2] == ip]
+        g = [y - x for x, y in zip(t, t[1:])]
+        c(g and min(g) >= delay - SLACK, "%s: gaps %s, want each >= %g"
+          % (ip, ["%.3f" % x for x in g], delay))
+    # The hop to B waited for its turn far longer than the deadline, and its time on the wire
+    # counts its two requests, not the wait.
+    t_req = {(e[2], e[4]): e[1] for e in reqs}
+    waited = t_req[(B, "/page/0")] - t_req[(A, "/r/0")]
+    c(waited > 2, "the hop to B waited %.2f s, want about 3 (its Crawl-delay)" % waited)
+    c(float(by["r/0"]["t_total"]) < 1, "r/0: t_total %s s counts the wait" % by["r/0"]["t_total"])
+    lb = s["lower_bound"]
+    c(abs(lb["politeness_term_s"] - 6) < 1e-9 and lb["politeness_by"].startswith("http://%s:" % B),
+      "lower bound %r, want 2 x 3 s by %s" % (lb, B))
+    c(s["kind"]["hosts"] == 3 and s["kind"]["robots"]["fetched"] == 3, "summary %r" % s["kind"])
+    for e in reqs:
+        head = e[5].lower()
+        c(b"x-evf: yes" in head, "%s %s: without X-Evf" % (e[2], e[4]))
+        c((b"authorization: bearer s3cret" in head) == (e[2] == A),
+          "%s %s: Authorization %s" % (e[2], e[4], "sent" if e[2] != A else "missing"))
+    import check_warc  # noqa: E402  (its WARC reader)
+    resp = [q for f in sorted(os.listdir(wdir))
+            for q in check_warc.read_warc(c, os.path.join(wdir, f))
+            if q.h["warc-type"] == "response" and not q.h["warc-target-uri"].endswith("robots.txt")]
+    uris = ["/".join(q.h["warc-target-uri"].split("/")[2:]) for q in resp]
+    for k, hops in (("r/0", [(A, "r/0"), (B, "page/0")]), ("same", [(A, "same"), (A, "same-target")])):
+        want_uris = ["%s:%d/%s" % (ip, srv.port, p) for ip, p in hops]
+        at = [i for i in range(len(uris)) if uris[i:i + 2] == want_uris]
+        c(len(at) == 1, "%s: its hops %r not kept once in order in %r" % (k, want_uris, uris))
+        if at:
+            last = resp[at[0] + 1]
+            c((int(by[k]["warc_offset"]), int(by[k]["warc_length"])) == (last.offset, last.length),
+              "%s: warc_offset %s, warc_length %s; its last response is at %d, %d bytes"
+              % (k, by[k]["warc_offset"], by[k]["warc_length"], last.offset, last.length))
 
 
 def run(a, fn):

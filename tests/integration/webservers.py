@@ -350,7 +350,8 @@ class HostsServer(LoopServer):
       /delay/MS/...      200 after MS milliseconds
       anything else      200, a short body naming the host and path
     `events` lists, in order, (kind, time.monotonic(), ip, connection number[, path]) with kind
-    "open" (a connection accepted), "req" (a request's head read) and "close"."""
+    "open" (a connection accepted), "req" (a request's head read; its bytes follow the path)
+    and "close"."""
 
     def __init__(self, n, files=None):
         super().__init__()
@@ -371,7 +372,7 @@ class HostsServer(LoopServer):
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode()
-                self.events.append(("req", time.monotonic(), ip, cid, path))
+                self.events.append(("req", time.monotonic(), ip, cid, path, head))
                 extra = b""
                 f = self.files.get((ip, path))
                 if isinstance(f, list):
