@@ -522,18 +522,19 @@ def case_redirects(c, a):
     with --host-delay 0.5 and --timeout 1: robots.txt is each host's first request (B's and
     C's only reached by redirects); a hop B's rules refuse ends robots_disallowed and is never
     requested; every gap between two requests to a host, hops included, is at least its
-    delay, so a hop to B waits about 3 s for its turn, which the 1 s deadline must not count;
-    B's requests set the politeness bound; the chain ends error (curl's 47, too many
-    redirects) without its fourth hop; Authorization goes to A only, other --header lines
-    everywhere; with --warc each task's hops are kept in order and its record points at the
-    last response."""
+    delay, so a hop to B waits about 3 s for its turn, which the 1 s deadline and t_total must
+    not count (t_total does count an earlier hop's 0.4 s); B's requests set the politeness
+    bound; the chain ends error (curl's 47, too many redirects) without its fourth hop;
+    Authorization goes to A only, other --header lines everywhere; with --warc each task's
+    hops are kept in order and its record points at the last response."""
     with HostsServer(3) as srv:
         A, B, C = srv.ips
         srv.files[(B, "/robots.txt")] = (200, b"User-agent: *\nDisallow: /private\nCrawl-delay: 3\n")
-        moved = lambda ip, path, code=301: (code, b"", b"Location: %s\r\n"
+        moved = lambda ip, path, code=301: (code, b"moved\n", b"Location: %s\r\n"
                                             % (srv.url(ip, path) if ip else path).encode())
         for k in range(2):
             srv.files[(A, "/r/%d" % k)] = moved(B, "/page/%d" % k)
+        srv.files[(A, "/r/1")] += (0.4,)  # its first hop takes 0.4 s
         srv.files[(A, "/same")] = moved(None, "/same-target", 302)
         srv.files[(A, "/priv")] = moved(B, "/private/x")
         for k in range(4):
@@ -581,6 +582,10 @@ def case_redirects(c, a):
     waited = t_req[(B, "/page/0")] - t_req[(A, "/r/0")]
     c(waited > 2, "the hop to B waited %.2f s, want about 3 (its Crawl-delay)" % waited)
     c(float(by["r/0"]["t_total"]) < 1, "r/0: t_total %s s counts the wait" % by["r/0"]["t_total"])
+    waited = t_req[(B, "/page/1")] - t_req[(A, "/r/1")]
+    c(waited > 2 and 0.4 <= float(by["r/1"]["t_total"]) < 1,
+      "r/1: t_total %s s, want its two hops (the first 0.4 s) without its %.2f s wait"
+      % (by["r/1"]["t_total"], waited))
     lb = s["lower_bound"]
     c(abs(lb["politeness_term_s"] - 6) < 1e-9 and lb["politeness_by"].startswith("http://%s:" % B),
       "lower bound %r, want 2 x 3 s by %s" % (lb, B))
@@ -591,19 +596,22 @@ def case_redirects(c, a):
         c((b"authorization: bearer s3cret" in head) == (e[2] == A),
           "%s %s: Authorization %s" % (e[2], e[4], "sent" if e[2] != A else "missing"))
     import check_warc  # noqa: E402  (its WARC reader)
-    resp = [q for f in sorted(os.listdir(wdir))
+    resp = [(f, q) for f in sorted(os.listdir(wdir))
             for q in check_warc.read_warc(c, os.path.join(wdir, f))
             if q.h["warc-type"] == "response" and not q.h["warc-target-uri"].endswith("robots.txt")]
-    uris = ["/".join(q.h["warc-target-uri"].split("/")[2:]) for q in resp]
+    uris = ["/".join(q.h["warc-target-uri"].split("/")[2:]) for _, q in resp]
     for k, hops in (("r/0", [(A, "r/0"), (B, "page/0")]), ("same", [(A, "same"), (A, "same-target")])):
         want_uris = ["%s:%d/%s" % (ip, srv.port, p) for ip, p in hops]
         at = [i for i in range(len(uris)) if uris[i:i + 2] == want_uris]
         c(len(at) == 1, "%s: its hops %r not kept once in order in %r" % (k, want_uris, uris))
         if at:
-            last = resp[at[0] + 1]
-            c((int(by[k]["warc_offset"]), int(by[k]["warc_length"])) == (last.offset, last.length),
-              "%s: warc_offset %s, warc_length %s; its last response is at %d, %d bytes"
-              % (k, by[k]["warc_offset"], by[k]["warc_length"], last.offset, last.length))
+            f, last = resp[at[0] + 1]
+            x = by[k]
+            c((x["warc_file"], int(x["warc_offset"]), int(x["warc_length"])) ==
+              (f, last.offset, last.length),
+              "%s: %s@%s+%s; its last response is %s@%d+%d" % (
+                  k, x["warc_file"], x["warc_offset"], x["warc_length"], f, last.offset,
+                  last.length))
 
 
 def run(a, fn):

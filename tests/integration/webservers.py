@@ -344,8 +344,8 @@ class HostsServer(LoopServer):
     """Many hosts on loopback: one asyncio server (in a thread) listening on the same port on
     each of 127.0.0.2, 127.0.0.3, ... (n addresses, on into 127.0.1.0 ...), HTTP/1.1 with
     keep-alive.  Each host serves
-      files[(ip, path)]  (status, body bytes[, extra header bytes]), or a list of them served
-                         in turn (the last one again and again)
+      files[(ip, path)]  (status, body bytes[, extra header bytes[, seconds before it]]), or a
+                         list of them served in turn (the last one again and again)
       /robots.txt        otherwise 404
       /delay/MS/...      200 after MS milliseconds
       anything else      200, a short body naming the host and path
@@ -382,7 +382,8 @@ class HostsServer(LoopServer):
                 if f is None and path == "/robots.txt":
                     f = (404, b"none\n")
                 if f is not None:
-                    code, body, extra = (tuple(f) + (b"",))[:3]
+                    code, body, extra, delay = (tuple(f) + (b"", 0)[len(f) - 2:])[:4]
+                    await asyncio.sleep(delay)
                 else:
                     if path.startswith("/delay/"):
                         await asyncio.sleep(int(path.split("/")[2]) / 1000)
