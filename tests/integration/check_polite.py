@@ -529,7 +529,8 @@ def case_redirects(c, a):
     hops are kept in order and its record points at the last response."""
     with HostsServer(3) as srv:
         A, B, C = srv.ips
-        srv.files[(B, "/robots.txt")] = (200, b"User-agent: *\nDisallow: /private\nCrawl-delay: 3\n")
+        srv.files[(B, "/robots.txt")] = (200, b"User-agent: *\nDisallow: /private\n"
+                                             b"Crawl-delay: 3\n")
         moved = lambda ip, path, code=301: (code, b"moved\n", b"Location: %s\r\n"
                                             % (srv.url(ip, path) if ip else path).encode())
         for k in range(2):
@@ -600,7 +601,8 @@ def case_redirects(c, a):
             for q in check_warc.read_warc(c, os.path.join(wdir, f))
             if q.h["warc-type"] == "response" and not q.h["warc-target-uri"].endswith("robots.txt")]
     uris = ["/".join(q.h["warc-target-uri"].split("/")[2:]) for _, q in resp]
-    for k, hops in (("r/0", [(A, "r/0"), (B, "page/0")]), ("same", [(A, "same"), (A, "same-target")])):
+    for k, hops in (("r/0", [(A, "r/0"), (B, "page/0")]),
+                    ("same", [(A, "same"), (A, "same-target")])):
         want_uris = ["%s:%d/%s" % (ip, srv.port, p) for ip, p in hops]
         at = [i for i in range(len(uris)) if uris[i:i + 2] == want_uris]
         c(len(at) == 1, "%s: its hops %r not kept once in order in %r" % (k, want_uris, uris))
