@@ -163,7 +163,10 @@ static const struct evf_optdef opt_table[] = {
   {"connect-timeout", EVF_OPT_SECONDS, OFF(connect_timeout), 0, 86400, "SEC",
    "http: most seconds to connect: status timeout (default 10)", NULL, NULL},
   {"max-redirs", EVF_OPT_U32, OFF(max_redirs), 0, 1000, "N",
-   "http: follow at most N redirects; 0 = none (a 3xx is then an http_error) (default 5)", NULL, NULL},
+   "http: follow at most N redirects; 0 = none (a 3xx is then an http_error).  With a host "
+   "rule (--robots obey, --host-delay or --host-connections) each hop is admitted as a first "
+   "request is: its host's robots.txt, connections and turn; Authorization: and Cookie: of "
+   "--header go to the task's own origin only (default 5)", NULL, NULL},
   {"max-body", EVF_OPT_U64, OFF(max_body), 0, 0, "BYTES",
    "http: process at most BYTES of a body; a longer one is cut off there and the task's "
    "status is truncated (default 8388608)", NULL, NULL},
@@ -201,7 +204,7 @@ static const struct evf_optdef opt_table[] = {
    "(default obey)", robots_modes, NULL},
   {"host-delay", EVF_OPT_SECONDS, OFF(host_delay), 0, 86400, "SEC",
    "http: at least SEC seconds between the starts of two requests to one host from the whole "
-   "job (robots.txt included; a redirect's hops within one fetch are not spaced); tasks wait "
+   "job (robots.txt and a redirect's hops included); tasks wait "
    "for their turn without a deadline running; the lower bound counts (requests - 1) x delay "
    "of the slowest host; 0 = none (default 0)", NULL, NULL},
   {"host-delay-jitter", EVF_OPT_SECONDS, OFF(host_delay_jitter), 0, 86400, "SEC",
