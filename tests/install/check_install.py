@@ -155,7 +155,8 @@ INSTALLED = ["bin/evfarm", "bin/evfarm-sweep", "libexec/evfarm/evfarm-exec-shim"
              "share/evfarm/jobs/evfarm.sbatch", "share/evfarm/jobs/sweep.sbatch",
              "share/evfarm/jobs/exec-farm.sbatch", "share/evfarm/jobs/scaling.sh",
              "share/evfarm/jobs/scaling-strong.sh", "share/evfarm/jobs/scaling-weak.sh"]
-DATA = ["share/evfarm/jobs/README.md", "share/doc/evfarm/README.md"] + [
+DATA = ["share/evfarm/jobs/README.md", "share/doc/evfarm/README.md",
+        "share/doc/evfarm/jobs/README.md"] + [
         "share/doc/evfarm/docs/" + d for d in sorted(os.listdir(os.path.join(
             os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs")))] + [
         "share/man/man1/evfarm.1",
@@ -198,6 +199,18 @@ def case_install(c):
     manifest = open(os.path.join(c.a.build, "install_manifest.txt")).read().split()
     for f in INSTALLED + DATA:
         c.check(os.path.join(prefix, f) in manifest, "%s: not in install_manifest.txt" % f)
+    # The installed documentation's links lead to installed files (README.md, docs/ and
+    # jobs/README.md keep the source tree's layout under share/doc/evfarm).
+    docdir = os.path.join(prefix, "share/doc/evfarm")
+    for root, _, names in os.walk(docdir):
+        for name in [n for n in names if n.endswith(".md")]:
+            page = os.path.join(root, name)
+            for link in re.findall(r"\]\(([^)\s]+)\)", open(page).read()):
+                if re.match(r"[a-z]+:", link) or link.startswith("#"):
+                    continue
+                to = os.path.normpath(os.path.join(root, link.split("#")[0]))
+                c.check(os.path.isfile(to), "%s: its link %s leads to nothing installed"
+                        % (os.path.relpath(page, prefix), link))
     # Nothing installed points into the source or build tree.
     for f in INSTALLED[3:] + ["share/evfarm/modulefile"]:  # (the scripts: after 3 programs)
         text = open(os.path.join(prefix, f)).read().replace(prefix, "PREFIX")
