@@ -156,7 +156,8 @@ static const struct evf_optdef opt_table[] = {
   {"host-connections", EVF_OPT_U32, OFF(host_connections), 0, 4294967295.0, "N",
    "http: most connections to one host from the whole job (scheme, name and port); more "
    "transfers wait for one.  With it (or --host-delay) rank 0 deals hosts, not id ranges: "
-   "each host's URLs all go to one rank, round-robin over its hosts there (static: hosts owned "
+   "each host's URLs (those of every scheme and port of its name) go to one rank, "
+   "round-robin over its hosts there (static: hosts owned "
    "for the whole job, largest first to the least loaded rank; dynamic: batches of whole "
    "hosts, or as static with more URLs than one --window).  0 = no limit: URLs dealt as any "
    "list's (default 8)", NULL, NULL},

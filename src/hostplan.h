@@ -1,5 +1,6 @@
 /* Host-affine plans (http with per-host limits): the tasks of one host (a group of inputs with
- * one key: a URL's origin) all go to one rank, so its limits hold for the whole job there.
+ * one key: a URL's host name, so all its origins) all go to one rank, so its limits hold for
+ * the whole job there.
  * Pure arithmetic on rank 0, as partition.c.
  *
  * Batches are ranges of positions, not of ids: within each segment (the ids between two cuts,

@@ -160,6 +160,18 @@ size_t evf_url_origin(const char *url, char *out, size_t cap)
   return k;
 }
 
+size_t evf_url_host_name(const char *url, char *out, size_t cap)
+{
+  size_t k = evf_url_origin(url, out, cap);
+  if (!k)
+    return 0;
+  const char *name = strstr(out, "://") + 3, *colon = strrchr(out, ':');
+  size_t n = (size_t)(colon - name);
+  memmove(out, name, n);
+  out[n] = '\0';
+  return n;
+}
+
 static int grow(struct evf_hosts *hs)
 {
   size_t cap = hs->cap ? 2 * hs->cap : 256;

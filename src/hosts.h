@@ -18,6 +18,9 @@ struct ev_timer;
  * when none is given; userinfo dropped): its length, or 0 (out untouched) when it has no host
  * or does not fit. */
 size_t evf_url_origin(const char *url, char *out, size_t cap);
+/* The name of `url`'s origin alone, in lower case ("name", "[v6]"): what its origins on other
+ * schemes and ports share.  Its length, or 0 as evf_url_origin(). */
+size_t evf_url_host_name(const char *url, char *out, size_t cap);
 
 /* What a host's robots.txt said (the kind's; the module only stores it). */
 enum evf_host_robots {

@@ -315,7 +315,7 @@ static int job_open_writers(struct job *j)
 }
 
 /* 2a. Rank 0, a host-affine plan (the kind's grouped()): the inputs numbered by their key (a
- * URL's origin), each host's ids given to one rank (hostplan.h), the inputs by position. */
+ * URL's host name), each host's ids given to one rank (hostplan.h), the inputs by position. */
 static int job_plan_hosts(struct job *j, uint64_t first_min, uint32_t *most_hosts)
 {
   struct evf_batch *ranges = NULL;

@@ -32,7 +32,7 @@ struct evf_task_kind {
   /* Is `line` a valid input for these options?  0, or nonzero with `why` (EVF_ERRMSG_LEN bytes)
    * set.  NULL: any. */
   int (*input_check)(const struct evf_options *opt, const char *line, char *why);
-  /* Inputs grouped by a key (http: a URL's origin) whose tasks all go to one rank, so limits
+  /* Inputs grouped by a key (http: a URL's host name) whose tasks all go to one rank, so limits
    * per group hold for the whole job there (hostplan.h): grouped(opt) says whether (http: a
    * per-host limit applies), group_key() writes an input's key (its length; 0: none).  NULL:
    * never. */

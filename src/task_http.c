@@ -1371,7 +1371,10 @@ static void http_write_ext(FILE *fp, enum evf_format fmt, const struct evf_recor
 }
 
 /* Host-affine plans: with a limit per host (--host-connections, --host-delay), every URL of a
- * host goes to one rank, so the limit holds for the whole job there. */
+ * host goes to one rank, so the limit holds for the whole job there.  The plan groups by host
+ * name, so a host's origins on other schemes and ports (http and https of one name) share a
+ * rank too, and a redirect between them (the commonest there is) is spaced and counted with
+ * that origin's own requests. */
 static int http_grouped(const struct evf_options *opt)
 {
   return opt->host_connections > 0 || opt->host_delay > 0 || opt->host_delay_jitter > 0;
@@ -1379,7 +1382,7 @@ static int http_grouped(const struct evf_options *opt)
 
 static size_t http_group_key(const char *input, char *buf, size_t cap)
 {
-  return evf_url_origin(input, buf, cap);
+  return evf_url_host_name(input, buf, cap);
 }
 
 const struct evf_task_kind evf_task_kind_http = {

@@ -429,6 +429,34 @@ def case_delay_np3(c, a):
           % (ip, len(reqs), ["%.3f" % x for x in g]))
 
 
+def case_redirect_ports_np3(c, a):
+    """Two origins of one host name (two ports): at np 3 with --host-delay 0.2, 6 names, each
+    with 3 URLs on port P that redirect to port Q of the same name and 3 URLs on Q itself.
+    Dealt by name, both origins of a name run on one rank, so the hops to Q are spaced with
+    Q's own requests: every gap between two requests to an origin, from the whole job, is at
+    least 0.2 s."""
+    with HostsServer(6) as p_srv, HostsServer(6) as q_srv:
+        urls = []
+        for ip in p_srv.ips:
+            for k in range(3):
+                p_srv.files[(ip, "/r/%d" % k)] = (301, b"moved\n", b"Location: %s\r\n"
+                                                  % q_srv.url(ip, "/page/%d" % k).encode())
+            urls += [p_srv.url(ip, "/r/%d" % k) for k in range(3)]
+            urls += [q_srv.url(ip, "/direct/%d" % k) for k in range(3)]
+        r = Run(a, c, "redirect_ports_np3")
+        recs, s = r.evfarm(3, urls, ["--host-delay", "0.2"], want_exit=0)
+    if recs is None:
+        return
+    c(len({x["rank"] for x in recs}) == 3, "not every rank fetched")
+    c(all(x["status"] == "ok" and int(x["redirects"]) == ("/r/" in x["url"]) for x in recs),
+      "statuses %r" % sorted({(x["status"], x["redirects"]) for x in recs}))
+    for name, srv, want in (("P", p_srv, 4), ("Q", q_srv, 7)):
+        for ip, reqs in sorted(requests(srv).items()):
+            g = [b[0] - a_[0] for a_, b in zip(reqs, reqs[1:])]
+            c(len(reqs) == want and min(g) >= 0.2 - SLACK, "%s:%s: %d requests, gaps %s"
+              % (ip, name, len(reqs), ["%.3f" % x for x in g]))
+
+
 def case_skewed(c, a):
     """One host with half the URLs (40), 40 hosts with one, --host-delay 0.05 at np 3: the big
     host's 41 requests (robots.txt and its pages) take 40 gaps of 0.05 s; every other host is

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "hosts.h"
 #include "robots.h"
 
 static int allowed(const char *text, const char *agent, const char *path)
@@ -147,6 +148,34 @@ int main(int argc, char **argv)
     evf_robots_free(r);
     free(text);
   }
+  /* What one robots.txt covers (an origin: scheme, name, port) and what the plan deals together
+   * (the name alone: its origins on every scheme and port). */
+  static const struct { const char *url, *origin, *name; } keys[] = {
+    {"http://Example.COM/a?b", "http://example.com:80", "example.com"},
+    {"HTTPS://example.com", "https://example.com:443", "example.com"},
+    {"https://user:pw@example.com:8443/x", "https://example.com:8443", "example.com"},
+    {"http://a@b@127.0.0.2:81#f", "http://127.0.0.2:81", "127.0.0.2"},
+    {"http://[::1]:8080/p", "http://[::1]:8080", "[::1]"},
+    {"http://[::1]/p", "http://[::1]:80", "[::1]"},
+    {"ftp://host/f", "ftp://host:80", "host"},
+    {"no scheme", "", ""},
+    {"http:///path", "", ""},
+  };
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+    char o[256] = "", n[256] = "";
+    size_t lo = evf_url_origin(keys[k].url, o, sizeof o);
+    size_t ln = evf_url_host_name(keys[k].url, n, sizeof n);
+    if (strcmp(o, keys[k].origin) || strcmp(n, keys[k].name) || lo != strlen(o) ||
+        ln != strlen(n))
+      fprintf(stderr, "%s: origin %s (%zu), name %s (%zu); want %s, %s\n", keys[k].url, o, lo,
+              n, ln, keys[k].origin, keys[k].name);
+    CHECK(strcmp(o, keys[k].origin) == 0 && lo == strlen(o));
+    CHECK(strcmp(n, keys[k].name) == 0 && ln == strlen(n));
+  }
+  char small[12] = "untouched";
+  CHECK(evf_url_host_name("http://a-long-host-name.example/", small, sizeof small) == 0 &&
+        strcmp(small, "untouched") == 0);
+
   printf("test_robots: %d checks, %d failed\n", check_count, check_failures);
   return check_failures != 0;
 }
