@@ -12,6 +12,10 @@
  * complete once its tasks there end), TAG_CLOSE (empty: nothing more is dealt), TAG_DRAIN
  * (empty: drain now; nothing more is dealt either), TAG_BYE (empty: the answer to the final
  * report, the last message).
+ * Turns (evf_chan_serve, task.h's struct evf_turn): TAG_TURN (r -> 0 -> s: an ASK, ANSWER or
+ * NOTE, routed by rank 0 to the host name's owner or back to the requester), TAG_IDLE (r -> 0:
+ * r is idle, with the ASKs it had read), TAG_END (0 -> r: every rank is idle and no turn is
+ * open: the loops end).
  *
  * Rank 0 keeps one state per other rank (enum peer_state), every other rank one for itself
  * (enum self_state); both only move forward:
@@ -37,9 +41,32 @@
 
 #include "clock.h"
 #include "guard.h"
+#include "owners.h"
+#include "task.h"
 
 enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE = 5,
-       TAG_DRAIN = 7, TAG_LIMIT = 8, TAG_BYE = 9, TAG_SEAL = 10 };
+       TAG_DRAIN = 7, TAG_LIMIT = 8, TAG_BYE = 9, TAG_SEAL = 10, TAG_TURN = 11, TAG_IDLE = 12,
+       TAG_END = 13 };
+
+/* A turn message on the wire: TURN_HDR int32s (type, requester, owner, seq, ticket, value,
+ * robots_http, robots_curl), then an ASK's URL and its NUL. */
+#define TURN_HDR 8
+
+/* A turn message kept: waiting for the kind (a rank's mailbox), held by rank 0 (its owner's
+ * batch is in the pool), or in flight (with its request). */
+struct mail {
+  struct mail *next;
+  MPI_Request req;
+  int len;
+  char buf[]; /* TURN_HDR int32s, then the URL */
+};
+
+/* Rank 0: a turn asked and not yet ended (an answer but GRANT, or the requester's last note). */
+struct open_turn {
+  int requester, owner;
+  uint32_t seq, ticket;
+  int granted;
+};
 
 /* A report is six unsigned long longs: done, failed, in flight, (final reports) the worst
  * request latency in nanoseconds, and the kind's groups done and in progress. */
@@ -59,6 +86,9 @@ struct peer {
   unsigned long long seal_val, seal_sent; /* the last "dealt up to" it was sent */
   /* What is in flight to it: each request completes before the next of its kind is sent. */
   MPI_Request deal_req, limit_req, close_req, drain_req, bye_req, seal_req;
+  unsigned long long asks_sent;    /* turns asked of it */
+  unsigned long long idle_asks;    /* its latest IDLE: the asks it had read then */
+  int idle;                        /* it sent an IDLE */
   char *deal_buf;                  /* the deal in flight (deal_small or malloc'ed) */
   char deal_small[sizeof(struct evf_batch)];
 };
@@ -101,7 +131,22 @@ struct evf_chan {
   double asked_at, worst;          /* when the outstanding request went; worst latency */
   char **bufs;                     /* received inputs and their line arrays, kept to the end */
   size_t nbufs, capbufs;
+  /* turns (evf_chan_serve) */
+  int serve;
+  int ended;                       /* every loop may end (rank 0: END sent; others: read) */
+  struct mail *inbox, *inbox_tail; /* for this rank's kind */
+  struct mail *taken;              /* the last one evf_chan_turn_next gave */
+  struct mail *outbox;             /* sent, not yet known to be complete */
+  struct evf_owners *owners;       /* rank 0 */
+  struct open_turn *turns;         /* rank 0: open turns */
+  size_t nturns, capturns;
+  struct mail *held;               /* rank 0: asks whose name is in a batch not yet dealt */
+  int self_idle, self_gone;        /* rank 0: its own loop is idle / has ended */
+  unsigned long long asks_read;    /* others: asks read */
+  unsigned long long idle_sent;    /* others: the asks read when the last IDLE went (+1) */
 };
+
+static void owners_dealt(struct evf_chan *c, size_t batch, int r);
 
 static void seal_all(struct evf_chan *c);
 
@@ -307,12 +352,19 @@ static void deal(struct evf_chan *c, int r)
     for (uint32_t k = 0; k < b->count; k++)
       at += evf_inputs_put(c->inputs, b->first_id - 1 + k, p->deal_buf + at);
   MPI_Isend(p->deal_buf, (int)len, MPI_BYTE, r, TAG_DEAL, c->comm, &p->deal_req);
+  owners_dealt(c, c->next, r);
   c->owner[c->next++] = r;
   c->deals++;
   c->seals_pending = c->window > 0;
   if (c->next == c->part->nbatches)
     seal_all(c);
 }
+
+static void turns_gone(struct evf_chan *c, int r);
+static void receive_turn(struct evf_chan *c, const MPI_Status *st);
+static void receive_idle(struct evf_chan *c, const MPI_Status *st);
+static void check_end(struct evf_chan *c);
+static void outbox_test(struct evf_chan *c);
 
 /* A report (progress, request, final) from rank r. */
 static void receive_report(struct evf_chan *c, const MPI_Status *st)
@@ -338,6 +390,7 @@ static void receive_report(struct evf_chan *c, const MPI_Status *st)
       c->max_latency = v[3] * 1e-9;
     p->state = PEER_FINAL; /* from any state: a rank whose loop failed ends unsealed */
     c->nfinal++;
+    turns_gone(c, r);
     MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_BYE, c->comm, &p->bye_req);
   }
 }
@@ -349,12 +402,15 @@ static void receive_all(struct evf_chan *c)
 {
   send_limits(c);
   send_seals(c);
+  outbox_test(c);
   for (;;) {
     MPI_Status st;
     int flag = 0;
     MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, &st);
-    if (!flag)
+    if (!flag) {
+      check_end(c);
       return;
+    }
     switch (st.MPI_TAG) {
     case TAG_DRAIN:
       MPI_Recv(NULL, 0, MPI_BYTE, st.MPI_SOURCE, TAG_DRAIN, c->comm, MPI_STATUS_IGNORE);
@@ -364,6 +420,12 @@ static void receive_all(struct evf_chan *c)
     case TAG_REQUEST:
     case TAG_FINAL:
       receive_report(c, &st);
+      break;
+    case TAG_TURN:
+      receive_turn(c, &st);
+      break;
+    case TAG_IDLE:
+      receive_idle(c, &st);
       break;
     default:
       evf_guard_fatal("a message with an unknown tag on the channel");
@@ -447,14 +509,16 @@ static void receive_deal(struct evf_chan *c, const MPI_Status *st)
  * to the BYE. */
 static void receive_from_root(struct evf_chan *c)
 {
+  outbox_test(c);
   while (c->state != SELF_DONE) {
     MPI_Status st;
     int flag = 0;
     MPI_Iprobe(0, MPI_ANY_TAG, c->comm, &flag, &st);
     if (!flag)
       return;
-    if (c->asked && st.MPI_TAG != TAG_LIMIT && st.MPI_TAG != TAG_SEAL) { /* the answer (or
-                                                            what makes one moot) */
+    if (c->asked && st.MPI_TAG != TAG_LIMIT && st.MPI_TAG != TAG_SEAL &&
+        st.MPI_TAG != TAG_TURN && st.MPI_TAG != TAG_END) { /* the answer (or what makes one
+                                                             moot) */
       double lat = evf_clock_now() - c->asked_at;
       if (lat > c->worst)
         c->worst = lat;
@@ -482,6 +546,13 @@ static void receive_from_root(struct evf_chan *c)
       c->drain_requested = 1;
       if (c->state < SELF_DRAINING)
         c->state = SELF_DRAINING;
+      break;
+    case TAG_TURN:
+      receive_turn(c, &st);
+      break;
+    case TAG_END:
+      MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_END, c->comm, MPI_STATUS_IGNORE);
+      c->ended = 1;
       break;
     case TAG_BYE:
       MPI_Recv(NULL, 0, MPI_BYTE, 0, TAG_BYE, c->comm, MPI_STATUS_IGNORE);
@@ -568,6 +639,7 @@ int evf_chan_feed(struct evf_chan *c, const struct evf_progress_counts *mine, in
       *batch = c->part->batches[c->next];
       *inputs = c->inputs ? c->inputs->line + batch->first_id - 1 : NULL;
       *ids = c->inputs && c->inputs->ids ? c->inputs->ids + batch->first_id - 1 : NULL;
+      owners_dealt(c, c->next, 0);
       c->owner[c->next++] = 0;
       c->seals_pending = c->window > 0;
       if (c->next == c->part->nbatches)
@@ -655,6 +727,10 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
       seal(c, r);
   }
   c->peers[0].latest = *mine;
+  if (c->serve && !c->self_gone) { /* its kind serves no turn any more */
+    c->self_gone = c->self_idle = 1;
+    turns_gone(c, 0);
+  }
   for (;;) {
     receive_all(c);
     *all = sum_counts(c);
@@ -692,6 +768,18 @@ void evf_chan_free(struct evf_chan *c)
       if (p->deal_buf != p->deal_small)
         free(p->deal_buf);
     }
+  for (struct mail *m = c->outbox, *next; m; m = next) { /* received: as above */
+    next = m->next;
+    MPI_Wait(&m->req, MPI_STATUS_IGNORE);
+    free(m);
+  }
+  for (struct mail *lists[] = {c->inbox, c->held, c->taken}, **l = lists; l < lists + 3; l++)
+    for (struct mail *m = *l, *next; m; m = next) {
+      next = m->next;
+      free(m);
+    }
+  evf_owners_free(c->owners);
+  free(c->turns);
   MPI_Comm_free(&c->comm);
   for (size_t i = 0; i < c->nbufs; i++)
     free(c->bufs[i]);
@@ -699,4 +787,356 @@ void evf_chan_free(struct evf_chan *c)
   free(c->peers);
   free(c->owner);
   free(c);
+}
+
+/* ---- turns (evf_chan_serve) ---- */
+
+void evf_chan_serve(struct evf_chan *c, struct evf_owners *owners)
+{
+  c->serve = 1;
+  c->owners = owners;
+}
+
+int evf_chan_ended(const struct evf_chan *c)
+{
+  return c->ended;
+}
+
+static struct mail *mail_new(int len)
+{
+  struct mail *m = malloc(sizeof *m + (size_t)len);
+  if (!m)
+    evf_guard_fatal("cannot keep a turn message");
+  m->next = NULL;
+  m->req = MPI_REQUEST_NULL;
+  m->len = len;
+  return m;
+}
+
+static struct mail *pack(const struct evf_turn *t)
+{
+  size_t ul = t->type == EVF_TURN_ASK && t->url ? strlen(t->url) + 1 : 0;
+  struct mail *m = mail_new((int)(TURN_HDR * sizeof(int32_t) + ul));
+  int32_t h[TURN_HDR] = {t->type,   t->requester,   (int32_t)t->owner,     (int32_t)t->seq,
+                         (int32_t)t->ticket, t->value, t->robots_http, t->robots_curl};
+  memcpy(m->buf, h, sizeof h);
+  if (ul)
+    memcpy(m->buf + sizeof h, t->url, ul);
+  return m;
+}
+
+static void unpack(const struct mail *m, struct evf_turn *t)
+{
+  int32_t h[TURN_HDR];
+  memcpy(h, m->buf, sizeof h);
+  *t = (struct evf_turn){.type = h[0], .requester = h[1], .owner = h[2], .seq = (uint32_t)h[3],
+                         .ticket = (uint32_t)h[4], .value = h[5], .robots_http = h[6],
+                         .robots_curl = h[7]};
+  t->url = m->len > (int)sizeof h ? m->buf + sizeof h : NULL;
+}
+
+/* Send `m` (taken over) to rank `dest` with `tag`; freed once complete. */
+static void post(struct evf_chan *c, struct mail *m, int dest, int tag)
+{
+  MPI_Isend(m->buf, m->len, MPI_BYTE, dest, tag, c->comm, &m->req);
+  m->next = c->outbox;
+  c->outbox = m;
+}
+
+static void outbox_test(struct evf_chan *c)
+{
+  for (struct mail **pm = &c->outbox; *pm;) {
+    int done = 0;
+    MPI_Test(&(*pm)->req, &done, MPI_STATUS_IGNORE);
+    if (done) {
+      struct mail *m = *pm;
+      *pm = m->next;
+      free(m);
+    } else {
+      pm = &(*pm)->next;
+    }
+  }
+}
+
+static void inbox_put(struct evf_chan *c, struct mail *m)
+{
+  m->next = NULL;
+  if (c->inbox_tail)
+    c->inbox_tail->next = m;
+  else
+    c->inbox = m;
+  c->inbox_tail = m;
+}
+
+int evf_chan_turn_next(struct evf_chan *c, struct evf_turn *t)
+{
+  free(c->taken);
+  c->taken = c->inbox;
+  if (!c->taken)
+    return 0;
+  c->inbox = c->taken->next;
+  if (!c->inbox)
+    c->inbox_tail = NULL;
+  c->taken->next = NULL;
+  unpack(c->taken, t);
+  return 1;
+}
+
+/* Rank 0: has rank r's loop ended (its final report in; rank 0's own: evf_chan_wait)? */
+static int gone(const struct evf_chan *c, int r)
+{
+  return r == 0 ? c->self_gone : c->peers[r].state == PEER_FINAL;
+}
+
+/* Rank 0: `t` to rank `dest` (its own kind's inbox for rank 0), unless that rank's loop has
+ * ended. */
+static void deliver(struct evf_chan *c, int dest, const struct evf_turn *t)
+{
+  if (gone(c, dest))
+    return;
+  struct mail *m = pack(t);
+  if (dest == 0)
+    inbox_put(c, m);
+  else
+    post(c, m, dest, TAG_TURN);
+}
+
+static struct open_turn *find_turn(struct evf_chan *c, int requester, uint32_t seq)
+{
+  for (size_t i = 0; i < c->nturns; i++)
+    if (c->turns[i].requester == requester && c->turns[i].seq == seq)
+      return &c->turns[i];
+  return NULL;
+}
+
+static void close_turn(struct evf_chan *c, struct open_turn *ot)
+{
+  *ot = c->turns[--c->nturns];
+}
+
+static void answer(struct evf_chan *c, const struct evf_turn *ask, int owner, int value)
+{
+  struct evf_turn a = {.type = EVF_TURN_ANSWER, .requester = ask->requester, .owner = owner,
+                       .seq = ask->seq, .value = value};
+  deliver(c, ask->requester, &a);
+}
+
+/* Rank 0: an ASK (requester set): to its name's owner, held, or answered here. */
+static void route_ask(struct evf_chan *c, const struct evf_turn *t)
+{
+  int owner = evf_owners_lookup(c->owners, t->url ? t->url : "", t->requester);
+  if (owner == EVF_OWNER_PENDING) {
+    struct mail *m = pack(t);
+    m->next = c->held;
+    c->held = m;
+    return;
+  }
+  if (owner == t->requester) {
+    answer(c, t, owner, EVF_TURN_YOURS);
+    return;
+  }
+  if (gone(c, owner)) {
+    answer(c, t, owner, EVF_TURN_GONE);
+    return;
+  }
+  if (c->nturns == c->capturns) {
+    size_t cap = c->capturns ? 2 * c->capturns : 64;
+    struct open_turn *n = realloc(c->turns, cap * sizeof *n);
+    if (!n)
+      evf_guard_fatal("cannot keep a turn asked");
+    c->turns = n;
+    c->capturns = cap;
+  }
+  c->turns[c->nturns++] = (struct open_turn){t->requester, owner, t->seq, 0, 0};
+  c->peers[owner].asks_sent++;
+  deliver(c, owner, t);
+}
+
+/* Rank 0: a turn message from rank `from` (0: its own kind). */
+static void route(struct evf_chan *c, struct evf_turn *t, int from)
+{
+  if (t->type == EVF_TURN_ASK) {
+    t->requester = from;
+    route_ask(c, t);
+    return;
+  }
+  if (t->type == EVF_TURN_ANSWER)
+    t->owner = from;
+  else if (t->type == EVF_TURN_NOTE)
+    t->requester = from;
+  else
+    evf_guard_fatal("a turn message of an unknown type");
+  struct open_turn *ot = find_turn(c, t->requester, t->seq);
+  if (!ot || (t->type == EVF_TURN_ANSWER && ot->owner != from))
+    evf_guard_fatal("a turn message for no turn asked");
+  if (t->type == EVF_TURN_ANSWER) {
+    int grant = t->value == EVF_TURN_GRANT;
+    ot->granted = grant;
+    ot->ticket = t->ticket;
+    if (gone(c, t->requester)) { /* nobody will use it: it ends unsent */
+      if (grant) {
+        struct evf_turn n = {.type = EVF_TURN_NOTE, .requester = t->requester, .owner = from,
+                             .seq = t->seq, .ticket = t->ticket, .value = EVF_TURN_UNSENT};
+        deliver(c, from, &n);
+      }
+      close_turn(c, ot);
+      return;
+    }
+    deliver(c, t->requester, t);
+    if (!grant)
+      close_turn(c, ot);
+    return;
+  }
+  t->owner = ot->owner;
+  deliver(c, ot->owner, t); /* dropped when the owner has gone */
+  if (t->value != EVF_TURN_BEGUN)
+    close_turn(c, ot);
+}
+
+/* Rank 0: rank r's loop has ended.  Turns it owes and has not granted are answered GONE; turns
+ * it was granted end unsent at their owners; its held asks are dropped. */
+static void turns_gone(struct evf_chan *c, int r)
+{
+  if (!c->serve)
+    return;
+  for (size_t i = 0; i < c->nturns;) {
+    struct open_turn *ot = &c->turns[i];
+    if (ot->owner == r && !ot->granted) {
+      struct evf_turn ask = {.requester = ot->requester, .seq = ot->seq};
+      answer(c, &ask, r, EVF_TURN_GONE);
+      close_turn(c, ot);
+    } else if (ot->requester == r && ot->granted) {
+      struct evf_turn n = {.type = EVF_TURN_NOTE, .requester = r, .owner = ot->owner,
+                           .seq = ot->seq, .ticket = ot->ticket, .value = EVF_TURN_UNSENT};
+      deliver(c, ot->owner, &n);
+      close_turn(c, ot);
+    } else {
+      i++;
+    }
+  }
+  for (struct mail **pm = &c->held; *pm;) {
+    struct evf_turn t;
+    unpack(*pm, &t);
+    if (t.requester == r) {
+      struct mail *m = *pm;
+      *pm = m->next;
+      free(m);
+    } else {
+      pm = &(*pm)->next;
+    }
+  }
+  if (r == 0)
+    for (struct mail *m = c->inbox, *next; m; m = next) {
+      next = m->next;
+      free(m);
+    }
+  if (r == 0)
+    c->inbox = c->inbox_tail = NULL;
+}
+
+/* Rank 0: batch `batch` went to rank r: asks held for its names go on. */
+static void owners_dealt(struct evf_chan *c, size_t batch, int r)
+{
+  if (!c->owners)
+    return;
+  evf_owners_dealt(c->owners, &c->part->batches[batch], r);
+  struct mail *held = c->held;
+  c->held = NULL;
+  while (held) {
+    struct mail *m = held;
+    held = m->next;
+    struct evf_turn t;
+    unpack(m, &t);
+    route_ask(c, &t);
+    free(m);
+  }
+}
+
+void evf_chan_turn_send(struct evf_chan *c, const struct evf_turn *t)
+{
+  if (c->rank == 0) {
+    struct evf_turn x = *t;
+    route(c, &x, 0);
+    return;
+  }
+  if (c->state >= SELF_FINAL)
+    return;
+  post(c, pack(t), 0, TAG_TURN);
+}
+
+static void receive_turn(struct evf_chan *c, const MPI_Status *st)
+{
+  int len = 0;
+  MPI_Get_count(st, MPI_BYTE, &len);
+  if (len < (int)(TURN_HDR * sizeof(int32_t)) || !c->serve)
+    evf_guard_fatal("a turn message that breaks the channel's rules");
+  struct mail *m = mail_new(len);
+  MPI_Recv(m->buf, len, MPI_BYTE, st->MPI_SOURCE, TAG_TURN, c->comm, MPI_STATUS_IGNORE);
+  if (len > (int)(TURN_HDR * sizeof(int32_t)) && m->buf[len - 1] != '\0')
+    evf_guard_fatal("a turn message that breaks the channel's rules");
+  if (c->rank == 0) {
+    struct evf_turn t;
+    unpack(m, &t);
+    if (gone(c, st->MPI_SOURCE))
+      evf_guard_fatal("a message from a rank after its final report");
+    route(c, &t, st->MPI_SOURCE);
+    free(m);
+    return;
+  }
+  struct evf_turn t;
+  unpack(m, &t);
+  if (t.type == EVF_TURN_ASK)
+    c->asks_read++;
+  if (c->state >= SELF_FINAL) { /* its loop has ended: rank 0 answers for it */
+    free(m);
+    return;
+  }
+  inbox_put(c, m);
+}
+
+static void receive_idle(struct evf_chan *c, const MPI_Status *st)
+{
+  unsigned long long v = 0;
+  MPI_Recv(&v, 1, MPI_UNSIGNED_LONG_LONG, st->MPI_SOURCE, TAG_IDLE, c->comm, MPI_STATUS_IGNORE);
+  struct peer *p = &c->peers[st->MPI_SOURCE];
+  if (p->state == PEER_FINAL || !c->serve)
+    evf_guard_fatal("an idle report that breaks the channel's rules");
+  p->idle = 1;
+  p->idle_asks = v;
+}
+
+void evf_chan_idle(struct evf_chan *c, int idle)
+{
+  if (!c->serve)
+    return;
+  if (c->rank == 0) {
+    c->self_idle = idle;
+    check_end(c);
+    return;
+  }
+  /* An idle rank becomes busy again only by reading an ask: one report per number of asks. */
+  if (!idle || c->inbox || c->state >= SELF_FINAL || c->idle_sent == c->asks_read + 1)
+    return;
+  c->idle_sent = c->asks_read + 1;
+  struct mail *m = mail_new((int)sizeof(unsigned long long));
+  unsigned long long v = c->asks_read;
+  memcpy(m->buf, &v, sizeof v);
+  post(c, m, 0, TAG_IDLE);
+}
+
+/* Rank 0: every rank idle as of the asks it was sent, and no turn open or held: no rank can
+ * ask or owe a turn any more, so every loop may end. */
+static void check_end(struct evf_chan *c)
+{
+  if (!c->serve || c->ended || !c->self_idle || c->inbox || c->nturns || c->held)
+    return;
+  for (int r = 1; r < c->size; r++) {
+    const struct peer *p = &c->peers[r];
+    if (p->state != PEER_FINAL && !(p->idle && p->idle_asks == p->asks_sent))
+      return;
+  }
+  c->ended = 1;
+  for (int r = 1; r < c->size; r++)
+    if (c->peers[r].state != PEER_FINAL)
+      post(c, mail_new(0), r, TAG_END);
 }

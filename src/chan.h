@@ -22,6 +22,8 @@
  * rank 0 sends up to its answer (BYE), rank 0 receives until it has every rank's, so no
  * message is left in flight either way. */
 struct evf_chan;
+struct evf_owners;
+struct evf_turn;
 struct evf_progress_counts {
   unsigned long long done;      /* tasks with a final record */
   unsigned long long failed;    /* of those, not ok */
@@ -89,6 +91,26 @@ struct evf_chan_stats {
   const int *owner;             /* dynamic: the rank of every batch (until evf_chan_free) */
 };
 void evf_chan_stats(const struct evf_chan *c, struct evf_chan_stats *s);
+/* Turns at another rank's host (task.h's struct evf_turn), when a rank's kind asks them: every
+ * ASK goes to rank 0, which finds the host name's owner in `owners` (rank 0's; NULL elsewhere;
+ * the channel frees it) and passes it on, holds it while the name's batch is still in the pool,
+ * or answers YOURS (a name no task has) or GONE (the owner's loop has ended); ANSWERs and
+ * NOTEs go back and forth through rank 0 the same way.  A rank's loop then ends only when
+ * rank 0 says so (evf_chan_ended): once every rank is idle (evf_chan_idle: nothing more dealt,
+ * no task left, no turn owed) and no turn is open, so a rank serves the others' turns at its
+ * hosts until none can come.  Call on every rank before the loops, or never. */
+void evf_chan_serve(struct evf_chan *c, struct evf_owners *owners);
+/* From the kind (through the runner): a turn message to the rank it names (the channel sets
+ * the requester of an ASK and the owner of an ANSWER). */
+void evf_chan_turn_send(struct evf_chan *c, const struct evf_turn *m);
+/* The next turn message for this rank's kind: 1 with *m set (its url valid until the next
+ * call), 0 when none has come. */
+int evf_chan_turn_next(struct evf_chan *c, struct evf_turn *m);
+/* From the feed: whether this rank is idle now (its feed closed, every task ended, no turn
+ * owed and none waiting in evf_chan_turn_next). */
+void evf_chan_idle(struct evf_chan *c, int idle);
+/* Rank 0 has said every rank is idle and no turn is open: the loops may end. */
+int evf_chan_ended(const struct evf_chan *c);
 /* After evf_chan_wait() returned 1 (every rank): release. */
 void evf_chan_free(struct evf_chan *c);
 

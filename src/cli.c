@@ -166,7 +166,8 @@ static const struct evf_optdef opt_table[] = {
   {"max-redirs", EVF_OPT_U32, OFF(max_redirs), 0, 1000, "N",
    "http: follow at most N redirects; 0 = none (a 3xx is then an http_error).  With a host "
    "rule (--robots obey, --host-delay or --host-connections) each hop is admitted as a first "
-   "request is: its host's robots.txt, connections and turn; Authorization: and Cookie: of "
+   "request is: its host's robots.txt, connections and turn, at the rank that owns that host "
+   "(a hop to another rank's host asks it for the turn); Authorization: and Cookie: of "
    "--header go to the task's own origin only (default 5)", NULL, NULL},
   {"max-body", EVF_OPT_U64, OFF(max_body), 0, 0, "BYTES",
    "http: process at most BYTES of a body; a longer one is cut off there and the task's "

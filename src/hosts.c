@@ -243,7 +243,8 @@ static void schedule(struct evf_host *h)
   struct evf_hosts *hs = h->owner;
   if (h->timer)
     ev_timer_stop(hs->loop, h->timer);
-  if (!h->head || (h->gate_shut && !h->head->opens_gate) || (spaced(h) && h->pending))
+  if (!h->head || (h->gate_shut && !h->head->opens_gate) || (spaced(h) && h->pending) ||
+      (h->cap && h->inflight >= h->cap))
     return;
   if (!h->timer) {
     ev_timer *t = malloc(sizeof *t);
@@ -281,6 +282,8 @@ static void pump(struct evf_host *h)
     struct evf_host_waiter *w = h->head;
     if (h->gate_shut && !w->opens_gate)
       return;
+    if (h->cap && h->inflight >= h->cap)
+      return; /* released again by evf_host_done() */
     if (spaced(h) && (h->pending || evf_clock_now() < h->next_start)) {
       schedule(h);
       return;
@@ -288,16 +291,20 @@ static void pump(struct evf_host *h)
     unlink_waiter(w);
     if (spaced(h))
       h->pending = 1; /* before the callback: a request it starts for this host queues */
-    if (hs->release(w, hs->arg))
+    h->inflight++;
+    if (hs->release(w, hs->arg)) {
       h->requests++;
-    else if (spaced(h))
-      h->pending = 0;
+    } else {
+      h->inflight--;
+      if (spaced(h))
+        h->pending = 0;
+    }
   }
 }
 
 int evf_host_try(struct evf_host *h)
 {
-  if (h->head || h->gate_shut)
+  if (h->head || h->gate_shut || (h->cap && h->inflight >= h->cap))
     return 0;
   if (spaced(h)) {
     if (h->pending || evf_clock_now() < h->next_start)
@@ -305,6 +312,7 @@ int evf_host_try(struct evf_host *h)
     h->pending = 1;
   }
   h->requests++;
+  h->inflight++;
   return 1;
 }
 
@@ -370,6 +378,13 @@ void evf_host_ended(struct evf_host *h)
     return;
   h->pending = 0;
   h->next_start = evf_clock_now() + gap(h);
+  schedule(h);
+}
+
+void evf_host_done(struct evf_host *h)
+{
+  if (h->inflight > 0)
+    h->inflight--;
   schedule(h);
 }
 

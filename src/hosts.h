@@ -40,6 +40,7 @@ struct evf_host_waiter {
   int opens_gate; /* the robots.txt fetch: released while the gate is shut, ahead of the rest */
   int front;      /* a redirect's next hop (its task under way): ahead of the rest, behind the
                      robots.txt fetch and the hops queued before it */
+  int remote;     /* the kind's: another rank's turn (a redirect there), not a slot's */
 };
 
 struct evf_host {
@@ -53,6 +54,10 @@ struct evf_host {
   uint64_t requests;            /* requests started (the first hop of each) */
   uint64_t queued, started, ended; /* its tasks: received by the rank, started, with a final
                                    record (evf_host_tasks) */
+  uint32_t inflight;            /* requests started (evf_host_try, a release) and not done
+                                   (evf_host_done) */
+  uint32_t cap;                 /* 0, or no request starts while `inflight` is at it (set by
+                                   the kind: other ranks' requests count too) */
   /* the module's */
   double next_start;            /* no request starts before (monotonic seconds) */
   double last_start;            /* the last request went out (0: none yet) */
@@ -64,8 +69,8 @@ struct evf_host {
 };
 
 /* release(w, arg): w's turn has come (it has left the queue).  Return 1 when a request was
- * started for it (the host then counts it against the delay), 0 when none was (the task ended
- * without one).  It may queue or start other requests, to this host too. */
+ * started for it (the host then counts it against the delay and in flight until
+ * evf_host_done), 0 when none was (the task ended without one).  It may queue or start other requests, to this host too. */
 typedef int (*evf_hosts_release_fn)(struct evf_host_waiter *w, void *arg);
 
 struct evf_hosts;
@@ -92,7 +97,7 @@ void evf_hosts_progress(const struct evf_hosts *hs, uint64_t *done, uint64_t *ac
 double evf_hosts_bound(const struct evf_hosts *hs, const struct evf_host **h);
 
 /* May a request to `h` start now, ahead of nothing queued?  1: yes, and it counts as started
- * (call evf_host_begun/ended for it); 0: queue it with evf_host_wait. */
+ * (call evf_host_begun/ended for it, then evf_host_done); 0: queue it with evf_host_wait. */
 int evf_host_try(struct evf_host *h);
 /* Queue `w` for `h` (at the front when w->opens_gate, behind those and earlier fronts when
  * w->front, else at the back); released by the callback in its turn. */
@@ -104,6 +109,8 @@ void evf_host_unwait(struct evf_host_waiter *w);
 void evf_host_begun(struct evf_host *h);
 /* A request started for `h` ended without going out (no connection): the same, from now. */
 void evf_host_ended(struct evf_host *h);
+/* A request started for `h` (it went out or not) has ended: it no longer counts in flight. */
+void evf_host_done(struct evf_host *h);
 /* Shut the gate (only waiters that open it pass) or open it (and release what may go). */
 void evf_host_gate(struct evf_host *h, int shut);
 /* The delay changed (a Crawl-delay): takes effect from the next gap. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "owners.h"
 #include "clock.h"
 #include "comm.h"
 #include "gather.h"
@@ -52,6 +53,9 @@ struct progress {
   double tick_iv;             /* the runner's tick (iv, or shorter with --journal) */
   struct job *job;            /* where records go (their windows are gathered to rank 0) */
   int journal;                /* --journal */
+  int serve;                  /* turns at other ranks' hosts (evf_chan_serve): the runner is
+                                 closed when rank 0 ends every loop, not when the feed is */
+  int fed;                    /* nothing more will be dealt to this rank */
 };
 
 static struct evf_progress_counts progress_mine(const struct evf_runner_counts *c)
@@ -84,6 +88,22 @@ static void progress_tick(void *arg, const struct evf_runner_counts *c, double e
  * asked.  Another rank loops once more after a deal, to ask again at once if hungry. */
 #define SELF_TAKE_GAP 0.0005
 
+/* Turns: the kind's messages from other ranks, then whether this rank is idle (nothing more
+ * dealt, every task ended, no turn owed): once rank 0 has heard every rank is, the loops end. */
+static void serve(struct progress *p, struct evf_runner *r)
+{
+  struct evf_turn m;
+  while (evf_chan_turn_next(p->chan, &m))
+    evf_runner_turn(r, &m);
+  struct evf_runner_counts c = evf_runner_counts(r);
+  evf_chan_idle(p->chan, (p->fed || evf_runner_draining(r)) && c.done == c.total &&
+                            evf_runner_owed(r) == 0);
+  if (evf_chan_ended(p->chan)) {
+    evf_runner_close(r);
+    evf_runner_release(r);
+  }
+}
+
 static void feed(void *arg, struct evf_runner *r)
 {
   struct progress *p = arg;
@@ -108,10 +128,15 @@ static void feed(void *arg, struct evf_runner *r)
      * are written. */
     if (got < 0 && p->rank != 0 && !evf_chan_all_admitted(p->chan) && !evf_runner_draining(r))
       evf_runner_drain(r, 0);
-    if (got < 0)
-      evf_runner_close(r);
+    if (got < 0) {
+      p->fed = 1;
+      if (!p->serve)
+        evf_runner_close(r);
+    }
     if (got <= 0)
-      return;
+      break;
+    if (evf_runner_draining(r)) /* a deal that crossed the drain: its tasks stay for --resume */
+      break;
     /* Expected before it is added: adding starts tasks, and one may end at once (an io_start
      * that fails, an http URL robots.txt disallows) with its record. */
     if (p->job)
@@ -120,9 +145,18 @@ static void feed(void *arg, struct evf_runner *r)
       evf_guard_fatal(p->msg); /* more than N tasks dealt, or out of memory: a bug or no memory */
     if (p->rank == 0) {
       p->last_take = now ? now : evf_clock_now();
-      return;
+      break;
     }
   }
+  if (p->serve)
+    serve(p, r);
+}
+
+/* evf_turn_send() from the kind: on the channel. */
+static void job_turn(void *arg, const struct evf_turn *m)
+{
+  struct progress *p = arg;
+  evf_chan_turn_send(p->chan, m);
 }
 
 
@@ -515,6 +549,8 @@ static int job_run_loops(struct job *j)
 {
   struct progress prog = {.rank = j->rank, .msg = j->msg, .view = {.err = j->err}};
   uint64_t limit0 = j->gated ? evf_collect_ring_size(j->opt.tasks, j->window) : 0;
+  /* Redirects to a host another rank owns wait for their turn there (task.h's turns). */
+  int serving = j->size > 1 && j->grouped && j->kind->turn != NULL;
   struct evf_runner_config cfg = {
     .kind = j->kind,
     .inputs = j->kind->input_option ? j->inputs.line : NULL,
@@ -524,7 +560,7 @@ static int job_run_loops(struct job *j)
     .inflight = j->opt.inflight,
     .tick = progress_tick,
     .tick_arg = &prog,
-    .feed = j->dynamic || j->gated ? feed : NULL,
+    .feed = j->dynamic || j->gated || serving ? feed : NULL,
     .feed_arg = &prog,
     .feed_interval = 0.001,
     .capacity = j->capacity,
@@ -541,6 +577,8 @@ static int job_run_loops(struct job *j)
     .sync = j->opt.journal ? evf_job_journal_sync : NULL,
     .fail = job_failed_now,
     .sync_arg = j,
+    .turn = serving ? job_turn : NULL,
+    .turn_arg = &prog,
   };
   int rc;
   void *records = j->collect ? evf_collect_records(j->collect) : NULL;
@@ -559,6 +597,18 @@ static int job_run_loops(struct job *j)
   if ((code = evf_job_agree(j, rc, 0)))
     return code;
   j->chan = prog.chan;
+  if (serving) {
+    struct evf_owners *owners = NULL;
+    if (j->rank == 0 &&
+        !(owners = evf_owners_new(&j->part, &j->inputs_pos, j->kind->group_key)))
+      rc = evf_seterr(j->msg, EVF_ENOMEM, "cannot allocate the table of host owners");
+    if ((code = evf_job_agree(j, rc, 0))) {
+      evf_owners_free(owners);
+      return code;
+    }
+    evf_chan_serve(prog.chan, owners);
+    prog.serve = 1;
+  }
   prog.view.total = j->ntodo;
   prog.view.groups = j->grouped ? j->kind->group_name : NULL;
   prog.job = j;

@@ -64,6 +64,8 @@ struct evf_runner {
   uint64_t total, done;       /* tasks added so far, tasks with a final record */
   uint64_t failed, started;   /* final records not ok; tasks started */
   int closed;                 /* no batch will be added */
+  int hold;                   /* a kind that asks turns: the loop runs on, every task ended,
+                                 until evf_runner_release() (it serves other ranks' turns) */
   int draining;               /* evf_runner_drain(): no task starts; the rest end by grace */
   ev_timer grace;
   double drain_until;         /* when the grace ends */
@@ -154,6 +156,13 @@ static int waits_for_limit(struct evf_runner *r)
   return !r->draining && r->max_id > r->limit;
 }
 
+/* A closed runner keeps its feed while a task waits for the limit, or while it is held (a kind
+ * that asks turns of other ranks: the feed brings their messages, through a drain too). */
+static int keeps_feed(struct evf_runner *r)
+{
+  return waits_for_limit(r) || r->hold;
+}
+
 /* Bind the next unstarted task to slot `s`; 0 when every task has been started (or the next may
  * not start yet). */
 static int take_next(struct evf_runner *r, struct slot *s)
@@ -194,7 +203,7 @@ static void finish(struct evf_runner *r, const struct evf_record *rec, int statu
   r->failed += status != EVF_STATUS_OK;
   if (r->cfg->done)
     r->cfg->done(r->cfg->done_arg, rec);
-  if (++r->done == r->total && r->closed)
+  if (++r->done == r->total && r->closed && !r->hold)
     ev_break(r->loop, EVBREAK_ALL);
 }
 
@@ -212,7 +221,7 @@ void evf_runner_set_limit(struct evf_runner *r, uint64_t limit)
   r->limit = limit;
   if (r->running)
     launch_free(r);
-  if (r->closed && r->feed_on && !waits_for_limit(r)) { /* nothing waits for the limit now */
+  if (r->closed && r->feed_on && !keeps_feed(r)) { /* nothing waits for the limit now */
     ev_timer_stop(r->loop, &r->feed);
     r->feed_on = 0;
   }
@@ -384,6 +393,29 @@ void evf_task_sync(struct evf_task *t)
   const struct evf_runner_config *cfg = t->runner->cfg;
   if (cfg->sync)
     cfg->sync(cfg->sync_arg);
+}
+
+int evf_turn_on(struct ev_loop *loop)
+{
+  const struct evf_runner *r = ev_userdata(loop);
+  return r && r->cfg->turn != NULL;
+}
+
+void evf_turn_send(struct ev_loop *loop, const struct evf_turn *m)
+{
+  const struct evf_runner *r = ev_userdata(loop);
+  r->cfg->turn(r->cfg->turn_arg, m);
+}
+
+void evf_runner_turn(struct evf_runner *r, const struct evf_turn *m)
+{
+  if (r->opened && r->kind->turn)
+    r->kind->turn(r->shared, m);
+}
+
+uint64_t evf_runner_owed(struct evf_runner *r)
+{
+  return r->opened && r->kind->owed ? r->kind->owed(r->shared) : 0;
 }
 
 void evf_task_fail(struct evf_task *t, int code, const char *msg)
@@ -581,12 +613,25 @@ void evf_runner_close(struct evf_runner *r)
   if (r->closed)
     return;
   r->closed = 1;
-  if (r->feed_on && !waits_for_limit(r)) { /* no feed from now on (but tasks held back by the
-                                               limit keep the feed, which raises it) */
+  if (r->feed_on && !keeps_feed(r)) { /* no feed from now on (but tasks held back by the
+                                          limit keep the feed, which raises it) */
     ev_timer_stop(r->loop, &r->feed);
     r->feed_on = 0;
   }
-  if (r->running && r->done == r->total)
+  if (r->running && r->done == r->total && !r->hold)
+    ev_break(r->loop, EVBREAK_ALL);
+}
+
+void evf_runner_release(struct evf_runner *r)
+{
+  if (!r->hold)
+    return;
+  r->hold = 0;
+  if (r->closed && r->feed_on && !keeps_feed(r)) {
+    ev_timer_stop(r->loop, &r->feed);
+    r->feed_on = 0;
+  }
+  if (r->running && r->closed && r->done == r->total)
     ev_break(r->loop, EVBREAK_ALL);
 }
 
@@ -615,6 +660,7 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
     return NULL;
   }
   r->closed = !cfg->feed;
+  r->hold = cfg->turn != NULL;
   if (r->rec_cap == 0)
     return r;
   r->nslots = cfg->inflight && cfg->inflight < r->rec_cap ? cfg->inflight : r->rec_cap;
@@ -650,6 +696,7 @@ struct evf_runner *evf_runner_new(const struct evf_runner_config *cfg,
     evf_runner_free(r);
     return NULL;
   }
+  ev_set_userdata(r->loop, r); /* evf_turn_send() finds its runner */
   if (r->kind->open) {
     *rc = r->kind->open(r->loop, cfg->opt, r->nslots, &r->shared, msg);
     if (*rc) {
@@ -678,7 +725,8 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg)
     ev_timer_start(r->loop, &r->tick);
     ev_unref(r->loop); /* progress ticks alone must not keep the loop alive */
   }
-  if (!r->closed) { /* fed: the feed timer keeps the loop alive until the runner is closed */
+  if (!r->closed || r->hold) { /* fed: the feed timer keeps the loop alive until the runner
+                                  is closed (and released) */
     ev_timer_init(&r->feed, feed_cb, cfg->feed_interval, cfg->feed_interval);
     r->feed.data = r;
     ev_timer_start(r->loop, &r->feed);
@@ -690,7 +738,7 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg)
   r->last_feed = evf_clock_now();
   if (r->feed_on)
     cfg->feed(cfg->feed_arg, r);
-  if (r->done < r->total || !r->closed)
+  if (r->done < r->total || !r->closed || r->hold)
     ev_run(r->loop, 0);
   r->running = 0;
 

@@ -65,6 +65,9 @@ struct evf_runner_config {
   /* evf_task_fail(): the rank failed, say so now (NULL: said when the run returns). */
   void (*fail)(void *arg, int code, const char *msg);
   void *sync_arg;              /* for both */
+  /* evf_turn_send(): a turn message to another rank (NULL: the kind asks none). */
+  void (*turn)(void *arg, const struct evf_turn *m);
+  void *turn_arg;
 };
 
 /* Everything a run needs, allocated before it starts (the task slots and the loop), so a rank
@@ -89,8 +92,12 @@ int evf_runner_run(struct evf_runner *r, double t0, char *msg);
  * when they do not fit in cfg->capacity. */
 int evf_runner_add(struct evf_runner *r, const struct evf_batch *batches, size_t n,
                    const char *const *inputs, const uint32_t *ids, char *msg);
-/* No batch will be added: the loop ends when the tasks added have ended. */
+/* No batch will be added: the loop ends when the tasks added have ended (and, with cfg->turn,
+ * once released). */
 void evf_runner_close(struct evf_runner *r);
+/* With cfg->turn the runner is held from the start: its loop runs on after its tasks have
+ * ended (a drain's too), serving other ranks' turns, until this. */
+void evf_runner_release(struct evf_runner *r);
 /* Stop early (a drain; called again, it may only shorten the grace): no task starts from now on (the batches' unstarted tasks get no
  * record), a task waiting for a retry ends at once, the I/O attempts in flight may end within
  * `grace` seconds (a transient failure is not retried) and are then cancelled; each task that
@@ -114,6 +121,10 @@ double evf_runner_backoff(const struct evf_options *opt, uint32_t id, unsigned a
 int evf_runner_finish(struct evf_runner *r, uint64_t *fig, char *msg);
 /* The kind's bound(), or 0 with what "" (not opened, or a kind without one). */
 double evf_runner_bound(struct evf_runner *r, char *what, size_t cap);
+/* A turn message for this rank's kind (from the channel). */
+void evf_runner_turn(struct evf_runner *r, const struct evf_turn *m);
+/* Turns the kind owes other ranks (0 without any). */
+uint64_t evf_runner_owed(struct evf_runner *r);
 /* Tasks with a final record so far. */
 uint64_t evf_runner_done(const struct evf_runner *r);
 /* All the counts so far. */

@@ -15,6 +15,41 @@
 struct ev_loop;
 struct evf_task;
 
+/* A turn at a host another rank owns (http: a redirect to a host name dealt to another rank),
+ * asked of that rank, so the host's limits hold for the whole job there.  The channel carries
+ * these between the kinds of two ranks (through rank 0, which knows every name's owner):
+ * ASK (requester -> owner): `seq`, `url`;
+ * ANSWER (owner -> requester): `seq`, `value` (enum evf_turn_answer), `ticket` (GRANT), the
+ *   robots.txt fetch's status and curl code (NO_ROBOTS);
+ * NOTE (requester -> owner, a granted turn): `seq`, `ticket`, `value` (enum evf_turn_note). */
+enum evf_turn_type { EVF_TURN_ASK = 1, EVF_TURN_ANSWER, EVF_TURN_NOTE };
+enum evf_turn_answer {
+  EVF_TURN_GRANT = 1, /* go now: the request counts at the owner (its delay, its connections) */
+  EVF_TURN_YOURS,     /* nobody owns the name: it is the requester's from now on */
+  EVF_TURN_DISALLOWED,/* the host's robots.txt disallows the URL */
+  EVF_TURN_NO_ROBOTS, /* the host's robots.txt could not be fetched (as a failed request) */
+  EVF_TURN_GONE       /* the owner's loop has ended (a drain, a failure) */
+};
+enum evf_turn_note {
+  EVF_TURN_BEGUN = 1, /* the request went out: the host's next turn counts from now */
+  EVF_TURN_SENT,      /* the granted request ended, after going out */
+  EVF_TURN_UNSENT     /* the granted request ended without going out */
+};
+struct evf_turn {
+  int type;           /* enum evf_turn_type */
+  int requester;      /* the asking rank (the channel sets it) */
+  int owner;          /* the owning rank (the channel sets it on an ANSWER) */
+  uint32_t seq;       /* the requester's number of the turn */
+  uint32_t ticket;    /* the owner's number of a granted turn */
+  int value;
+  int robots_http, robots_curl;
+  const char *url;    /* ASK */
+};
+/* Whether this rank's tasks ask turns of other ranks (more than one rank, hosts dealt), and
+ * send one (from a loop callback; the channel copies it). */
+int evf_turn_on(struct ev_loop *loop);
+void evf_turn_send(struct ev_loop *loop, const struct evf_turn *m);
+
 struct evf_task_kind {
   const char *name;
   size_t state_size;  /* bytes of private state per in-flight task (evf_task_state()) */
@@ -106,6 +141,11 @@ struct evf_task_kind {
    * (starting with a comma).  NULL when ext_size is 0. */
   const char *csv_header;
   void (*write_ext)(FILE *fp, enum evf_format fmt, const struct evf_record *rec);
+  /* Turns at another rank's host (struct evf_turn): a message for this rank's kind, and how
+   * many turns it still owes other ranks (asked and not yet ended: the rank's loop must run
+   * on while any is).  NULL: the kind never asks. */
+  void (*turn)(void *shared, const struct evf_turn *m);
+  uint64_t (*owed)(void *shared);
 };
 
 /* How many figures a kind's finish() reports. */

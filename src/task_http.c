@@ -27,6 +27,7 @@
 #include "record.h"
 #include "robots.h"
 #include "task.h"
+#include "owners.h"
 #include "warc.h"
 
 /* The record extension of an http task (88 bytes): the last attempt's figures. */
@@ -80,6 +81,12 @@ struct http_slot {
   int cross;             /* the hop went to another origin than the task's URL: the headers
                             without credentials */
   int host_started;      /* a request was started for the host and has not gone out yet */
+  int host_held;         /* a request started for the host counts in its flight (inflight) */
+  uint32_t turn_seq;     /* its hop's turn asked of the host's owner, no answer yet (0: none) */
+  struct http_slot *turn_prev, *turn_next; /* the slots asking (http_shared.asking) */
+  int turn_granted;      /* its transfer is the owner's granted turn: */
+  int turn_owner, turn_begun; /* the owner, the request went out */
+  uint32_t turn_gseq, turn_ticket; /* its seq, the owner's number of the turn */
   int robots_fetch;      /* this slot fetches a host's robots.txt (no task) */
   uint32_t robots_seen;  /* the host's robots_gen whose failure refused this task's attempt */
   struct http_slot *next_free; /* a robots slot's, when idle */
@@ -115,6 +122,25 @@ struct http_shared {
   uint64_t robots_fetched, robots_failed;
   char *warc_info;            /* the warcinfo fields */
   int warc_failed;
+  /* Turns (task.h): more than one rank, hosts dealt by name.  A redirect to a name another
+   * rank owns asks that rank for its turn; this rank answers the others' at its hosts. */
+  int turns;
+  struct evf_names *own;      /* the host names this rank owns (its tasks', and those rank 0
+                                 gave it) */
+  uint32_t turn_seq;          /* turns asked so far */
+  struct http_slot *asking;   /* slots waiting for an answer */
+  struct remote_turn **rts;   /* turns asked of this rank, by ticket - 1 */
+  size_t nrts;
+  uint64_t owed;              /* of those, not yet ended */
+};
+
+/* Another rank's turn at one of this rank's hosts. */
+struct remote_turn {
+  struct evf_host_waiter wait; /* first: the turn of a waiter (wait.remote) */
+  int requester;
+  uint32_t seq, ticket;
+  char *url;
+  int live, begun;
 };
 
 static int curl_ready(void)
@@ -336,6 +362,23 @@ static int debug_cb(CURL *e, curl_infotype type, char *data, size_t size, void *
   return 0;
 }
 
+/* A note on the slot's granted turn to its owner. */
+static void turn_note(struct http_slot *hs, int value)
+{
+  struct evf_turn n = {.type = EVF_TURN_NOTE, .owner = hs->turn_owner, .seq = hs->turn_gseq,
+                       .ticket = hs->turn_ticket, .value = value};
+  evf_turn_send(evf_task_loop(hs->task), &n);
+}
+
+/* The slot's granted transfer has ended (gone out or not): the owner's host counts it no more. */
+static void turn_end(struct http_slot *hs)
+{
+  if (!hs->turn_granted)
+    return;
+  hs->turn_granted = 0;
+  turn_note(hs, hs->turn_begun ? EVF_TURN_SENT : EVF_TURN_UNSENT);
+}
+
 /* curl has a connection for the transfer and is about to send the request: the deadline of
  * the attempt counts from here, not from a wait in curl's queue for a connection to the host. */
 static int prereq_cb(void *userp, char *primary_ip, char *local_ip, int primary_port,
@@ -356,6 +399,10 @@ static int prereq_cb(void *userp, char *primary_ip, char *local_ip, int primary_
     if (hs->host_started) { /* the request goes out: the host's next turn counts from here */
       hs->host_started = 0;
       evf_host_begun(hs->host);
+    }
+    if (hs->turn_granted && !hs->turn_begun) { /* the same, at the owner */
+      hs->turn_begun = 1;
+      turn_note(hs, EVF_TURN_BEGUN);
     }
   }
   if (hs->task)
@@ -469,6 +516,11 @@ static void host_end(struct http_slot *hs)
     hs->host_started = 0;
     evf_host_ended(hs->host);
   }
+  if (hs->host_held) {
+    hs->host_held = 0;
+    evf_host_done(hs->host);
+  }
+  turn_end(hs);
 }
 
 static void transfer_done(struct http_shared *h, struct http_slot *hs, CURLcode rc)
@@ -593,6 +645,10 @@ static int slot_init(struct http_shared *h, struct http_slot *hs, struct evf_tas
 /* Start the slot's transfer now: curl takes it (and may queue it for a connection). */
 static int transfer_start(struct http_shared *h, struct http_slot *hs)
 {
+  /* A turn at another rank's host, or a host other ranks take turns at: its connection is
+   * closed when the transfer ends (one left open would count beside theirs). */
+  curl_easy_setopt(hs->easy, CURLOPT_FORBID_REUSE,
+                   hs->turn_granted || (hs->host && hs->host->cap) ? 1L : 0L);
   return curl_multi_add_handle(h->multi, hs->easy) == CURLM_OK ? EVF_STATUS_OK : EVF_STATUS_ERROR;
 }
 
@@ -655,9 +711,13 @@ static int robots_verdict(struct http_shared *h, struct http_slot *hs, int *tran
 
 /* A host's turn came for `w` (hosts.c): a robots.txt fetch goes out; a task goes out, or ends
  * without a request when robots.txt says no.  Returns 1 when a request was started. */
+static int remote_release(struct http_shared *h, struct remote_turn *rt);
+
 static int host_release(struct evf_host_waiter *w, void *arg)
 {
   struct http_shared *h = arg;
+  if (w->remote)
+    return remote_release(h, (struct remote_turn *)w);
   struct http_slot *hs = (struct http_slot *)w;
   if (!hs->robots_fetch) {
     int transient, v = robots_verdict(h, hs, &transient);
@@ -675,6 +735,7 @@ static int host_release(struct evf_host_waiter *w, void *arg)
       evf_task_io_end(hs->task, EVF_STATUS_ERROR, 0, 0);
     return 0;
   }
+  hs->host_held = 1;
   return 1;
 }
 
@@ -690,7 +751,7 @@ static void attempt_reset(struct http_slot *hs, uint64_t limit, struct evf_host 
   hs->nhops = 0;
   hs->capture_failed = 0;
   hs->host = host;
-  hs->host_started = 0;
+  hs->host_started = hs->host_held = 0;
   hs->redirs = 0;
   hs->wire_prev = 0;
 }
@@ -784,6 +845,52 @@ static void robots_done(struct http_shared *h, struct http_slot *rs, CURLcode rc
   evf_host_gate(host, 0); /* the waiting tasks' turns */
 }
 
+/* Does this rank own the host name of `url` (0 when it has none: rank 0 says)? */
+static int owns(struct http_shared *h, const char *url)
+{
+  char name[2048];
+  int v;
+  size_t n = evf_url_host_name(url, name, sizeof name);
+  return n && evf_names_find(h->own, name, n, &v);
+}
+
+static void own(struct http_shared *h, const char *url)
+{
+  char name[2048];
+  size_t n = evf_url_host_name(url, name, sizeof name);
+  if (n && evf_names_put(h->own, name, n, 1)) {
+    /* out of memory: the next hop there asks again, and rank 0 answers the same */
+  }
+}
+
+/* The hop's host name is another rank's (or nobody's yet): ask rank 0 for its turn there. */
+static int turn_ask(struct http_shared *h, struct http_slot *hs)
+{
+  if (++h->turn_seq == 0)
+    h->turn_seq = 1;
+  hs->turn_seq = h->turn_seq;
+  hs->turn_prev = NULL;
+  hs->turn_next = h->asking;
+  if (h->asking)
+    h->asking->turn_prev = hs;
+  h->asking = hs;
+  struct evf_turn m = {.type = EVF_TURN_ASK, .seq = hs->turn_seq, .url = hs->url};
+  evf_turn_send(h->loop, &m);
+  return EVF_STATUS_OK;
+}
+
+static void turn_unlink(struct http_shared *h, struct http_slot *hs)
+{
+  if (hs->turn_prev)
+    hs->turn_prev->turn_next = hs->turn_next;
+  else
+    h->asking = hs->turn_next;
+  if (hs->turn_next)
+    hs->turn_next->turn_prev = hs->turn_prev;
+  hs->turn_prev = hs->turn_next = NULL;
+  hs->turn_seq = 0;
+}
+
 /* Admit the slot's next request, to hs->url (its task's URL, or a redirect's when polite): the
  * robots.txt of its host first, then its host's turn (a redirect's hop at the front of the
  * queue: its task is under way).  EVF_STATUS_OK: started or waiting for its turn; else the
@@ -799,6 +906,8 @@ static int admit(struct http_shared *h, struct http_slot *hs, int hop, int *tran
     return transfer_start(h, hs);
   if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
     return transfer_start(h, hs); /* no host to be polite to: curl refuses the scheme */
+  if (hop && h->turns && !owns(h, url))
+    return turn_ask(h, hs);
   int oom;
   struct evf_host *host = evf_hosts_get(h->hosts, url, &oom);
   if (!host) /* no host to be polite to: curl says what is wrong with the URL */
@@ -822,7 +931,7 @@ static int admit(struct http_shared *h, struct http_slot *hs, int hop, int *tran
       return v;
   }
   if (evf_host_try(host)) {
-    hs->host_started = 1;
+    hs->host_started = hs->host_held = 1;
     int rc = transfer_start(h, hs);
     if (rc != EVF_STATUS_OK)
       host_end(hs);
@@ -893,12 +1002,221 @@ static void follow(struct http_shared *h, struct http_slot *hs, const char *url)
     evf_task_io_end(hs->task, rc, transient, 0);
 }
 
+/* --- turns at other ranks' hosts (task.h) ----------------------------------------------------- */
+
+/* The answer to a turn this rank asked. */
+static void turn_answer(struct http_shared *h, const struct evf_turn *m)
+{
+  struct http_slot *hs = h->asking;
+  while (hs && hs->turn_seq != m->seq)
+    hs = hs->turn_next;
+  if (!hs) { /* its task was cancelled meanwhile: a granted turn ends unused */
+    if (m->value == EVF_TURN_GRANT) {
+      struct evf_turn n = {.type = EVF_TURN_NOTE, .owner = m->owner, .seq = m->seq,
+                           .ticket = m->ticket, .value = EVF_TURN_UNSENT};
+      evf_turn_send(h->loop, &n);
+    }
+    return;
+  }
+  turn_unlink(h, hs);
+  int transient = 0, rc;
+  struct http_ext *x;
+  switch (m->value) {
+  case EVF_TURN_YOURS: /* nobody's: this rank's from now on, admitted here */
+    own(h, hs->url);
+    rc = admit(h, hs, 1, &transient);
+    break;
+  case EVF_TURN_GRANT:
+    hs->turn_granted = 1;
+    hs->turn_begun = 0;
+    hs->turn_owner = m->owner;
+    hs->turn_gseq = m->seq;
+    hs->turn_ticket = m->ticket;
+    rc = transfer_start(h, hs);
+    if (rc != EVF_STATUS_OK)
+      turn_end(hs);
+    break;
+  case EVF_TURN_DISALLOWED:
+    refused(hs);
+    rc = EVF_STATUS_ROBOTS_DISALLOWED;
+    break;
+  case EVF_TURN_NO_ROBOTS: /* as robots_verdict() says a failed robots.txt */
+    x = refused(hs);
+    x->http_status = m->robots_http;
+    x->curl_code = m->robots_curl;
+    transient = 1;
+    rc = m->robots_curl == CURLE_OPERATION_TIMEDOUT ? EVF_STATUS_TIMEOUT
+         : m->robots_curl                           ? EVF_STATUS_IO_ERROR
+                                                    : EVF_STATUS_ROBOTS_DISALLOWED;
+    break;
+  default: /* GONE: the owner's loop ended (a drain): as a host that cannot be reached */
+    refused(hs);
+    transient = 1;
+    rc = EVF_STATUS_IO_ERROR;
+    break;
+  }
+  if (rc != EVF_STATUS_OK)
+    evf_task_io_end(hs->task, rc, transient, 0);
+}
+
+static void remote_answer(struct http_shared *h, struct remote_turn *rt, int value)
+{
+  struct evf_turn a = {.type = EVF_TURN_ANSWER, .requester = rt->requester, .seq = rt->seq,
+                       .ticket = rt->ticket, .value = value};
+  if (value == EVF_TURN_NO_ROBOTS) {
+    a.robots_http = rt->wait.host->robots_http;
+    a.robots_curl = rt->wait.host->robots_curl;
+  }
+  evf_turn_send(h->loop, &a);
+}
+
+static void remote_free(struct http_shared *h, struct remote_turn *rt)
+{
+  evf_host_unwait(&rt->wait);
+  free(rt->url);
+  rt->url = NULL;
+  rt->live = 0;
+  h->owed--;
+}
+
+/* What the host's robots.txt says of another rank's turn: 0 (go), or the answer that ends it. */
+static int remote_verdict(struct http_shared *h, struct remote_turn *rt)
+{
+  struct evf_host *host = rt->wait.host;
+  if (h->opt->robots != EVF_ROBOTS_OBEY)
+    return 0;
+  if (host->robots == EVF_HOST_ROBOTS_FAILED)
+    return EVF_TURN_NO_ROBOTS;
+  char path[EVF_INPUT_MAX + 2];
+  if (host->rules && !evf_robots_allowed(host->rules, url_path(rt->url, path, sizeof path)))
+    return EVF_TURN_DISALLOWED;
+  return 0;
+}
+
+/* Another rank's turn has come at its host: granted (the request counts here until its
+ * requester's last note), or refused by robots.txt. */
+static int remote_release(struct http_shared *h, struct remote_turn *rt)
+{
+  int v = remote_verdict(h, rt);
+  if (v) {
+    remote_answer(h, rt, v);
+    remote_free(h, rt);
+    return 0;
+  }
+  remote_answer(h, rt, EVF_TURN_GRANT);
+  return 1;
+}
+
+/* Another rank asks for a turn at a host of this rank's: admitted as a redirect's hop is here
+ * (robots.txt first, then the host's turn, at the front), with its host's connections counting
+ * the other ranks' too from now on. */
+static void remote_ask(struct http_shared *h, const struct evf_turn *m)
+{
+  size_t k = 0;
+  while (k < h->nrts && h->rts[k]->live)
+    k++;
+  if (k == h->nrts) {
+    struct remote_turn **n = realloc(h->rts, (h->nrts + 1) * sizeof *n);
+    struct remote_turn *rt = calloc(1, sizeof *rt);
+    if (!n || !rt) {
+      free(rt);
+      if (n)
+        h->rts = n;
+      struct evf_turn a = {.type = EVF_TURN_ANSWER, .requester = m->requester, .seq = m->seq,
+                           .value = EVF_TURN_GONE};
+      evf_turn_send(h->loop, &a);
+      return;
+    }
+    h->rts = n;
+    h->rts[h->nrts++] = rt;
+  }
+  struct remote_turn *rt = h->rts[k];
+  memset(rt, 0, sizeof *rt);
+  rt->requester = m->requester;
+  rt->seq = m->seq;
+  rt->ticket = (uint32_t)k + 1;
+  rt->live = 1;
+  h->owed++;
+  int oom = 0;
+  struct evf_host *host = NULL;
+  if (!m->url || !(rt->url = strdup(m->url)) || !(host = evf_hosts_get(h->hosts, rt->url, &oom))) {
+    struct evf_turn a = {.type = EVF_TURN_ANSWER, .requester = m->requester, .seq = m->seq,
+                         .value = EVF_TURN_GONE};
+    evf_turn_send(h->loop, &a);
+    remote_free(h, rt);
+    return;
+  }
+  rt->wait.host = host;
+  rt->wait.remote = 1;
+  rt->wait.front = 1;
+  if (h->opt->host_connections > 0)
+    host->cap = h->opt->host_connections;
+  if (h->opt->robots == EVF_ROBOTS_OBEY && host->robots != EVF_HOST_ROBOTS_KNOWN) {
+    if (host->robots != EVF_HOST_ROBOTS_FETCHING && robots_start(h, host)) {
+      remote_answer(h, rt, EVF_TURN_GONE);
+      remote_free(h, rt);
+      return;
+    }
+    evf_host_wait(host, &rt->wait); /* its turn after the fetch, in remote_release() */
+    return;
+  }
+  int v = remote_verdict(h, rt);
+  if (v) {
+    remote_answer(h, rt, v);
+    remote_free(h, rt);
+  } else if (evf_host_try(host)) {
+    remote_answer(h, rt, EVF_TURN_GRANT);
+  } else {
+    evf_host_wait(host, &rt->wait);
+  }
+}
+
+/* The requester's note on a turn granted here. */
+static void remote_note(struct http_shared *h, const struct evf_turn *m)
+{
+  struct remote_turn *rt = m->ticket >= 1 && m->ticket <= h->nrts ? h->rts[m->ticket - 1] : NULL;
+  if (!rt || !rt->live || rt->requester != m->requester || rt->seq != m->seq)
+    return; /* not this rank's: nothing to count */
+  struct evf_host *host = rt->wait.host;
+  if (m->value == EVF_TURN_BEGUN) {
+    rt->begun = 1;
+    evf_host_begun(host);
+    return;
+  }
+  if (!rt->begun)
+    evf_host_ended(host);
+  evf_host_done(host);
+  remote_free(h, rt);
+}
+
+static void http_turn(void *shared, const struct evf_turn *m)
+{
+  struct http_shared *h = shared;
+  if (m->type == EVF_TURN_ANSWER)
+    turn_answer(h, m);
+  else if (m->type == EVF_TURN_ASK && h->hosts)
+    remote_ask(h, m);
+  else if (m->type == EVF_TURN_NOTE && h->hosts)
+    remote_note(h, m);
+}
+
+static uint64_t http_owed(void *shared)
+{
+  const struct http_shared *h = shared;
+  return h->owed;
+}
+
 static void http_cancel(struct evf_task *t)
 {
   struct http_shared *h = evf_task_shared(t);
   struct http_slot *hs = evf_task_state(t);
   if (hs->wait.queued) { /* waiting for its host's turn: nothing went out (but its redirects) */
     evf_host_unwait(&hs->wait);
+    refused(hs);
+    return;
+  }
+  if (hs->turn_seq) { /* waiting for a turn at another rank: its answer finds no slot */
+    turn_unlink(h, hs);
     refused(hs);
     return;
   }
@@ -1020,6 +1338,8 @@ static void http_queued(void *shared, const char *input)
   struct evf_host *host = evf_hosts_get(h->hosts, input, &oom);
   if (host)
     evf_host_tasks(host, 1, 0, 0);
+  if (h->turns)
+    own(h, input);
 }
 
 static void http_groups(void *shared, uint64_t *done, uint64_t *active)
@@ -1232,6 +1552,12 @@ static void http_close(void *shared)
   if (!h)
     return;
   evf_hosts_free(h->hosts);
+  for (size_t i = 0; i < h->nrts; i++) {
+    free(h->rts[i]->url);
+    free(h->rts[i]);
+  }
+  free(h->rts);
+  evf_names_free(h->own);
   for (size_t i = 0; i < h->nslots; i++)
     curl_multi_remove_handle(h->multi, h->slots[i]->easy);
   if (h->multi)
@@ -1325,6 +1651,13 @@ static int http_open(struct ev_loop *loop, const struct evf_options *opt, uint64
     free(h);
     return evf_seterr(msg, EVF_ENOMEM, "out of memory");
   }
+  if (h->hosts && evf_turn_on(loop)) {
+    if (!(h->own = evf_names_new())) {
+      http_close(h);
+      return evf_seterr(msg, EVF_ENOMEM, "out of memory");
+    }
+    h->turns = 1;
+  }
   ev_init(&h->timer, timer_cb_ev);
   h->timer.data = h;
   long n = nslots > 1000000 ? 1000000L : (long)nslots;
@@ -1412,4 +1745,6 @@ const struct evf_task_kind evf_task_kind_http = {
   .bound = http_bound,
   .summary_text = http_summary_text,
   .summary_json = http_summary_json,
+  .turn = http_turn,
+  .owed = http_owed,
 };

@@ -24,6 +24,10 @@ its time), started and stopped here:
                       robots.txt (obeyed) and turn, its deadline stopped while it waits; too
                       many redirects; --header credentials only to the task's own host; the
                       hops kept in the WARC files
+  redirect_ranks_*    redirects to hosts other ranks own, or nobody does: each hop waits for
+                      its turn where the host is owned, so robots.txt, the delay and the
+                      politeness bound hold for the whole job
+  redirect_connections_np3  --host-connections counts other ranks' hops
 
 Runs under Debian's /usr/bin/python3 (python3-protego).  One ctest per case.
 """
@@ -455,6 +459,112 @@ def case_redirect_ports_np3(c, a):
             g = [b[0] - a_[0] for a_, b in zip(reqs, reqs[1:])]
             c(len(reqs) == want and min(g) >= 0.2 - SLACK, "%s:%s: %d requests, gaps %s"
               % (ip, name, len(reqs), ["%.3f" % x for x in g]))
+
+
+def redirect_ranks(c, a, np_, args, name):
+    """Six listed hosts and one only redirects reach (U), at np_ ranks with --host-delay 0.3:
+    each host's pages, redirects to three other hosts (most of them owned by another rank), one
+    to U and one to a path the target's robots.txt disallows.  Each hop to another rank's host
+    waits for its turn there: robots.txt is every host's first request and comes once; every
+    gap between two requests to a host, from the whole job, is at least 0.3 s; the owner counts
+    the other ranks' requests (the politeness bound: 12 requests of a host, 11 x 0.3 s); U,
+    which no rank owned, is spaced and read once too; no disallowed path is requested."""
+    with HostsServer(7) as srv:
+        H, U = srv.ips[:6], srv.ips[6]
+        moved = lambda ip, path: (301, b"moved\n", b"Location: %s\r\n" % srv.url(ip, path).encode())
+        urls = []
+        for i, ip in enumerate(H):
+            srv.files[(ip, "/robots.txt")] = (200, b"User-agent: *\nDisallow: /private\n")
+            for k in range(3):
+                srv.files[(ip, "/r/%d" % k)] = moved(H[(i + k + 1) % 6], "/hop/%d/%d" % (i, k))
+            srv.files[(ip, "/u")] = moved(U, "/from/%d" % i)
+            srv.files[(ip, "/x")] = moved(H[(i + 3) % 6], "/private/%d" % i)
+            urls += [srv.url(ip, p) for p in ("/p/0", "/p/1", "/p/2", "/r/0", "/r/1", "/r/2",
+                                               "/u", "/x")]
+        srv.files[(U, "/robots.txt")] = (200, b"User-agent: *\nDisallow: /from/5\n")
+        random.Random(5).shuffle(urls)
+        r = Run(a, c, name)
+        recs, s = r.evfarm(np_, urls, ["--host-delay", "0.3", "--inflight", "16"] + args,
+                           want_exit=1)
+        events = list(srv.events)
+    if recs is None:
+        return
+    path = lambda x: "/" + x["url"].split("/", 3)[3]
+    owner = {host_of(x["url"]): x["rank"] for x in recs if path(x).startswith("/p/")}
+    bad = []
+    for x in recs:
+        p, i = path(x), H.index(host_of(x["url"]))
+        want = ("ok", 0, 200)
+        if p.startswith("/r/"):
+            want = ("ok", 1, 200)
+            body = srv.body(H[(i + int(p[3]) + 1) % 6], "/hop/%d/%s" % (i, p[3]))
+            if int(x["bytes"]) != len(body):
+                bad.append((p, "bytes", x["bytes"]))
+        elif p == "/u":
+            want = ("robots_disallowed", 1, 0) if i == 5 else ("ok", 1, 200)
+        elif p == "/x":
+            want = ("robots_disallowed", 1, 0)
+        got = (x["status"], int(x["redirects"]), x["http_status"])
+        if got != want:
+            bad.append((x["url"], got, want))
+    c(not bad, "records: %r" % bad)
+    crossed = sum(1 for x in recs if path(x).startswith("/r/") and
+                  owner[H[(H.index(host_of(x["url"])) + int(path(x)[3]) + 1) % 6]] != x["rank"])
+    c(crossed >= 3 and len(set(owner.values())) == np_,
+      "%d redirects to another rank's host (owners %r): the case is not tested" % (crossed, owner))
+    reqs = [e for e in events if e[0] == "req"]
+    for ip in srv.ips:
+        mine = [e for e in reqs if e[2] == ip]
+        paths = [e[4] for e in mine]
+        want = 6 if ip == U else 12
+        c(len(paths) == want and paths[0] == "/robots.txt" and paths.count("/robots.txt") == 1
+          and not any(q.startswith("/private") or q == "/from/5" for q in paths),
+          "%s: %d requests (want %d), robots.txt at %r, %r" % (
+              ip, len(paths), want, [k for k, q in enumerate(paths) if q == "/robots.txt"], paths))
+        g = [y[1] - x[1] for x, y in zip(mine, mine[1:])]
+        c(g and min(g) >= 0.3 - SLACK, "%s: gaps %s, want each >= 0.3"
+          % (ip, ["%.3f" % x for x in g]))
+    lb = s["lower_bound"]
+    c(abs(lb["politeness_term_s"] - 3.3) < 1e-6, "lower bound %r, want 11 x 0.3 s (a host's 12 "
+      "requests, the other ranks' hops counted where it is owned)" % lb)
+    c(s["kind"]["hosts"] == 7 and s["kind"]["robots"]["fetched"] == 7, "summary %r" % s["kind"])
+
+
+def case_redirect_ranks_np3(c, a):
+    redirect_ranks(c, a, 3, ["--schedule", "static"], "redirect_ranks_np3")
+
+
+def case_redirect_ranks_dynamic_np3(c, a):
+    redirect_ranks(c, a, 3, ["--schedule", "dynamic", "--batch-size", "8"],
+                   "redirect_ranks_dynamic_np3")
+
+
+def case_redirect_connections_np3(c, a):
+    """--host-connections 1 with pages that take 0.3 s, no delay, at np 3: six hosts, each with
+    two pages and two redirects to other hosts (most of them another rank's).  A hop to another
+    rank's host takes that host's connection there, so no two requests to a host are in flight
+    at once from the whole job: consecutive request starts at least 0.3 s apart."""
+    with HostsServer(6) as srv:
+        H = srv.ips
+        urls = []
+        for i, ip in enumerate(H):
+            for k in range(2):
+                srv.files[(ip, "/r/%d" % k)] = (301, b"moved\n", b"Location: %s\r\n" % srv.url(
+                    H[(i + k + 1) % 6], "/delay/300/hop/%d/%d" % (i, k)).encode())
+            urls += [srv.url(ip, p) for p in ("/delay/300/p/0", "/delay/300/p/1", "/r/0", "/r/1")]
+        r = Run(a, c, "redirect_connections_np3")
+        recs, s = r.evfarm(3, urls, ["--host-connections", "1", "--inflight", "16",
+                                     "--robots", "ignore"], want_exit=0)
+        events = list(srv.events)
+    if recs is None:
+        return
+    c(all(x["status"] == "ok" for x in recs), "statuses %r" % {x["status"] for x in recs})
+    c(len({x["rank"] for x in recs}) == 3, "not every rank fetched")
+    for ip in H:
+        t = [e[1] for e in events if e[0] == "req" and e[2] == ip and e[4].startswith("/delay/")]
+        g = [y - x for x, y in zip(t, t[1:])]
+        c(len(t) == 4 and min(g) >= 0.3 - SLACK, "%s: %d requests, gaps %s: two in flight at once"
+          % (ip, len(t), ["%.3f" % x for x in g]))
 
 
 def case_skewed(c, a):
