@@ -858,9 +858,9 @@ static void own(struct http_shared *h, const char *url)
 {
   char name[2048];
   size_t n = evf_url_host_name(url, name, sizeof name);
-  if (n && evf_names_put(h->own, name, n, 1)) {
-    /* out of memory: the next hop there asks again, and rank 0 answers the same */
-  }
+  /* Out of memory, it is not noted: the next hop there asks again, and rank 0 answers alike. */
+  if (n)
+    (void)evf_names_put(h->own, name, n, 1);
 }
 
 /* The hop's host name is another rank's (or nobody's yet): ask rank 0 for its turn there. */
