@@ -2,7 +2,7 @@
 """A polite crawl of many hosts: prints figures, asserts nothing.
 
   bench/bench_polite.py [--hosts 10000] [--pages 10] [--delays 0.1,1] [--np 2] [--runs 3]
-                        [--build build] [--old OLD_EVFARM] [--only polite,off,wget]
+                        [--build build] [--old OLD_EVFARM] [--only polite,off,wget,redirects]
 
 Runs in a network namespace of its own (unshare -n, as root): its loopback is the only
 interface, nginx listens on every address of it, and host k is 127.1.(k/256).(k%256).  The URL
@@ -18,6 +18,10 @@ list holds --pages pages of each of --hosts hosts, shuffled (seed 1).  Interleav
              binding): pages/s over the summary's wall
   wget       wget --wait D -i on one host's pages (one process, one request at a time) against
              evfarm with --host-delay D on the same pages: wall against (pages - 1) x D
+  redirects  every URL a redirect to a page of another host (nginx answers /go/IP/PATH with a
+             301 to http://IP/PATH), most of them owned by another rank: the default (hosts
+             dealt, each hop to another rank's host asks that rank for its turn) against --old
+             (before turns: such a hop was admitted where it was made): pages/s
 
 Medians over --runs runs.  The machine's limits are printed with the figures: a delay so short
 that hosts x pages / D is more requests per second than the machine can serve binds on the CPU,
@@ -89,7 +93,9 @@ def inside(a):
     # nginx: a worker per 4,000 hosts (each keeps a connection open per host it serves).
     workers = min(max(1, (a.hosts + 3999) // 4000), 4)
     with Nginx(site.root, workers=workers, listen="*",
-               connections=min(4 * a.hosts // workers + 1024, fds // 2 - 64)) as ng:
+               connections=min(4 * a.hosts // workers + 1024, fds // 2 - 64),
+               server_extra="location /go/ { rewrite ^/go/([0-9.]+)(/.*)$ "
+                            "http://$1:$server_port$2 permanent; }") as ng:
         port = ng.port
         urls = ["http://%s:%d/p/%d.html" % (host_ip(h), port, k)
                 for h in range(a.hosts) for k in range(1, a.pages + 1)]
@@ -101,6 +107,11 @@ def inside(a):
         with open(one, "w") as f:
             f.write("\n".join("http://%s:%d/p/%d.html" % (host_ip(0), port, k)
                               for k in range(1, a.pages + 1)) + "\n")
+        hops = os.path.join(tmp, "hops.txt")
+        with open(hops, "w") as f:
+            f.write("\n".join("http://%s:%d/go/%s/p/%d.html"
+                              % (host_ip(h), port, host_ip((h + k) % a.hosts), k)
+                              for h in range(a.hosts) for k in range(1, a.pages + 1)) + "\n")
         # Every host in flight at once: its next page waits in its queue for its turn.
         inflight = str(min(2 * a.hosts // a.np + 64, (fds - 64) // 2 - 64))
         for run in range(a.runs):
@@ -125,6 +136,13 @@ def inside(a):
                         continue
                     s, w = evfarm(binary_, a.np, url_file, args, tmp, env)
                     res.setdefault(name, []).append((len(urls) / s["wall_s"], w))
+            if "redirects" in only:
+                for name, binary_ in (("redirects", binary), ("redirects old", a.old)):
+                    if not binary_:
+                        continue
+                    s, w = evfarm(binary_, a.np, hops, ["--inflight", "64"], tmp, env)
+                    res.setdefault(name, []).append((len(urls) / s["wall_s"], w,
+                                                     s["status"].get("ok", 0)))
             if "wget" in only:
                 for d in delays:
                     t = time.monotonic()
@@ -156,6 +174,13 @@ def inside(a):
         if r:
             print("  %-58s %9.0f pages/s (whole process %.3f s)"
                   % (what, med([x[0] for x in r]), med([x[1] for x in r])))
+    for name, what in (("redirects", "redirects to other hosts, turns at their owners"),
+                       ("redirects old", "the same, the build before (--old)")):
+        r = res.get(name)
+        if r:
+            print("  %-58s %9.0f pages/s (whole process %.3f s; %d of %d ok)"
+                  % (what, med([x[0] for x in r]), med([x[1] for x in r]),
+                     med([x[2] for x in r]), len(urls)))
     for d in delays:
         if res.get("wget %g" % d):
             ev = res["evfarm one %g" % d]
@@ -174,7 +199,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--build", default=os.path.join(TOP, "build"))
     ap.add_argument("--old", default="")
-    ap.add_argument("--only", default="polite,off,wget")
+    ap.add_argument("--only", default="polite,off,wget,redirects")
     ap.add_argument("--inside", action="store_true")
     a = ap.parse_args()
     if a.hosts > 65536:
