@@ -142,6 +142,7 @@ struct evf_chan {
   size_t nturns, capturns;
   struct mail *held;               /* rank 0: asks whose name is in a batch not yet dealt */
   int self_idle, self_gone;        /* rank 0: its own loop is idle / has ended */
+  int dealing_stopped;             /* rank 0: a drain, or its loop ended: the pool stays */
   unsigned long long asks_read;    /* others: asks read */
   unsigned long long idle_sent;    /* others: the asks read when the last IDLE went (+1) */
 };
@@ -361,6 +362,7 @@ static void deal(struct evf_chan *c, int r)
 }
 
 static void turns_gone(struct evf_chan *c, int r);
+static void held_flush(struct evf_chan *c);
 static void receive_turn(struct evf_chan *c, const MPI_Status *st);
 static void receive_idle(struct evf_chan *c, const MPI_Status *st);
 static void check_end(struct evf_chan *c);
@@ -684,6 +686,8 @@ void evf_chan_drain(struct evf_chan *c)
     order_drain(c, r);
   c->self_sealed = 1; /* nothing more is dealt */
   c->closing = 1;
+  if (c->serve)
+    held_flush(c);
 }
 
 int evf_chan_drain_requested(struct evf_chan *c)
@@ -727,9 +731,10 @@ int evf_chan_wait(struct evf_chan *c, const struct evf_progress_counts *mine, do
       seal(c, r);
   }
   c->peers[0].latest = *mine;
-  if (c->serve && !c->self_gone) { /* its kind serves no turn any more */
+  if (c->serve && !c->self_gone) { /* its kind serves no turn any more, nothing more is dealt */
     c->self_gone = c->self_idle = 1;
     turns_gone(c, 0);
+    held_flush(c);
   }
   for (;;) {
     receive_all(c);
@@ -925,10 +930,18 @@ static void answer(struct evf_chan *c, const struct evf_turn *ask, int owner, in
 static void route_ask(struct evf_chan *c, const struct evf_turn *t)
 {
   int owner = evf_owners_lookup(c->owners, t->url ? t->url : "", t->requester);
+  if (owner == EVF_OWNER_PENDING && c->dealing_stopped) {
+    /* Its batch will not be dealt: in a drain the hop waits out its task's grace (not run:
+     * --resume goes on); else (rank 0's loop failed) it fails as an unreachable host would. */
+    if (!c->drain_requested)
+      answer(c, t, owner, EVF_TURN_GONE);
+    return;
+  }
   if (owner == EVF_OWNER_PENDING) {
     struct mail *m = pack(t);
     m->next = c->held;
     c->held = m;
+    answer(c, t, owner, EVF_TURN_HELD);
     return;
   }
   if (owner == t->requester) {
@@ -1032,6 +1045,23 @@ static void turns_gone(struct evf_chan *c, int r)
     }
   if (r == 0)
     c->inbox = c->inbox_tail = NULL;
+}
+
+/* Rank 0: dealing has stopped with batches left in the pool: the asks held for them go as
+ * route_ask() says for such an ask now. */
+static void held_flush(struct evf_chan *c)
+{
+  c->dealing_stopped = 1;
+  struct mail *held = c->held;
+  c->held = NULL;
+  while (held) {
+    struct mail *m = held;
+    held = m->next;
+    struct evf_turn t;
+    unpack(m, &t);
+    route_ask(c, &t);
+    free(m);
+  }
 }
 
 /* Rank 0: batch `batch` went to rank r: asks held for its names go on. */

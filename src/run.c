@@ -116,6 +116,11 @@ static void feed(void *arg, struct evf_runner *r)
     const char *const *inputs = NULL;
     const uint32_t *ids = NULL;
     int hungry = evf_runner_hungry(r);
+    /* Every task in flight waits for a turn rank 0 holds until its host's batch is dealt: ask
+     * for batches (the pool must run on), though they cannot start yet. */
+    if (!hungry && p->serve && !p->fed && c.inflight > 0 &&
+        evf_runner_held_turns(r) == c.inflight)
+      hungry = 1;
     double now = 0;
     if (p->rank == 0 && hungry && c.total - c.done - c.inflight > 0) {
       now = evf_clock_now();

@@ -418,6 +418,11 @@ uint64_t evf_runner_owed(struct evf_runner *r)
   return r->opened && r->kind->owed ? r->kind->owed(r->shared) : 0;
 }
 
+uint64_t evf_runner_held_turns(struct evf_runner *r)
+{
+  return r->opened && r->kind->held ? r->kind->held(r->shared) : 0;
+}
+
 void evf_task_fail(struct evf_task *t, int code, const char *msg)
 {
   struct evf_runner *r = t->runner;

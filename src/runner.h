@@ -125,6 +125,8 @@ double evf_runner_bound(struct evf_runner *r, char *what, size_t cap);
 void evf_runner_turn(struct evf_runner *r, const struct evf_turn *m);
 /* Turns the kind owes other ranks (0 without any). */
 uint64_t evf_runner_owed(struct evf_runner *r);
+/* Tasks waiting for a turn rank 0 holds (0 without any). */
+uint64_t evf_runner_held_turns(struct evf_runner *r);
 /* Tasks with a final record so far. */
 uint64_t evf_runner_done(const struct evf_runner *r);
 /* All the counts so far. */

@@ -28,7 +28,9 @@ enum evf_turn_answer {
   EVF_TURN_YOURS,     /* nobody owns the name: it is the requester's from now on */
   EVF_TURN_DISALLOWED,/* the host's robots.txt disallows the URL */
   EVF_TURN_NO_ROBOTS, /* the host's robots.txt could not be fetched (as a failed request) */
-  EVF_TURN_GONE       /* the owner's loop has ended (a drain, a failure) */
+  EVF_TURN_GONE,      /* the owner's loop has ended (a drain, a failure) */
+  EVF_TURN_HELD       /* not an end: the name's batch is not dealt yet, the answer comes when
+                         it is (a rank whose tasks all wait so asks for batches) */
 };
 enum evf_turn_note {
   EVF_TURN_BEGUN = 1, /* the request went out: the host's next turn counts from now */
@@ -146,6 +148,8 @@ struct evf_task_kind {
    * on while any is).  NULL: the kind never asks. */
   void (*turn)(void *shared, const struct evf_turn *m);
   uint64_t (*owed)(void *shared);
+  /* Tasks whose turn rank 0 holds (EVF_TURN_HELD), without an answer yet. */
+  uint64_t (*held)(void *shared);
 };
 
 /* How many figures a kind's finish() reports. */

@@ -84,6 +84,7 @@ struct http_slot {
   int host_held;         /* a request started for the host counts in its flight (inflight) */
   uint32_t turn_seq;     /* its hop's turn asked of the host's owner, no answer yet (0: none) */
   struct http_slot *turn_prev, *turn_next; /* the slots asking (http_shared.asking) */
+  int turn_held;         /* rank 0 holds its turn until the host's batch is dealt */
   int turn_granted;      /* its transfer is the owner's granted turn: */
   int turn_owner, turn_begun; /* the owner, the request went out */
   uint32_t turn_gseq, turn_ticket; /* its seq, the owner's number of the turn */
@@ -129,6 +130,7 @@ struct http_shared {
                                  gave it) */
   uint32_t turn_seq;          /* turns asked so far */
   struct http_slot *asking;   /* slots waiting for an answer */
+  uint64_t held;              /* of those, held by rank 0 (EVF_TURN_HELD) */
   struct remote_turn **rts;   /* turns asked of this rank, by ticket - 1 */
   size_t nrts;
   uint64_t owed;              /* of those, not yet ended */
@@ -889,6 +891,10 @@ static void turn_unlink(struct http_shared *h, struct http_slot *hs)
     hs->turn_next->turn_prev = hs->turn_prev;
   hs->turn_prev = hs->turn_next = NULL;
   hs->turn_seq = 0;
+  if (hs->turn_held) {
+    hs->turn_held = 0;
+    h->held--;
+  }
 }
 
 /* Admit the slot's next request, to hs->url (its task's URL, or a redirect's when polite): the
@@ -1015,6 +1021,13 @@ static void turn_answer(struct http_shared *h, const struct evf_turn *m)
       struct evf_turn n = {.type = EVF_TURN_NOTE, .owner = m->owner, .seq = m->seq,
                            .ticket = m->ticket, .value = EVF_TURN_UNSENT};
       evf_turn_send(h->loop, &n);
+    }
+    return;
+  }
+  if (m->value == EVF_TURN_HELD) { /* the answer comes later */
+    if (!hs->turn_held) {
+      hs->turn_held = 1;
+      h->held++;
     }
     return;
   }
@@ -1204,6 +1217,12 @@ static uint64_t http_owed(void *shared)
 {
   const struct http_shared *h = shared;
   return h->owed;
+}
+
+static uint64_t http_held(void *shared)
+{
+  const struct http_shared *h = shared;
+  return h->held;
 }
 
 static void http_cancel(struct evf_task *t)
@@ -1747,4 +1766,5 @@ const struct evf_task_kind evf_task_kind_http = {
   .summary_json = http_summary_json,
   .turn = http_turn,
   .owed = http_owed,
+  .held = http_held,
 };

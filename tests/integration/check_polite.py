@@ -28,6 +28,8 @@ its time), started and stopped here:
                       its turn where the host is owned, so robots.txt, the delay and the
                       politeness bound hold for the whole job
   redirect_connections_np3  --host-connections counts other ranks' hops
+  redirect_pending_dynamic_np3  hops to hosts whose batch is still in the pool
+  redirect_pending_drain_np3    a drain while such hops wait, then --resume
 
 Runs under Debian's /usr/bin/python3 (python3-protego).  One ctest per case.
 """
@@ -565,6 +567,71 @@ def case_redirect_connections_np3(c, a):
         g = [y - x for x, y in zip(t, t[1:])]
         c(len(t) == 4 and min(g) >= 0.3 - SLACK, "%s: %d requests, gaps %s: two in flight at once"
           % (ip, len(t), ["%.3f" % x for x in g]))
+
+
+def case_redirect_pending_dynamic_np3(c, a):
+    """--schedule dynamic at np 3, 30 hosts of one batch each (--batch-size 3), --inflight 2,
+    --host-connections 1, pages that take 0.2 s: each host's first page redirects to a host
+    15 batches on, still in the pool when the hop asks for its turn.  Rank 0 holds the turn
+    until that batch is dealt, and a rank whose tasks in flight all wait so asks for batches,
+    so the run ends (it hung: every slot waiting, no rank asking); every record ok, each host
+    saw robots.txt first and once, its own three pages and the hop, never two at once."""
+    n = 30
+    with HostsServer(n) as srv:
+        H = srv.ips
+        urls = []
+        for i, ip in enumerate(H):
+            srv.files[(ip, "/r")] = (301, b"moved\n", b"Location: %s\r\n" % srv.url(
+                H[(i + n // 2) % n], "/delay/200/hop/%d" % i).encode())
+            urls += [srv.url(ip, p) for p in ("/r", "/delay/200/p/0", "/delay/200/p/1")]
+        r = Run(a, c, "redirect_pending_dynamic_np3")
+        recs, s = r.evfarm(3, urls, ["--schedule", "dynamic", "--batch-size", "3", "--inflight",
+                                     "2", "--host-connections", "1"], want_exit=0, timeout=120)
+        events = list(srv.events)
+    if recs is None:
+        return
+    c(all(x["status"] == "ok" for x in recs) and
+      sum(int(x["redirects"]) for x in recs) == n, "statuses %r, %d redirects"
+      % ({x["status"] for x in recs}, sum(int(x["redirects"]) for x in recs)))
+    for ip in H:
+        mine = [e for e in events if e[0] == "req" and e[2] == ip]
+        paths = [e[4] for e in mine]
+        t = [e[1] for e in mine if e[4].startswith("/delay/")]
+        g = [y - x for x, y in zip(t, t[1:])]
+        c(len(paths) == 5 and paths[0] == "/robots.txt" and paths.count("/robots.txt") == 1 and
+          min(g) >= 0.2 - SLACK, "%s: %r, gaps %s" % (ip, paths, ["%.3f" % x for x in g]))
+
+
+def case_redirect_pending_drain_np3(c, a):
+    """The layout of redirect_pending_dynamic_np3 with a page that fails (404) and --max-fails 1
+    --journal: the drain comes while hops wait for hosts still in the pool.  Dealing stops, so
+    rank 0 drops those turns: the hops wait out --grace 1 and end not run, the run ends (exit 4:
+    it hung, every rank waiting for an end that needed the pool dealt), and --resume fetches
+    the rest: every id once, every page but the failing one ok."""
+    n = 30
+    with HostsServer(n) as srv:
+        H = srv.ips
+        urls = [srv.url(H[0], "/bad")]
+        srv.files[(H[0], "/bad")] = (404, b"gone\n")
+        for i, ip in enumerate(H):
+            srv.files[(ip, "/r")] = (301, b"moved\n", b"Location: %s\r\n" % srv.url(
+                H[(i + n // 2) % n], "/delay/200/hop/%d" % i).encode())
+            urls += [srv.url(ip, p) for p in ("/r", "/delay/200/p/0", "/delay/200/p/1")]
+        r = Run(a, c, "redirect_pending_drain_np3")
+        jdir = os.path.join(r.dir, "journal")
+        subprocess.run(["rm", "-rf", jdir])
+        args = ["--schedule", "dynamic", "--batch-size", "3", "--inflight", "2",
+                "--host-connections", "1", "--journal", jdir, "--grace", "1"]
+        recs, s = r.evfarm(3, urls, args + ["--max-fails", "1"], want_exit=4, timeout=120)
+        if recs is None:
+            return
+        c(len(recs) < len(urls), "the drain left nothing to resume (%d records)" % len(recs))
+        recs, s = r.evfarm(3, urls, args + ["--resume"], want_exit=1, timeout=120)
+    if recs is None:
+        return
+    c([x["id"] for x in recs] == list(range(1, len(urls) + 1)), "ids %r" % [x["id"] for x in recs])
+    c(all((x["status"] == "http_error") == x["url"].endswith("/bad") for x in recs),
+      "statuses %r" % sorted({(x["status"], x["url"].split("/", 3)[3]) for x in recs}))
 
 
 def case_skewed(c, a):
