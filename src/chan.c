@@ -926,8 +926,9 @@ static void answer(struct evf_chan *c, const struct evf_turn *ask, int owner, in
   deliver(c, ask->requester, &a);
 }
 
-/* Rank 0: an ASK (requester set): to its name's owner, held, or answered here. */
-static void route_ask(struct evf_chan *c, const struct evf_turn *t)
+/* Rank 0: an ASK (requester set): to its name's owner, held (answered HELD unless `again`:
+ * held before), or answered here. */
+static void route_ask(struct evf_chan *c, const struct evf_turn *t, int again)
 {
   int owner = evf_owners_lookup(c->owners, t->url ? t->url : "", t->requester);
   if (owner == EVF_OWNER_PENDING && c->dealing_stopped) {
@@ -941,7 +942,8 @@ static void route_ask(struct evf_chan *c, const struct evf_turn *t)
     struct mail *m = pack(t);
     m->next = c->held;
     c->held = m;
-    answer(c, t, owner, EVF_TURN_HELD);
+    if (!again)
+      answer(c, t, owner, EVF_TURN_HELD);
     return;
   }
   if (owner == t->requester) {
@@ -970,7 +972,7 @@ static void route(struct evf_chan *c, struct evf_turn *t, int from)
 {
   if (t->type == EVF_TURN_ASK) {
     t->requester = from;
-    route_ask(c, t);
+    route_ask(c, t, 0);
     return;
   }
   if (t->type == EVF_TURN_ANSWER)
@@ -1047,11 +1049,9 @@ static void turns_gone(struct evf_chan *c, int r)
     c->inbox = c->inbox_tail = NULL;
 }
 
-/* Rank 0: dealing has stopped with batches left in the pool: the asks held for them go as
- * route_ask() says for such an ask now. */
-static void held_flush(struct evf_chan *c)
+/* Rank 0: the held asks, routed again (those still pending held again, unanswered). */
+static void reroute_held(struct evf_chan *c)
 {
-  c->dealing_stopped = 1;
   struct mail *held = c->held;
   c->held = NULL;
   while (held) {
@@ -1059,9 +1059,17 @@ static void held_flush(struct evf_chan *c)
     held = m->next;
     struct evf_turn t;
     unpack(m, &t);
-    route_ask(c, &t);
+    route_ask(c, &t, 1);
     free(m);
   }
+}
+
+/* Rank 0: dealing has stopped with batches left in the pool: the asks held for them go as
+ * route_ask() says for such an ask now. */
+static void held_flush(struct evf_chan *c)
+{
+  c->dealing_stopped = 1;
+  reroute_held(c);
 }
 
 /* Rank 0: batch `batch` went to rank r: asks held for its names go on. */
@@ -1070,16 +1078,7 @@ static void owners_dealt(struct evf_chan *c, size_t batch, int r)
   if (!c->owners)
     return;
   evf_owners_dealt(c->owners, &c->part->batches[batch], r);
-  struct mail *held = c->held;
-  c->held = NULL;
-  while (held) {
-    struct mail *m = held;
-    held = m->next;
-    struct evf_turn t;
-    unpack(m, &t);
-    route_ask(c, &t);
-    free(m);
-  }
+  reroute_held(c);
 }
 
 void evf_chan_turn_send(struct evf_chan *c, const struct evf_turn *t)
