@@ -385,7 +385,8 @@ void evf_host_done(struct evf_host *h)
 {
   if (h->inflight > 0)
     h->inflight--;
-  schedule(h);
+  if (h->cap) /* only a cap makes the queue wait for this */
+    schedule(h);
 }
 
 void evf_host_gate(struct evf_host *h, int shut)
