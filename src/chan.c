@@ -49,8 +49,8 @@ enum { TAG_PROGRESS = 1, TAG_FINAL = 2, TAG_REQUEST = 3, TAG_DEAL = 4, TAG_CLOSE
        TAG_END = 13 };
 
 /* A turn message on the wire: TURN_HDR int32s (type, requester, owner, seq, ticket, value,
- * robots_http, robots_curl), then an ASK's URL and its NUL. */
-#define TURN_HDR 8
+ * robots_http, robots_curl, robots_gen), then an ASK's URL and its NUL. */
+#define TURN_HDR 9
 
 /* A turn message kept: waiting for the kind (a rank's mailbox), held by rank 0 (its owner's
  * batch is in the pool), or in flight (with its request). */
@@ -823,7 +823,8 @@ static struct mail *pack(const struct evf_turn *t)
   size_t ul = t->type == EVF_TURN_ASK && t->url ? strlen(t->url) + 1 : 0;
   struct mail *m = mail_new((int)(TURN_HDR * sizeof(int32_t) + ul));
   int32_t h[TURN_HDR] = {t->type,   t->requester,   (int32_t)t->owner,     (int32_t)t->seq,
-                         (int32_t)t->ticket, t->value, t->robots_http, t->robots_curl};
+                         (int32_t)t->ticket, t->value, t->robots_http, t->robots_curl,
+                         (int32_t)t->robots_gen};
   memcpy(m->buf, h, sizeof h);
   if (ul)
     memcpy(m->buf + sizeof h, t->url, ul);
@@ -836,7 +837,7 @@ static void unpack(const struct mail *m, struct evf_turn *t)
   memcpy(h, m->buf, sizeof h);
   *t = (struct evf_turn){.type = h[0], .requester = h[1], .owner = h[2], .seq = (uint32_t)h[3],
                          .ticket = (uint32_t)h[4], .value = h[5], .robots_http = h[6],
-                         .robots_curl = h[7]};
+                         .robots_curl = h[7], .robots_gen = (uint32_t)h[8]};
   t->url = m->len > (int)sizeof h ? m->buf + sizeof h : NULL;
 }
 

@@ -18,9 +18,9 @@ struct evf_task;
 /* A turn at a host another rank owns (http: a redirect to a host name dealt to another rank),
  * asked of that rank, so the host's limits hold for the whole job there.  The channel carries
  * these between the kinds of two ranks (through rank 0, which knows every name's owner):
- * ASK (requester -> owner): `seq`, `url`;
+ * ASK (requester -> owner): `seq`, `url`, `robots_gen`;
  * ANSWER (owner -> requester): `seq`, `value` (enum evf_turn_answer), `ticket` (GRANT), the
- *   robots.txt fetch's status and curl code (NO_ROBOTS);
+ *   robots.txt fetch's status, curl code and `robots_gen` (NO_ROBOTS);
  * NOTE (requester -> owner, a granted turn): `seq`, `ticket`, `value` (enum evf_turn_note). */
 enum evf_turn_type { EVF_TURN_ASK = 1, EVF_TURN_ANSWER, EVF_TURN_NOTE };
 enum evf_turn_answer {
@@ -45,6 +45,10 @@ struct evf_turn {
   uint32_t ticket;    /* the owner's number of a granted turn */
   int value;
   int robots_http, robots_curl;
+  uint32_t robots_gen; /* NO_ROBOTS: which of the host's robots.txt fetches failed; ASK: the
+                          failed one that refused the task's last attempt, or 0 (the owner
+                          fetches a failed robots.txt again only for a retry it refused, as
+                          for its own tasks) */
   const char *url;    /* ASK */
 };
 /* Whether this rank's tasks ask turns of other ranks (more than one rank, hosts dealt), and

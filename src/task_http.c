@@ -876,7 +876,8 @@ static int turn_ask(struct http_shared *h, struct http_slot *hs)
   if (h->asking)
     h->asking->turn_prev = hs;
   h->asking = hs;
-  struct evf_turn m = {.type = EVF_TURN_ASK, .seq = hs->turn_seq, .url = hs->url};
+  struct evf_turn m = {.type = EVF_TURN_ASK, .seq = hs->turn_seq, .url = hs->url,
+                       .robots_gen = hs->robots_seen};
   evf_turn_send(h->loop, &m);
   return EVF_STATUS_OK;
 }
@@ -1057,6 +1058,7 @@ static void turn_answer(struct http_shared *h, const struct evf_turn *m)
     x = refused(hs);
     x->http_status = m->robots_http;
     x->curl_code = m->robots_curl;
+    hs->robots_seen = m->robots_gen; /* a retry of this task has the owner fetch it again */
     transient = 1;
     rc = m->robots_curl == CURLE_OPERATION_TIMEDOUT ? EVF_STATUS_TIMEOUT
          : m->robots_curl                           ? EVF_STATUS_IO_ERROR
@@ -1079,6 +1081,7 @@ static void remote_answer(struct http_shared *h, struct remote_turn *rt, int val
   if (value == EVF_TURN_NO_ROBOTS) {
     a.robots_http = rt->wait.host->robots_http;
     a.robots_curl = rt->wait.host->robots_curl;
+    a.robots_gen = rt->wait.host->robots_gen;
   }
   evf_turn_send(h->loop, &a);
 }
@@ -1164,7 +1167,12 @@ static void remote_ask(struct http_shared *h, const struct evf_turn *m)
   rt->wait.front = 1;
   if (h->opt->host_connections > 0)
     host->cap = h->opt->host_connections;
-  if (h->opt->robots == EVF_ROBOTS_OBEY && host->robots != EVF_HOST_ROBOTS_KNOWN) {
+  /* robots.txt first, as admit() has it for this rank's own tasks: fetched once, and a failed
+   * one fetched again only by a retry of a task that failure refused (else the failure's
+   * verdict below, NO_ROBOTS). */
+  if (h->opt->robots == EVF_ROBOTS_OBEY &&
+      (host->robots == EVF_HOST_ROBOTS_UNKNOWN || host->robots == EVF_HOST_ROBOTS_FETCHING ||
+       (host->robots == EVF_HOST_ROBOTS_FAILED && m->robots_gen == host->robots_gen))) {
     if (host->robots != EVF_HOST_ROBOTS_FETCHING && robots_start(h, host)) {
       remote_answer(h, rt, EVF_TURN_GONE);
       remote_free(h, rt);

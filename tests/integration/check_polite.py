@@ -28,6 +28,8 @@ its time), started and stopped here:
                       its turn where the host is owned, so robots.txt, the delay and the
                       politeness bound hold for the whole job
   redirect_connections_np3  --host-connections counts other ranks' hops
+  redirect_no_robots_np3        hops to another rank's hosts whose robots.txt cannot be read
+  redirect_robots_retry_np3     their retries have the owner fetch it again, once
   redirect_pending_dynamic_np3  hops to hosts whose batch is still in the pool
   redirect_pending_drain_np3    a drain while such hops wait, then --resume
 
@@ -632,6 +634,103 @@ def case_redirect_pending_drain_np3(c, a):
     c([x["id"] for x in recs] == list(range(1, len(urls) + 1)), "ids %r" % [x["id"] for x in recs])
     c(all((x["status"] == "http_error") == x["url"].endswith("/bad") for x in recs),
       "statuses %r" % sorted({(x["status"], x["url"].split("/", 3)[3]) for x in recs}))
+
+
+def case_redirect_no_robots_np3(c, a):
+    """Hops to hosts whose robots.txt cannot be read, owned by another rank, at np 3 with
+    --retries 0: F answers robots.txt with 500, D does not answer (no server).  Six hosts each
+    redirect twice to F and once to D.  Each hop ends as the owner's own tasks do, with what
+    the owner's one robots.txt fetch said (RFC 9309: a 5xx disallows everything; no answer is
+    a failed request): robots_disallowed with http_status 500, io_error with curl_code 7.  F
+    sees robots.txt once and nothing else: a failed robots.txt is fetched again only by a
+    retry of a task it refused, not by every other rank's hop."""
+    with HostsServer(7) as srv:
+        H, F = srv.ips[:6], srv.ips[6]
+        D = "http://127.0.0.250:%d" % srv.port  # nothing listens on this address
+        moved = lambda url: (301, b"moved\n", b"Location: %s\r\n" % url.encode())
+        srv.files[(F, "/robots.txt")] = (500, b"oops\n")
+        urls = [srv.url(F, "/own/0"), srv.url(F, "/own/1"), D + "/own"]
+        for i, ip in enumerate(H):
+            for k in range(2):
+                srv.files[(ip, "/f/%d" % k)] = moved(srv.url(F, "/page/%d/%d" % (i, k)))
+            srv.files[(ip, "/d")] = moved(D + "/page/%d" % i)
+            urls += [srv.url(ip, p) for p in ("/p/0", "/p/1", "/f/0", "/f/1", "/d")]
+        random.Random(3).shuffle(urls)
+        r = Run(a, c, "redirect_no_robots_np3")
+        recs, s = r.evfarm(3, urls, ["--retries", "0", "--inflight", "16"], want_exit=1)
+        events = list(srv.events)
+    if recs is None:
+        return
+    bad = []
+    for x in recs:
+        p = "/" + x["url"].split("/", 3)[3]
+        want = {"/f/0": ("robots_disallowed", 1, 500, 0), "/f/1": ("robots_disallowed", 1, 500, 0),
+                "/d": ("io_error", 1, 0, 7)}.get(p, ("ok", 0, 200, 0))
+        if p.startswith("/own"):
+            want = ("io_error", 0, 0, 7) if x["url"].startswith(D) else ("robots_disallowed", 0,
+                                                                          500, 0)
+        got = (x["status"], int(x["redirects"]), x["http_status"], x["curl_code"])
+        if got != want:
+            bad.append((x["url"], got, want))
+    c(not bad, "records: %r" % bad)
+    owner = {host_of(x["url"]): x["rank"] for x in recs if "/own" in x["url"]}
+    crossed = [x["rank"] for x in recs if x["url"].endswith(("/f/0", "/f/1", "/d")) and
+               x["rank"] != owner[F if "/f/" in x["url"] else "127.0.0.250"]]
+    c(len(crossed) >= 6, "%d hops to another rank's host (owners %r): the case is not tested"
+      % (len(crossed), owner))
+    paths = [e[4] for e in events if e[0] == "req" and e[2] == F]
+    c(paths == ["/robots.txt"], "%s: requests %r, want robots.txt once and nothing else"
+      % (F, paths))
+    c(s["kind"]["robots"] == {"fetched": 8, "failed": 2}, "summary %r" % s["kind"])
+
+
+def case_redirect_robots_retry_np3(c, a):
+    """A robots.txt that answers 503, then rules (Disallow: /private), at origin F:P of a host
+    name dealt to one rank (its own URL is at another port, Q), reached by redirects from six
+    hosts at np 3 with --retries 1 --retry-delay 0.3.  A first run learns the (deterministic)
+    plan; in the second, the owner's own hops come 1.5 s late, so the other ranks' retries are
+    the first to need robots.txt again: each such retry has the owner fetch it again (which
+    fetch refused it travels with the turn), and every hop obeys the rules: /page hops ok,
+    /private hops robots_disallowed with http_status 0; F:P sees robots.txt twice, first, and
+    no private path."""
+    with HostsServer(7) as srv, HostsServer(7) as q_srv:
+        H, F = srv.ips[:6], srv.ips[6]
+        urls = [q_srv.url(F, "/own")]
+        for i, ip in enumerate(H):
+            urls += [srv.url(ip, p) for p in ("/p/0", "/f/0", "/f/1")]
+        r = Run(a, c, "redirect_robots_retry_np3")
+        args = ["--schedule", "static", "--retries", "1", "--retry-delay", "0.3",
+                "--inflight", "16"]
+        recs, _ = r.evfarm(3, urls, args, want_exit=0)
+        if recs is None:
+            return
+        rank = {host_of(x["url"]): x["rank"] for x in recs}
+        late = [ip for ip in H if rank[ip] == rank[F]]
+        c(len(late) < 6, "every host on F's owner (%r): the case is not tested" % rank)
+        srv.files[(F, "/robots.txt")] = [(503, b"later\n"),
+                                         (200, b"User-agent: *\nDisallow: /private\n")]
+        for i, ip in enumerate(H):
+            for k, path in enumerate(("/page/%d" % i, "/private/%d" % i)):
+                srv.files[(ip, "/f/%d" % k)] = (301, b"moved\n", b"Location: %s\r\n"
+                                                % srv.url(F, path).encode(),
+                                                1.5 if ip in late else 0)
+        start = len(srv.events)
+        recs, s = r.evfarm(3, urls, args, want_exit=1)
+        events = srv.events[start:]
+    if recs is None:
+        return
+    bad = []
+    for x in recs:
+        want = {"/f/0": ("ok", 1, 200), "/f/1": ("robots_disallowed", 1, 0)}.get(
+            x["url"][-4:], ("ok", 0, 200))
+        got = (x["status"], int(x["redirects"]), x["http_status"])
+        if got != want:
+            bad.append((x["url"], got, want))
+    c(not bad, "records: %r" % bad)
+    paths = [e[4] for e in events if e[0] == "req" and e[2] == F]
+    c(paths[:1] == ["/robots.txt"] and paths.count("/robots.txt") == 2 and
+      sorted(p for p in paths if p != "/robots.txt") == sorted("/page/%d" % i for i in range(6)),
+      "%s: requests %r" % (F, paths))
 
 
 def case_skewed(c, a):
