@@ -61,13 +61,6 @@ struct mail {
   char buf[]; /* TURN_HDR int32s, then the URL */
 };
 
-/* Rank 0: a turn asked and not yet ended (an answer but GRANT, or the requester's last note). */
-struct open_turn {
-  int requester, owner;
-  uint32_t seq, ticket;
-  int granted;
-};
-
 /* A report is six unsigned long longs: done, failed, in flight, (final reports) the worst
  * request latency in nanoseconds, and the kind's groups done and in progress. */
 #define NREPORT 6
@@ -138,8 +131,7 @@ struct evf_chan {
   struct mail *taken;              /* the last one evf_chan_turn_next gave */
   struct mail *outbox;             /* sent, not yet known to be complete */
   struct evf_owners *owners;       /* rank 0 */
-  struct open_turn *turns;         /* rank 0: open turns */
-  size_t nturns, capturns;
+  struct evf_open_turns turns;     /* rank 0: turns asked and not yet ended */
   struct mail *held;               /* rank 0: asks whose name is in a batch not yet dealt */
   int self_idle, self_gone;        /* rank 0: its own loop is idle / has ended */
   int dealing_stopped;             /* rank 0: a drain, or its loop ended: the pool stays */
@@ -784,7 +776,7 @@ void evf_chan_free(struct evf_chan *c)
       free(m);
     }
   evf_owners_free(c->owners);
-  free(c->turns);
+  evf_open_turns_free(&c->turns);
   MPI_Comm_free(&c->comm);
   for (size_t i = 0; i < c->nbufs; i++)
     free(c->bufs[i]);
@@ -907,19 +899,6 @@ static void deliver(struct evf_chan *c, int dest, const struct evf_turn *t)
     post(c, m, dest, TAG_TURN);
 }
 
-static struct open_turn *find_turn(struct evf_chan *c, int requester, uint32_t seq)
-{
-  for (size_t i = 0; i < c->nturns; i++)
-    if (c->turns[i].requester == requester && c->turns[i].seq == seq)
-      return &c->turns[i];
-  return NULL;
-}
-
-static void close_turn(struct evf_chan *c, struct open_turn *ot)
-{
-  *ot = c->turns[--c->nturns];
-}
-
 static void answer(struct evf_chan *c, const struct evf_turn *ask, int owner, int value)
 {
   struct evf_turn a = {.type = EVF_TURN_ANSWER, .requester = ask->requester, .owner = owner,
@@ -955,15 +934,9 @@ static void route_ask(struct evf_chan *c, const struct evf_turn *t, int again)
     answer(c, t, owner, EVF_TURN_GONE);
     return;
   }
-  if (c->nturns == c->capturns) {
-    size_t cap = c->capturns ? 2 * c->capturns : 64;
-    struct open_turn *n = realloc(c->turns, cap * sizeof *n);
-    if (!n)
-      evf_guard_fatal("cannot keep a turn asked");
-    c->turns = n;
-    c->capturns = cap;
-  }
-  c->turns[c->nturns++] = (struct open_turn){t->requester, owner, t->seq, 0, 0};
+  if (evf_open_turns_add(&c->turns, &(struct evf_open_turn){.requester = t->requester,
+                                                             .owner = owner, .seq = t->seq}))
+    evf_guard_fatal("cannot keep a turn asked");
   c->peers[owner].asks_sent++;
   deliver(c, owner, t);
 }
@@ -982,7 +955,7 @@ static void route(struct evf_chan *c, struct evf_turn *t, int from)
     t->requester = from;
   else
     evf_guard_fatal("a turn message of an unknown type");
-  struct open_turn *ot = find_turn(c, t->requester, t->seq);
+  struct evf_open_turn *ot = evf_open_turns_find(&c->turns, t->requester, t->seq);
   if (!ot || (t->type == EVF_TURN_ANSWER && ot->owner != from))
     evf_guard_fatal("a turn message for no turn asked");
   if (t->type == EVF_TURN_ANSWER) {
@@ -995,18 +968,18 @@ static void route(struct evf_chan *c, struct evf_turn *t, int from)
                              .seq = t->seq, .ticket = t->ticket, .value = EVF_TURN_UNSENT};
         deliver(c, from, &n);
       }
-      close_turn(c, ot);
+      evf_open_turns_remove(&c->turns, ot);
       return;
     }
     deliver(c, t->requester, t);
     if (!grant)
-      close_turn(c, ot);
+      evf_open_turns_remove(&c->turns, ot);
     return;
   }
   t->owner = ot->owner;
   deliver(c, ot->owner, t); /* dropped when the owner has gone */
   if (t->value != EVF_TURN_BEGUN)
-    close_turn(c, ot);
+    evf_open_turns_remove(&c->turns, ot);
 }
 
 /* Rank 0: rank r's loop has ended.  Turns it owes and has not granted are answered GONE; turns
@@ -1015,17 +988,19 @@ static void turns_gone(struct evf_chan *c, int r)
 {
   if (!c->serve)
     return;
-  for (size_t i = 0; i < c->nturns;) {
-    struct open_turn *ot = &c->turns[i];
-    if (ot->owner == r && !ot->granted) {
+  for (size_t i = 0; i < c->turns.cap;) { /* a removal may move another turn into slot i */
+    struct evf_open_turn *ot = &c->turns.slot[i];
+    if (!ot->used) {
+      i++;
+    } else if (ot->owner == r && !ot->granted) {
       struct evf_turn ask = {.requester = ot->requester, .seq = ot->seq};
       answer(c, &ask, r, EVF_TURN_GONE);
-      close_turn(c, ot);
+      evf_open_turns_remove(&c->turns, ot);
     } else if (ot->requester == r && ot->granted) {
       struct evf_turn n = {.type = EVF_TURN_NOTE, .requester = r, .owner = ot->owner,
                            .seq = ot->seq, .ticket = ot->ticket, .value = EVF_TURN_UNSENT};
       deliver(c, ot->owner, &n);
-      close_turn(c, ot);
+      evf_open_turns_remove(&c->turns, ot);
     } else {
       i++;
     }
@@ -1158,7 +1133,7 @@ void evf_chan_idle(struct evf_chan *c, int idle)
  * ask or owe a turn any more, so every loop may end. */
 static void check_end(struct evf_chan *c)
 {
-  if (!c->serve || c->ended || !c->self_idle || c->inbox || c->nturns || c->held)
+  if (!c->serve || c->ended || !c->self_idle || c->inbox || c->turns.n || c->held)
     return;
   for (int r = 1; r < c->size; r++) {
     const struct peer *p = &c->peers[r];

@@ -1,4 +1,4 @@
-/* owners: a rank's host names and rank 0's owner of every name (owners.h). */
+/* owners: a rank's host names, rank 0's owner of every name and its open turns (owners.h). */
 #include "owners.h"
 
 #include <stdlib.h>
@@ -167,4 +167,75 @@ void evf_owners_dealt(struct evf_owners *o, const struct evf_batch *b, int rank)
 {
   if (assign(o, b, rank))
     evf_guard_fatal("cannot note the owner of a host name");
+}
+
+/* ---- rank 0's open turns ---- */
+
+static size_t turn_home(const struct evf_open_turns *t, int requester, uint32_t seq)
+{
+  uint64_t k = ((uint64_t)(uint32_t)requester << 32 | seq) * 0x9E3779B97F4A7C15ull;
+  return (size_t)(k >> 32) & (t->cap - 1);
+}
+
+struct evf_open_turn *evf_open_turns_find(struct evf_open_turns *t, int requester, uint32_t seq)
+{
+  if (!t->cap)
+    return NULL;
+  for (size_t i = turn_home(t, requester, seq);; i = (i + 1) & (t->cap - 1)) {
+    struct evf_open_turn *x = &t->slot[i];
+    if (!x->used)
+      return NULL;
+    if (x->requester == requester && x->seq == seq)
+      return x;
+  }
+}
+
+static void put_turn(struct evf_open_turns *t, const struct evf_open_turn *x)
+{
+  size_t i = turn_home(t, x->requester, x->seq);
+  while (t->slot[i].used)
+    i = (i + 1) & (t->cap - 1);
+  t->slot[i] = *x;
+  t->slot[i].used = 1;
+}
+
+int evf_open_turns_add(struct evf_open_turns *t, const struct evf_open_turn *x)
+{
+  if (4 * (t->n + 1) > 3 * t->cap) { /* at most 3/4 full: twice the room */
+    size_t old = t->cap, cap = old ? 2 * old : 64;
+    struct evf_open_turn *was = t->slot, *n = calloc(cap, sizeof *n);
+    if (!n)
+      return -1;
+    t->slot = n;
+    t->cap = cap;
+    for (size_t i = 0; i < old; i++)
+      if (was[i].used)
+        put_turn(t, &was[i]);
+    free(was);
+  }
+  put_turn(t, x);
+  t->n++;
+  return 0;
+}
+
+/* The turns after the hole in its probe run move back into it when their home is at or before
+ * it, so every turn stays reachable from its home, without tombstones. */
+void evf_open_turns_remove(struct evf_open_turns *t, struct evf_open_turn *x)
+{
+  size_t mask = t->cap - 1, hole = (size_t)(x - t->slot);
+  for (size_t j = (hole + 1) & mask; t->slot[j].used; j = (j + 1) & mask) {
+    size_t home = turn_home(t, t->slot[j].requester, t->slot[j].seq);
+    if (((j - home) & mask) >= ((j - hole) & mask)) {
+      t->slot[hole] = t->slot[j];
+      hole = j;
+    }
+  }
+  t->slot[hole].used = 0;
+  t->n--;
+}
+
+void evf_open_turns_free(struct evf_open_turns *t)
+{
+  free(t->slot);
+  *t = (struct evf_open_turns){0};
 }

@@ -1,7 +1,10 @@
 /* owners: the set of names (evf_names) against a plain list, and rank 0's owner of every host
  * name (evf_owners) against the plans of random layouts: a listed name is the rank whose share
  * holds its positions (static), pending until its batch is dealt and then that batch's rank
- * (dynamic); a name no input has is the first asker's, and stays so; no name: the asker. */
+ * (dynamic); a name no input has is the first asker's, and stays so; no name: the asker.  Rank
+ * 0's open turns (evf_open_turns) against a plain array over random adds, finds, removals and
+ * visits that remove as they go (a rank gone), at loads that make the table grow and probe runs
+ * wrap around. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,9 +140,68 @@ static void check_layout(int dynamic)
   free(host_of);
 }
 
+/* Keys (requester < R, seq < S) against want[][] (owner + 1, 0: not open). */
+#define R 8
+#define S 512
+static void check_turns(uint32_t span)
+{
+  static int want[R][S];
+  memset(want, 0, sizeof want);
+  struct evf_open_turns t = {0};
+  size_t open = 0;
+  for (int op = 0; op < 200000; op++) {
+    int r = (int)rnd(R);
+    uint32_t q = rnd(span), what = rnd(100);
+    struct evf_open_turn *x = evf_open_turns_find(&t, r, q);
+    CHECK((x != NULL) == (want[r][q] != 0));
+    if (x && x->owner + 1 != want[r][q]) {
+      CHECK(0);
+      break;
+    }
+    if (!x && what < 55) {
+      int owner = (int)rnd(R);
+      CHECK(evf_open_turns_add(&t, &(struct evf_open_turn){.requester = r, .owner = owner,
+                                                           .seq = q}) == 0);
+      want[r][q] = owner + 1;
+      open++;
+    } else if (x && what < 95) {
+      evf_open_turns_remove(&t, x);
+      want[r][q] = 0;
+      open--;
+    } else if (what >= 99) { /* a rank gone: its turns removed in one visit */
+      size_t seen = 0;
+      for (size_t i = 0; i < t.cap;) {
+        struct evf_open_turn *y = &t.slot[i];
+        if (y->used && y->requester == r) {
+          CHECK(want[y->requester][y->seq] == y->owner + 1);
+          want[y->requester][y->seq] = 0;
+          evf_open_turns_remove(&t, y);
+          open--;
+          seen++;
+        } else {
+          i++;
+        }
+      }
+      for (uint32_t k = 0; k < S; k++)
+        CHECK(want[r][k] == 0);
+      (void)seen;
+    }
+    CHECK(t.n == open);
+  }
+  for (int r = 0; r < R; r++) /* every key still open is found, and nothing else */
+    for (uint32_t q = 0; q < S; q++) {
+      struct evf_open_turn *x = evf_open_turns_find(&t, r, q);
+      CHECK((x != NULL) == (want[r][q] != 0) && (!x || x->owner + 1 == want[r][q]));
+    }
+  evf_open_turns_free(&t);
+  CHECK(t.cap == 0 && t.n == 0 && evf_open_turns_find(&t, 0, 0) == NULL);
+}
+
 int main(void)
 {
   check_names();
+  check_turns(16);  /* a few turns: the first 64 slots, runs wrapping around */
+  check_turns(S);   /* thousands: growth */
   for (int trial = 0; trial < 200; trial++)
     check_layout(trial % 2);
   return check_done("test_owners");
