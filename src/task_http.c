@@ -132,7 +132,8 @@ struct http_shared {
   struct http_slot *asking;   /* slots waiting for an answer */
   uint64_t held;              /* of those, held by rank 0 (EVF_TURN_HELD) */
   struct remote_turn **rts;   /* turns asked of this rank, by ticket - 1 */
-  size_t nrts;
+  size_t nrts, caprts;
+  struct remote_turn *rts_free; /* of those, the ended ones (reused first) */
   uint64_t owed;              /* of those, not yet ended */
 };
 
@@ -143,6 +144,7 @@ struct remote_turn {
   uint32_t seq, ticket;
   char *url;
   int live, begun;
+  struct remote_turn *next_free;
 };
 
 static int curl_ready(void)
@@ -1092,6 +1094,8 @@ static void remote_free(struct http_shared *h, struct remote_turn *rt)
   free(rt->url);
   rt->url = NULL;
   rt->live = 0;
+  rt->next_free = h->rts_free;
+  h->rts_free = rt;
   h->owed--;
 }
 
@@ -1128,29 +1132,33 @@ static int remote_release(struct http_shared *h, struct remote_turn *rt)
  * the other ranks' too from now on. */
 static void remote_ask(struct http_shared *h, const struct evf_turn *m)
 {
-  size_t k = 0;
-  while (k < h->nrts && h->rts[k]->live)
-    k++;
-  if (k == h->nrts) {
-    struct remote_turn **n = realloc(h->rts, (h->nrts + 1) * sizeof *n);
-    struct remote_turn *rt = calloc(1, sizeof *rt);
-    if (!n || !rt) {
-      free(rt);
-      if (n)
+  struct remote_turn *rt = h->rts_free;
+  uint32_t ticket;
+  if (rt) {
+    h->rts_free = rt->next_free;
+    ticket = rt->ticket;
+  } else {
+    if (h->nrts == h->caprts) {
+      size_t cap = h->caprts ? 2 * h->caprts : 16;
+      struct remote_turn **n = realloc(h->rts, cap * sizeof *n);
+      if (n) {
         h->rts = n;
+        h->caprts = cap;
+      }
+    }
+    if (h->nrts == h->caprts || !(rt = calloc(1, sizeof *rt))) {
       struct evf_turn a = {.type = EVF_TURN_ANSWER, .requester = m->requester, .seq = m->seq,
                            .value = EVF_TURN_GONE};
       evf_turn_send(h->loop, &a);
       return;
     }
-    h->rts = n;
     h->rts[h->nrts++] = rt;
+    ticket = (uint32_t)h->nrts;
   }
-  struct remote_turn *rt = h->rts[k];
   memset(rt, 0, sizeof *rt);
   rt->requester = m->requester;
   rt->seq = m->seq;
-  rt->ticket = (uint32_t)k + 1;
+  rt->ticket = ticket;
   rt->live = 1;
   h->owed++;
   int oom = 0;
