@@ -5,14 +5,7 @@
 #include <string.h>
 
 #include "error.h"
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-  return h;
-}
+#include "hash.h"
 
 int evf_hostplan_number(const char *const *line, size_t n,
                         size_t (*key)(const char *input, char *buf, size_t cap), uint32_t *host_of,
@@ -28,7 +21,7 @@ int evf_hostplan_number(const char *const *line, size_t n,
   for (size_t k = 0; k < n && rc == 0; k++) {
     size_t len = key(line[k], buf, sizeof buf);
     buf[len < sizeof buf ? len : sizeof buf - 1] = '\0';
-    uint64_t h = hash_bytes(buf, strlen(buf));
+    uint64_t h = evf_hash_bytes(buf, strlen(buf));
     size_t j = (size_t)h & (cap - 1);
     while (slot[j] && strcmp(keys[slot[j] - 1], buf) != 0)
       j = (j + 1) & (cap - 1);
@@ -62,7 +55,7 @@ int evf_hostplan_number(const char *const *line, size_t n,
       for (size_t i = 0; i < cap; i++)
         if (slot[i]) {
           const char *kk = keys[slot[i] - 1];
-          size_t jj = (size_t)hash_bytes(kk, strlen(kk)) & (c2 - 1);
+          size_t jj = (size_t)evf_hash_bytes(kk, strlen(kk)) & (c2 - 1);
           while (s2[jj])
             jj = (jj + 1) & (c2 - 1);
           s2[jj] = slot[i];

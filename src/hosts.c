@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "gen.h"
+#include "hash.h"
 #include "robots.h"
 
 struct evf_hosts {
@@ -24,14 +25,6 @@ struct evf_hosts {
 
 /* The stream of the jitter's draws (gen.h's streams are per task; this one per rank). */
 #define JITTER_STREAM 0x6a77u
-
-static uint64_t hash_str(const char *s, size_t n)
-{
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-  return h;
-}
 
 struct evf_hosts *evf_hosts_new(struct ev_loop *loop, double delay, double jitter, uint64_t seed,
                                 evf_hosts_release_fn release, void *arg)
@@ -182,7 +175,7 @@ static int grow(struct evf_hosts *hs)
     struct evf_host *h = hs->slot[i];
     if (!h)
       continue;
-    size_t j = (size_t)hash_str(h->origin, strlen(h->origin)) & (cap - 1);
+    size_t j = (size_t)evf_hash_bytes(h->origin, strlen(h->origin)) & (cap - 1);
     while (s[j])
       j = (j + 1) & (cap - 1);
     s[j] = h;
@@ -204,7 +197,7 @@ struct evf_host *evf_hosts_get(struct evf_hosts *hs, const char *url, int *oom)
     *oom = 1;
     return NULL;
   }
-  size_t j = (size_t)hash_str(key, n) & (hs->cap - 1);
+  size_t j = (size_t)evf_hash_bytes(key, n) & (hs->cap - 1);
   for (; hs->slot[j]; j = (j + 1) & (hs->cap - 1))
     if (strcmp(hs->slot[j]->origin, key) == 0)
       return hs->slot[j];

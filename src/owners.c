@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "guard.h"
+#include "hash.h"
 
 struct name {
   char *s;
@@ -16,14 +17,6 @@ struct evf_names {
   struct name *slot; /* open addressing; s == NULL: empty */
   size_t cap, n;
 };
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-  return h;
-}
 
 struct evf_names *evf_names_new(void)
 {
@@ -44,7 +37,7 @@ static struct name *find(const struct evf_names *m, const char *s, size_t n)
 {
   if (!m->cap)
     return NULL;
-  size_t j = (size_t)hash_bytes(s, n) & (m->cap - 1);
+  size_t j = (size_t)evf_hash_bytes(s, n) & (m->cap - 1);
   for (; m->slot[j].s; j = (j + 1) & (m->cap - 1))
     if (m->slot[j].n == n && memcmp(m->slot[j].s, s, n) == 0)
       return &m->slot[j];
@@ -60,7 +53,7 @@ static int grow(struct evf_names *m)
   for (size_t i = 0; i < m->cap; i++) {
     if (!m->slot[i].s)
       continue;
-    size_t j = (size_t)hash_bytes(m->slot[i].s, m->slot[i].n) & (cap - 1);
+    size_t j = (size_t)evf_hash_bytes(m->slot[i].s, m->slot[i].n) & (cap - 1);
     while (s[j].s)
       j = (j + 1) & (cap - 1);
     s[j] = m->slot[i];

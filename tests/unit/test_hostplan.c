@@ -15,24 +15,7 @@
 #include "check.h"
 #include "error.h"
 #include "hostplan.h"
-
-static uint64_t rng = 88172645463325252ull;
-static uint32_t rnd(uint32_t n)
-{
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng % n);
-}
-
-static size_t key_of(const char *input, char *buf, size_t cap)
-{
-  size_t n = strcspn(input, "/");
-  if (n >= cap)
-    n = cap - 1;
-  memcpy(buf, input, n);
-  return n;
-}
+#include "plans.h"
 
 static void check_plan(uint32_t n, uint64_t window, uint64_t part, int ranks, uint32_t bs, int dynamic,
                        const uint32_t *host_of, uint32_t nhosts, const struct evf_batch *ranges,
@@ -177,6 +160,7 @@ static void check_plan(uint32_t n, uint64_t window, uint64_t part, int ranks, ui
 
 int main(void)
 {
+  rnd_seed(88172645463325252ull);
   /* Numbering by key, in order of first appearance. */
   const char *lines[] = {"b/1", "a/1", "b/2", "c/9", "a/2", "/x", "/y"};
   uint32_t host_of[7], nh = 0;

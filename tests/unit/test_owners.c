@@ -12,25 +12,7 @@
 #include "check.h"
 #include "hostplan.h"
 #include "owners.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd(uint32_t n)
-{
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng % n);
-}
-
-/* "h<k>/<page>": the key is what precedes the first '/' (none for "/x"). */
-static size_t key_of(const char *input, char *buf, size_t cap)
-{
-  size_t n = strcspn(input, "/");
-  if (n >= cap)
-    n = cap - 1;
-  memcpy(buf, input, n);
-  return n;
-}
+#include "plans.h"
 
 static void check_names(void)
 {
