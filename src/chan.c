@@ -132,7 +132,10 @@ struct evf_chan {
   struct mail *outbox;             /* sent, not yet known to be complete */
   struct evf_owners *owners;       /* rank 0 */
   struct evf_open_turns turns;     /* rank 0: turns asked and not yet ended */
-  struct mail *held;               /* rank 0: asks whose name is in a batch not yet dealt */
+  struct mail **held_at;           /* rank 0: asks whose name is in a batch not yet dealt, by
+                                      the batch whose deal will say its owner (NULL: none
+                                      yet; else part->nbatches lists) */
+  size_t nheld;
   int self_idle, self_gone;        /* rank 0: its own loop is idle / has ended */
   int dealing_stopped;             /* rank 0: a drain, or its loop ended: the pool stays */
   unsigned long long asks_read;    /* others: asks read */
@@ -770,11 +773,17 @@ void evf_chan_free(struct evf_chan *c)
     MPI_Wait(&m->req, MPI_STATUS_IGNORE);
     free(m);
   }
-  for (struct mail *lists[] = {c->inbox, c->held, c->taken}, **l = lists; l < lists + 3; l++)
+  for (struct mail *lists[] = {c->inbox, c->taken}, **l = lists; l < lists + 2; l++)
     for (struct mail *m = *l, *next; m; m = next) {
       next = m->next;
       free(m);
     }
+  for (size_t b = 0; c->held_at && b < c->part->nbatches; b++)
+    for (struct mail *m = c->held_at[b], *next; m; m = next) {
+      next = m->next;
+      free(m);
+    }
+  free(c->held_at);
   evf_owners_free(c->owners);
   evf_open_turns_free(&c->turns);
   MPI_Comm_free(&c->comm);
@@ -910,7 +919,8 @@ static void answer(struct evf_chan *c, const struct evf_turn *ask, int owner, in
  * held before), or answered here. */
 static void route_ask(struct evf_chan *c, const struct evf_turn *t, int again)
 {
-  int owner = evf_owners_lookup(c->owners, t->url ? t->url : "", t->requester);
+  size_t batch = 0;
+  int owner = evf_owners_lookup(c->owners, t->url ? t->url : "", t->requester, &batch);
   if (owner == EVF_OWNER_PENDING && c->dealing_stopped) {
     /* Its batch will not be dealt: in a drain the hop waits out its task's grace (not run:
      * --resume goes on); else (rank 0's loop failed) it fails as an unreachable host would. */
@@ -919,9 +929,12 @@ static void route_ask(struct evf_chan *c, const struct evf_turn *t, int again)
     return;
   }
   if (owner == EVF_OWNER_PENDING) {
+    if (!c->held_at && !(c->held_at = calloc(c->part->nbatches, sizeof *c->held_at)))
+      evf_guard_fatal("cannot hold a turn asked");
     struct mail *m = pack(t);
-    m->next = c->held;
-    c->held = m;
+    m->next = c->held_at[batch];
+    c->held_at[batch] = m;
+    c->nheld++;
     if (!again)
       answer(c, t, owner, EVF_TURN_HELD);
     return;
@@ -1005,17 +1018,19 @@ static void turns_gone(struct evf_chan *c, int r)
       i++;
     }
   }
-  for (struct mail **pm = &c->held; *pm;) {
-    struct evf_turn t;
-    unpack(*pm, &t);
-    if (t.requester == r) {
-      struct mail *m = *pm;
-      *pm = m->next;
-      free(m);
-    } else {
-      pm = &(*pm)->next;
+  for (size_t b = 0; c->nheld && b < c->part->nbatches; b++)
+    for (struct mail **pm = &c->held_at[b]; *pm;) {
+      struct evf_turn t;
+      unpack(*pm, &t);
+      if (t.requester == r) {
+        struct mail *m = *pm;
+        *pm = m->next;
+        free(m);
+        c->nheld--;
+      } else {
+        pm = &(*pm)->next;
+      }
     }
-  }
   if (r == 0)
     for (struct mail *m = c->inbox, *next; m; m = next) {
       next = m->next;
@@ -1025,11 +1040,20 @@ static void turns_gone(struct evf_chan *c, int r)
     c->inbox = c->inbox_tail = NULL;
 }
 
-/* Rank 0: the held asks, routed again (those still pending held again, unanswered). */
-static void reroute_held(struct evf_chan *c)
+/* Rank 0: the asks held for batch b, routed again in the order they came (one still pending
+ * is held again, unanswered). */
+static void reroute_held(struct evf_chan *c, size_t b)
 {
-  struct mail *held = c->held;
-  c->held = NULL;
+  if (!c->nheld || !c->held_at[b])
+    return;
+  struct mail *held = NULL;
+  for (struct mail *m = c->held_at[b], *next; m; m = next) { /* newest first: reversed */
+    next = m->next;
+    m->next = held;
+    held = m;
+    c->nheld--;
+  }
+  c->held_at[b] = NULL;
   while (held) {
     struct mail *m = held;
     held = m->next;
@@ -1045,16 +1069,17 @@ static void reroute_held(struct evf_chan *c)
 static void held_flush(struct evf_chan *c)
 {
   c->dealing_stopped = 1;
-  reroute_held(c);
+  for (size_t b = 0; c->nheld && b < c->part->nbatches; b++)
+    reroute_held(c, b);
 }
 
-/* Rank 0: batch `batch` went to rank r: asks held for its names go on. */
+/* Rank 0: batch `batch` went to rank r: the asks held for it go on. */
 static void owners_dealt(struct evf_chan *c, size_t batch, int r)
 {
   if (!c->owners)
     return;
   evf_owners_dealt(c->owners, &c->part->batches[batch], r);
-  reroute_held(c);
+  reroute_held(c, batch);
 }
 
 void evf_chan_turn_send(struct evf_chan *c, const struct evf_turn *t)
@@ -1133,7 +1158,7 @@ void evf_chan_idle(struct evf_chan *c, int idle)
  * ask or owe a turn any more, so every loop may end. */
 static void check_end(struct evf_chan *c)
 {
-  if (!c->serve || c->ended || !c->self_idle || c->inbox || c->turns.n || c->held)
+  if (!c->serve || c->ended || !c->self_idle || c->inbox || c->turns.n || c->nheld)
     return;
   for (int r = 1; r < c->size; r++) {
     const struct peer *p = &c->peers[r];

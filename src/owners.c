@@ -1,6 +1,7 @@
 /* owners: a rank's host names, rank 0's owner of every name and its open turns (owners.h). */
 #include "owners.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,12 +97,20 @@ struct evf_owners {
   size_t (*key)(const char *input, char *buf, size_t cap);
 };
 
-/* The names of batch `b`'s positions are `rank`'s. */
+/* A name's value in the table: its rank, or PENDING_AT(b) while its first batch b is in the
+ * pool. */
+#define PENDING_AT(b) (-2 - (int)(b))
+
+/* The names of batch `b`'s positions are `rank`'s; or, with `rank` PENDING_AT(b), pending at b
+ * unless they are in the table already (their first batch is an earlier one). */
 static int assign(struct evf_owners *o, const struct evf_batch *b, int rank)
 {
   char buf[2048];
   for (uint32_t k = 0; k < b->count; k++) {
     size_t n = o->key(o->inputs->line[b->first_id - 1 + k], buf, sizeof buf);
+    int was;
+    if (rank <= PENDING_AT(0) && n && evf_names_find(o->names, buf, n, &was))
+      continue;
     if (n && evf_names_put(o->names, buf, n, rank))
       return -1;
   }
@@ -122,7 +131,7 @@ struct evf_owners *evf_owners_new(const struct evf_partition *part,
   /* Dynamic: every batch pending first, then the first share's ranks. */
   if (part->dynamic)
     for (size_t b = 0; b < part->nbatches; b++)
-      if (assign(o, &part->batches[b], EVF_OWNER_PENDING))
+      if (b > (size_t)INT_MAX - 2 || assign(o, &part->batches[b], PENDING_AT(b)))
         goto fail;
   for (int r = 0; r < part->nranks; r++)
     for (int k = 0; k < part->batch_count[r]; k++)
@@ -142,15 +151,20 @@ void evf_owners_free(struct evf_owners *o)
   free(o);
 }
 
-int evf_owners_lookup(struct evf_owners *o, const char *url, int requester)
+int evf_owners_lookup(struct evf_owners *o, const char *url, int requester, size_t *batch)
 {
   char buf[2048];
   size_t n = o->key(url, buf, sizeof buf);
   int owner;
   if (!n)
     return requester;
-  if (evf_names_find(o->names, buf, n, &owner))
-    return owner;
+  if (evf_names_find(o->names, buf, n, &owner)) {
+    if (owner > PENDING_AT(0))
+      return owner;
+    if (batch)
+      *batch = (size_t)(PENDING_AT(0) - owner);
+    return EVF_OWNER_PENDING;
+  }
   if (evf_names_put(o->names, buf, n, requester))
     evf_guard_fatal("cannot note the owner of a host name");
   return requester;

@@ -36,9 +36,9 @@ struct evf_owners *evf_owners_new(const struct evf_partition *part,
                                   size_t (*key)(const char *input, char *buf, size_t cap));
 void evf_owners_free(struct evf_owners *o);
 /* The rank that owns the host name of `url`: a rank, EVF_OWNER_PENDING (its batch is not
- * dealt yet), or `requester` (a name no task has, or no name at all: it becomes the
- * requester's). */
-int evf_owners_lookup(struct evf_owners *o, const char *url, int requester);
+ * dealt yet: *batch, when not NULL, is the first batch that holds the name, whose deal will
+ * say), or `requester` (a name no task has, or no name at all: it becomes the requester's). */
+int evf_owners_lookup(struct evf_owners *o, const char *url, int requester, size_t *batch);
 /* Dynamic: batch `b` went to `rank`: its names are that rank's. */
 void evf_owners_dealt(struct evf_owners *o, const struct evf_batch *b, int rank);
 

@@ -5,6 +5,7 @@
  * 0's open turns (evf_open_turns) against a plain array over random adds, finds, removals and
  * visits that remove as they go (a rank gone), at loads that make the table grow and probe runs
  * wrap around. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,8 @@ static void check_layout(int dynamic)
       const struct evf_batch *x = &p.batches[b];
       for (uint32_t k = 0; k < x->count; k++) {
         snprintf(url, sizeof url, "h%d/any", atoi(pos[x->first_id - 1 + k] + 1));
-        bad += evf_owners_lookup(o, url, 0) != EVF_OWNER_PENDING;
+        size_t at = SIZE_MAX;
+        bad += evf_owners_lookup(o, url, 0, &at) != EVF_OWNER_PENDING || at != b;
       }
       int r = (int)rnd((uint32_t)ranks);
       evf_owners_dealt(o, x, r);
@@ -102,15 +104,15 @@ static void check_layout(int dynamic)
   for (uint32_t h = 0; h < nh; h++) {
     snprintf(url, sizeof url, "h%u/other/page", h);
     int asker = (int)rnd((uint32_t)ranks);
-    int got = evf_owners_lookup(o, url, asker);
+    int got = evf_owners_lookup(o, url, asker, NULL);
     if (want[h] == -2) /* unlisted: the first asker's, then the same for any asker */
-      bad += got != asker || evf_owners_lookup(o, url, (asker + 1) % ranks) != asker;
+      bad += got != asker || evf_owners_lookup(o, url, (asker + 1) % ranks, NULL) != asker;
     else
       bad += got != want[h];
   }
   CHECK_EQ_U64(bad, 0);
-  CHECK_EQ_U64(evf_owners_lookup(o, "/no-name", 3), 3);
-  CHECK_EQ_U64(evf_owners_lookup(o, "/no-name", 4), 4); /* no name: never noted */
+  CHECK_EQ_U64(evf_owners_lookup(o, "/no-name", 3, NULL), 3);
+  CHECK_EQ_U64(evf_owners_lookup(o, "/no-name", 4, NULL), 4); /* no name: never noted */
   evf_owners_free(o);
   free(want);
   free(pos);
